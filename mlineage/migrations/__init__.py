@@ -1,0 +1,1 @@
+"""Alembic migrations of the mlineage schema: one revision per schema change."""

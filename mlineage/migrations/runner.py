@@ -1,0 +1,83 @@
+"""Schema version checks and upgrades, driven through Alembic on an engine mlineage owns."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+_HERE = Path(__file__).resolve().parent
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An Alembic config pointing at mlineage's revisions (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(_HERE))
+    config.set_main_option("version_locations", str(_HERE / "versions"))
+    config.set_main_option("path_separator", "os")
+    if engine is not None:
+        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def script_directory() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    return script_directory().get_current_head()
+
+
+class SchemaState(enum.Enum):
+    EMPTY = "empty"  # no mlineage tables at all: safe to create at head
+    CURRENT = "current"  # at head
+    BEHIND = "behind"  # an older revision of ours: needs `mlineage db upgrade`
+    AHEAD = "ahead"  # written by a newer mlineage: refuse writes
+    FOREIGN = "foreign"  # tables exist but no version of ours (e.g. an MLMD database)
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    state: SchemaState
+    current: str | None
+    head: str
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def schema_status(engine: Engine) -> SchemaStatus:
+    head = head_revision()
+    current = current_revision(engine)
+    if current is None:
+        tables = set(inspect(engine).get_table_names())
+        state = SchemaState.FOREIGN if tables - {"alembic_version"} else SchemaState.EMPTY
+    elif current == head:
+        state = SchemaState.CURRENT
+    else:
+        known = {rev.revision for rev in script_directory().walk_revisions()}
+        state = SchemaState.BEHIND if current in known else SchemaState.AHEAD
+    return SchemaStatus(state=state, current=current, head=head)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` in one transaction (where the backend allows)."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def history() -> list[tuple[str, str | None, str]]:
+    """(revision, down_revision, message) from the oldest to the newest."""
+    revisions = list(script_directory().walk_revisions())
+    revisions.reverse()
+    return [(rev.revision, rev.down_revision, rev.doc or "") for rev in revisions]  # type: ignore[misc]

@@ -1,0 +1,216 @@
+"""The database schema of mlineage: SQLAlchemy table definitions, and nothing else.
+
+Design notes (why the tables look like this):
+
+* One table per node kind (``artifacts``, ``executions``, ``contexts``) and one
+  property table per node kind, as MLMD has, so that a node and its
+  properties are read with two indexed range scans.
+* Property values live in typed columns (``int_value``, ``double_value``,
+  ``string_value``, ``bool_value``, ``struct_value``, ``proto_value``) so that
+  a filter on ``properties.x.int_value`` is an index lookup on
+  ``(name, is_custom, int_value)``.
+* ``types.version`` is ``''`` when unset, which lets the database itself
+  enforce the uniqueness of (namespace, kind, name, version); NULLs would not.
+* Every node and type table has a ``namespace`` column from the first
+  revision, defaulting to ``default``.
+* Foreign keys are declared (SQLite runs with ``PRAGMA foreign_keys=ON``);
+  child rows cascade when a node is deleted.
+* Times are integer milliseconds since the epoch, as MLMD's are.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+DEFAULT_NAMESPACE = "default"
+
+# Same numbering as MLMD's TypeKind (metadata_store/constants.h).
+KIND_EXECUTION = 0
+KIND_ARTIFACT = 1
+KIND_CONTEXT = 2
+
+# Stable constraint names make Alembic revisions reproducible on every backend.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; BigInteger elsewhere.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _namespace() -> Column:
+    return Column("namespace", String(255), nullable=False, server_default=DEFAULT_NAMESPACE)
+
+
+types = Table(
+    "types",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    _namespace(),
+    Column("kind", SmallInteger, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("version", String(255), nullable=False, server_default=""),
+    Column("description", Text),
+    Column("external_id", String(255)),
+    Column("base_type", SmallInteger, nullable=False, server_default="0"),
+    # Serialized ArtifactStructType messages of an ExecutionType (experimental in MLMD).
+    Column("input_type", LargeBinary),
+    Column("output_type", LargeBinary),
+    UniqueConstraint("namespace", "kind", "name", "version"),
+    UniqueConstraint("namespace", "kind", "external_id"),
+    sqlite_autoincrement=True,
+)
+
+type_properties = Table(
+    "type_properties",
+    metadata,
+    Column("type_id", IdType, ForeignKey("types.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("data_type", SmallInteger, nullable=False),
+    PrimaryKeyConstraint("type_id", "name"),
+)
+
+
+def _node_table(name: str, *, state_column: str | None, with_uri: bool, name_required: bool) -> Table:
+    columns: list = [
+        Column("id", IdType, primary_key=True, autoincrement=True),
+        _namespace(),
+        Column("type_id", IdType, ForeignKey("types.id"), nullable=False),
+        Column("name", String(255), nullable=not name_required),
+        Column("external_id", String(255)),
+    ]
+    if with_uri:
+        columns.append(Column("uri", Text))
+    if state_column:
+        columns.append(Column(state_column, SmallInteger))
+    columns += [
+        Column("create_time_since_epoch", BigInteger, nullable=False, server_default="0"),
+        Column("last_update_time_since_epoch", BigInteger, nullable=False, server_default="0"),
+        Column("system_metadata", LargeBinary),
+        UniqueConstraint("type_id", "name"),
+        UniqueConstraint("namespace", "external_id"),
+    ]
+    # AUTOINCREMENT on SQLite: ids are never reused, even after deletions.
+    table = Table(name, metadata, *columns, sqlite_autoincrement=True)
+    Index(f"ix_{name}_create_time", table.c.create_time_since_epoch, table.c.id)
+    Index(f"ix_{name}_update_time", table.c.last_update_time_since_epoch, table.c.id)
+    Index(f"ix_{name}_namespace_id", table.c.namespace, table.c.id)
+    return table
+
+
+artifacts = _node_table("artifacts", state_column="state", with_uri=True, name_required=False)
+Index("ix_artifacts_uri", artifacts.c.uri)
+executions = _node_table("executions", state_column="last_known_state", with_uri=False, name_required=False)
+contexts = _node_table("contexts", state_column=None, with_uri=False, name_required=True)
+
+
+def _property_table(name: str, owner: Table) -> Table:
+    owner_column = f"{owner.name[:-1]}_id"
+    table = Table(
+        name,
+        metadata,
+        Column(owner_column, IdType, ForeignKey(f"{owner.name}.id", ondelete="CASCADE"), nullable=False),
+        Column("name", String(255), nullable=False),
+        Column("is_custom", Boolean, nullable=False),
+        # PropertyType enum of the stored value; exactly one value column is set.
+        Column("value_type", SmallInteger, nullable=False),
+        Column("int_value", BigInteger),
+        Column("double_value", Float(precision=53)),
+        Column("string_value", Text),
+        Column("bool_value", Boolean),
+        # google.protobuf.Struct as canonical JSON text.
+        Column("struct_value", Text),
+        # Serialized google.protobuf.Any.
+        Column("proto_value", LargeBinary),
+        PrimaryKeyConstraint(owner_column, "is_custom", "name"),
+    )
+    for column in ("int_value", "double_value", "bool_value"):
+        Index(f"ix_{name}_{column}", table.c.name, table.c.is_custom, table.c[column])
+    # Strings: a B-tree on SQLite; on PostgreSQL a hash index on the value, because
+    # B-tree entries are capped at ~2.7 kB and property strings are not.
+    Index(f"ix_{name}_string_value", table.c.name, table.c.is_custom, table.c.string_value).ddl_if(
+        dialect="sqlite"
+    )
+    Index(f"ix_{name}_string_hash", table.c.string_value, postgresql_using="hash").ddl_if(
+        dialect="postgresql"
+    )
+    return table
+
+
+artifact_properties = _property_table("artifact_properties", artifacts)
+execution_properties = _property_table("execution_properties", executions)
+context_properties = _property_table("context_properties", contexts)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("artifact_id", IdType, ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False),
+    Column("execution_id", IdType, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
+    Column("type", SmallInteger, nullable=False),
+    # Event.Path as JSON: [{"index": 0}, {"key": "examples"}, ...]; not filterable, as in MLMD.
+    Column("path", Text),
+    Column("milliseconds_since_epoch", BigInteger),
+    Column("system_metadata", LargeBinary),
+    UniqueConstraint("artifact_id", "execution_id", "type"),
+    sqlite_autoincrement=True,
+)
+Index("ix_events_execution_id", events.c.execution_id, events.c.type)
+
+attributions = Table(
+    "attributions",
+    metadata,
+    Column("context_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
+    Column("artifact_id", IdType, ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False),
+    Column("system_metadata", LargeBinary),
+    PrimaryKeyConstraint("context_id", "artifact_id"),
+)
+Index("ix_attributions_artifact_id", attributions.c.artifact_id)
+
+associations = Table(
+    "associations",
+    metadata,
+    Column("context_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
+    Column("execution_id", IdType, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
+    Column("system_metadata", LargeBinary),
+    PrimaryKeyConstraint("context_id", "execution_id"),
+)
+Index("ix_associations_execution_id", associations.c.execution_id)
+
+parent_contexts = Table(
+    "parent_contexts",
+    metadata,
+    Column("child_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
+    Column("parent_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
+    Column("system_metadata", LargeBinary),
+    PrimaryKeyConstraint("child_id", "parent_id"),
+)
+Index("ix_parent_contexts_parent_id", parent_contexts.c.parent_id)
+
+NODE_TABLES = {"artifact": artifacts, "execution": executions, "context": contexts}
+PROPERTY_TABLES = {
+    "artifact": artifact_properties,
+    "execution": execution_properties,
+    "context": context_properties,
+}
