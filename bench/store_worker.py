@@ -1,0 +1,95 @@
+"""Run the store workload once against one backend and print one JSON line of results.
+
+``store_bench.py`` starts this in a subprocess per backend: MLMD under the ml-metadata
+venv's interpreter, mlineage under the current one, each on a fresh SQLite file. On any
+failure the JSON line carries ``error`` (and the traceback goes to stderr), so the driver
+can report it instead of crashing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+import traceback
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+from store_workload import run_workload
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib_metadata.version(distribution)
+    except importlib_metadata.PackageNotFoundError:
+        return None
+
+
+def open_mlmd(db_path: str) -> tuple[Any, Any, Any]:
+    """An in-process ml_metadata store on a new SQLite file, as MLMD's docs set it up."""
+    import ml_metadata
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = db_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    return ml_metadata.MetadataStore(config), metadata_store_pb2, ml_metadata.ListOptions
+
+
+def open_mlineage(db_path: str) -> tuple[Any, Any, Any]:
+    """An in-process mlineage store on a new SQLite file."""
+    import mlineage
+    from mlineage.proto import metadata_store_pb2
+
+    return mlineage.connect(f"sqlite:///{db_path}"), metadata_store_pb2, mlineage.ListOptions
+
+
+OPENERS = {"mlmd": (open_mlmd, "ml-metadata"), "mlineage": (open_mlineage, "mlineage")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", choices=sorted(OPENERS), required=True)
+    parser.add_argument("--artifacts", type=int, default=2000)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+
+    opener, distribution = OPENERS[args.backend]
+    result: dict[str, Any] = {
+        "backend": args.backend,
+        "artifacts": args.artifacts,
+        "repeat": args.repeat,
+        "env": {
+            "python": platform.python_version(),
+            "sqlite": sqlite3.sqlite_version,
+            distribution: _version(distribution),
+            "protobuf": _version("protobuf"),
+        },
+    }
+    stage = "connect"
+    store = None
+    with tempfile.TemporaryDirectory(prefix=f"store_bench_{args.backend}_") as tmp:
+        try:
+            start = time.perf_counter()
+            store, pb2, list_options_cls = opener(os.path.join(tmp, "store.db"))
+            result["connect_seconds"] = time.perf_counter() - start
+            stage = "workload"
+            result["phases"] = run_workload(store, pb2, list_options_cls, args.artifacts, args.repeat)
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a reported result
+            traceback.print_exc(file=sys.stderr)
+            result["error"] = f"{stage}: {type(exc).__name__}: {exc}"
+        finally:
+            close = getattr(store, "close", None)
+            if callable(close):
+                close()
+    print(json.dumps(result), flush=True)
+    return 1 if "error" in result else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
