@@ -1,0 +1,1 @@
+"""The store: MLMD's rules (validation, uniqueness, upserts, listing, filters) over SQLAlchemy."""

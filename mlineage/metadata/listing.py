@@ -1,0 +1,113 @@
+"""Paged listing: ListOperationOptions to ordered keyset queries, and opaque page tokens."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_
+
+from mlineage.errors import InvalidArgumentError
+from mlineage.metadata.kinds import NodeKind
+from mlineage.proto import metadata_store_pb2 as pb
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 1000
+
+_Field = pb.ListOperationOptions.OrderByField
+_ORDER_COLUMNS = {
+    _Field.ID: "id",
+    _Field.FIELD_UNSPECIFIED: "id",
+    _Field.CREATE_TIME: "create_time_since_epoch",
+    _Field.LAST_UPDATE_TIME: "last_update_time_since_epoch",
+}
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A decoded list request: what to order by, how many, where to resume."""
+
+    page_size: int | None  # None: everything, no token (a request without options)
+    order_column: str
+    ascending: bool
+    filter_query: str
+    after: tuple | None  # (order value, id) of the last row of the previous page
+
+    def order_by(self, kind: NodeKind) -> list:
+        table = kind.table
+        columns = [table.c[self.order_column]] if self.order_column != "id" else []
+        columns.append(table.c.id)
+        return [column.asc() if self.ascending else column.desc() for column in columns]
+
+    def resume_condition(self, kind: NodeKind):
+        if self.after is None:
+            return None
+        table = kind.table
+        value, last_id = self.after
+        ident = table.c.id
+        if self.order_column == "id":
+            return ident > last_id if self.ascending else ident < last_id
+        column = table.c[self.order_column]
+        if self.ascending:
+            return or_(column > value, and_(column == value, ident > last_id))
+        return or_(column < value, and_(column == value, ident < last_id))
+
+
+def _fingerprint(scope: str, order_column: str, ascending: bool, filter_query: str) -> str:
+    text = json.dumps([scope, order_column, ascending, filter_query])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def decode_options(options, scope: str) -> PageRequest:
+    """Check ``options`` (a ListOperationOptions or None) for the listing named ``scope``."""
+    if options is None:
+        return PageRequest(None, "id", True, "", None)
+    size = options.max_result_size
+    if size <= 0:
+        raise InvalidArgumentError(
+            f"max_result_size field value is required to be greater than 0 and at most {MAX_PAGE_SIZE}; "
+            f"got {size}"
+        )
+    size = min(size, MAX_PAGE_SIZE)
+    order = options.order_by_field
+    if order.field not in _ORDER_COLUMNS:
+        raise InvalidArgumentError(f"unknown order_by_field.field {order.field}")
+    column = _ORDER_COLUMNS[order.field]
+    ascending = order.is_asc
+    filter_query = options.filter_query
+    after = None
+    if options.next_page_token:
+        after = _decode_token(options.next_page_token, _fingerprint(scope, column, ascending, filter_query))
+    return PageRequest(size, column, ascending, filter_query, after)
+
+
+def encode_token(request: PageRequest, scope: str, last_row) -> str:
+    value = getattr(last_row, request.order_column)
+    body = {
+        "v": 1,
+        "q": _fingerprint(scope, request.order_column, request.ascending, request.filter_query),
+        "f": value,
+        "i": last_row.id,
+    }
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str, fingerprint: str) -> tuple:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        body = json.loads(raw)
+        value, last_id, query = body["f"], int(body["i"]), body["q"]
+        if body.get("v") != 1 or not isinstance(value, int):
+            raise ValueError
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise InvalidArgumentError("invalid next_page_token: not a token this server issued") from None
+    if query != fingerprint:
+        raise InvalidArgumentError(
+            "ListOperationOptions mismatch between calls: the next_page_token was issued for a different "
+            "listing, order or filter_query"
+        )
+    return value, last_id

@@ -1,0 +1,282 @@
+"""Artifact, execution and context rows: reading them into messages and writing messages into them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+
+from mlineage.errors import InvalidArgumentError
+from mlineage.metadata.kinds import NodeKind
+from mlineage.metadata.types import TypeInfo
+from mlineage.metadata.values import TYPE_NAMES, fill_value, value_columns, value_type
+from mlineage.schema import tables as t
+
+# SQLite accepts 32766 bound parameters per statement; stay well below on every backend.
+CHUNK = 500
+
+
+def chunks(ids: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def node_select(kind: NodeKind) -> Select:
+    """SELECT of a node's columns plus its type name."""
+    table = kind.table
+    return select(table, t.types.c.name.label("type_name")).join(t.types, t.types.c.id == table.c.type_id)
+
+
+def rows_to_messages(connection: Connection, kind: NodeKind, rows: Sequence) -> list:
+    """Messages for node rows (as selected by ``node_select``), properties included, in row order."""
+    if not rows:
+        return []
+    messages = []
+    by_id: dict[int, Any] = {}
+    state_field = kind.state_field
+    for row in rows:
+        message = kind.message(
+            id=row.id,
+            type_id=row.type_id,
+            type=row.type_name,
+            create_time_since_epoch=row.create_time_since_epoch,
+            last_update_time_since_epoch=row.last_update_time_since_epoch,
+        )
+        if row.name is not None:
+            message.name = row.name
+        if row.external_id is not None:
+            message.external_id = row.external_id
+        if kind.has_uri and row.uri is not None:
+            message.uri = row.uri
+        if state_field is not None:
+            state = getattr(row, state_field)
+            if state is not None:
+                setattr(message, state_field, state)
+        if row.system_metadata is not None:
+            message.system_metadata.ParseFromString(bytes(row.system_metadata))
+        messages.append(message)
+        by_id[row.id] = message
+    props = kind.properties
+    owner = props.c[kind.owner_column]
+    ids = list(by_id)
+    for part in chunks(ids):
+        for prop in connection.execute(select(props).where(owner.in_(part))):
+            message = by_id[getattr(prop, kind.owner_column)]
+            target = (message.custom_properties if prop.is_custom else message.properties)[prop.name]
+            fill_value(target, prop.value_type, prop)
+    return messages
+
+
+def read_nodes(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> list:
+    """Nodes with the given ids, in the order asked, missing ids skipped, duplicates once."""
+    ids = list(dict.fromkeys(int(i) for i in ids))
+    if not ids:
+        return []
+    rows = []
+    for part in chunks(ids):
+        rows.extend(connection.execute(node_select(kind).where(kind.table.c.id.in_(part))).all())
+    position = {node_id: i for i, node_id in enumerate(ids)}
+    rows.sort(key=lambda row: position[row.id])
+    return rows_to_messages(connection, kind, rows)
+
+
+def read_nodes_where(connection: Connection, kind: NodeKind, where, order_by=None) -> list:
+    stmt = node_select(kind).where(where)
+    stmt = stmt.order_by(*(order_by if order_by is not None else (kind.table.c.id,)))
+    return rows_to_messages(connection, kind, connection.execute(stmt).all())
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def validate_properties(kind: NodeKind, message, info: TypeInfo) -> str | None:
+    """The name of the first declared-property problem, or None; custom properties are free-form."""
+    for name, value in message.properties.items():
+        declared = info.properties.get(name)
+        if declared is None:
+            return f"Found unknown property: {name}"
+        if value_type(value) != declared:
+            return (
+                f"Found unmatched property type: {name} (declared {TYPE_NAMES[declared]}, "
+                f"got {TYPE_NAMES[value_type(value)]})"
+            )
+    return None
+
+
+def property_rows(kind: NodeKind, node_id: int, message, keys=None) -> list[dict]:
+    """Rows of the property table for ``message``; ``keys`` limits to {(is_custom, name)}."""
+    rows = []
+    for is_custom, values in ((False, message.properties), (True, message.custom_properties)):
+        for name, value in values.items():
+            if keys is not None and (is_custom, name) not in keys:
+                continue
+            vtype, columns = value_columns(value, name)
+            rows.append(
+                {kind.owner_column: node_id, "name": name, "is_custom": is_custom, "value_type": vtype, **columns}
+            )
+    return rows
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+def node_row(kind: NodeKind, message, namespace: str) -> dict:
+    row: dict[str, Any] = {
+        "namespace": namespace,
+        "type_id": message.type_id,
+        "name": message.name if message.HasField("name") else None,
+        "external_id": message.external_id if message.HasField("external_id") and message.external_id else None,
+        "system_metadata": message.system_metadata.SerializeToString()
+        if message.HasField("system_metadata")
+        else None,
+    }
+    if kind.has_uri:
+        row["uri"] = message.uri if message.HasField("uri") else None
+    if kind.state_field is not None:
+        row[kind.state_field] = (
+            getattr(message, kind.state_field) if message.HasField(kind.state_field) else None
+        )
+    return row
+
+
+def insert_nodes(connection: Connection, kind: NodeKind, messages: Sequence, namespace: str, now: int) -> list[int]:
+    """Insert new nodes (ids unset) and their properties; returns their ids in order."""
+    if not messages:
+        return []
+    rows = []
+    for message in messages:
+        row = node_row(kind, message, namespace)
+        row["create_time_since_epoch"] = now
+        row["last_update_time_since_epoch"] = now
+        rows.append(row)
+    table = kind.table
+    if len(rows) == 1:
+        ids = [connection.execute(insert(table).values(**rows[0]).returning(table.c.id)).scalar_one()]
+    else:
+        result = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        ids = [row.id for row in result]
+    prop_rows = []
+    for node_id, message in zip(ids, messages, strict=True):
+        prop_rows.extend(property_rows(kind, node_id, message))
+    if prop_rows:
+        connection.execute(insert(kind.properties), prop_rows)
+    return ids
+
+
+def _mask_paths(mask: Sequence[str]) -> tuple[set[str], set[tuple[bool, str]], set[bool]]:
+    """Split update-mask paths into node fields, property keys and whole property maps."""
+    fields: set[str] = set()
+    keys: set[tuple[bool, str]] = set()
+    whole_maps: set[bool] = set()
+    for path in mask:
+        if path in ("properties", "custom_properties"):
+            whole_maps.add(path == "custom_properties")
+        elif path.startswith("properties."):
+            keys.add((False, path[len("properties.") :]))
+        elif path.startswith("custom_properties."):
+            keys.add((True, path[len("custom_properties.") :]))
+        else:
+            fields.add(path)
+    return fields, keys, whole_maps
+
+
+UPDATABLE_FIELDS = {"uri", "state", "last_known_state", "external_id", "name", "system_metadata", "type_id"}
+IGNORED_FIELDS = {"id", "type", "create_time_since_epoch", "last_update_time_since_epoch"}
+
+
+def update_node(
+    connection: Connection,
+    kind: NodeKind,
+    stored,
+    message,
+    *,
+    mask: Sequence[str],
+    now: int,
+    force_update_time: bool = False,
+) -> bool:
+    """Update one stored node (a message read from the database) from ``message``.
+
+    Without a mask the node is replaced, as MLMD does: uri, state, external_id
+    and both property maps take the given values (absent ones are cleared);
+    the name, once set, never changes. With a mask only the named paths
+    change; ``properties.k`` with no ``k`` in the message deletes ``k``.
+    Returns whether anything changed (the update time moves only then, or
+    when ``force_update_time``).
+    """
+    node_id = stored.id
+    values: dict[str, Any] = {}
+    new = node_row(kind, message, "")
+    new.pop("namespace")
+    new.pop("type_id")
+    old = node_row(kind, stored, "")
+    old.pop("namespace")
+    old.pop("type_id")
+
+    if mask:
+        fields, keys, whole_maps = _mask_paths(mask)
+        for path in fields:
+            if path in IGNORED_FIELDS:
+                continue
+            if path not in UPDATABLE_FIELDS or (path == "uri" and not kind.has_uri) or (
+                path in ("state", "last_known_state") and path != kind.state_field
+            ):
+                raise InvalidArgumentError(f"update_mask path {path!r} is not a field of {kind.title}")
+            if path == "type_id":
+                continue
+            if path == "name":
+                if old["name"] is None and new["name"] is not None:
+                    values["name"] = new["name"]
+                continue
+            if new[path] != old[path]:
+                values[path] = new[path]
+        replace_maps = whole_maps
+        for is_custom in whole_maps:  # a bare map path overrides key paths of that map
+            keys = {key for key in keys if key[0] != is_custom}
+    else:
+        for column, value in new.items():
+            if column == "name":
+                if old["name"] is None and value is not None:
+                    values["name"] = value
+                continue
+            if value != old[column]:
+                values[column] = value
+        keys = set()
+        replace_maps = {False, True}
+
+    # Property changes: compute the wanted state of the affected keys and diff with the stored one.
+    stored_props = {
+        (is_custom, name): value
+        for is_custom, values_map in ((False, stored.properties), (True, stored.custom_properties))
+        for name, value in values_map.items()
+    }
+    given_props = {
+        (is_custom, name): value
+        for is_custom, values_map in ((False, message.properties), (True, message.custom_properties))
+        for name, value in values_map.items()
+    }
+    affected = set(keys)
+    for is_custom in replace_maps:
+        affected |= {key for key in stored_props if key[0] == is_custom}
+        affected |= {key for key in given_props if key[0] == is_custom}
+    to_delete = [key for key in affected if key in stored_props and key not in given_props]
+    to_write = [key for key in affected if key in given_props and given_props[key] != stored_props.get(key)]
+
+    changed = bool(values or to_delete or to_write)
+    if not changed and not force_update_time:
+        return False
+    table = kind.table
+    values["last_update_time_since_epoch"] = max(now, stored.last_update_time_since_epoch)
+    connection.execute(update(table).where(table.c.id == node_id).values(**values))
+    props = kind.properties
+    owner = props.c[kind.owner_column]
+    rewrite = to_delete + to_write
+    for is_custom in (False, True):
+        names = [name for custom, name in rewrite if custom == is_custom]
+        for part in chunks(names):
+            connection.execute(
+                delete(props).where(and_(owner == node_id, props.c.is_custom == is_custom, props.c.name.in_(part)))
+            )
+    if to_write:
+        connection.execute(insert(props), property_rows(kind, node_id, message, keys=set(to_write)))
+    return changed or force_update_time

@@ -1,0 +1,987 @@
+"""metadata.Store: the one place where MLMD's rules live, over SQLite or PostgreSQL.
+
+Every public method is one transaction: it either does all it was asked or
+raises one of ``mlineage.errors`` and changes nothing. Method names and
+signatures are those of ``ml_metadata.MetadataStore``; they take and return
+the messages of ``mlineage.proto``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, insert, select, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from mlineage.errors import (
+    AbortedError,
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    MlineageError,
+    NotFoundError,
+    UnavailableError,
+)
+from mlineage.metadata import nodes as node_access
+from mlineage.metadata import types as type_access
+from mlineage.metadata.engine import WRITE, make_engine
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
+from mlineage.metadata.listing import decode_options, encode_token
+from mlineage.metadata.options import ListOptions
+from mlineage.migrations import runner
+from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.schema import tables as t
+from mlineage.schema.tables import DEFAULT_NAMESPACE
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _integrity_message(exc: IntegrityError) -> str:
+    """A one-line reason from the database, without SQL text or parameters."""
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+    detail = [line for line in reason if line.startswith("DETAIL")]
+    return "; ".join([reason[0] if reason else "constraint violated", *detail])
+
+
+class Store:
+    """A metadata store on one database (``sqlite:///…`` or ``postgresql://…``)."""
+
+    def __init__(
+        self,
+        url: str | Engine,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        upgrade: bool = False,
+    ) -> None:
+        self._engine = make_engine(url) if isinstance(url, str) else url
+        self._write_engine = self._engine.execution_options(**{WRITE: True})
+        self._namespace = namespace
+        self._types = type_access.TypeCache()
+        self._read_only_reason: str | None = None
+        self._open(upgrade)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def _open(self, upgrade: bool) -> None:
+        status = runner.schema_status(self._engine)
+        state = runner.SchemaState
+        if status.state is state.EMPTY:
+            runner.upgrade(self._engine)
+        elif status.state is state.BEHIND:
+            if not upgrade:
+                raise FailedPreconditionError(
+                    f"the database schema is at revision {status.current}, older than this mlineage "
+                    f"(revision {status.head}); run `mlineage db upgrade --db URL` (or start the server "
+                    "with --upgrade) first"
+                )
+            runner.upgrade(self._engine)
+        elif status.state is state.AHEAD:
+            self._read_only_reason = (
+                f"the database schema (revision {status.current}) is newer than this mlineage "
+                f"(revision {status.head}); upgrade mlineage to write to it"
+            )
+        elif status.state is state.FOREIGN:
+            raise FailedPreconditionError(
+                "the database holds tables that are not an mlineage schema (an MLMD database?); "
+                "use `mlineage import-mlmd SOURCE_URL --db URL` to copy it into an mlineage database"
+            )
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only_reason is not None
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # --- transactions ---------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        if self._read_only_reason:
+            raise FailedPreconditionError(self._read_only_reason)
+        try:
+            with self._write_engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SET LOCAL lock_timeout = '30s'"))
+                yield connection
+        except MlineageError:
+            self._types.clear()  # a rolled-back type change must not stay cached
+            raise
+        except IntegrityError as exc:
+            self._types.clear()
+            raise AlreadyExistsError(f"Given node already exists: {_integrity_message(exc)}") from None
+        except OperationalError as exc:
+            self._types.clear()
+            raise self._operational(exc) from None
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as connection:
+                yield connection
+        except OperationalError as exc:
+            raise self._operational(exc) from None
+
+    @staticmethod
+    def _operational(exc: DBAPIError) -> MlineageError:
+        message = str(getattr(exc, "orig", exc)).strip().splitlines()[0:1]
+        reason = message[0] if message else "database error"
+        if "locked" in reason or "deadlock" in reason or "could not serialize" in reason or "lock timeout" in reason:
+            return AbortedError(f"concurrent transaction conflict, retry: {reason}")
+        return UnavailableError(f"database unavailable: {reason}")
+
+    # --- types ----------------------------------------------------------------------------------
+
+    def _put_type(self, kind: NodeKind, message, can_add_fields: bool, can_omit_fields: bool) -> int:
+        with self._write() as connection:
+            type_id, changed = type_access.upsert_type(
+                connection,
+                kind,
+                message,
+                can_add_fields=can_add_fields,
+                can_omit_fields=can_omit_fields,
+                namespace=self._namespace,
+            )
+        if changed:
+            self._types.forget(type_id)
+        return type_id
+
+    def put_artifact_type(
+        self,
+        artifact_type: pb.ArtifactType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        return self._put_type(ARTIFACT, artifact_type, can_add_fields, can_omit_fields or can_delete_fields)
+
+    def put_execution_type(
+        self,
+        execution_type: pb.ExecutionType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        return self._put_type(EXECUTION, execution_type, can_add_fields, can_omit_fields or can_delete_fields)
+
+    def put_context_type(
+        self,
+        context_type: pb.ContextType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        return self._put_type(CONTEXT, context_type, can_add_fields, can_omit_fields or can_delete_fields)
+
+    def put_types(
+        self,
+        artifact_types: Sequence[pb.ArtifactType] = (),
+        execution_types: Sequence[pb.ExecutionType] = (),
+        context_types: Sequence[pb.ContextType] = (),
+        can_add_fields: bool = False,
+        can_omit_fields: bool = False,
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Upsert types of all three kinds atomically (MLMD's PutTypes RPC)."""
+        results: list[list[int]] = [[], [], []]
+        with self._write() as connection:
+            for slot, (kind, messages) in enumerate(
+                ((ARTIFACT, artifact_types), (EXECUTION, execution_types), (CONTEXT, context_types))
+            ):
+                for message in messages:
+                    type_id, _ = type_access.upsert_type(
+                        connection,
+                        kind,
+                        message,
+                        can_add_fields=can_add_fields,
+                        can_omit_fields=can_omit_fields,
+                        namespace=self._namespace,
+                    )
+                    results[slot].append(type_id)
+        self._types.clear()
+        return results[0], results[1], results[2]
+
+    def _get_type(self, kind: NodeKind, type_name: str, type_version: str | None):
+        with self._read() as connection:
+            return type_access.get_type(connection, kind, type_name, type_version, self._namespace).to_message()
+
+    def get_artifact_type(self, type_name: str, type_version: str | None = None) -> pb.ArtifactType:
+        return self._get_type(ARTIFACT, type_name, type_version)
+
+    def get_execution_type(self, type_name: str, type_version: str | None = None) -> pb.ExecutionType:
+        return self._get_type(EXECUTION, type_name, type_version)
+
+    def get_context_type(self, type_name: str, type_version: str | None = None) -> pb.ContextType:
+        return self._get_type(CONTEXT, type_name, type_version)
+
+    def _get_types(self, kind: NodeKind) -> list:
+        with self._read() as connection:
+            return [info.to_message() for info in type_access.types_of_kind(connection, kind, self._namespace)]
+
+    def get_artifact_types(self) -> list[pb.ArtifactType]:
+        return self._get_types(ARTIFACT)
+
+    def get_execution_types(self) -> list[pb.ExecutionType]:
+        return self._get_types(EXECUTION)
+
+    def get_context_types(self) -> list[pb.ContextType]:
+        return self._get_types(CONTEXT)
+
+    def _get_types_by_id(self, kind: NodeKind, type_ids: Sequence[int]) -> list:
+        with self._read() as connection:
+            return [info.to_message() for info in type_access.types_by_ids(connection, kind, list(type_ids))]
+
+    def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[pb.ArtifactType]:
+        return self._get_types_by_id(ARTIFACT, type_ids)
+
+    def get_execution_types_by_id(self, type_ids: Sequence[int]) -> list[pb.ExecutionType]:
+        return self._get_types_by_id(EXECUTION, type_ids)
+
+    def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[pb.ContextType]:
+        return self._get_types_by_id(CONTEXT, type_ids)
+
+    def _get_types_by_external_ids(self, kind: NodeKind, external_ids: Sequence[str]) -> list:
+        with self._read() as connection:
+            infos = type_access.types_by_external_ids(connection, kind, list(external_ids), self._namespace)
+            return [info.to_message() for info in infos]
+
+    def get_artifact_types_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.ArtifactType]:
+        return self._get_types_by_external_ids(ARTIFACT, external_ids)
+
+    def get_execution_types_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.ExecutionType]:
+        return self._get_types_by_external_ids(EXECUTION, external_ids)
+
+    def get_context_types_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.ContextType]:
+        return self._get_types_by_external_ids(CONTEXT, external_ids)
+
+    # --- node writes ----------------------------------------------------------------------------
+
+    def _node_type(self, connection: Connection, kind: NodeKind, type_id: int) -> type_access.TypeInfo:
+        info = self._types.get(connection, type_id)
+        if info is None or info.kind != kind.type_kind or info.namespace != self._namespace:
+            raise NotFoundError(f"Cannot find type for type_id: {type_id}; no {kind.name} type has that id")
+        return info
+
+    def _validate_new(self, connection: Connection, kind: NodeKind, message) -> None:
+        if not message.type_id:
+            raise InvalidArgumentError(f"{kind.title} type id is missing.")
+        info = self._node_type(connection, kind, message.type_id)
+        problem = node_access.validate_properties(kind, message, info)
+        if problem is not None:
+            # The cached type may predate a property added by another process.
+            info = self._types.refresh(connection, message.type_id) or info
+            problem = node_access.validate_properties(kind, message, info)
+        if problem is not None:
+            raise InvalidArgumentError(f"Cannot validate properties of type_id {message.type_id}: {problem}")
+        if kind is CONTEXT and not message.name:
+            raise InvalidArgumentError("Context name should not be empty")
+        for values in (message.properties, message.custom_properties):
+            for name, value in values.items():
+                if value.WhichOneof("value") is None:
+                    raise InvalidArgumentError(f"property {name!r} of the {kind.name} has no value set")
+
+    def _upsert_nodes(
+        self,
+        connection: Connection,
+        kind: NodeKind,
+        messages: Sequence,
+        mask: Sequence[str] = (),
+        *,
+        force_update_time: bool = False,
+        now: int | None = None,
+    ) -> list[int]:
+        """Insert nodes without ids and update nodes with ids; ids index-aligned with ``messages``."""
+        now = now or now_ms()
+        ids: list[int | None] = [None] * len(messages)
+        new_positions = []
+        updates = []
+        for position, message in enumerate(messages):
+            if message.HasField("id"):
+                updates.append(position)
+            else:
+                self._validate_new(connection, kind, message)
+                new_positions.append(position)
+        if updates:
+            stored = {
+                node.id: node
+                for node in node_access.read_nodes(connection, kind, [messages[p].id for p in updates])
+            }
+            for position in updates:
+                message = messages[position]
+                current = stored.get(message.id)
+                if current is None:
+                    raise InvalidArgumentError(f"Cannot find the given id {message.id}: no such {kind.name}")
+                if message.type_id and message.type_id != current.type_id:
+                    raise InvalidArgumentError(
+                        f"Given type_id {message.type_id} is different from the one known before: "
+                        f"{current.type_id}"
+                    )
+                checked = kind.message()
+                checked.CopyFrom(message)
+                checked.type_id = current.type_id
+                self._validate_update(connection, kind, checked, mask)
+                node_access.update_node(
+                    connection, kind, current, checked, mask=mask, now=now, force_update_time=force_update_time
+                )
+                ids[position] = message.id
+        if new_positions:
+            new_ids = node_access.insert_nodes(
+                connection, kind, [messages[p] for p in new_positions], self._namespace, now
+            )
+            for position, node_id in zip(new_positions, new_ids, strict=True):
+                ids[position] = node_id
+        return ids  # type: ignore[return-value]
+
+    def _validate_update(self, connection: Connection, kind: NodeKind, message, mask: Sequence[str]) -> None:
+        info = self._node_type(connection, kind, message.type_id)
+        checked = message
+        if mask:
+            # Only the masked property keys are written; only they must match the type.
+            checked = kind.message()
+            checked.CopyFrom(message)
+            keep = {path.split(".", 1)[1] for path in mask if path.startswith("properties.")}
+            if "properties" not in mask:
+                for name in list(checked.properties):
+                    if name not in keep:
+                        del checked.properties[name]
+        problem = node_access.validate_properties(kind, checked, info)
+        if problem is not None:
+            info = self._types.refresh(connection, message.type_id) or info
+            problem = node_access.validate_properties(kind, checked, info)
+        if problem is not None:
+            raise InvalidArgumentError(f"Cannot validate properties of type_id {message.type_id}: {problem}")
+        for values in (message.properties, message.custom_properties):
+            for name, value in values.items():
+                if value.WhichOneof("value") is None:
+                    raise InvalidArgumentError(f"property {name!r} of the {kind.name} has no value set")
+
+    def put_artifacts(self, artifacts: Sequence[pb.Artifact], field_mask_paths: Sequence[str] | None = None) -> list[int]:
+        with self._write() as connection:
+            return self._upsert_nodes(connection, ARTIFACT, artifacts, field_mask_paths or ())
+
+    def put_executions(
+        self, executions: Sequence[pb.Execution], field_mask_paths: Sequence[str] | None = None
+    ) -> list[int]:
+        with self._write() as connection:
+            return self._upsert_nodes(connection, EXECUTION, executions, field_mask_paths or ())
+
+    def put_contexts(self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None) -> list[int]:
+        with self._write() as connection:
+            return self._upsert_nodes(connection, CONTEXT, contexts, field_mask_paths or ())
+
+    # --- edges ----------------------------------------------------------------------------------
+
+    def _require_ids(self, connection: Connection, kind: NodeKind, ids: set[int], message: str) -> None:
+        if not ids:
+            return
+        found: set[int] = set()
+        id_list = sorted(ids)
+        for part in node_access.chunks(id_list):
+            found.update(connection.execute(select(kind.table.c.id).where(kind.table.c.id.in_(part))).scalars())
+        missing = ids - found
+        if missing:
+            raise InvalidArgumentError(message.format(id=min(missing)))
+
+    def _insert_events(self, connection: Connection, events: Sequence[pb.Event], now: int) -> None:
+        if not events:
+            return
+        for event in events:
+            if not event.HasField("artifact_id") or not event.HasField("execution_id"):
+                raise InvalidArgumentError("An event needs both artifact_id and execution_id.")
+            if not event.type:
+                raise InvalidArgumentError("No event type is specified.")
+            if event.type not in pb.Event.Type.values():
+                raise InvalidArgumentError(f"unknown event type {event.type}")
+        self._require_ids(
+            connection, ARTIFACT, {e.artifact_id for e in events}, "No artifact with the given id {id}"
+        )
+        self._require_ids(
+            connection, EXECUTION, {e.execution_id for e in events}, "No execution with the given id {id}"
+        )
+        seen = set()
+        for event in events:
+            key = (event.artifact_id, event.execution_id, event.type)
+            if key in seen:
+                raise AlreadyExistsError(f"Given event already exists: {key} appears twice in the request")
+            seen.add(key)
+        rows = [
+            {
+                "artifact_id": event.artifact_id,
+                "execution_id": event.execution_id,
+                "type": event.type,
+                "path": _path_json(event) if event.HasField("path") else None,
+                "milliseconds_since_epoch": event.milliseconds_since_epoch
+                if event.HasField("milliseconds_since_epoch")
+                else now,
+                "system_metadata": event.system_metadata.SerializeToString()
+                if event.HasField("system_metadata")
+                else None,
+            }
+            for event in events
+        ]
+        try:
+            with connection.begin_nested():
+                connection.execute(insert(t.events), rows)
+        except IntegrityError:
+            raise AlreadyExistsError(
+                "Given event already exists: an event with the same (artifact_id, execution_id, type)"
+            ) from None
+
+    def put_events(self, events: Sequence[pb.Event]) -> None:
+        with self._write() as connection:
+            self._insert_events(connection, events, now_ms())
+
+    def _link(self, connection: Connection, table, context_ids: Sequence[int], column: str, ids: Sequence[int]) -> None:
+        """Insert (context, node) edges that do not exist yet (MLMD: a no-op when present)."""
+        pairs = {(c, i) for c in context_ids for i in ids}
+        if not pairs:
+            return
+        existing: set[tuple[int, int]] = set()
+        contexts = sorted({c for c, _ in pairs})
+        for part in node_access.chunks(contexts):
+            existing.update(
+                (row[0], row[1])
+                for row in connection.execute(
+                    select(table.c.context_id, table.c[column]).where(
+                        and_(table.c.context_id.in_(part), table.c[column].in_(sorted({i for _, i in pairs})))
+                    )
+                )
+            )
+        missing = sorted(pairs - existing)
+        if missing:
+            connection.execute(insert(table), [{"context_id": c, column: i} for c, i in missing])
+
+    def put_attributions_and_associations(
+        self, attributions: Sequence[pb.Attribution], associations: Sequence[pb.Association]
+    ) -> None:
+        with self._write() as connection:
+            self._require_ids(
+                connection,
+                CONTEXT,
+                {a.context_id for a in attributions} | {a.context_id for a in associations},
+                "Context id not found: {id}",
+            )
+            self._require_ids(connection, ARTIFACT, {a.artifact_id for a in attributions}, "Artifact id not found: {id}")
+            self._require_ids(
+                connection, EXECUTION, {a.execution_id for a in associations}, "Execution id not found: {id}"
+            )
+            by_context: dict[int, list[int]] = {}
+            for attribution in attributions:
+                by_context.setdefault(attribution.context_id, []).append(attribution.artifact_id)
+            for context_id, artifact_ids in by_context.items():
+                self._link(connection, t.attributions, [context_id], "artifact_id", artifact_ids)
+            by_context = {}
+            for association in associations:
+                by_context.setdefault(association.context_id, []).append(association.execution_id)
+            for context_id, execution_ids in by_context.items():
+                self._link(connection, t.associations, [context_id], "execution_id", execution_ids)
+
+    def put_parent_contexts(self, parent_contexts: Sequence[pb.ParentContext]) -> None:
+        with self._write() as connection:
+            if connection.dialect.name == "postgresql":
+                # Serialise hierarchy changes so two concurrent calls cannot close a cycle together.
+                connection.execute(text("SELECT pg_advisory_xact_lock(7265110)"))
+            for edge in parent_contexts:
+                if not edge.HasField("child_id") or not edge.HasField("parent_id"):
+                    raise InvalidArgumentError("A parent context needs both child_id and parent_id.")
+            self._require_ids(
+                connection,
+                CONTEXT,
+                {e.child_id for e in parent_contexts} | {e.parent_id for e in parent_contexts},
+                "Given parent / child id in the parent_context cannot be found: {id}",
+            )
+            for edge in parent_contexts:
+                if edge.child_id == edge.parent_id:
+                    raise InvalidArgumentError(
+                        f"There is a cycle detected of the given relationship: context {edge.child_id} "
+                        "cannot be its own parent"
+                    )
+                exists = connection.execute(
+                    select(t.parent_contexts.c.child_id).where(
+                        and_(t.parent_contexts.c.child_id == edge.child_id, t.parent_contexts.c.parent_id == edge.parent_id)
+                    )
+                ).first()
+                if exists:
+                    raise AlreadyExistsError(
+                        f"Given parent_context already exists: child_id {edge.child_id}, parent_id {edge.parent_id}"
+                    )
+                if edge.child_id in self._ancestors(connection, edge.parent_id):
+                    raise InvalidArgumentError(
+                        f"There is a cycle detected of the given relationship: context {edge.child_id} is "
+                        f"already an ancestor of context {edge.parent_id}"
+                    )
+                connection.execute(insert(t.parent_contexts).values(child_id=edge.child_id, parent_id=edge.parent_id))
+
+    @staticmethod
+    def _ancestors(connection: Connection, context_id: int) -> set[int]:
+        edges = t.parent_contexts
+        seed = select(edges.c.parent_id.label("id")).where(edges.c.child_id == context_id).cte(
+            "ancestors", recursive=True
+        )
+        seed = seed.union(select(edges.c.parent_id).join(seed, edges.c.child_id == seed.c.id))
+        return set(connection.execute(select(seed.c.id)).scalars())
+
+    # --- composite writes -----------------------------------------------------------------------
+
+    def _upsert_contexts_reusing(
+        self,
+        connection: Connection,
+        contexts: Sequence[pb.Context],
+        *,
+        reuse_if_exists: bool,
+        force_reuse: bool,
+        now: int,
+    ) -> list[int]:
+        ids = []
+        for context in contexts:
+            if context.HasField("id") and force_reuse:
+                self._require_ids(connection, CONTEXT, {context.id}, "Cannot find the given context id {id}")
+                ids.append(context.id)
+                continue
+            if not context.HasField("id") and reuse_if_exists:
+                existing = connection.execute(
+                    select(t.contexts.c.id).where(
+                        and_(t.contexts.c.type_id == context.type_id, t.contexts.c.name == context.name)
+                    )
+                ).scalar()
+                if existing is not None:
+                    ids.append(existing)
+                    continue
+                try:
+                    with connection.begin_nested():
+                        ids.extend(self._upsert_nodes(connection, CONTEXT, [context], now=now))
+                except AlreadyExistsError:
+                    raise
+                except IntegrityError:
+                    # Another writer created it between our look-up and insert: reuse theirs.
+                    existing = connection.execute(
+                        select(t.contexts.c.id).where(
+                            and_(t.contexts.c.type_id == context.type_id, t.contexts.c.name == context.name)
+                        )
+                    ).scalar()
+                    if existing is None:
+                        raise
+                    ids.append(existing)
+                continue
+            ids.extend(self._upsert_nodes(connection, CONTEXT, [context], now=now))
+        return ids
+
+    def _reuse_artifacts_by_external_id(self, connection: Connection, artifacts: Sequence[pb.Artifact]) -> list:
+        """Copies of ``artifacts`` where a new artifact whose external_id exists takes that artifact's id."""
+        wanted = [a.external_id for a in artifacts if not a.HasField("id") and a.external_id]
+        if not wanted:
+            return list(artifacts)
+        found = dict(
+            connection.execute(
+                select(t.artifacts.c.external_id, t.artifacts.c.id).where(
+                    and_(t.artifacts.c.namespace == self._namespace, t.artifacts.c.external_id.in_(wanted))
+                )
+            ).all()
+        )
+        result = []
+        for artifact in artifacts:
+            if not artifact.HasField("id") and artifact.external_id in found:
+                copy = pb.Artifact()
+                copy.CopyFrom(artifact)
+                copy.id = found[artifact.external_id]
+                result.append(copy)
+            else:
+                result.append(artifact)
+        return result
+
+    def put_execution(
+        self,
+        execution: pb.Execution,
+        artifact_and_events: Sequence[tuple[pb.Artifact | None, pb.Event | None]],
+        contexts: Sequence[pb.Context],
+        reuse_context_if_already_exist: bool = False,
+        reuse_artifact_if_already_exist_by_external_id: bool = False,
+        force_reuse_context: bool = False,
+        force_update_time: bool = False,
+    ) -> tuple[int, list[int], list[int]]:
+        """Record one execution with its artifacts, events and contexts in one transaction."""
+        pairs = [tuple(pair) + (None,) * (2 - len(pair)) for pair in artifact_and_events]
+        now = now_ms()
+        with self._write() as connection:
+            [execution_id] = self._upsert_nodes(
+                connection, EXECUTION, [execution], force_update_time=force_update_time, now=now
+            )
+            artifacts = [artifact for artifact, _ in pairs if artifact is not None]
+            if reuse_artifact_if_already_exist_by_external_id:
+                artifacts = self._reuse_artifacts_by_external_id(connection, artifacts)
+            artifact_ids = self._upsert_nodes(connection, ARTIFACT, artifacts, now=now)
+            events = []
+            position = 0
+            all_artifact_ids = []
+            for artifact, event in pairs:
+                artifact_id = None
+                if artifact is not None:
+                    artifact_id = artifact_ids[position]
+                    position += 1
+                    all_artifact_ids.append(artifact_id)
+                if event is None:
+                    continue
+                events.append(self._bind_event(event, artifact_id, execution_id))
+            self._insert_events(connection, events, now)
+            context_ids = self._upsert_contexts_reusing(
+                connection,
+                contexts,
+                reuse_if_exists=reuse_context_if_already_exist,
+                force_reuse=force_reuse_context,
+                now=now,
+            )
+            self._link(connection, t.associations, context_ids, "execution_id", [execution_id])
+            self._link(connection, t.attributions, context_ids, "artifact_id", all_artifact_ids)
+        return execution_id, all_artifact_ids, context_ids
+
+    @staticmethod
+    def _bind_event(event: pb.Event, artifact_id: int | None, execution_id: int) -> pb.Event:
+        bound = pb.Event()
+        bound.CopyFrom(event)
+        if artifact_id is not None:
+            if event.HasField("artifact_id") and event.artifact_id != artifact_id:
+                raise InvalidArgumentError(
+                    f"Request's event.artifact_id {event.artifact_id} does not match the artifact's id {artifact_id}"
+                )
+            bound.artifact_id = artifact_id
+        if event.HasField("execution_id") and event.execution_id != execution_id:
+            raise InvalidArgumentError(
+                f"Request's event.execution_id {event.execution_id} does not match the execution's id {execution_id}"
+            )
+        bound.execution_id = execution_id
+        return bound
+
+    def put_lineage_subgraph(
+        self,
+        executions: Sequence[pb.Execution],
+        artifacts: Sequence[pb.Artifact],
+        contexts: Sequence[pb.Context],
+        event_edges: Sequence[tuple[int | None, int | None, pb.Event]],
+        reuse_context_if_already_exist: bool = False,
+        reuse_artifact_if_already_exist_by_external_id: bool = False,
+    ) -> tuple[list[int], list[int], list[int]]:
+        """Record executions, artifacts, contexts and the events between them in one transaction."""
+        now = now_ms()
+        for execution_index, artifact_index, _event in event_edges:
+            if execution_index is None or not 0 <= execution_index < len(executions):
+                raise InvalidArgumentError(f"event_edges: execution_index {execution_index} is out of range")
+            if artifact_index is None or not 0 <= artifact_index < len(artifacts):
+                raise InvalidArgumentError(f"event_edges: artifact_index {artifact_index} is out of range")
+        with self._write() as connection:
+            context_ids = self._upsert_contexts_reusing(
+                connection, contexts, reuse_if_exists=reuse_context_if_already_exist, force_reuse=False, now=now
+            )
+            if reuse_artifact_if_already_exist_by_external_id:
+                artifacts = self._reuse_artifacts_by_external_id(connection, artifacts)
+            artifact_ids = self._upsert_nodes(connection, ARTIFACT, artifacts, now=now)
+            execution_ids = self._upsert_nodes(connection, EXECUTION, executions, now=now)
+            events = []
+            for execution_index, artifact_index, event in event_edges:
+                artifact_id = artifact_ids[artifact_index]
+                execution_id = execution_ids[execution_index]
+                if event.HasField("artifact_id") and event.artifact_id != artifact_id:
+                    raise InvalidArgumentError(
+                        f"event_edges: event.artifact_id {event.artifact_id} does not match artifact {artifact_id}"
+                    )
+                events.append(self._bind_event(event, artifact_id, execution_id))
+            self._insert_events(connection, events, now)
+            self._link(connection, t.attributions, context_ids, "artifact_id", artifact_ids)
+            self._link(connection, t.associations, context_ids, "execution_id", execution_ids)
+        return execution_ids, artifact_ids, context_ids
+
+    # --- node reads -----------------------------------------------------------------------------
+
+    def _by_ids(self, kind: NodeKind, ids: Sequence[int]) -> list:
+        with self._read() as connection:
+            return node_access.read_nodes(connection, kind, ids)
+
+    def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[pb.Artifact]:
+        return self._by_ids(ARTIFACT, artifact_ids)
+
+    def get_executions_by_id(self, execution_ids: Sequence[int]) -> list[pb.Execution]:
+        return self._by_ids(EXECUTION, execution_ids)
+
+    def get_contexts_by_id(self, context_ids: Sequence[int]) -> list[pb.Context]:
+        return self._by_ids(CONTEXT, context_ids)
+
+    def get_artifacts_and_types_by_artifact_ids(
+        self, artifact_ids: Sequence[int]
+    ) -> list[tuple[pb.Artifact, pb.ArtifactType]]:
+        with self._read() as connection:
+            artifacts = node_access.read_nodes(connection, ARTIFACT, artifact_ids)
+            types = {
+                info.id: info.to_message()
+                for info in type_access.types_by_ids(connection, ARTIFACT, sorted({a.type_id for a in artifacts}))
+            }
+        return [(artifact, types[artifact.type_id]) for artifact in artifacts]
+
+    def _by_external_ids(self, kind: NodeKind, external_ids: Sequence[str]) -> list:
+        if not external_ids:
+            return []
+        for external_id in external_ids:
+            if not external_id:
+                raise InvalidArgumentError("external_ids must not contain an empty string")
+        table = kind.table
+        with self._read() as connection:
+            return node_access.read_nodes_where(
+                connection,
+                kind,
+                and_(table.c.namespace == self._namespace, table.c.external_id.in_(list(external_ids))),
+            )
+
+    def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Artifact]:
+        return self._by_external_ids(ARTIFACT, external_ids)
+
+    def get_executions_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Execution]:
+        return self._by_external_ids(EXECUTION, external_ids)
+
+    def get_contexts_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Context]:
+        return self._by_external_ids(CONTEXT, external_ids)
+
+    def get_artifacts_by_uri(self, uri: str | Sequence[str]) -> list[pb.Artifact]:
+        uris = [uri] if isinstance(uri, str) else list(uri)
+        with self._read() as connection:
+            return node_access.read_nodes_where(
+                connection,
+                ARTIFACT,
+                and_(t.artifacts.c.namespace == self._namespace, t.artifacts.c.uri.in_(uris)),
+            )
+
+    def _by_type_and_name(self, kind: NodeKind, type_name: str, name: str, type_version: str | None):
+        with self._read() as connection:
+            info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)
+            if info is None:
+                return None
+            found = node_access.read_nodes_where(
+                connection, kind, and_(kind.table.c.type_id == info.id, kind.table.c.name == name)
+            )
+        return found[0] if found else None
+
+    def get_artifact_by_type_and_name(
+        self, type_name: str, artifact_name: str, type_version: str | None = None
+    ) -> pb.Artifact | None:
+        return self._by_type_and_name(ARTIFACT, type_name, artifact_name, type_version)
+
+    def get_execution_by_type_and_name(
+        self, type_name: str, execution_name: str, type_version: str | None = None
+    ) -> pb.Execution | None:
+        return self._by_type_and_name(EXECUTION, type_name, execution_name, type_version)
+
+    def get_context_by_type_and_name(
+        self, type_name: str, context_name: str, type_version: str | None = None
+    ) -> pb.Context | None:
+        return self._by_type_and_name(CONTEXT, type_name, context_name, type_version)
+
+    # --- listing --------------------------------------------------------------------------------
+
+    def list_nodes(
+        self,
+        kind_name: str,
+        options: pb.ListOperationOptions | None = None,
+        *,
+        type_name: str | None = None,
+        type_version: str | None = None,
+        context_id: int | None = None,
+    ) -> tuple[list, str]:
+        """One page of nodes of a kind, optionally of one type or in one context.
+
+        ``options=None`` returns every match and no token (as MLMD does for a
+        request without options); otherwise at most ``max_result_size`` rows
+        and a ``next_page_token`` when more remain.
+        """
+        kind = KINDS[kind_name]
+        table = kind.table
+        scope = f"{kind_name}:type={type_name}:{type_version}:context={context_id}"
+        request = decode_options(options, scope)
+        conditions: list[Any] = [table.c.namespace == self._namespace]
+        with self._read() as connection:
+            if type_name is not None:
+                info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)
+                if info is None:
+                    return [], ""
+                conditions.append(table.c.type_id == info.id)
+            if context_id is not None:
+                if kind is ARTIFACT:
+                    member = select(t.attributions.c.artifact_id).where(t.attributions.c.context_id == context_id)
+                elif kind is EXECUTION:
+                    member = select(t.associations.c.execution_id).where(t.associations.c.context_id == context_id)
+                else:
+                    raise InvalidArgumentError("contexts cannot be listed by context")
+                conditions.append(table.c.id.in_(member))
+            if request.filter_query:
+                from mlineage.metadata.filter_query import compile_filter
+
+                conditions.append(compile_filter(kind_name, request.filter_query))
+            resume = request.resume_condition(kind)
+            if resume is not None:
+                conditions.append(resume)
+            stmt = node_access.node_select(kind).where(and_(*conditions)).order_by(*request.order_by(kind))
+            if request.page_size is not None:
+                stmt = stmt.limit(request.page_size + 1)
+            rows = connection.execute(stmt).all()
+            token = ""
+            if request.page_size is not None and len(rows) > request.page_size:
+                rows = rows[: request.page_size]
+                token = encode_token(request, scope, rows[-1])
+            return node_access.rows_to_messages(connection, kind, rows), token
+
+    def _list_all(self, kind_name: str, list_options: ListOptions | None, **scope) -> list:
+        if list_options is None:
+            return self.list_nodes(kind_name, None, **scope)[0]
+        options = list_options.to_proto()
+        result: list = []
+        while True:
+            page, token = self.list_nodes(kind_name, options, **scope)
+            result.extend(page)
+            if not token or (list_options.limit is not None and len(result) >= list_options.limit):
+                break
+            options.next_page_token = token
+        if list_options.limit is not None:
+            del result[list_options.limit :]
+        return result
+
+    def get_artifacts(self, list_options: ListOptions | None = None) -> list[pb.Artifact]:
+        return self._list_all("artifact", list_options)
+
+    def get_executions(self, list_options: ListOptions | None = None) -> list[pb.Execution]:
+        return self._list_all("execution", list_options)
+
+    def get_contexts(self, list_options: ListOptions | None = None) -> list[pb.Context]:
+        return self._list_all("context", list_options)
+
+    def get_artifacts_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
+    ) -> list[pb.Artifact]:
+        return self._list_all("artifact", list_options, type_name=type_name, type_version=type_version)
+
+    def get_executions_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
+    ) -> list[pb.Execution]:
+        return self._list_all("execution", list_options, type_name=type_name, type_version=type_version)
+
+    def get_contexts_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
+    ) -> list[pb.Context]:
+        return self._list_all("context", list_options, type_name=type_name, type_version=type_version)
+
+    def get_artifacts_by_context(self, context_id: int, list_options: ListOptions | None = None) -> list[pb.Artifact]:
+        return self._list_all("artifact", list_options, context_id=context_id)
+
+    def get_executions_by_context(
+        self, context_id: int, list_options: ListOptions | None = None
+    ) -> list[pb.Execution]:
+        return self._list_all("execution", list_options, context_id=context_id)
+
+    # --- neighbourhood reads --------------------------------------------------------------------
+
+    def _contexts_of(self, table, column: str, node_id: int) -> list[pb.Context]:
+        member = select(table.c.context_id).where(table.c[column] == node_id)
+        with self._read() as connection:
+            return node_access.read_nodes_where(connection, CONTEXT, t.contexts.c.id.in_(member))
+
+    def get_contexts_by_artifact(self, artifact_id: int) -> list[pb.Context]:
+        return self._contexts_of(t.attributions, "artifact_id", artifact_id)
+
+    def get_contexts_by_execution(self, execution_id: int) -> list[pb.Context]:
+        return self._contexts_of(t.associations, "execution_id", execution_id)
+
+    def _related_contexts(self, context_ids: Sequence[int], *, parents: bool) -> dict[int, list[pb.Context]]:
+        edges = t.parent_contexts
+        source, target = (edges.c.child_id, edges.c.parent_id) if parents else (edges.c.parent_id, edges.c.child_id)
+        ids = list(dict.fromkeys(context_ids))
+        result: dict[int, list[pb.Context]] = {i: [] for i in ids}
+        with self._read() as connection:
+            pairs = []
+            for part in node_access.chunks(ids):
+                pairs.extend(connection.execute(select(source, target).where(source.in_(part))).all())
+            contexts = {
+                c.id: c for c in node_access.read_nodes(connection, CONTEXT, sorted({p[1] for p in pairs}))
+            }
+        for source_id, target_id in sorted(pairs, key=lambda p: (p[0], p[1])):
+            result[source_id].append(contexts[target_id])
+        return result
+
+    def get_parent_contexts_by_context(self, context_id: int) -> list[pb.Context]:
+        return self._related_contexts([context_id], parents=True)[context_id]
+
+    def get_children_contexts_by_context(self, context_id: int) -> list[pb.Context]:
+        return self._related_contexts([context_id], parents=False)[context_id]
+
+    def get_parent_contexts_by_contexts(self, context_ids: Sequence[int]) -> dict[int, list[pb.Context]]:
+        return self._related_contexts(context_ids, parents=True)
+
+    def get_children_contexts_by_contexts(self, context_ids: Sequence[int]) -> dict[int, list[pb.Context]]:
+        return self._related_contexts(context_ids, parents=False)
+
+    def _events(self, column: str, ids: Sequence[int]) -> list[pb.Event]:
+        ids = list(dict.fromkeys(ids))
+        rows = []
+        with self._read() as connection:
+            for part in node_access.chunks(ids):
+                rows.extend(
+                    connection.execute(select(t.events).where(t.events.c[column].in_(part)).order_by(t.events.c.id))
+                )
+        rows.sort(key=lambda row: row.id)
+        return [_event_message(row) for row in rows]
+
+    def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[pb.Event]:
+        return self._events("execution_id", execution_ids)
+
+    def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[pb.Event]:
+        return self._events("artifact_id", artifact_ids)
+
+
+def _path_json(event: pb.Event) -> str:
+    steps = []
+    for step in event.path.steps:
+        which = step.WhichOneof("value")
+        if which == "index":
+            steps.append({"index": step.index})
+        elif which == "key":
+            steps.append({"key": step.key})
+        else:
+            steps.append({})
+    return json.dumps(steps, separators=(",", ":"))
+
+
+def _event_message(row) -> pb.Event:
+    event = pb.Event(artifact_id=row.artifact_id, execution_id=row.execution_id, type=row.type)
+    if row.milliseconds_since_epoch is not None:
+        event.milliseconds_since_epoch = row.milliseconds_since_epoch
+    if row.path is not None:
+        path = event.path
+        path.SetInParent()
+        for step in json.loads(row.path):
+            added = path.steps.add()
+            if "index" in step:
+                added.index = step["index"]
+            elif "key" in step:
+                added.key = step["key"]
+    if row.system_metadata is not None:
+        event.system_metadata.ParseFromString(bytes(row.system_metadata))
+    return event
+
+
+__all__ = ["Store", "now_ms"]

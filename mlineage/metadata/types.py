@@ -1,0 +1,287 @@
+"""Artifact, execution and context types: reads, upserts with MLMD's evolution rules, a cache."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from mlineage.errors import (
+    AlreadyExistsError,
+    InvalidArgumentError,
+    NotFoundError,
+    UnimplementedError,
+)
+from mlineage.metadata.kinds import KIND_BY_TYPE_KIND, NodeKind
+from mlineage.metadata.values import TYPE_NAMES, UNKNOWN
+from mlineage.proto import SYSTEM_TYPE_NAMES
+from mlineage.schema import tables as t
+
+
+@dataclass
+class TypeInfo:
+    id: int
+    kind: int
+    name: str
+    version: str  # '' when unset
+    namespace: str
+    properties: dict[str, int] = field(default_factory=dict)
+    description: str | None = None
+    external_id: str | None = None
+    base_type: int = 0
+    input_type: bytes | None = None
+    output_type: bytes | None = None
+
+    def to_message(self):
+        kind = KIND_BY_TYPE_KIND[self.kind]
+        message = kind.type_message(id=self.id, name=self.name)
+        if self.version:
+            message.version = self.version
+        if self.description is not None:
+            message.description = self.description
+        if self.external_id is not None:
+            message.external_id = self.external_id
+        if self.base_type:
+            message.base_type = self.base_type
+        for name, data_type in self.properties.items():
+            message.properties[name] = data_type
+        if self.input_type is not None:
+            message.input_type.ParseFromString(self.input_type)
+        if self.output_type is not None:
+            message.output_type.ParseFromString(self.output_type)
+        return message
+
+
+_TYPE_COLUMNS = (
+    t.types.c.id,
+    t.types.c.kind,
+    t.types.c.name,
+    t.types.c.version,
+    t.types.c.namespace,
+    t.types.c.description,
+    t.types.c.external_id,
+    t.types.c.base_type,
+    t.types.c.input_type,
+    t.types.c.output_type,
+)
+
+
+def _load(connection: Connection, where) -> list[TypeInfo]:
+    rows = connection.execute(select(*_TYPE_COLUMNS).where(where).order_by(t.types.c.id)).all()
+    if not rows:
+        return []
+    infos = {
+        row.id: TypeInfo(
+            id=row.id,
+            kind=row.kind,
+            name=row.name,
+            version=row.version,
+            namespace=row.namespace,
+            description=row.description,
+            external_id=row.external_id,
+            base_type=row.base_type,
+            input_type=row.input_type,
+            output_type=row.output_type,
+        )
+        for row in rows
+    }
+    props = connection.execute(
+        select(t.type_properties.c.type_id, t.type_properties.c.name, t.type_properties.c.data_type)
+        .where(t.type_properties.c.type_id.in_(list(infos)))
+        .order_by(t.type_properties.c.type_id, t.type_properties.c.name)
+    )
+    for type_id, name, data_type in props:
+        infos[type_id].properties[name] = data_type
+    return list(infos.values())
+
+
+class TypeCache:
+    """Types by id, shared by the threads of one process.
+
+    Types only grow (properties are added, never removed or retyped), so a
+    cached entry can be stale only by missing a property; callers reload on
+    such a miss (``refresh``) before reporting an error.
+    """
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, TypeInfo] = {}
+        self._lock = threading.Lock()
+
+    def get(self, connection: Connection, type_id: int) -> TypeInfo | None:
+        info = self._by_id.get(type_id)
+        if info is None:
+            info = self.refresh(connection, type_id)
+        return info
+
+    def refresh(self, connection: Connection, type_id: int) -> TypeInfo | None:
+        found = _load(connection, t.types.c.id == type_id)
+        with self._lock:
+            if found:
+                self._by_id[type_id] = found[0]
+                return found[0]
+            self._by_id.pop(type_id, None)
+            return None
+
+    def forget(self, type_id: int) -> None:
+        with self._lock:
+            self._by_id.pop(type_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_id.clear()
+
+
+def types_by_ids(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> list[TypeInfo]:
+    """Types of ``kind`` with the given ids, in the order asked, missing ids skipped."""
+    if not ids:
+        return []
+    found = {
+        info.id: info
+        for info in _load(connection, and_(t.types.c.id.in_(set(ids)), t.types.c.kind == kind.type_kind))
+    }
+    return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+
+def types_of_kind(connection: Connection, kind: NodeKind, namespace: str) -> list[TypeInfo]:
+    return _load(connection, and_(t.types.c.kind == kind.type_kind, t.types.c.namespace == namespace))
+
+
+def types_by_external_ids(
+    connection: Connection, kind: NodeKind, external_ids: Sequence[str], namespace: str
+) -> list[TypeInfo]:
+    if not external_ids:
+        return []
+    return _load(
+        connection,
+        and_(
+            t.types.c.kind == kind.type_kind,
+            t.types.c.namespace == namespace,
+            t.types.c.external_id.in_(set(external_ids)),
+        ),
+    )
+
+
+def find_type(
+    connection: Connection, kind: NodeKind, name: str, version: str | None, namespace: str
+) -> TypeInfo | None:
+    found = _load(
+        connection,
+        and_(
+            t.types.c.kind == kind.type_kind,
+            t.types.c.namespace == namespace,
+            t.types.c.name == name,
+            t.types.c.version == (version or ""),
+        ),
+    )
+    return found[0] if found else None
+
+
+def get_type(connection: Connection, kind: NodeKind, name: str, version: str | None, namespace: str) -> TypeInfo:
+    info = find_type(connection, kind, name, version, namespace)
+    if info is None:
+        raise NotFoundError(
+            f"no {kind.name} type found with name {name!r}"
+            + (f" and version {version!r}" if version else "")
+        )
+    return info
+
+
+def _validate_type_message(kind: NodeKind, message) -> None:
+    if not message.name:
+        raise InvalidArgumentError("No type name is specified.")
+    for name, data_type in message.properties.items():
+        if data_type == UNKNOWN or data_type not in TYPE_NAMES:
+            raise InvalidArgumentError(f"Property {name} of type {message.name!r} is UNKNOWN.")
+    if message.HasField("base_type") and message.base_type:
+        key = (kind.name, message.base_type)
+        if key not in SYSTEM_TYPE_NAMES:
+            raise InvalidArgumentError(f"unknown base_type {message.base_type} for a {kind.name} type")
+
+
+def upsert_type(
+    connection: Connection,
+    kind: NodeKind,
+    message,
+    *,
+    can_add_fields: bool,
+    can_omit_fields: bool,
+    namespace: str,
+) -> tuple[int, bool]:
+    """Insert or evolve a type keyed by (name, version); returns (id, changed)."""
+    _validate_type_message(kind, message)
+    version = message.version if message.HasField("version") else ""
+    stored = find_type(connection, kind, message.name, version, namespace)
+    if stored is None:
+        return _insert_type(connection, kind, message, version, namespace), True
+
+    given = dict(message.properties.items())
+    for name, data_type in given.items():
+        if name in stored.properties and stored.properties[name] != data_type:
+            raise AlreadyExistsError(
+                f"Type already exists with different properties: property {name!r} of type "
+                f"{message.name!r} is {TYPE_NAMES[stored.properties[name]]}, not {TYPE_NAMES[data_type]}"
+            )
+    added = {name: dt for name, dt in given.items() if name not in stored.properties}
+    omitted = [name for name in stored.properties if name not in given]
+    if added and not can_add_fields:
+        raise AlreadyExistsError(
+            f"Type already exists with different properties: can_add_fields is false while the given "
+            f"type {message.name!r} has more properties: {sorted(added)}"
+        )
+    if omitted and not can_omit_fields:
+        raise AlreadyExistsError(
+            f"Type already exists with different properties: can_omit_fields is false while the stored "
+            f"type {message.name!r} has more properties: {sorted(omitted)}"
+        )
+    if message.HasField("base_type") and message.base_type and message.base_type != stored.base_type:
+        raise UnimplementedError("base_type update is not supported yet")
+
+    changed = False
+    if added:
+        connection.execute(
+            insert(t.type_properties),
+            [{"type_id": stored.id, "name": name, "data_type": dt} for name, dt in added.items()],
+        )
+        changed = True
+    updates = {}
+    if message.HasField("description") and message.description != stored.description:
+        updates["description"] = message.description
+    if message.HasField("external_id") and message.external_id != stored.external_id:
+        updates["external_id"] = message.external_id
+    if updates:
+        connection.execute(update(t.types).where(t.types.c.id == stored.id).values(**updates))
+        changed = True
+    return stored.id, changed
+
+
+def _insert_type(connection: Connection, kind: NodeKind, message, version: str, namespace: str) -> int:
+    row = {
+        "kind": kind.type_kind,
+        "name": message.name,
+        "version": version,
+        "namespace": namespace,
+        "description": message.description if message.HasField("description") else None,
+        "external_id": message.external_id if message.HasField("external_id") else None,
+        "base_type": message.base_type if message.HasField("base_type") else 0,
+    }
+    if kind.type_kind == t.KIND_EXECUTION:
+        row["input_type"] = message.input_type.SerializeToString() if message.HasField("input_type") else None
+        row["output_type"] = (
+            message.output_type.SerializeToString() if message.HasField("output_type") else None
+        )
+    type_id = connection.execute(insert(t.types).values(**row).returning(t.types.c.id)).scalar_one()
+    if message.properties:
+        connection.execute(
+            insert(t.type_properties),
+            [{"type_id": type_id, "name": name, "data_type": dt} for name, dt in message.properties.items()],
+        )
+    return type_id
+
+
+def type_ids_by_name(
+    connection: Connection, kind: NodeKind, name: str, version: str | None, namespace: str
+) -> Iterable[int]:
+    info = find_type(connection, kind, name, version, namespace)
+    return [info.id] if info else []
