@@ -144,8 +144,17 @@ def types_by_ids(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> 
     return [found[i] for i in dict.fromkeys(ids) if i in found]
 
 
-def types_of_kind(connection: Connection, kind: NodeKind, namespace: str) -> list[TypeInfo]:
-    return _load(connection, and_(t.types.c.kind == kind.type_kind, t.types.c.namespace == namespace))
+SYSTEM_TYPE_NAME_SET = frozenset(SYSTEM_TYPE_NAMES.values())
+
+
+def types_of_kind(
+    connection: Connection, kind: NodeKind, namespace: str, *, include_system: bool = False
+) -> list[TypeInfo]:
+    """Types of one kind; MLMD leaves its seeded ``mlmd.*`` system types out of such lists."""
+    where = and_(t.types.c.kind == kind.type_kind, t.types.c.namespace == namespace)
+    if not include_system:
+        where = and_(where, t.types.c.name.not_in(SYSTEM_TYPE_NAME_SET))
+    return _load(connection, where)
 
 
 def types_by_external_ids(

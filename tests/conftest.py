@@ -1,0 +1,97 @@
+"""Shared fixtures: a fresh store per test on SQLite (a real file) and on PostgreSQL (a real server).
+
+PostgreSQL comes from MLINEAGE_TEST_POSTGRES_URL, which `.ci/run` (through
+scripts/start_postgres.sh) always sets; outside CI, tests on it are skipped
+only when the variable is unset, and CI fails if that happens (see
+MLINEAGE_REQUIRE_POSTGRES).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+import mlineage
+from mlineage.metadata.engine import normalize_url
+from mlineage.metadata.store import Store
+from mlineage.migrations import runner
+from mlineage.schema import metadata
+
+POSTGRES_URL = os.environ.get("MLINEAGE_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("MLINEAGE_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def postgres_database(prefix: str) -> str:
+    """Create a new, empty database on the test server and return its URL."""
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("MLINEAGE_TEST_POSTGRES_URL is not set but MLINEAGE_REQUIRE_POSTGRES=1")
+        pytest.skip("PostgreSQL not configured (set MLINEAGE_TEST_POSTGRES_URL; .ci/run does)")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    base, _, _ = normalize_url(POSTGRES_URL).rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated to head once; each test copies it."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    store = Store(f"sqlite:///{path}")
+    store.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_store_url() -> Iterator[str]:
+    url = postgres_database("mlineage_store")
+    store = Store(url)
+    store.close()
+    yield url
+
+
+_DATA_TABLES = [table.name for table in reversed(metadata.sorted_tables) if table.name != "types"]
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("TRUNCATE " + ", ".join(_DATA_TABLES) + " RESTART IDENTITY CASCADE"))
+        connection.execute(text("DELETE FROM types WHERE id > 9"))
+        connection.execute(text("SELECT setval(pg_get_serial_sequence('types', 'id'), 9)"))
+    engine.dispose()
+
+
+@pytest.fixture
+def store_url(request, tmp_path, sqlite_template) -> str:
+    backend = request.param if hasattr(request, "param") else "sqlite"
+    if backend == "sqlite":
+        path = tmp_path / "store.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_store_url")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def store(store_url) -> Iterator[Store]:
+    opened = mlineage.connect(store_url)
+    yield opened
+    opened.close()
+
+
+def pytest_generate_tests(metafunc):
+    # Every test that uses a store runs on both backends.
+    if "store_url" in metafunc.fixturenames and "backend" not in metafunc.fixturenames:
+        metafunc.parametrize("store_url", BACKENDS, indirect=True)
