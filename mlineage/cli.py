@@ -51,6 +51,67 @@ def _cmd_db(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from mlineage.api.grpc.server import TLSConfig, build_server, mark_not_serving
+    from mlineage.metadata.store import Store
+
+    logging.basicConfig(level=os.environ.get("MLINEAGE_LOG_LEVEL", "INFO"), format="%(asctime)s %(name)s %(message)s")
+    url = _db_url(args)
+    store = Store(url, upgrade=args.upgrade)
+    tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            print("error: --tls-cert and --tls-key go together", file=sys.stderr)
+            return 2
+        tls = TLSConfig(args.tls_cert, args.tls_key, args.tls_ca, args.tls_client_verify)
+    server, grpc_port = build_server(store, host=args.host, port=args.grpc_port, tls=tls, max_workers=args.workers)
+    server.start()
+    print(f"mlineage: gRPC on {args.host}:{grpc_port}{' (TLS)' if tls else ''}, database {_redact(url)}", flush=True)
+
+    http_server = http_thread = None
+    if args.http_port:
+        import uvicorn
+
+        from mlineage.api.rest.app import create_app
+
+        config = uvicorn.Config(create_app(store), host=args.host, port=args.http_port, log_level="warning")
+        http_server = uvicorn.Server(config)
+        http_thread = threading.Thread(target=http_server.run, name="mlineage-http", daemon=True)
+        http_thread.start()
+        print(f"mlineage: HTTP on {args.host}:{args.http_port}", flush=True)
+
+    stop = threading.Event()
+
+    def _on_signal(signum, _frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    stop.wait()
+    # Drain: refuse new calls, let in-flight ones finish (up to the grace period), then close.
+    mark_not_serving(server)
+    server.stop(grace=args.grace).wait()
+    if http_server is not None:
+        http_server.should_exit = True
+        http_thread.join(timeout=args.grace)
+    store.close()
+    print("mlineage: stopped", flush=True)
+    return 0
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return "<database>"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlineage", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +120,20 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("db_command", choices=["upgrade", "current", "history"])
     db.add_argument("--db", help=f"database URL (default: $MLINEAGE_DB or {DEFAULT_DB})")
     db.set_defaults(handler=_cmd_db)
+
+    serve = commands.add_parser("serve", help="serve MLMD's gRPC API and the HTTP API from one process")
+    serve.add_argument("--db", help=f"database URL (default: $MLINEAGE_DB or {DEFAULT_DB})")
+    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--grpc-port", type=int, default=8080, help="gRPC port (default 8080; 0 picks one)")
+    serve.add_argument("--http-port", type=int, default=8081, help="HTTP port (default 8081; 0 disables HTTP)")
+    serve.add_argument("--upgrade", action="store_true", help="upgrade an older database schema before serving")
+    serve.add_argument("--workers", type=int, default=32, help="gRPC worker threads (default 32)")
+    serve.add_argument("--grace", type=float, default=15.0, help="seconds to drain in-flight calls on SIGTERM")
+    serve.add_argument("--tls-cert", help="server certificate chain (PEM) for gRPC TLS")
+    serve.add_argument("--tls-key", help="server private key (PEM)")
+    serve.add_argument("--tls-ca", help="CA certificate (PEM) that signs client certificates")
+    serve.add_argument("--tls-client-verify", action="store_true", help="require verified client certificates")
+    serve.set_defaults(handler=_cmd_serve)
     return parser
 
 

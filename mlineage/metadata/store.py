@@ -142,6 +142,10 @@ class Store:
         except OperationalError as exc:
             raise self._operational(exc) from None
 
+    def reading(self) -> contextlib.AbstractContextManager[Connection]:
+        """A read transaction (one consistent snapshot) for layers built on the store, such as lineage."""
+        return self._read()
+
     @staticmethod
     def _operational(exc: DBAPIError) -> MlineageError:
         message = str(getattr(exc, "orig", exc)).strip().splitlines()[0:1]
@@ -311,6 +315,7 @@ class Store:
         *,
         force_update_time: bool = False,
         now: int | None = None,
+        check_update_time: bool = False,
     ) -> list[int]:
         """Insert nodes without ids and update nodes with ids; ids index-aligned with ``messages``."""
         now = now or now_ms()
@@ -337,6 +342,11 @@ class Store:
                     raise InvalidArgumentError(
                         f"Given type_id {message.type_id} is different from the one known before: "
                         f"{current.type_id}"
+                    )
+                if check_update_time and message.last_update_time_since_epoch != current.last_update_time_since_epoch:
+                    raise AbortedError(
+                        f"{kind.title} {message.id} was updated at {current.last_update_time_since_epoch}, after the "
+                        f"given last_update_time_since_epoch {message.last_update_time_since_epoch}; read it again"
                     )
                 checked = kind.message()
                 checked.CopyFrom(message)
@@ -377,9 +387,26 @@ class Store:
                 if value.WhichOneof("value") is None:
                     raise InvalidArgumentError(f"property {name!r} of the {kind.name} has no value set")
 
-    def put_artifacts(self, artifacts: Sequence[pb.Artifact], field_mask_paths: Sequence[str] | None = None) -> list[int]:
+    def put_artifacts(
+        self,
+        artifacts: Sequence[pb.Artifact],
+        field_mask_paths: Sequence[str] | None = None,
+        abort_if_latest_updated_time_changed: bool = False,
+    ) -> list[int]:
+        """Insert or update artifacts; ids index-aligned with the input.
+
+        With ``abort_if_latest_updated_time_changed`` (optimistic concurrency),
+        an update whose ``last_update_time_since_epoch`` differs from the stored
+        one fails with AbortedError: someone else changed the artifact since it was read.
+        """
         with self._write() as connection:
-            return self._upsert_nodes(connection, ARTIFACT, artifacts, field_mask_paths or ())
+            return self._upsert_nodes(
+                connection,
+                ARTIFACT,
+                artifacts,
+                field_mask_paths or (),
+                check_update_time=abort_if_latest_updated_time_changed,
+            )
 
     def put_executions(
         self, executions: Sequence[pb.Execution], field_mask_paths: Sequence[str] | None = None
@@ -951,6 +978,36 @@ class Store:
 
     def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[pb.Event]:
         return self._events("artifact_id", artifact_ids)
+
+
+    # --- lineage --------------------------------------------------------------------------------
+
+    def get_lineage_subgraph(
+        self, query_options: pb.LineageSubgraphQueryOptions, field_mask_paths: Sequence[str] | None = None
+    ) -> pb.LineageGraph:
+        """MLMD's get_lineage_subgraph: hydrated nodes, and only the types the nodes use."""
+        from mlineage.lineage.mlmd import lineage_subgraph
+
+        mask = [p for p in (field_mask_paths or ()) if not p.endswith("_types")]
+        graph = lineage_subgraph(self, query_options, mask or (), dehydrated=False)
+        wanted = set(field_mask_paths) if field_mask_paths else None
+        with self._read() as connection:
+            for name, kind, nodes in (
+                ("artifact_types", ARTIFACT, graph.artifacts),
+                ("execution_types", EXECUTION, graph.executions),
+                ("context_types", CONTEXT, graph.contexts),
+            ):
+                del getattr(graph, name)[:]
+                if wanted is None or name in wanted:
+                    infos = type_access.types_by_ids(connection, kind, sorted({n.type_id for n in nodes}))
+                    getattr(graph, name).extend(info.to_message() for info in infos)
+        return graph
+
+    def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
+        """The deprecated GetLineageGraph (only reachable over gRPC in MLMD)."""
+        from mlineage.lineage.mlmd import lineage_graph
+
+        return lineage_graph(self, query_options)
 
 
 def _path_json(event: pb.Event) -> str:

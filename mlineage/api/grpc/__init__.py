@@ -1,0 +1,1 @@
+"""gRPC: MLMD's MetadataStoreService, health checking and reflection."""

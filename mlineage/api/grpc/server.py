@@ -1,0 +1,90 @@
+"""The gRPC server: MLMD's service under both names, health checking, reflection, optional TLS."""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
+from mlineage.metadata.store import Store
+
+log = logging.getLogger("mlineage.grpc")
+
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """Server TLS as MLMD's MetadataStoreServerConfig.SSLConfig has it (PEM file paths)."""
+
+    server_cert: str
+    server_key: str
+    custom_ca: str | None = None  # CA that signs client certificates
+    client_verify: bool = False  # require and verify a client certificate (mTLS)
+
+    def credentials(self) -> grpc.ServerCredentials:
+        key = Path(self.server_key).read_bytes()
+        cert = Path(self.server_cert).read_bytes()
+        ca = Path(self.custom_ca).read_bytes() if self.custom_ca else None
+        return grpc.ssl_server_credentials(
+            [(key, cert)], root_certificates=ca, require_client_auth=self.client_verify
+        )
+
+
+def build_server(
+    store: Store,
+    *,
+    host: str = "0.0.0.0",
+    port: int = 8080,
+    tls: TLSConfig | None = None,
+    max_workers: int = 32,
+) -> tuple[grpc.Server, int]:
+    """A started-ready (not started) server and the port it bound (useful with port 0)."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="mlineage-grpc"),
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    server.add_generic_rpc_handlers(generic_handlers(MetadataStoreServicer(store)))
+    _add_health(server)
+    _add_reflection(server)
+    address = f"{host}:{port}"
+    bound = server.add_secure_port(address, tls.credentials()) if tls else server.add_insecure_port(address)
+    if bound == 0:
+        raise OSError(f"cannot bind gRPC port {address}")
+    return server, bound
+
+
+def _add_health(server: grpc.Server) -> None:
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    servicer = health.HealthServicer()
+    for name in ("", MLMD_SERVICE, OUR_SERVICE):
+        servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    server._mlineage_health = servicer  # type: ignore[attr-defined] - to flip to NOT_SERVING on drain
+
+
+def _add_reflection(server: grpc.Server) -> None:
+    from grpc_reflection.v1alpha import reflection
+
+    reflection.enable_server_reflection(
+        (OUR_SERVICE, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
+    )
+
+
+def mark_not_serving(server: grpc.Server) -> None:
+    from grpc_health.v1 import health_pb2
+
+    servicer = getattr(server, "_mlineage_health", None)
+    if servicer is not None:
+        servicer.enter_graceful_shutdown()
+        for name in ("", MLMD_SERVICE, OUR_SERVICE):
+            servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)

@@ -1,0 +1,440 @@
+"""MLMD's MetadataStoreService over gRPC: decode each request, call the Store, encode, map errors.
+
+The same handlers are served under MLMD's method paths
+(``/ml_metadata.MetadataStoreService/<Rpc>``), so the unmodified
+``ml-metadata`` client and TFX talk to mlineage, and under our own package's
+paths (``/mlineage.v1.MetadataStoreService/<Rpc>``) for mlineage's client.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+import grpc
+
+from mlineage.errors import InternalError, MlineageError
+from mlineage.metadata.store import Store
+from mlineage.proto import metadata_store_service_pb2 as svc
+
+log = logging.getLogger("mlineage.grpc")
+
+MLMD_SERVICE = "ml_metadata.MetadataStoreService"
+OUR_SERVICE = "mlineage.v1.MetadataStoreService"
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def _options(request, field: str = "options"):
+    return getattr(request, field) if request.HasField(field) else None
+
+
+def _version(request) -> str | None:
+    return request.type_version if request.HasField("type_version") and request.type_version else None
+
+
+def rpc(method: Callable) -> Callable:
+    """Turn store errors into gRPC statuses; anything unexpected becomes INTERNAL without a traceback."""
+
+    @functools.wraps(method)
+    def handler(self, request, context: grpc.ServicerContext):
+        try:
+            return method(self, request)
+        except MlineageError as exc:
+            context.abort(_CODES.get(exc.code, grpc.StatusCode.UNKNOWN), exc.message)
+        except Exception:  # noqa: BLE001 - the caller must never see a stack trace
+            log.exception("unexpected error in %s", method.__name__)
+            error = InternalError("internal error; the server log has the details")
+            context.abort(grpc.StatusCode.INTERNAL, error.message)
+
+    return handler
+
+
+class MetadataStoreServicer:
+    """The 52 RPCs of MLMD's MetadataStoreService on one Store."""
+
+    def __init__(self, store: Store, lineage=None) -> None:
+        self.store = store
+        self._lineage = lineage
+
+    # --- types ----------------------------------------------------------------------------------
+
+    @rpc
+    def PutArtifactType(self, request):
+        type_id = self.store.put_artifact_type(
+            request.artifact_type,
+            can_add_fields=request.can_add_fields,
+            can_omit_fields=request.can_omit_fields or request.can_delete_fields,
+        )
+        return svc.PutArtifactTypeResponse(type_id=type_id)
+
+    @rpc
+    def PutExecutionType(self, request):
+        type_id = self.store.put_execution_type(
+            request.execution_type,
+            can_add_fields=request.can_add_fields,
+            can_omit_fields=request.can_omit_fields or request.can_delete_fields,
+        )
+        return svc.PutExecutionTypeResponse(type_id=type_id)
+
+    @rpc
+    def PutContextType(self, request):
+        type_id = self.store.put_context_type(
+            request.context_type,
+            can_add_fields=request.can_add_fields,
+            can_omit_fields=request.can_omit_fields or request.can_delete_fields,
+        )
+        return svc.PutContextTypeResponse(type_id=type_id)
+
+    @rpc
+    def PutTypes(self, request):
+        artifact_ids, execution_ids, context_ids = self.store.put_types(
+            request.artifact_types,
+            request.execution_types,
+            request.context_types,
+            can_add_fields=request.can_add_fields,
+            can_omit_fields=request.can_omit_fields or request.can_delete_fields,
+        )
+        return svc.PutTypesResponse(
+            artifact_type_ids=artifact_ids, execution_type_ids=execution_ids, context_type_ids=context_ids
+        )
+
+    @rpc
+    def GetArtifactType(self, request):
+        return svc.GetArtifactTypeResponse(
+            artifact_type=self.store.get_artifact_type(request.type_name, _version(request))
+        )
+
+    @rpc
+    def GetExecutionType(self, request):
+        return svc.GetExecutionTypeResponse(
+            execution_type=self.store.get_execution_type(request.type_name, _version(request))
+        )
+
+    @rpc
+    def GetContextType(self, request):
+        return svc.GetContextTypeResponse(
+            context_type=self.store.get_context_type(request.type_name, _version(request))
+        )
+
+    @rpc
+    def GetArtifactTypesByID(self, request):
+        return svc.GetArtifactTypesByIDResponse(
+            artifact_types=self.store.get_artifact_types_by_id(request.type_ids)
+        )
+
+    @rpc
+    def GetExecutionTypesByID(self, request):
+        return svc.GetExecutionTypesByIDResponse(
+            execution_types=self.store.get_execution_types_by_id(request.type_ids)
+        )
+
+    @rpc
+    def GetContextTypesByID(self, request):
+        return svc.GetContextTypesByIDResponse(context_types=self.store.get_context_types_by_id(request.type_ids))
+
+    @rpc
+    def GetArtifactTypes(self, request):
+        return svc.GetArtifactTypesResponse(artifact_types=self.store.get_artifact_types())
+
+    @rpc
+    def GetExecutionTypes(self, request):
+        return svc.GetExecutionTypesResponse(execution_types=self.store.get_execution_types())
+
+    @rpc
+    def GetContextTypes(self, request):
+        return svc.GetContextTypesResponse(context_types=self.store.get_context_types())
+
+    @rpc
+    def GetArtifactTypesByExternalIds(self, request):
+        return svc.GetArtifactTypesByExternalIdsResponse(
+            artifact_types=self.store.get_artifact_types_by_external_ids(request.external_ids)
+        )
+
+    @rpc
+    def GetExecutionTypesByExternalIds(self, request):
+        return svc.GetExecutionTypesByExternalIdsResponse(
+            execution_types=self.store.get_execution_types_by_external_ids(request.external_ids)
+        )
+
+    @rpc
+    def GetContextTypesByExternalIds(self, request):
+        return svc.GetContextTypesByExternalIdsResponse(
+            context_types=self.store.get_context_types_by_external_ids(request.external_ids)
+        )
+
+    # --- node and edge writes -------------------------------------------------------------------
+
+    @rpc
+    def PutArtifacts(self, request):
+        ids = self.store.put_artifacts(
+            request.artifacts,
+            field_mask_paths=list(request.update_mask.paths),
+            abort_if_latest_updated_time_changed=request.options.abort_if_latest_updated_time_changed,
+        )
+        return svc.PutArtifactsResponse(artifact_ids=ids)
+
+    @rpc
+    def PutExecutions(self, request):
+        ids = self.store.put_executions(request.executions, field_mask_paths=list(request.update_mask.paths))
+        return svc.PutExecutionsResponse(execution_ids=ids)
+
+    @rpc
+    def PutContexts(self, request):
+        ids = self.store.put_contexts(request.contexts, field_mask_paths=list(request.update_mask.paths))
+        return svc.PutContextsResponse(context_ids=ids)
+
+    @rpc
+    def PutEvents(self, request):
+        self.store.put_events(request.events)
+        return svc.PutEventsResponse()
+
+    @rpc
+    def PutExecution(self, request):
+        pairs = [
+            (
+                pair.artifact if pair.HasField("artifact") else None,
+                pair.event if pair.HasField("event") else None,
+            )
+            for pair in request.artifact_event_pairs
+        ]
+        options = request.options
+        execution_id, artifact_ids, context_ids = self.store.put_execution(
+            request.execution,
+            pairs,
+            request.contexts,
+            reuse_context_if_already_exist=options.reuse_context_if_already_exist,
+            reuse_artifact_if_already_exist_by_external_id=options.reuse_artifact_if_already_exist_by_external_id,
+            force_reuse_context=options.force_reuse_context,
+            force_update_time=options.force_update_time,
+        )
+        return svc.PutExecutionResponse(
+            execution_id=execution_id, artifact_ids=artifact_ids, context_ids=context_ids
+        )
+
+    @rpc
+    def PutLineageSubgraph(self, request):
+        edges = [
+            (
+                edge.execution_index if edge.HasField("execution_index") else None,
+                edge.artifact_index if edge.HasField("artifact_index") else None,
+                edge.event,
+            )
+            for edge in request.event_edges
+        ]
+        options = request.options
+        execution_ids, artifact_ids, context_ids = self.store.put_lineage_subgraph(
+            request.executions,
+            request.artifacts,
+            request.contexts,
+            edges,
+            reuse_context_if_already_exist=options.reuse_context_if_already_exist,
+            reuse_artifact_if_already_exist_by_external_id=options.reuse_artifact_if_already_exist_by_external_id,
+        )
+        return svc.PutLineageSubgraphResponse(
+            execution_ids=execution_ids, artifact_ids=artifact_ids, context_ids=context_ids
+        )
+
+    @rpc
+    def PutAttributionsAndAssociations(self, request):
+        self.store.put_attributions_and_associations(request.attributions, request.associations)
+        return svc.PutAttributionsAndAssociationsResponse()
+
+    @rpc
+    def PutParentContexts(self, request):
+        self.store.put_parent_contexts(request.parent_contexts)
+        return svc.PutParentContextsResponse()
+
+    # --- node reads -----------------------------------------------------------------------------
+
+    @rpc
+    def GetArtifacts(self, request):
+        nodes, token = self.store.list_nodes("artifact", _options(request))
+        return svc.GetArtifactsResponse(artifacts=nodes, next_page_token=token or None)
+
+    @rpc
+    def GetExecutions(self, request):
+        nodes, token = self.store.list_nodes("execution", _options(request))
+        return svc.GetExecutionsResponse(executions=nodes, next_page_token=token or None)
+
+    @rpc
+    def GetContexts(self, request):
+        nodes, token = self.store.list_nodes("context", _options(request))
+        return svc.GetContextsResponse(contexts=nodes, next_page_token=token or None)
+
+    @rpc
+    def GetArtifactsByID(self, request):
+        if request.populate_artifact_types:
+            pairs = self.store.get_artifacts_and_types_by_artifact_ids(request.artifact_ids)
+            types = {artifact_type.id: artifact_type for _, artifact_type in pairs}
+            return svc.GetArtifactsByIDResponse(
+                artifacts=[artifact for artifact, _ in pairs], artifact_types=list(types.values())
+            )
+        return svc.GetArtifactsByIDResponse(artifacts=self.store.get_artifacts_by_id(request.artifact_ids))
+
+    @rpc
+    def GetExecutionsByID(self, request):
+        return svc.GetExecutionsByIDResponse(executions=self.store.get_executions_by_id(request.execution_ids))
+
+    @rpc
+    def GetContextsByID(self, request):
+        return svc.GetContextsByIDResponse(contexts=self.store.get_contexts_by_id(request.context_ids))
+
+    @rpc
+    def GetArtifactsByType(self, request):
+        nodes, token = self.store.list_nodes(
+            "artifact", _options(request), type_name=request.type_name, type_version=_version(request)
+        )
+        return svc.GetArtifactsByTypeResponse(artifacts=nodes, next_page_token=token or None)
+
+    @rpc
+    def GetExecutionsByType(self, request):
+        nodes, token = self.store.list_nodes(
+            "execution", _options(request), type_name=request.type_name, type_version=_version(request)
+        )
+        return svc.GetExecutionsByTypeResponse(executions=nodes, next_page_token=token or None)
+
+    @rpc
+    def GetContextsByType(self, request):
+        nodes, token = self.store.list_nodes(
+            "context", _options(request), type_name=request.type_name, type_version=_version(request)
+        )
+        return svc.GetContextsByTypeResponse(contexts=nodes, next_page_token=token or None)
+
+    @rpc
+    def GetArtifactByTypeAndName(self, request):
+        node = self.store.get_artifact_by_type_and_name(request.type_name, request.artifact_name, _version(request))
+        return svc.GetArtifactByTypeAndNameResponse(artifact=node)
+
+    @rpc
+    def GetExecutionByTypeAndName(self, request):
+        node = self.store.get_execution_by_type_and_name(
+            request.type_name, request.execution_name, _version(request)
+        )
+        return svc.GetExecutionByTypeAndNameResponse(execution=node)
+
+    @rpc
+    def GetContextByTypeAndName(self, request):
+        node = self.store.get_context_by_type_and_name(request.type_name, request.context_name, _version(request))
+        return svc.GetContextByTypeAndNameResponse(context=node)
+
+    @rpc
+    def GetArtifactsByURI(self, request):
+        return svc.GetArtifactsByURIResponse(artifacts=self.store.get_artifacts_by_uri(list(request.uris)))
+
+    @rpc
+    def GetArtifactsByExternalIds(self, request):
+        return svc.GetArtifactsByExternalIdsResponse(
+            artifacts=self.store.get_artifacts_by_external_ids(request.external_ids)
+        )
+
+    @rpc
+    def GetExecutionsByExternalIds(self, request):
+        return svc.GetExecutionsByExternalIdsResponse(
+            executions=self.store.get_executions_by_external_ids(request.external_ids)
+        )
+
+    @rpc
+    def GetContextsByExternalIds(self, request):
+        return svc.GetContextsByExternalIdsResponse(
+            contexts=self.store.get_contexts_by_external_ids(request.external_ids)
+        )
+
+    # --- neighbourhood reads --------------------------------------------------------------------
+
+    @rpc
+    def GetEventsByExecutionIDs(self, request):
+        return svc.GetEventsByExecutionIDsResponse(
+            events=self.store.get_events_by_execution_ids(request.execution_ids)
+        )
+
+    @rpc
+    def GetEventsByArtifactIDs(self, request):
+        return svc.GetEventsByArtifactIDsResponse(events=self.store.get_events_by_artifact_ids(request.artifact_ids))
+
+    @rpc
+    def GetContextsByArtifact(self, request):
+        return svc.GetContextsByArtifactResponse(contexts=self.store.get_contexts_by_artifact(request.artifact_id))
+
+    @rpc
+    def GetContextsByExecution(self, request):
+        return svc.GetContextsByExecutionResponse(
+            contexts=self.store.get_contexts_by_execution(request.execution_id)
+        )
+
+    @rpc
+    def GetParentContextsByContext(self, request):
+        return svc.GetParentContextsByContextResponse(
+            contexts=self.store.get_parent_contexts_by_context(request.context_id)
+        )
+
+    @rpc
+    def GetChildrenContextsByContext(self, request):
+        return svc.GetChildrenContextsByContextResponse(
+            contexts=self.store.get_children_contexts_by_context(request.context_id)
+        )
+
+    @rpc
+    def GetParentContextsByContexts(self, request):
+        response = svc.GetParentContextsByContextsResponse()
+        for child_id, parents in self.store.get_parent_contexts_by_contexts(request.context_ids).items():
+            if parents:
+                response.contexts[child_id].parent_contexts.extend(parents)
+        return response
+
+    @rpc
+    def GetChildrenContextsByContexts(self, request):
+        response = svc.GetChildrenContextsByContextsResponse()
+        for parent_id, children in self.store.get_children_contexts_by_contexts(request.context_ids).items():
+            if children:
+                response.contexts[parent_id].children_contexts.extend(children)
+        return response
+
+    @rpc
+    def GetArtifactsByContext(self, request):
+        nodes, token = self.store.list_nodes("artifact", _options(request), context_id=request.context_id)
+        return svc.GetArtifactsByContextResponse(artifacts=nodes, next_page_token=token or None)
+
+    @rpc
+    def GetExecutionsByContext(self, request):
+        nodes, token = self.store.list_nodes("execution", _options(request), context_id=request.context_id)
+        return svc.GetExecutionsByContextResponse(executions=nodes, next_page_token=token or None)
+
+    # --- lineage --------------------------------------------------------------------------------
+
+    @rpc
+    def GetLineageGraph(self, request):
+        from mlineage.lineage.mlmd import lineage_graph
+
+        return svc.GetLineageGraphResponse(subgraph=lineage_graph(self.store, request.options))
+
+    @rpc
+    def GetLineageSubgraph(self, request):
+        from mlineage.lineage.mlmd import lineage_subgraph
+
+        graph = lineage_subgraph(
+            self.store, request.lineage_subgraph_query_options, list(request.read_mask.paths), dehydrated=True
+        )
+        return svc.GetLineageSubgraphResponse(lineage_subgraph=graph)
+
+
+def _method_names() -> list[str]:
+    return [method.name for method in svc.DESCRIPTOR.services_by_name["MetadataStoreService"].methods]
+
+
+def generic_handlers(servicer: MetadataStoreServicer) -> list[grpc.GenericRpcHandler]:
+    """Handlers for both service names, decoding with our messages (the wire format is MLMD's)."""
+    service = svc.DESCRIPTOR.services_by_name["MetadataStoreService"]
+    handlers = {}
+    for method in service.methods:
+        request_class = getattr(svc, method.input_type.name)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=request_class.FromString,
+            response_serializer=lambda message: message.SerializeToString(),
+        )
+    return [
+        grpc.method_handlers_generic_handler(MLMD_SERVICE, handlers),
+        grpc.method_handlers_generic_handler(OUR_SERVICE, handlers),
+    ]

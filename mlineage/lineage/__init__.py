@@ -1,0 +1,1 @@
+"""Lineage: traversals in SQL, MLMD's lineage RPCs, graph views and exports."""
