@@ -266,10 +266,20 @@ class Store:
     def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[pb.ContextType]:
         return self._get_types_by_id(CONTEXT, type_ids)
 
+    @staticmethod
+    def _check_external_ids(external_ids: Sequence[str]) -> None:
+        if any(not external_id for external_id in external_ids):
+            raise InvalidArgumentError("Invalid argument because at least one empty external_id exists.")
+
     def _get_types_by_external_ids(self, kind: NodeKind, external_ids: Sequence[str]) -> list:
+        if not external_ids:
+            return []
+        self._check_external_ids(external_ids)
         with self._read() as connection:
             infos = type_access.types_by_external_ids(connection, kind, list(external_ids), self._namespace)
-            return [info.to_message() for info in infos]
+        if not infos:
+            raise NotFoundError("No types found for external_ids.")  # as MLMD: none at all is NOT_FOUND
+        return [info.to_message() for info in infos]
 
     def get_artifact_types_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.ArtifactType]:
         return self._get_types_by_external_ids(ARTIFACT, external_ids)
@@ -767,16 +777,17 @@ class Store:
     def _by_external_ids(self, kind: NodeKind, external_ids: Sequence[str]) -> list:
         if not external_ids:
             return []
-        for external_id in external_ids:
-            if not external_id:
-                raise InvalidArgumentError("external_ids must not contain an empty string")
+        self._check_external_ids(external_ids)
         table = kind.table
         with self._read() as connection:
-            return node_access.read_nodes_where(
+            found = node_access.read_nodes_where(
                 connection,
                 kind,
                 and_(table.c.namespace == self._namespace, table.c.external_id.in_(list(external_ids))),
             )
+        if not found:
+            raise NotFoundError(f"No {kind.name}s found for external_ids.")  # as MLMD: none at all is NOT_FOUND
+        return found
 
     def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Artifact]:
         return self._by_external_ids(ARTIFACT, external_ids)

@@ -134,14 +134,14 @@ class TypeCache:
 
 
 def types_by_ids(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> list[TypeInfo]:
-    """Types of ``kind`` with the given ids, in the order asked, missing ids skipped."""
+    """Types of ``kind`` with the given ids, in the order asked, missing ids skipped, repeats repeated (as MLMD)."""
     if not ids:
         return []
     found = {
         info.id: info
         for info in _load(connection, and_(t.types.c.id.in_(set(ids)), t.types.c.kind == kind.type_kind))
     }
-    return [found[i] for i in dict.fromkeys(ids) if i in found]
+    return [found[i] for i in ids if i in found]
 
 
 SYSTEM_TYPE_NAME_SET = frozenset(SYSTEM_TYPE_NAMES.values())
@@ -203,7 +203,10 @@ def _validate_type_message(kind: NodeKind, message) -> None:
     for name, data_type in message.properties.items():
         if data_type == UNKNOWN or data_type not in TYPE_NAMES:
             raise InvalidArgumentError(f"Property {name} of type {message.name!r} is UNKNOWN.")
-    if message.HasField("base_type") and message.base_type:
+    if message.HasField("base_type"):
+        if not message.base_type:
+            # MLMD reads an explicitly set UNSET as a request to remove the base type, new type or not.
+            raise UnimplementedError("base_type deletion is not supported yet")
         key = (kind.name, message.base_type)
         if key not in SYSTEM_TYPE_NAMES:
             raise InvalidArgumentError(f"unknown base_type {message.base_type} for a {kind.name} type")
@@ -244,7 +247,7 @@ def upsert_type(
             f"Type already exists with different properties: can_omit_fields is false while the stored "
             f"type {message.name!r} has more properties: {sorted(omitted)}"
         )
-    if message.HasField("base_type") and message.base_type and message.base_type != stored.base_type:
+    if message.HasField("base_type") and stored.base_type and message.base_type != stored.base_type:
         raise UnimplementedError("base_type update is not supported yet")
 
     changed = False
@@ -254,10 +257,12 @@ def upsert_type(
             [{"type_id": stored.id, "name": name, "data_type": dt} for name, dt in added.items()],
         )
         changed = True
-    updates = {}
-    if message.HasField("description") and message.description != stored.description:
-        updates["description"] = message.description
-    if message.HasField("external_id") and message.external_id != stored.external_id:
+    # As MLMD: an update may give a type its base type or a new external_id; the
+    # description stays as first stored, and an empty external_id changes nothing.
+    updates: dict[str, object] = {}
+    if message.HasField("base_type") and not stored.base_type:
+        updates["base_type"] = message.base_type
+    if message.external_id and message.external_id != stored.external_id:
         updates["external_id"] = message.external_id
     if updates:
         connection.execute(update(t.types).where(t.types.c.id == stored.id).values(**updates))
