@@ -24,6 +24,7 @@ from mlineage.errors import (
     InvalidArgumentError,
     MlineageError,
     NotFoundError,
+    OutOfRangeError,
     UnavailableError,
 )
 from mlineage.metadata import nodes as node_access
@@ -430,7 +431,14 @@ class Store:
 
     # --- edges ----------------------------------------------------------------------------------
 
-    def _require_ids(self, connection: Connection, kind: NodeKind, ids: set[int], message: str) -> None:
+    def _require_ids(
+        self,
+        connection: Connection,
+        kind: NodeKind,
+        ids: set[int],
+        message: str,
+        error: type[MlineageError] = InvalidArgumentError,
+    ) -> None:
         if not ids:
             return
         found: set[int] = set()
@@ -439,7 +447,7 @@ class Store:
             found.update(connection.execute(select(kind.table.c.id).where(kind.table.c.id.in_(part))).scalars())
         missing = ids - found
         if missing:
-            raise InvalidArgumentError(message.format(id=min(missing)))
+            raise error(message.format(id=min(missing)))
 
     def _insert_events(self, connection: Connection, events: Sequence[pb.Event], now: int) -> None:
         if not events:
@@ -594,7 +602,10 @@ class Store:
         ids = []
         for context in contexts:
             if context.HasField("id") and force_reuse:
-                self._require_ids(connection, CONTEXT, {context.id}, "Cannot find the given context id {id}")
+                # MLMD answers NOT_FOUND here (the context is looked up, not written).
+                self._require_ids(
+                    connection, CONTEXT, {context.id}, "Cannot find the given context id {id}", NotFoundError
+                )
                 ids.append(context.id)
                 continue
             if not context.HasField("id") and reuse_if_exists:
@@ -673,14 +684,20 @@ class Store:
             position = 0
             all_artifact_ids = []
             for artifact, event in pairs:
-                artifact_id = None
                 if artifact is not None:
                     artifact_id = artifact_ids[position]
                     position += 1
-                    all_artifact_ids.append(artifact_id)
-                if event is None:
+                elif event is not None and event.HasField("artifact_id"):
+                    # A pair without artifact names a stored one through its event (MLMD returns and
+                    # attributes that id too, keeping artifact_ids index-aligned with the pairs).
+                    artifact_id = event.artifact_id
+                elif event is not None:
+                    raise InvalidArgumentError("If no artifact is present, the given event must have an artifact_id")
+                else:
                     continue
-                events.append(self._bind_event(event, artifact_id, execution_id))
+                all_artifact_ids.append(artifact_id)
+                if event is not None:
+                    events.append(self._bind_event(event, artifact_id, execution_id))
             self._insert_events(connection, events, now)
             context_ids = self._upsert_contexts_reusing(
                 connection,
@@ -721,11 +738,23 @@ class Store:
     ) -> tuple[list[int], list[int], list[int]]:
         """Record executions, artifacts, contexts and the events between them in one transaction."""
         now = now_ms()
-        for execution_index, artifact_index, _event in event_edges:
-            if execution_index is None or not 0 <= execution_index < len(executions):
-                raise InvalidArgumentError(f"event_edges: execution_index {execution_index} is out of range")
-            if artifact_index is None or not 0 <= artifact_index < len(artifacts):
-                raise InvalidArgumentError(f"event_edges: artifact_index {artifact_index} is out of range")
+        for execution_index, artifact_index, event in event_edges:
+            # An edge names each end by index into the request or, without one, by the event's id.
+            for index, nodes, field in (
+                (execution_index, executions, "execution"),
+                (artifact_index, artifacts, "artifact"),
+            ):
+                if index is None:
+                    if not event.HasField(f"{field}_id"):
+                        raise InvalidArgumentError(
+                            f"Event_edge is missing an {field}: it has neither an {field}_index nor an "
+                            f"event.{field}_id"
+                        )
+                elif not 0 <= index < len(nodes):
+                    raise OutOfRangeError(
+                        f"The event_edge has an {field}_index {index} that is outside the bounds of the "
+                        f"request's {field}s list, [0, {len(nodes)})"
+                    )
         with self._write() as connection:
             context_ids = self._upsert_contexts_reusing(
                 connection, contexts, reuse_if_exists=reuse_context_if_already_exist, force_reuse=False, now=now
@@ -736,12 +765,8 @@ class Store:
             execution_ids = self._upsert_nodes(connection, EXECUTION, executions, now=now)
             events = []
             for execution_index, artifact_index, event in event_edges:
-                artifact_id = artifact_ids[artifact_index]
-                execution_id = execution_ids[execution_index]
-                if event.HasField("artifact_id") and event.artifact_id != artifact_id:
-                    raise InvalidArgumentError(
-                        f"event_edges: event.artifact_id {event.artifact_id} does not match artifact {artifact_id}"
-                    )
+                artifact_id = artifact_ids[artifact_index] if artifact_index is not None else event.artifact_id
+                execution_id = execution_ids[execution_index] if execution_index is not None else event.execution_id
                 events.append(self._bind_event(event, artifact_id, execution_id))
             self._insert_events(connection, events, now)
             self._link(connection, t.attributions, context_ids, "artifact_id", artifact_ids)
