@@ -20,7 +20,6 @@ from sqlalchemy import create_engine, text
 import mlineage
 from mlineage.metadata.engine import normalize_url
 from mlineage.metadata.store import Store
-from mlineage.migrations import runner
 from mlineage.schema import metadata
 
 POSTGRES_URL = os.environ.get("MLINEAGE_TEST_POSTGRES_URL")
