@@ -32,7 +32,7 @@ from mlineage.metadata import types as type_access
 from mlineage.metadata.engine import WRITE, make_engine
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
 from mlineage.metadata.listing import decode_options, encode_token
-from mlineage.metadata.options import ListOptions
+from mlineage.metadata.options import ListOptions, OrderByField
 from mlineage.migrations import runner
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t
@@ -955,6 +955,9 @@ class Store:
     def get_executions_by_context(
         self, context_id: int, list_options: ListOptions | None = None
     ) -> list[pb.Execution]:
+        if list_options is None:
+            # ml_metadata's client lists a context's executions newest first unless told otherwise.
+            list_options = ListOptions(order_by=OrderByField.CREATE_TIME, is_asc=False)
         return self._list_all("execution", list_options, context_id=context_id)
 
     # --- neighbourhood reads --------------------------------------------------------------------
@@ -962,7 +965,11 @@ class Store:
     def _contexts_of(self, table, column: str, node_id: int) -> list[pb.Context]:
         member = select(table.c.context_id).where(table.c[column] == node_id)
         with self._read() as connection:
-            return node_access.read_nodes_where(connection, CONTEXT, t.contexts.c.id.in_(member))
+            contexts = node_access.read_nodes_where(connection, CONTEXT, t.contexts.c.id.in_(member))
+        if not contexts:
+            # MLMD answers NOT_FOUND, not an empty list, for a node in no context (or no such node).
+            raise NotFoundError(f"No contexts found for {column}: {node_id}")
+        return contexts
 
     def get_contexts_by_artifact(self, artifact_id: int) -> list[pb.Context]:
         return self._contexts_of(t.attributions, "artifact_id", artifact_id)
