@@ -214,3 +214,19 @@ PROPERTY_TABLES = {
     "execution": execution_properties,
     "context": context_properties,
 }
+
+# Metric series (mlineage's own, not MLMD's): one row per logged point, keyed by
+# the client-made sequence number of the point within its (execution, metric),
+# so a replayed batch inserts nothing twice and a series reads back with one
+# primary-key range scan in logging order. NaN is stored as NULL (SQLite has no NaN).
+metric_points = Table(
+    "metric_points",
+    metadata,
+    Column("execution_id", IdType, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("value", Float(precision=53)),
+    Column("timestamp_ms", BigInteger, nullable=False),
+    PrimaryKeyConstraint("execution_id", "name", "seq"),
+)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 
+from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
 from mlineage.metadata.store import Store
 
@@ -53,6 +54,7 @@ def build_server(
         ],
     )
     server.add_generic_rpc_handlers(generic_handlers(MetadataStoreServicer(store)))
+    server.add_generic_rpc_handlers([metric_handlers(store)])
     _add_health(server)
     _add_reflection(server)
     address = f"{host}:{port}"
@@ -76,7 +78,7 @@ def _add_reflection(server: grpc.Server) -> None:
     from grpc_reflection.v1alpha import reflection
 
     reflection.enable_server_reflection(
-        (OUR_SERVICE, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
+        (OUR_SERVICE, METRIC_SERVICE, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
     )
 
 

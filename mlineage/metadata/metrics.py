@@ -1,0 +1,136 @@
+"""Metric series of executions: idempotent batched writes and whole-series reads on the ``metric_points`` table.
+
+A point is keyed by (execution_id, name, seq), where ``seq`` is made by the
+client; inserting a batch again (a journal replay) stores nothing twice. Reads
+walk the primary key, so a series of thousands of points is one range scan.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from sqlalchemy import Connection, and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mlineage.errors import InvalidArgumentError, NotFoundError
+from mlineage.metadata.kinds import EXECUTION
+from mlineage.metadata.nodes import chunks
+from mlineage.proto import metric_series_pb2 as mpb
+from mlineage.schema import tables as t
+
+MAX_NAME_LENGTH = 255
+_ROWS_PER_STATEMENT = 5000
+
+
+def _rows(series: mpb.MetricSeries, now: int) -> list[dict]:
+    if not series.HasField("execution_id"):
+        raise InvalidArgumentError("a metric series needs an execution_id")
+    if not series.name or len(series.name) > MAX_NAME_LENGTH:
+        raise InvalidArgumentError(f"a metric name must have 1 to {MAX_NAME_LENGTH} characters, got {series.name!r}")
+    count = len(series.seq)
+    if len(series.value) != count:
+        raise InvalidArgumentError(
+            f"metric {series.name!r}: {count} seq entries but {len(series.value)} values; the columns must align"
+        )
+    for column in ("step", "timestamp_ms"):
+        if len(getattr(series, column)) not in (0, count):
+            raise InvalidArgumentError(f"metric {series.name!r}: {column} must be empty or have {count} entries")
+    steps = series.step or series.seq
+    times = series.timestamp_ms or [now] * count
+    return [
+        {
+            "execution_id": series.execution_id,
+            "name": series.name,
+            "seq": seq,
+            "step": step,
+            "value": None if math.isnan(value) else value,
+            "timestamp_ms": stamp,
+        }
+        for seq, step, value, stamp in zip(series.seq, steps, series.value, times, strict=True)
+    ]
+
+
+def _insert_ignoring_duplicates(connection: Connection, rows: list[dict]) -> int:
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    inserted = 0
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        part = rows[start : start + _ROWS_PER_STATEMENT]
+        statement = dialect.insert(t.metric_points).on_conflict_do_nothing(
+            index_elements=["execution_id", "name", "seq"]
+        )
+        result = connection.execute(statement, part)
+        inserted += max(result.rowcount, 0)
+    return inserted
+
+
+def put_metric_series(store, series: Sequence[mpb.MetricSeries]) -> int:
+    """Store the points of ``series`` (one transaction); returns how many were new."""
+    from mlineage.metadata.store import now_ms
+
+    now = now_ms()
+    rows: list[dict] = []
+    for one in series:
+        rows.extend(_rows(one, now))
+    if not rows:
+        return 0
+    # Duplicates inside one request collapse too (the last one would be ignored by the database anyway).
+    unique = {(r["execution_id"], r["name"], r["seq"]): r for r in reversed(rows)}
+    rows = list(reversed(unique.values()))
+    with store._write() as connection:  # noqa: SLF001 - the store's own transaction helper
+        execution_ids = sorted({r["execution_id"] for r in rows})
+        found: set[int] = set()
+        for part in chunks(execution_ids):
+            found.update(
+                connection.execute(select(EXECUTION.table.c.id).where(EXECUTION.table.c.id.in_(part))).scalars()
+            )
+        missing = set(execution_ids) - found
+        if missing:
+            raise NotFoundError(f"No execution with the given id {min(missing)}")
+        return _insert_ignoring_duplicates(connection, rows)
+
+
+def get_metric_series(
+    store, execution_ids: Sequence[int], names: Sequence[str] = ()
+) -> list[mpb.MetricSeries]:
+    """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``."""
+    ids = sorted(set(execution_ids))
+    points = t.metric_points
+    result: list[mpb.MetricSeries] = []
+    current: mpb.MetricSeries | None = None
+    with store._read() as connection:  # noqa: SLF001
+        for part in chunks(ids):
+            condition = points.c.execution_id.in_(part)
+            if names:
+                condition = and_(condition, points.c.name.in_(sorted(set(names))))
+            statement = (
+                select(points.c.execution_id, points.c.name, points.c.seq, points.c.step, points.c.value,
+                       points.c.timestamp_ms)
+                .where(condition)
+                .order_by(points.c.execution_id, points.c.name, points.c.seq)
+            )
+            columns: tuple[list, list, list, list] = ([], [], [], [])
+            for execution_id, name, seq, step, value, stamp in connection.execute(statement):
+                if current is None or current.execution_id != execution_id or current.name != name:
+                    if current is not None:
+                        _fill(current, columns)
+                        columns = ([], [], [], [])
+                    current = mpb.MetricSeries(execution_id=execution_id, name=name)
+                    result.append(current)
+                columns[0].append(seq)
+                columns[1].append(step)
+                columns[2].append(math.nan if value is None else value)
+                columns[3].append(stamp)
+            if current is not None and columns[0]:
+                _fill(current, columns)
+    return result
+
+
+def _fill(series: mpb.MetricSeries, columns: tuple[list, list, list, list]) -> None:
+    series.seq.extend(columns[0])
+    series.step.extend(columns[1])
+    series.value.extend(columns[2])
+    series.timestamp_ms.extend(columns[3])
+
+
+__all__ = ["get_metric_series", "put_metric_series"]
