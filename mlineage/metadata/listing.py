@@ -16,6 +16,7 @@ from mlineage.proto import metadata_store_pb2 as pb
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _Field = pb.ListOperationOptions.OrderByField
 _ORDER_COLUMNS = {
@@ -100,8 +101,9 @@ def _decode_token(token: str, fingerprint: str) -> tuple:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         body = json.loads(raw)
-        value, last_id, query = body["f"], int(body["i"]), body["q"]
-        if body.get("v") != 1 or not isinstance(value, int):
+        value, last_id, query = body["f"], body["i"], body["q"]
+        # A token is not secret; a forged one must fail here, never as a database error.
+        if body.get("v") != 1 or not all(type(n) is int and _INT64_MIN <= n <= _INT64_MAX for n in (value, last_id)):
             raise ValueError
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise InvalidArgumentError("invalid next_page_token: not a token this server issued") from None
