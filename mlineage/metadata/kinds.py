@@ -21,6 +21,9 @@ class NodeKind:
     type_message: type
     state_field: str | None  # "state" | "last_known_state" | None
     has_uri: bool
+    # A context's name is required and an update may change it; an artifact's or
+    # execution's name is optional and fixed by the insert (MLMD never updates it).
+    name_required: bool = False
 
     @property
     def title(self) -> str:
@@ -59,6 +62,7 @@ CONTEXT = NodeKind(
     type_message=pb.ContextType,
     state_field=None,
     has_uri=False,
+    name_required=True,
 )
 
 KINDS = {kind.name: kind for kind in (ARTIFACT, EXECUTION, CONTEXT)}

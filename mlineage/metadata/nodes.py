@@ -199,7 +199,8 @@ def update_node(
 
     Without a mask the node is replaced, as MLMD does: uri, state, external_id
     and both property maps take the given values (absent ones are cleared);
-    the name, once set, never changes. With a mask only the named paths
+    a context takes the given name, an artifact or execution keeps the name it
+    was inserted with (or none). With a mask only the named paths
     change; ``properties.k`` with no ``k`` in the message deletes ``k``.
     Returns whether anything changed (the update time moves only then, or
     when ``force_update_time``).
@@ -225,7 +226,7 @@ def update_node(
             if path == "type_id":
                 continue
             if path == "name":
-                if old["name"] is None and new["name"] is not None:
+                if kind.name_required and new["name"] != old["name"]:
                     values["name"] = new["name"]
                 continue
             if new[path] != old[path]:
@@ -236,7 +237,7 @@ def update_node(
     else:
         for column, value in new.items():
             if column == "name":
-                if old["name"] is None and value is not None:
+                if kind.name_required and value != old["name"]:
                     values["name"] = value
                 continue
             if value != old[column]:

@@ -377,6 +377,8 @@ class Store:
 
     def _validate_update(self, connection: Connection, kind: NodeKind, message, mask: Sequence[str]) -> None:
         info = self._node_type(connection, kind, message.type_id)
+        if kind.name_required and not message.name and (not mask or "name" in mask):
+            raise InvalidArgumentError(f"{kind.title} name should not be empty")
         checked = message
         if mask:
             # Only the masked property keys are written; only they must match the type.
@@ -776,8 +778,9 @@ class Store:
     # --- node reads -----------------------------------------------------------------------------
 
     def _by_ids(self, kind: NodeKind, ids: Sequence[int]) -> list:
+        # MLMD answers in id order, each node once, whatever the order asked.
         with self._read() as connection:
-            return node_access.read_nodes(connection, kind, ids)
+            return node_access.read_nodes(connection, kind, sorted({int(i) for i in ids}))
 
     def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[pb.Artifact]:
         return self._by_ids(ARTIFACT, artifact_ids)
@@ -1029,22 +1032,9 @@ class Store:
         self, query_options: pb.LineageSubgraphQueryOptions, field_mask_paths: Sequence[str] | None = None
     ) -> pb.LineageGraph:
         """MLMD's get_lineage_subgraph: hydrated nodes, and only the types the nodes use."""
-        from mlineage.lineage.mlmd import lineage_subgraph
+        from mlineage.lineage.mlmd import hydrated_lineage_subgraph
 
-        mask = [p for p in (field_mask_paths or ()) if not p.endswith("_types")]
-        graph = lineage_subgraph(self, query_options, mask or (), dehydrated=False)
-        wanted = set(field_mask_paths) if field_mask_paths else None
-        with self._read() as connection:
-            for name, kind, nodes in (
-                ("artifact_types", ARTIFACT, graph.artifacts),
-                ("execution_types", EXECUTION, graph.executions),
-                ("context_types", CONTEXT, graph.contexts),
-            ):
-                del getattr(graph, name)[:]
-                if wanted is None or name in wanted:
-                    infos = type_access.types_by_ids(connection, kind, sorted({n.type_id for n in nodes}))
-                    getattr(graph, name).extend(info.to_message() for info in infos)
-        return graph
+        return hydrated_lineage_subgraph(self, query_options, field_mask_paths)
 
     def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
         """The deprecated GetLineageGraph (only reachable over gRPC in MLMD)."""
