@@ -1,229 +1,234 @@
-"""MLMD's lineage RPCs (GetLineageSubgraph, the deprecated GetLineageGraph) on the traversal engine."""
+"""MLMD's lineage RPCs (GetLineageSubgraph, the deprecated GetLineageGraph) on the traversal engine.
+
+The answers are MLMD's (ml-metadata 1.17.1), checked node for node and edge
+for edge against MLMD in-process by tests/test_lineage_mlmd.py:
+
+* starting nodes: the first 101 matches of the filter, oldest first (MLMD
+  caps its listing at 100 and reads one more);
+* ``max_num_hops``: unset means 100, larger values are cut to 100;
+* ending nodes: an ending filter that is set but empty matches every node;
+  starting nodes that match are dropped (unless included) and not expanded;
+* the server answers nodes with ids only and every type of the store; the
+  Python client (``hydrated_lineage_subgraph``) then reads the nodes and only
+  the types they use, quirks included (a mask of only ``*_types`` paths is an
+  empty mask to the server).
+
+GetLineageGraph is UNIMPLEMENTED in ml-metadata 1.17.1's server; it is
+answered here as MLMD's ``QueryLineageGraph`` (its last implementation)
+answered it: a bidirectional walk of at most 20 hops from the artifacts the
+list options select, boundary filters that drop nodes and prune behind
+them, and ``max_node_size`` (default 20, <= 0 unlimited) nodes in all, the
+query nodes always included. Where MLMD dropped surplus nodes of the last
+layer at random, this keeps the lowest ids.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
-from mlineage.errors import InvalidArgumentError
-from mlineage.lineage.traversal import MAX_HOPS_DEFAULT, Direction, events_between, traverse
-from mlineage.metadata import nodes as node_access
+from mlineage.errors import InvalidArgumentError, NotFoundError
+from mlineage.lineage.graph import GRAPH_FIELDS, fill_graph, nodes, used_types
+from mlineage.lineage.traversal import (
+    MAX_HOPS_DEFAULT,
+    Direction,
+    Ending,
+    Traversal,
+    filter_test,
+    traverse,
+)
 from mlineage.metadata import types as type_access
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
-from mlineage.metadata.nodes import chunks
-from mlineage.metadata.store import Store, _event_message
+from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
-from mlineage.schema import tables as t
 
 _Q = pb.LineageSubgraphQueryOptions
-_DIRECTIONS = {
+DIRECTIONS = {
     _Q.DIRECTION_UNSPECIFIED: Direction.BOTH,
     _Q.BIDIRECTIONAL: Direction.BOTH,
     _Q.UPSTREAM: Direction.UPSTREAM,
     _Q.DOWNSTREAM: Direction.DOWNSTREAM,
 }
-GRAPH_FIELDS = (
-    "artifacts",
-    "executions",
-    "contexts",
-    "artifact_types",
-    "execution_types",
-    "context_types",
-    "events",
-    "attributions",
-    "associations",
-)
-MAX_STARTING_NODES = 1000
+#: MLMD lists at most 100 starting nodes and reads one more to know whether more exist; it keeps that one.
+MAX_STARTING_NODES = 101
+#: GetLineageGraph's ceiling on max_num_hops (MLMD's kMaxDistance).
+LINEAGE_GRAPH_MAX_HOPS = 20
 
 
-def _filter(kind: NodeKind, query: str):
+def _starting_ids(connection: Connection, kind: NodeKind, query: str, namespace: str) -> list[int]:
     from mlineage.metadata.filter_query import compile_filter
 
-    return compile_filter(kind.name, query)
-
-
-def _matching(connection: Connection, kind: NodeKind, query: str, ids: Sequence[int] | None = None) -> set[int]:
     table = kind.table
-    condition = _filter(kind, query)
-    if ids is None:
-        return set(connection.execute(select(table.c.id).where(condition)).scalars())
-    found: set[int] = set()
-    for part in chunks(list(ids)):
-        found.update(connection.execute(select(table.c.id).where(and_(table.c.id.in_(part), condition))).scalars())
-    return found
+    stmt = (
+        select(table.c.id)
+        .where(table.c.namespace == namespace, compile_filter(kind.name, query))
+        .order_by(table.c.create_time_since_epoch, table.c.id)
+        .limit(MAX_STARTING_NODES)
+    )
+    return list(connection.execute(stmt).scalars())
 
 
-def _node_filter(artifact_query: str | None, execution_query: str | None):
-    """A callable(connection, kind, ids) -> matching ids, or None if neither kind has a query."""
-    if not artifact_query and not execution_query:
-        return None
+def _ending(options: pb.LineageSubgraphQueryOptions) -> Ending:
+    queries: dict[str, str | None] = {}
+    include = {}
+    for kind, field in ((ARTIFACT, "ending_artifacts"), (EXECUTION, "ending_executions")):
+        ending = getattr(options, field)
+        has_filter = options.HasField(field) and ending.HasField("filter_query")
+        queries[kind.name] = ending.filter_query if has_filter else None
+        include[kind.name] = ending.include_ending_nodes
+    return Ending(
+        artifacts=filter_test({"artifact": queries["artifact"]}) if queries["artifact"] is not None else None,
+        executions=filter_test({"execution": queries["execution"]}) if queries["execution"] is not None else None,
+        include_artifacts=include["artifact"],
+        include_executions=include["execution"],
+    )
 
-    def matches(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> set[int]:
-        query = artifact_query if kind is ARTIFACT else execution_query
-        if not query:
-            return set()
-        return _matching(connection, kind, query, ids)
 
-    return matches
-
-
-def lineage_subgraph(store: Store, options: pb.LineageSubgraphQueryOptions, read_mask: Sequence[str] = (),
-                     *, dehydrated: bool = False) -> pb.LineageGraph:
-    """GetLineageSubgraph: walk from nodes matched by a filter, MLMD's options and answer."""
+def subgraph_walk(
+    connection: Connection, options: pb.LineageSubgraphQueryOptions, namespace: str
+) -> Traversal:
+    """The walk GetLineageSubgraph asks for, with MLMD's checks and error messages."""
     which = options.WhichOneof("starting_nodes")
     if which is None:
         raise InvalidArgumentError("Missing arguments for listing starting nodes.")
     query = getattr(options, which).filter_query
     if not query:
         raise InvalidArgumentError("Cannot list starting nodes if `filter_query` is unspecified.")
-    hops = options.max_num_hops if options.HasField("max_num_hops") else MAX_HOPS_DEFAULT
-    if hops < 0:
-        raise InvalidArgumentError(f"max_num_hops must not be negative, got {hops}")
-    direction = _DIRECTIONS.get(options.direction)
-    if direction is None:
-        raise InvalidArgumentError(f"unknown direction {options.direction}")
-    ending_artifacts = options.ending_artifacts if options.HasField("ending_artifacts") else None
-    ending_executions = options.ending_executions if options.HasField("ending_executions") else None
-    stop = _node_filter(
-        ending_artifacts.filter_query if ending_artifacts else None,
-        ending_executions.filter_query if ending_executions else None,
+    hops = MAX_HOPS_DEFAULT
+    if options.HasField("max_num_hops"):
+        if options.max_num_hops < 0:
+            raise InvalidArgumentError(f"max_num_hops cannot be negative: max_num_hops = {options.max_num_hops}")
+        hops = min(options.max_num_hops, MAX_HOPS_DEFAULT)
+    direction = DIRECTIONS.get(options.direction, Direction.BOTH)
+    start_kind = ARTIFACT if which == "starting_artifacts" else EXECUTION
+    ending = _ending(options)
+    start = _starting_ids(connection, start_kind, query, namespace)
+    if not start:
+        raise NotFoundError("Cannot find qualified nodes to start the traversal.")
+    return traverse(
+        connection,
+        artifact_ids=start if start_kind is ARTIFACT else (),
+        execution_ids=start if start_kind is EXECUTION else (),
+        direction=direction,
+        max_hops=hops,
+        ending=ending,
     )
-    fields = _mask(read_mask)
-    with store.reading() as connection:
-        start_kind = ARTIFACT if which == "starting_artifacts" else EXECUTION
-        start = sorted(_matching(connection, start_kind, query))
-        if len(start) > MAX_STARTING_NODES:
-            raise InvalidArgumentError(
-                f"the starting filter matches {len(start)} nodes; at most {MAX_STARTING_NODES} are allowed"
-            )
-        result = traverse(
-            connection,
-            artifact_ids=start if start_kind is ARTIFACT else (),
-            execution_ids=start if start_kind is EXECUTION else (),
-            direction=direction,
-            max_hops=hops,
-            stop_at=stop,
-        )
-        artifact_ids = set(result.artifact_ids)
-        execution_ids = set(result.execution_ids)
-        # Ending nodes stay in the answer only when asked to (starting nodes always stay).
-        for kind, ending, ids in ((ARTIFACT, ending_artifacts, artifact_ids), (EXECUTION, ending_executions, execution_ids)):
-            if ending is not None and ending.filter_query and not ending.include_ending_nodes:
-                candidates = [i for i in ids if not (kind is start_kind and i in start)]
-                ids -= _matching(connection, kind, ending.filter_query, candidates)
-        return _graph(connection, store, sorted(artifact_ids), sorted(execution_ids), fields, dehydrated=dehydrated)
 
 
 def _mask(read_mask: Sequence[str]) -> set[str]:
+    # As MLMD: an empty mask is every field; a path is a top-level field name or nothing.
     if not read_mask:
         return set(GRAPH_FIELDS)
-    fields = set()
-    for path in read_mask:
-        top = path.split(".", 1)[0]
-        if top not in GRAPH_FIELDS and top != "parent_contexts":
-            raise InvalidArgumentError(f"read_mask path {path!r} is not a field of LineageGraph")
-        fields.add(top)
-    return fields
+    return {path for path in read_mask if path in GRAPH_FIELDS}
 
 
-def _graph(
-    connection: Connection,
-    store: Store,
-    artifact_ids: list[int],
-    execution_ids: list[int],
-    fields: set[str],
-    *,
-    dehydrated: bool,
-    all_types: bool = True,
+def lineage_subgraph(
+    store: Store, options: pb.LineageSubgraphQueryOptions, read_mask: Sequence[str] = (), *, dehydrated: bool = False
 ) -> pb.LineageGraph:
+    """GetLineageSubgraph as MLMD's server answers it (``dehydrated=True``: nodes are ids only)."""
+    fields = _mask(read_mask)
+    with store.reading() as connection:
+        walk = subgraph_walk(connection, options, store.namespace)
+        return fill_graph(
+            connection,
+            pb.LineageGraph(),
+            artifact_ids=list(walk.artifacts),
+            execution_ids=list(walk.executions),
+            events=walk.events,
+            fields=fields,
+            dehydrated=dehydrated,
+            namespace=store.namespace,
+        )
+
+
+def hydrated_lineage_subgraph(
+    store: Store, options: pb.LineageSubgraphQueryOptions, field_mask_paths: Sequence[str] | None = None
+) -> pb.LineageGraph:
+    """``MetadataStore.get_lineage_subgraph`` of MLMD's Python client: the server's answer, then full
+    nodes in id order and only the types those nodes use, in one read transaction."""
+    wanted = set(field_mask_paths) if field_mask_paths else set(GRAPH_FIELDS) | {"parent_contexts"}
+    # The client sends the mask without its *_types paths; an empty mask means every field to the server.
+    server_fields = _mask([path for path in wanted if not path.endswith("_types")])
     graph = pb.LineageGraph()
-    context_ids: set[int] = set()
-    attribution_rows = []
-    association_rows = []
-    if {"contexts", "attributions", "associations"} & fields:
-        for part in chunks(artifact_ids):
-            attribution_rows.extend(
-                connection.execute(
-                    select(t.attributions.c.context_id, t.attributions.c.artifact_id).where(
-                        t.attributions.c.artifact_id.in_(part)
-                    )
-                ).all()
-            )
-        for part in chunks(execution_ids):
-            association_rows.extend(
-                connection.execute(
-                    select(t.associations.c.context_id, t.associations.c.execution_id).where(
-                        t.associations.c.execution_id.in_(part)
-                    )
-                ).all()
-            )
-        context_ids = {row[0] for row in attribution_rows} | {row[0] for row in association_rows}
-    for name, kind, ids in (
-        ("artifacts", ARTIFACT, artifact_ids),
-        ("executions", EXECUTION, execution_ids),
-        ("contexts", CONTEXT, sorted(context_ids)),
-    ):
-        if name not in fields:
-            continue
-        target = getattr(graph, name)
-        if dehydrated:
-            target.extend(kind.message(id=i) for i in ids)
-        else:
-            target.extend(node_access.read_nodes(connection, kind, ids))
-    if "events" in fields:
-        graph.events.extend(_event_message(row) for row in events_between(connection, artifact_ids, execution_ids))
-    if "attributions" in fields:
-        graph.attributions.extend(
-            pb.Attribution(context_id=c, artifact_id=a) for c, a in sorted(set(attribution_rows))
+    with store.reading() as connection:
+        walk = subgraph_walk(connection, options, store.namespace)
+        skeleton = fill_graph(
+            connection,
+            pb.LineageGraph(),
+            artifact_ids=list(walk.artifacts),
+            execution_ids=list(walk.executions),
+            events=walk.events,
+            fields=server_fields - {"artifact_types", "execution_types", "context_types"},
+            dehydrated=True,
+            namespace=store.namespace,
         )
-    if "associations" in fields:
-        graph.associations.extend(
-            pb.Association(context_id=c, execution_id=e) for c, e in sorted(set(association_rows))
-        )
-    for name, kind in (("artifact_types", ARTIFACT), ("execution_types", EXECUTION), ("context_types", CONTEXT)):
-        if name in fields:
-            # MLMD answers the type fields of a lineage query with every type in the store.
-            infos = type_access.types_of_kind(connection, kind, store.namespace, include_system=True)
-            getattr(graph, name).extend(info.to_message() for info in infos)
+        for name, kind, types_name in (
+            ("artifacts", ARTIFACT, "artifact_types"),
+            ("executions", EXECUTION, "execution_types"),
+            ("contexts", CONTEXT, "context_types"),
+        ):
+            if name not in wanted and types_name not in wanted:
+                continue
+            found = nodes(connection, kind, sorted(node.id for node in getattr(skeleton, name)))
+            if name in wanted:
+                getattr(graph, name).extend(found)
+            if types_name in wanted:
+                getattr(graph, types_name).extend(used_types(connection, kind, found))
+    for name in ("events", "attributions", "associations"):
+        if name in wanted:
+            getattr(graph, name).extend(getattr(skeleton, name))
     return graph
 
 
 def lineage_graph(store: Store, options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
-    """The deprecated GetLineageGraph: a bounded closure around artifacts matched by list options."""
+    """The deprecated GetLineageGraph, as MLMD's QueryLineageGraph answered it (see the module notes)."""
     if options.WhichOneof("query_nodes") is None:
-        raise InvalidArgumentError("LineageGraphQueryOptions needs artifacts_options to pick the query nodes")
-    seeds, _ = store.list_nodes("artifact", options.artifacts_options)
+        raise InvalidArgumentError("Missing query_nodes conditions")
     stop = options.stop_conditions
-    hops = stop.max_num_hops if stop.HasField("max_num_hops") else MAX_HOPS_DEFAULT
-    if hops < 0:
-        raise InvalidArgumentError(f"max_num_hops must not be negative, got {hops}")
-    keep = None
-    if stop.boundary_artifacts or stop.boundary_executions:
-        artifact_query, execution_query = stop.boundary_artifacts, stop.boundary_executions
-
-        def keep(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> set[int]:
-            query = artifact_query if kind is ARTIFACT else execution_query
-            return _matching(connection, kind, query, ids) if query else set(ids)
-
+    hops = LINEAGE_GRAPH_MAX_HOPS
+    if stop.HasField("max_num_hops"):
+        if stop.max_num_hops < 0:
+            raise InvalidArgumentError(f"max_num_hops cannot be negative: max_num_hops ={stop.max_num_hops}")
+        hops = min(stop.max_num_hops, LINEAGE_GRAPH_MAX_HOPS)
+    seeds, _ = store.list_nodes("artifact", options.artifacts_options)
+    if not seeds:
+        raise NotFoundError("The query_nodes condition does not match any nodes to do traversal.")
+    keep = filter_test(
+        {"artifact": stop.boundary_artifacts or None, "execution": stop.boundary_executions or None},
+        missing_passes=True,
+    )
     max_nodes = options.max_node_size if options.max_node_size > 0 else None
+    graph = pb.LineageGraph()
     with store.reading() as connection:
-        result = traverse(
+        walk = traverse(
             connection,
-            artifact_ids=[a.id for a in seeds],
+            artifact_ids=[seed.id for seed in seeds],
             direction=Direction.BOTH,
             max_hops=hops,
             keep=keep,
             max_nodes=max_nodes,
         )
-        artifact_ids = sorted(result.artifact_ids)
-        execution_ids = sorted(result.execution_ids)
-        graph = _graph(
+        seed_ids = {seed.id for seed in seeds}
+        graph.artifacts.extend(seeds)
+        graph.artifacts.extend(nodes(connection, ARTIFACT, [i for i in walk.artifacts if i not in seed_ids]))
+        graph.executions.extend(nodes(connection, EXECUTION, list(walk.executions)))
+        fill_graph(
             connection,
-            store,
-            artifact_ids,
-            execution_ids,
-            set(GRAPH_FIELDS),
-            dehydrated=False,
+            graph,
+            artifact_ids=[],
+            execution_ids=[],
+            events=walk.events,
+            fields={"events"},
+            dehydrated=True,
+            namespace=store.namespace,
         )
+        # MLMD leaves its seeded mlmd.* types out of the node types, and returns every context type.
+        for name, kind, system in (
+            ("artifact_types", ARTIFACT, False),
+            ("execution_types", EXECUTION, False),
+            ("context_types", CONTEXT, True),
+        ):
+            infos = type_access.types_of_kind(connection, kind, store.namespace, include_system=system)
+            getattr(graph, name).extend(info.to_message() for info in infos)
     return graph

@@ -1,21 +1,38 @@
-"""Lineage traversal in the database: batched frontier queries over events, one query per hop and side.
+"""Lineage traversal in the database: batched frontier queries over the events table, one per hop and side.
 
-Cost grows with the answer, not the store: each hop asks the events index
-only for the current frontier, and a visited set keeps diamonds and cycles
-from being walked twice. MLMD's hop counting applies: artifact -> execution
-is one hop.
+The walk is a breadth-first search whose frontier is one ``IN`` list per
+node kind: each hop asks the events indexes only for the edges of the
+current frontier, and visited sets keep diamonds and cycles from being
+walked twice, so the cost follows the size of the answer, not of the store.
+
+Hops are counted as MLMD counts them (artifact -> execution is one hop),
+and the edges kept follow MLMD's ``QueryLineageSubgraph`` rules exactly:
+an edge to a newly reached node is kept; an edge to an already visited
+node is kept only on a one-way (upstream/downstream) walk; an edge to an
+ending node is kept only when ending nodes are included. Nodes an
+optional ``keep`` test rejects are dropped with their edges, and the walk
+is pruned behind them (MLMD's ``GetLineageGraph`` boundaries).
+
+A node cap never fails a query: the walk stops admitting nodes at the cap,
+answers ``truncated=True`` and a ``cursor``; calling ``traverse`` again with
+the same arguments and that cursor continues exactly where the page ended.
+Pages never repeat a node or an edge, and their union is the uncapped answer.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
-from collections.abc import Iterable, Sequence
+import json
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, select
 
+from mlineage.errors import InvalidArgumentError
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
-from mlineage.metadata.nodes import chunks
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t
 
@@ -23,7 +40,14 @@ _E = pb.Event
 INPUT_EVENTS = (_E.INPUT, _E.DECLARED_INPUT, _E.INTERNAL_INPUT)
 OUTPUT_EVENTS = (_E.OUTPUT, _E.DECLARED_OUTPUT, _E.INTERNAL_OUTPUT, _E.PENDING_OUTPUT)
 
+#: MLMD's kQueryLineageSubgraphMaxNumHops: the default and the ceiling of a subgraph query's hops.
 MAX_HOPS_DEFAULT = 100
+
+#: Ids per IN list; well below SQLite's bound-parameter limit.
+_BATCH = 900
+
+#: Answers whether nodes of a kind pass a test: ``test(connection, kind, ids) -> ids that pass``.
+NodeTest = Callable[[Connection, NodeKind, Sequence[int]], "set[int]"]
 
 
 class Direction(enum.Enum):
@@ -32,49 +56,196 @@ class Direction(enum.Enum):
     BOTH = "both"
 
 
+class EventEdge(NamedTuple):
+    """An event as the walk sees it; the full row (path, time) is read only for the answer."""
+
+    id: int
+    artifact_id: int
+    execution_id: int
+    type: int
+
+
+@dataclass(frozen=True)
+class Ending:
+    """MLMD's ending nodes: nodes that pass the test are reached but not expanded, and only
+    returned (with the edges into them) when included."""
+
+    artifacts: NodeTest | None = None
+    executions: NodeTest | None = None
+    include_artifacts: bool = False
+    include_executions: bool = False
+
+    def test(self, kind: NodeKind) -> NodeTest | None:
+        return self.artifacts if kind is ARTIFACT else self.executions
+
+    def include(self, kind: NodeKind) -> bool:
+        return self.include_artifacts if kind is ARTIFACT else self.include_executions
+
+
 @dataclass
 class Traversal:
-    """What a traversal found: node ids by kind, the hop at which each was reached, and the edges walked."""
+    """One page of a walk: the nodes and edges it admitted, each node with the hop that reached it."""
 
-    artifact_ids: dict[int, int] = field(default_factory=dict)  # id -> hop
-    execution_ids: dict[int, int] = field(default_factory=dict)
+    artifacts: dict[int, int] = field(default_factory=dict)  # id -> hop, in the order admitted
+    executions: dict[int, int] = field(default_factory=dict)
+    events: list[EventEdge] = field(default_factory=list)
     truncated: bool = False
-    # Nodes reached at the cut-off: expanding them continues the walk (for "truncated" answers).
-    frontier_artifacts: list[int] = field(default_factory=list)
-    frontier_executions: list[int] = field(default_factory=list)
+    #: Pass back to ``traverse`` (with the same arguments) to get the next page; None when complete.
+    cursor: str | None = None
+    #: Hops walked so far (over all pages).
+    hops: int = 0
+    #: Nodes that matched an ending condition (admitted or not).
+    ending_artifacts: set[int] = field(default_factory=set)
+    ending_executions: set[int] = field(default_factory=set)
+
+    @property
+    def node_count(self) -> int:
+        return len(self.artifacts) + len(self.executions)
 
 
-NodeFilter = "callable[[Connection, NodeKind, list[int]], set[int]]"
-
-
-def _step_events(direction: Direction, from_kind: NodeKind) -> tuple[int, ...] | None:
-    """Event types that lead one hop in ``direction`` from a node of ``from_kind`` (None: all)."""
+def step_event_types(direction: Direction, from_kind: NodeKind) -> tuple[int, ...] | None:
+    """Event types that lead one hop in ``direction`` from a node of ``from_kind`` (None: every type)."""
     if direction is Direction.BOTH:
         return None
     downstream = direction is Direction.DOWNSTREAM
     if from_kind is ARTIFACT:
-        # artifact -> execution: downstream through reads, upstream through the write that made it
+        # artifact -> execution: downstream through its readers, upstream through its writer
         return INPUT_EVENTS if downstream else OUTPUT_EVENTS
     return OUTPUT_EVENTS if downstream else INPUT_EVENTS
+
+
+class EventReader:
+    """Reads the events of a frontier with one prepared statement per side, on the driver connection.
+
+    The statements are fixed text (ids and event types are bound, never spliced), so
+    SQLite's statement cache and PostgreSQL's prepared statements are reused hop
+    after hop; going below SQLAlchemy saves its per-statement overhead, which at
+    fifty hops is most of a query's time.
+    """
+
+    def __init__(self, connection: Connection) -> None:
+        if not connection.in_transaction():
+            connection.begin()  # one snapshot for the whole walk
+        self._cursor = connection.connection.cursor()
+        self._postgres = connection.dialect.name == "postgresql"
+
+    def _sql(self, column: str, count: int, types: tuple[int, ...] | None) -> str:
+        if self._postgres:
+            where = f"{column} = ANY(%s)"
+            if types is not None:
+                where += " AND type = ANY(%s)"
+        else:
+            where = f"{column} IN ({','.join('?' * count)})"
+            if types is not None:
+                where += f" AND type IN ({','.join('?' * len(types))})"
+        return f"SELECT id, artifact_id, execution_id, type FROM events WHERE {where}"
+
+    def events_of(self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None) -> list[EventEdge]:
+        """Events of the given artifacts (or executions), optionally of some types only."""
+        column = "artifact_id" if kind is ARTIFACT else "execution_id"
+        rows: list[EventEdge] = []
+        for start in range(0, len(ids), _BATCH):
+            part = list(ids[start : start + _BATCH])
+            if self._postgres:
+                params: tuple = (part,) if types is None else (part, list(types))
+            else:
+                params = tuple(part) if types is None else (*part, *types)
+            self._cursor.execute(self._sql(column, len(part), types), params)
+            rows.extend(EventEdge(*row) for row in self._cursor.fetchall())
+        return rows
+
+    def close(self) -> None:
+        self._cursor.close()
 
 
 def neighbours(
     connection: Connection, from_kind: NodeKind, ids: Sequence[int], direction: Direction
 ) -> list[tuple[int, int]]:
     """(from id, to id) pairs one hop away; artifacts lead to executions and back."""
-    events = t.events
+    reader = EventReader(connection)
+    try:
+        rows = reader.events_of(from_kind, list(ids), step_event_types(direction, from_kind))
+    finally:
+        reader.close()
     if from_kind is ARTIFACT:
-        source, target = events.c.artifact_id, events.c.execution_id
-    else:
-        source, target = events.c.execution_id, events.c.artifact_id
-    allowed = _step_events(direction, from_kind)
-    pairs: list[tuple[int, int]] = []
-    for part in chunks(list(ids)):
-        condition = source.in_(part)
-        if allowed is not None:
-            condition = and_(condition, events.c.type.in_(allowed))
-        pairs.extend((row[0], row[1]) for row in connection.execute(select(source, target).where(condition)))
-    return pairs
+        return [(row.artifact_id, row.execution_id) for row in rows]
+    return [(row.execution_id, row.artifact_id) for row in rows]
+
+
+# --- the walk -----------------------------------------------------------------------------------
+
+_KINDS = (ARTIFACT, EXECUTION)
+
+
+def _other(kind: NodeKind) -> NodeKind:
+    return EXECUTION if kind is ARTIFACT else ARTIFACT
+
+
+def _target(kind: NodeKind, row: EventEdge) -> int:
+    """The far end of ``row`` seen from a node of ``kind``."""
+    return row.execution_id if kind is ARTIFACT else row.artifact_id
+
+
+@dataclass
+class _State:
+    """Everything needed to go on walking; serialized into the cursor between pages."""
+
+    hop: int = 0
+    frontier: dict[str, list[int]] = field(default_factory=lambda: {"artifact": [], "execution": []})
+    seen: dict[str, dict[int, int]] = field(default_factory=lambda: {"artifact": {}, "execution": {}})
+    ending: dict[str, dict[int, int]] = field(default_factory=lambda: {"artifact": {}, "execution": {}})
+    # Reached but not yet admitted (the cap cut them off): (kind, id, hop) and the edges into each.
+    pending: list[tuple[str, int, int]] = field(default_factory=list)
+    pending_events: dict[tuple[str, int], list[EventEdge]] = field(default_factory=dict)
+
+
+def _encode(state: _State, direction: Direction, max_hops: int) -> str:
+    def ids(mapping: dict[int, int]) -> list[list[int]]:
+        keys = sorted(mapping)
+        deltas = [b - a for a, b in zip([0, *keys], keys, strict=False)]
+        return [deltas, [mapping[k] for k in keys]]
+
+    payload = {
+        "v": 1,
+        "d": direction.value,
+        "m": max_hops,
+        "hop": state.hop,
+        "f": state.frontier,
+        "s": {k: ids(v) for k, v in state.seen.items()},
+        "x": {k: ids(v) for k, v in state.ending.items()},
+        "p": state.pending,
+        "pe": [[kind, node, [list(e) for e in edges]] for (kind, node), edges in state.pending_events.items()],
+    }
+    raw = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 9)
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str, direction: Direction, max_hops: int) -> _State:
+    try:
+        raw = zlib.decompress(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        payload = json.loads(raw)
+        if payload["v"] != 1:
+            raise ValueError("version")
+    except Exception:  # noqa: BLE001 - any damage means the same thing to the caller
+        raise InvalidArgumentError("the lineage cursor is not one this server issued") from None
+    if payload["d"] != direction.value or payload["m"] != max_hops:
+        raise InvalidArgumentError("the lineage cursor belongs to a query with another direction or hop limit")
+
+    def ids(pair: list[list[int]]) -> dict[int, int]:
+        out, current = {}, 0
+        for delta, hop in zip(*pair, strict=True):
+            current += delta
+            out[current] = hop
+        return out
+
+    return _State(
+        hop=payload["hop"],
+        frontier={k: list(v) for k, v in payload["f"].items()},
+        seen={k: ids(v) for k, v in payload["s"].items()},
+        ending={k: ids(v) for k, v in payload["x"].items()},
+        pending=[(k, int(i), int(h)) for k, i, h in payload["p"]],
+        pending_events={(k, int(i)): [EventEdge(*e) for e in edges] for k, i, edges in payload["pe"]},
+    )
 
 
 def traverse(
@@ -84,90 +255,246 @@ def traverse(
     execution_ids: Iterable[int] = (),
     direction: Direction = Direction.BOTH,
     max_hops: int = MAX_HOPS_DEFAULT,
-    stop_at=None,
-    keep=None,
+    ending: Ending | None = None,
+    keep: NodeTest | None = None,
     max_nodes: int | None = None,
+    cursor: str | None = None,
 ) -> Traversal:
-    """Walk from the starting nodes.
+    """Walk from the starting nodes; one page of at most ``max_nodes`` nodes (starting nodes always fit).
 
-    ``keep(connection, kind, ids) -> set`` drops nodes (and prunes the walk behind
-    them); ``stop_at(connection, kind, ids) -> set`` names nodes that are
-    reached but not expanded. ``max_nodes`` caps the answer; when the cap
-    cuts the walk, ``truncated`` is set and the unexpanded nodes are kept as
-    the frontier to continue from.
+    ``ending`` names nodes that are reached but not expanded (MLMD's ending
+    nodes; starting nodes that match are dropped unless included). ``keep``
+    drops the nodes it rejects and prunes the walk behind them.
     """
-    result = Traversal()
-    frontier = {ARTIFACT: list(dict.fromkeys(artifact_ids)), EXECUTION: list(dict.fromkeys(execution_ids))}
-    seen = {ARTIFACT: result.artifact_ids, EXECUTION: result.execution_ids}
-    for kind in (ARTIFACT, EXECUTION):
-        if keep is not None and frontier[kind]:
-            kept = keep(connection, kind, frontier[kind])
-            frontier[kind] = [i for i in frontier[kind] if i in kept]
-        for node_id in frontier[kind]:
-            seen[kind][node_id] = 0
-    if max_nodes is not None and len(result.artifact_ids) + len(result.execution_ids) > max_nodes:
-        _cap(result, max_nodes)
+    if max_hops < 0:
+        raise InvalidArgumentError(f"max_hops must not be negative, got {max_hops}")
+    if max_nodes is not None and max_nodes < 1:
+        raise InvalidArgumentError(f"max_nodes must be positive, got {max_nodes}")
+    ending = ending or Ending()
+    walk = _Walk(connection, direction, max_hops, ending, keep)
+    try:
+        if cursor:
+            state = _decode(cursor, direction, max_hops)
+        else:
+            state = walk.start(list(dict.fromkeys(artifact_ids)), list(dict.fromkeys(execution_ids)))
+        result = Traversal()
+        # Starting nodes are always admitted; after them, up to max_nodes per page.
+        room = max_nodes if cursor else None
+        while True:
+            walk.admit(state, result, room)
+            if state.pending:
+                result.truncated = True
+                result.cursor = _encode(state, direction, max_hops)
+                break
+            if state.hop >= max_hops or not (state.frontier["artifact"] or state.frontier["execution"]):
+                break
+            walk.expand(state, result)
+            room = None if max_nodes is None else max_nodes - result.node_count
+        result.hops = state.hop
+        result.ending_artifacts = set(state.ending["artifact"])
+        result.ending_executions = set(state.ending["execution"])
         return result
-    hop = 0
-    while hop < max_hops and (frontier[ARTIFACT] or frontier[EXECUTION]):
-        hop += 1
-        reached = {ARTIFACT: [], EXECUTION: []}
-        for kind, other in ((ARTIFACT, EXECUTION), (EXECUTION, ARTIFACT)):
-            expandable = frontier[kind]
-            if stop_at is not None and expandable and hop > 1:
-                stopped = stop_at(connection, kind, expandable)
-                expandable = [i for i in expandable if i not in stopped]
-            if not expandable:
+    finally:
+        walk.close()
+
+
+class _Walk:
+    def __init__(
+        self, connection: Connection, direction: Direction, max_hops: int, ending: Ending, keep: NodeTest | None
+    ) -> None:
+        self.connection = connection
+        self.direction = direction
+        self.ending = ending
+        self.keep = keep
+        self.reader = EventReader(connection)
+        self.rejected: dict[str, set[int]] = {"artifact": set(), "execution": set()}
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def start(self, artifact_ids: list[int], execution_ids: list[int]) -> _State:
+        state = _State()
+        for kind, ids in ((ARTIFACT, artifact_ids), (EXECUTION, execution_ids)):
+            if not ids:
                 continue
-            for _, target in neighbours(connection, kind, expandable, direction):
-                if target not in seen[other]:
-                    reached[other].append(target)
-        for kind in (ARTIFACT, EXECUTION):
-            new = list(dict.fromkeys(reached[kind]))
-            if keep is not None and new:
-                kept = keep(connection, kind, new)
-                new = [i for i in new if i in kept]
-            reached[kind] = new
-        total = len(result.artifact_ids) + len(result.execution_ids)
-        room = None if max_nodes is None else max_nodes - total
-        for kind in (ARTIFACT, EXECUTION):
-            new = reached[kind]
-            if room is not None:
-                if room <= 0 and new:
-                    result.truncated = True
-                    new = []
-                elif len(new) > room:
-                    result.truncated = True
-                    new = new[:room]
-                room -= len(new)
-            for node_id in new:
-                seen[kind][node_id] = hop
-            frontier[kind] = new
-        if result.truncated:
-            break
-    if result.truncated or hop >= max_hops:
-        result.frontier_artifacts = list(frontier[ARTIFACT])
-        result.frontier_executions = list(frontier[EXECUTION])
-    return result
+            test = self.ending.test(kind)
+            ending = test(self.connection, kind, ids) if test is not None else set()
+            include = self.ending.include(kind)
+            for node_id in ids:
+                if node_id in ending:
+                    state.ending[kind.name][node_id] = 0
+                    if include:
+                        state.pending.append((kind.name, node_id, 0))
+                else:
+                    state.seen[kind.name][node_id] = 0
+                    state.frontier[kind.name].append(node_id)
+                    state.pending.append((kind.name, node_id, 0))
+        return state
+
+    def admit(self, state: _State, result: Traversal, room: int | None) -> None:
+        """Move pending nodes (and the edges into them) into the page while there is room."""
+        count = len(state.pending) if room is None else max(0, min(room, len(state.pending)))
+        for kind, node_id, hop in state.pending[:count]:
+            (result.artifacts if kind == "artifact" else result.executions)[node_id] = hop
+            result.events.extend(state.pending_events.pop((kind, node_id), ()))
+        del state.pending[:count]
+
+    def expand(self, state: _State, result: Traversal) -> None:
+        """One hop from the frontier of both kinds; new nodes go to pending, in id order."""
+        hop = state.hop + 1
+        directional = self.direction is not Direction.BOTH
+        next_frontier: dict[str, list[int]] = {"artifact": [], "execution": []}
+        for kind in _KINDS:
+            sources = state.frontier[kind.name]
+            if not sources:
+                continue
+            other = _other(kind)
+            seen, ending = state.seen[other.name], state.ending[other.name]
+            rejected = self.rejected[other.name]
+            rows = self.reader.events_of(kind, sources, step_event_types(self.direction, kind))
+            candidates = list(
+                dict.fromkeys(
+                    target
+                    for target in (_target(kind, row) for row in rows)
+                    if target not in seen and target not in ending and target not in rejected
+                )
+            )
+            if self.keep is not None and candidates:
+                kept = self.keep(self.connection, other, candidates)
+                rejected.update(c for c in candidates if c not in kept)
+                candidates = [c for c in candidates if c in kept]
+            test = self.ending.test(other)
+            ending_now = test(self.connection, other, candidates) if test is not None and candidates else set()
+            include = self.ending.include(other)
+            fresh = [c for c in candidates if c not in ending_now]
+            fresh_set = set(fresh)
+            for node_id in ending_now:
+                ending[node_id] = hop
+            for row in rows:
+                target = _target(kind, row)
+                if target in fresh_set or (include and target in ending_now):
+                    state.pending_events.setdefault((other.name, target), []).append(row)
+                elif target in ending:
+                    if include:
+                        result.events.append(row)
+                elif target in seen:
+                    if directional:
+                        result.events.append(row)
+            for node_id in fresh:
+                seen[node_id] = hop
+            next_frontier[other.name] = fresh
+            admitted = sorted(fresh_set | ending_now) if include else sorted(fresh_set)
+            state.pending.extend((other.name, node_id, hop) for node_id in admitted)
+        state.frontier = next_frontier
+        state.hop = hop
 
 
-def _cap(result: Traversal, max_nodes: int) -> None:
-    result.truncated = True
-    keep_artifacts = list(result.artifact_ids)[:max_nodes]
-    keep_executions = list(result.execution_ids)[: max(0, max_nodes - len(keep_artifacts))]
-    result.artifact_ids = {i: 0 for i in keep_artifacts}
-    result.execution_ids = {i: 0 for i in keep_executions}
+# --- tests on nodes -----------------------------------------------------------------------------
+
+
+def filter_test(kind_queries: dict[str, str | None], *, missing_passes: bool = False) -> NodeTest | None:
+    """A NodeTest from MLMD filter queries by kind name (None if no kind has one).
+
+    A kind without a query passes nothing, or everything with ``missing_passes``;
+    an empty query (as opposed to none) selects every node, as in MLMD.
+    """
+    if all(query is None for query in kind_queries.values()):
+        return None
+
+    def test(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> set[int]:
+        query = kind_queries.get(kind.name)
+        if query is None:
+            return set(ids) if missing_passes else set()
+        from mlineage.metadata.filter_query import compile_filter
+
+        condition = compile_filter(kind.name, query)
+        table = kind.table
+        found: set[int] = set()
+        for start in range(0, len(ids), _BATCH):
+            part = list(ids[start : start + _BATCH])
+            found.update(connection.execute(select(table.c.id).where(table.c.id.in_(part), condition)).scalars())
+        return found
+
+    return test
+
+
+def type_state_test(
+    *,
+    artifact_types: Sequence[str] | None = None,
+    execution_types: Sequence[str] | None = None,
+    artifact_states: Sequence[int] | None = None,
+    execution_states: Sequence[int] | None = None,
+) -> NodeTest | None:
+    """A NodeTest that passes nodes of the given type names and states (None: any); None if no filter."""
+    wanted = {
+        "artifact": (artifact_types, artifact_states, t.artifacts.c.state),
+        "execution": (execution_types, execution_states, t.executions.c.last_known_state),
+    }
+    if all(types is None and states is None for types, states, _ in wanted.values()):
+        return None
+
+    def test(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> set[int]:
+        types, states, state_column = wanted[kind.name]
+        if types is None and states is None:
+            return set(ids)
+        table = kind.table
+        stmt = select(table.c.id)
+        conditions = []
+        if types is not None:
+            stmt = stmt.join(t.types, t.types.c.id == table.c.type_id)
+            conditions.append(t.types.c.name.in_(list(types)))
+        if states is not None:
+            conditions.append(state_column.in_(list(states)))
+        found: set[int] = set()
+        for start in range(0, len(ids), _BATCH):
+            part = list(ids[start : start + _BATCH])
+            found.update(connection.execute(stmt.where(table.c.id.in_(part), *conditions)).scalars())
+        return found
+
+    return test
+
+
+def all_of(*tests: NodeTest | None) -> NodeTest | None:
+    """A NodeTest passing what every given test passes (None tests are skipped)."""
+    present = [test for test in tests if test is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+
+    def test(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> set[int]:
+        passing = set(ids)
+        for each in present:
+            if not passing:
+                break
+            passing &= each(connection, kind, sorted(passing))
+        return passing
+
+    return test
+
+
+# --- reading edges for an answer ----------------------------------------------------------------
+
+
+def event_rows(connection: Connection, event_ids: Sequence[int]) -> list:
+    """Full event rows for the given ids, in id order."""
+    rows = []
+    ids = sorted(set(event_ids))
+    for start in range(0, len(ids), _BATCH):
+        part = ids[start : start + _BATCH]
+        rows.extend(connection.execute(select(t.events).where(t.events.c.id.in_(part))).all())
+    rows.sort(key=lambda row: row.id)
+    return rows
 
 
 def events_between(connection: Connection, artifact_ids: Sequence[int], execution_ids: Sequence[int]) -> list:
-    """Event rows whose artifact and execution are both in the given sets."""
+    """Event rows whose artifact and execution are both in the given sets (the induced edges)."""
     if not artifact_ids or not execution_ids:
         return []
-    wanted_executions = set(execution_ids)
-    rows = []
-    for part in chunks(sorted(artifact_ids)):
-        for row in connection.execute(select(t.events).where(t.events.c.artifact_id.in_(part))):
-            if row.execution_id in wanted_executions:
-                rows.append(row)
-    rows.sort(key=lambda row: row.id)
-    return rows
+    wanted = set(execution_ids)
+    reader = EventReader(connection)
+    try:
+        edges = [row for row in reader.events_of(ARTIFACT, sorted(set(artifact_ids))) if row.execution_id in wanted]
+    finally:
+        reader.close()
+    return event_rows(connection, [edge.id for edge in edges])

@@ -1032,22 +1032,9 @@ class Store:
         self, query_options: pb.LineageSubgraphQueryOptions, field_mask_paths: Sequence[str] | None = None
     ) -> pb.LineageGraph:
         """MLMD's get_lineage_subgraph: hydrated nodes, and only the types the nodes use."""
-        from mlineage.lineage.mlmd import lineage_subgraph
+        from mlineage.lineage.mlmd import hydrated_lineage_subgraph
 
-        mask = [p for p in (field_mask_paths or ()) if not p.endswith("_types")]
-        graph = lineage_subgraph(self, query_options, mask or (), dehydrated=False)
-        wanted = set(field_mask_paths) if field_mask_paths else None
-        with self._read() as connection:
-            for name, kind, nodes in (
-                ("artifact_types", ARTIFACT, graph.artifacts),
-                ("execution_types", EXECUTION, graph.executions),
-                ("context_types", CONTEXT, graph.contexts),
-            ):
-                del getattr(graph, name)[:]
-                if wanted is None or name in wanted:
-                    infos = type_access.types_by_ids(connection, kind, sorted({n.type_id for n in nodes}))
-                    getattr(graph, name).extend(info.to_message() for info in infos)
-        return graph
+        return hydrated_lineage_subgraph(self, query_options, field_mask_paths)
 
     def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
         """The deprecated GetLineageGraph (only reachable over gRPC in MLMD)."""
