@@ -20,4 +20,7 @@ if [ ! -x "$ROOT/.venvs/mlmd/bin/python" ] || ! "$ROOT/.venvs/mlmd/bin/python" -
   uv venv -q "$ROOT/.venvs/mlmd" --python 3.11
   uv pip install -q --python "$ROOT/.venvs/mlmd/bin/python" "ml-metadata==1.17.1"
 fi
+# mlineage itself in the ml-metadata environment too, for the test that imports both packages in one
+# process (as a TFX step does); protobuf stays below 5 there, as ml-metadata requires.
+uv pip install -q --python "$ROOT/.venvs/mlmd/bin/python" -e "$ROOT" "ml-metadata==1.17.1" "protobuf<5"
 export MLINEAGE_MLMD_PYTHON="$ROOT/.venvs/mlmd/bin/python"
