@@ -103,7 +103,7 @@ def start_server(
     db_url: str,
     *,
     host: str = "127.0.0.1",
-    http: bool = True,
+    http: bool = False,
     tls: TLSFiles | None = None,
     extra_args: Sequence[str] = (),
     env: dict[str, str] | None = None,
@@ -144,19 +144,22 @@ def start_server(
         raise AssertionError(f"mlineage serve did not become ready (rc={process.returncode}):\n{''.join(lines)}")
     server = RunningServer(found["host"], int(found["port"]), http_port, db_url, process, lines)
     if http:
-        _wait_http(host, http_port, process)
+        _wait_http(server)
     return server
 
 
-def _wait_http(host: str, port: int, process: subprocess.Popen) -> None:
+def _wait_http(server: RunningServer) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline and process.poll() is None:
+    while time.monotonic() < deadline and server.process.poll() is None:
         try:
-            socket.create_connection((host, port), timeout=1).close()
+            socket.create_connection((server.host, server.http_port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.05)
-    raise AssertionError(f"HTTP port {port} never opened")
+    if server.process.poll() is None:
+        server.process.kill()
+    server.process.wait()
+    raise AssertionError(f"HTTP port {server.http_port} never opened:\n{server.output()}")
 
 
 @contextmanager
@@ -164,12 +167,13 @@ def mlineage_server(
     db: str | Path,
     *,
     host: str = "127.0.0.1",
-    http: bool = True,
+    http: bool = False,
     tls: TLSFiles | None = None,
     extra_args: Sequence[str] = (),
 ) -> Iterator[RunningServer]:
     """`mlineage serve` on `db` (a database URL, or a directory for a new SQLite file in it).
 
+    With `http` the HTTP API listens too (on a free port); otherwise http_port is 0.
     On exit the server gets SIGTERM and must exit 0 after draining.
     """
     db_url = f"sqlite:///{Path(db) / 'mlineage.db'}" if isinstance(db, Path) else db
