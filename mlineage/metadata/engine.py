@@ -70,8 +70,6 @@ def _sqlite_engine(url: str) -> Engine:
         # Let SQLAlchemy's BEGIN (below) control transactions, not the sqlite3 module.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        if not memory:
-            cursor.execute("PRAGMA journal_mode=WAL")
         # WAL + NORMAL: a committed transaction survives a crash of the process;
         # FULL would also survive power loss at one fsync per commit.
         synchronous = os.environ.get("MLINEAGE_SQLITE_SYNCHRONOUS", "NORMAL")
@@ -90,3 +88,19 @@ def _sqlite_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def enable_wal(engine: Engine) -> None:
+    """Put a SQLite file in WAL mode (a setting the file keeps); nothing for other databases.
+
+    The store calls this only once it knows the database is its own, so that
+    opening a foreign file (an MLMD database given by mistake) leaves it as it was.
+    """
+    database = engine.url.database or ""
+    if engine.dialect.name != "sqlite" or database in ("", ":memory:") or "mode=memory" in database:
+        return
+    raw = engine.raw_connection()  # outside a transaction: SQLite cannot switch modes inside one
+    try:
+        raw.cursor().execute("PRAGMA journal_mode=WAL")
+    finally:
+        raw.close()

@@ -29,7 +29,7 @@ from mlineage.errors import (
 )
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
-from mlineage.metadata.engine import WRITE, make_engine
+from mlineage.metadata.engine import WRITE, enable_wal, make_engine
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
 from mlineage.metadata.listing import decode_options, encode_token
 from mlineage.metadata.options import ListOptions, OrderByField
@@ -92,6 +92,7 @@ class Store:
                 "the database holds tables that are not an mlineage schema (an MLMD database?); "
                 "use `mlineage import-mlmd SOURCE_URL --db URL` to copy it into an mlineage database"
             )
+        enable_wal(self._engine)
 
     @property
     def engine(self) -> Engine:
