@@ -1,0 +1,169 @@
+"""gRPC over TLS and mutual TLS, with the ml-metadata client's own `ssl_config`.
+
+A CA, a server certificate (SAN 127.0.0.1 and localhost) and client
+certificates are made here with `cryptography`. MLMD's client takes PEM text:
+`custom_ca` is the CA that signed the server, and for mTLS `client_key` with
+`server_cert` (MLMD's name for the client's own certificate chain).
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from grpc_server import TLSFiles, mlineage_server, require_mlmd_python, run_mlmd_scenarios
+
+from mlineage.proto import metadata_store_service_pb2 as svc
+
+pytestmark = pytest.mark.mlmd
+
+
+@dataclass(frozen=True)
+class Issued:
+    cert: Path
+    key: Path
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _write(directory: Path, stem: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Issued:
+    cert_path, key_path = directory / f"{stem}.crt", directory / f"{stem}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return Issued(cert_path, key_path)
+
+
+class CA:
+    """A throwaway certificate authority."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.name = _name(name)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(self.name)
+            .issuer_name(self.name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+                    key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+                    decipher_only=False,
+                ),  # fmt: skip
+                critical=True,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        self.files = _write(directory, name, self.cert, self.key)
+
+    def issue(self, stem: str, *, server: bool) -> Issued:
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.now(datetime.timezone.utc)
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(_name(stem))
+            .issuer_name(self.name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
+        )
+        if server:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+        return _write(self.directory, stem, builder.sign(self.key, hashes.SHA256()), key)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("pki")
+    ca = CA(directory, "mlineage-test-ca")
+    other = CA(directory, "other-ca")
+    return {
+        "ca": ca.files.cert,
+        "server": ca.issue("server", server=True),
+        "client": ca.issue("client", server=False),
+        "stranger": other.issue("stranger", server=False),
+    }
+
+
+def _smoke(python: str, target: str, *tls_args: str, tag: str) -> dict:
+    return run_mlmd_scenarios(python, target, ["smoke"], tls_args=[*tls_args, "--timeout", "10"], tag=tag)["smoke"]
+
+
+def _ok(result: dict) -> bool:
+    return [a["label"] for a in result.get("artifacts", [])] == ["s1"]
+
+
+def test_tls_with_the_mlmd_client(tmp_path, pki):
+    python = require_mlmd_python()
+    tls = TLSFiles(pki["server"].cert, pki["server"].key)
+    with mlineage_server(tmp_path, tls=tls) as server:
+        assert _ok(_smoke(python, server.target, "--ca", str(pki["ca"]), tag="tls"))
+        assert _smoke(python, server.target, tag="plain") == {"error": "UnavailableError"}
+        # Our own grpc client: verified against the CA, and refused in plaintext.
+        credentials = grpc.ssl_channel_credentials(root_certificates=pki["ca"].read_bytes())
+        request = svc.GetArtifactTypeRequest(type_name="tlssmoke__Smoke")
+        with grpc.secure_channel(f"localhost:{server.grpc_port}", credentials) as channel:
+            response = channel.unary_unary(
+                "/ml_metadata.MetadataStoreService/GetArtifactType",
+                request_serializer=svc.GetArtifactTypeRequest.SerializeToString,
+                response_deserializer=svc.GetArtifactTypeResponse.FromString,
+            )(request, timeout=10)
+            assert response.artifact_type.name == "tlssmoke__Smoke"
+        with grpc.insecure_channel(server.target) as channel:
+            with pytest.raises(grpc.RpcError) as failure:
+                channel.unary_unary(
+                    "/ml_metadata.MetadataStoreService/GetArtifactType",
+                    request_serializer=svc.GetArtifactTypeRequest.SerializeToString,
+                    response_deserializer=svc.GetArtifactTypeResponse.FromString,
+                )(request, timeout=10)
+            assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_mutual_tls_requires_a_client_certificate_from_the_ca(tmp_path, pki):
+    python = require_mlmd_python()
+    tls = TLSFiles(pki["server"].cert, pki["server"].key, ca=pki["ca"], client_verify=True)
+    ca = ["--ca", str(pki["ca"])]
+    with mlineage_server(tmp_path, tls=tls) as server:
+        client = ["--key", str(pki["client"].key), "--cert", str(pki["client"].cert)]
+        assert _ok(_smoke(python, server.target, *ca, *client, tag="mtls"))
+        assert _smoke(python, server.target, *ca, tag="nocert") == {"error": "UnavailableError"}
+        stranger = ["--key", str(pki["stranger"].key), "--cert", str(pki["stranger"].cert)]
+        assert _smoke(python, server.target, *ca, *stranger, tag="stranger") == {"error": "UnavailableError"}
+        assert _smoke(python, server.target, tag="plain") == {"error": "UnavailableError"}
+
+
+def test_tls_flags_go_together(tmp_path, pki):
+    from mlineage.cli import main
+
+    args = ["serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--grpc-port", "0", "--http-port", "0"]
+    assert main([*args, "--tls-cert", str(pki["server"].cert)]) == 2
+    assert main([*args, "--tls-key", str(pki["server"].key)]) == 2
