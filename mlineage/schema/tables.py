@@ -230,3 +230,23 @@ metric_points = Table(
     Column("timestamp_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("execution_id", "name", "seq"),
 )
+
+# OpenLineage events as received (POST /api/v1/lineage), kept before the nodes are derived from them,
+# so the derived model can always be rebuilt or audited. ``payload`` is the event's JSON.
+openlineage_events = Table(
+    "openlineage_events",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    Column("namespace", String(255), nullable=False, server_default=DEFAULT_NAMESPACE),
+    Column("received_time_since_epoch", BigInteger, nullable=False),
+    Column("event_time", String(64), nullable=False),
+    Column("event_type", String(16)),
+    Column("run_id", String(64)),
+    Column("job_namespace", Text),
+    Column("job_name", Text),
+    Column("producer", Text),
+    Column("payload", Text, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_openlineage_events_run_id", openlineage_events.c.run_id, openlineage_events.c.id)
+Index("ix_openlineage_events_namespace_id", openlineage_events.c.namespace, openlineage_events.c.id)

@@ -1,36 +1,75 @@
-"""The HTTP application: /healthz, /readyz and Prometheus /metrics beside the gRPC service."""
+"""The HTTP application: /api/v1 (MLMD's model as JSON, OpenLineage in and out), health and metrics."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import Response
 from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 
 from mlineage import __version__
+from mlineage import errors as codes
+from mlineage.api import metrics
+from mlineage.api.rest import edges, lineage, nodes, openapi, openlineage, types
+from mlineage.api.rest.errors import error_response, install
+from mlineage.api.rest.io import Documentation
 from mlineage.metadata.store import Store
+
+_STATUS_SCHEMA = {
+    "type": "object",
+    "properties": {"status": {"type": "string"}, "read_only": {"type": "boolean"}},
+    "required": ["status"],
+}
 
 
 def create_app(store: Store) -> FastAPI:
-    app = FastAPI(title="mlineage", version=__version__, docs_url="/docs", openapi_url="/openapi.json")
+    app = FastAPI(
+        title="mlineage",
+        version=__version__,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+        redoc_url=None,
+    )
+    app.state.store = store
+    metrics.READ_ONLY.set(int(store.read_only))
+    install(app)
+    app.add_middleware(metrics.HTTPMetricsMiddleware)
+    docs = Documentation()
+    _add_health(app, store)
+    for module in (types, nodes, edges, lineage, openlineage):
+        app.include_router(module.router(store, docs))
+    openapi.install(app, docs, openlineage.SCHEMAS)
+    return app
 
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict:
+
+def _add_health(app: FastAPI, store: Store) -> None:
+    status_response = {200: {"description": "OK", "content": {"application/json": {"schema": _STATUS_SCHEMA}}}}
+
+    @app.get("/healthz", tags=["health"], responses=status_response)
+    async def healthz() -> dict:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"])
-    def readyz():
-        """The database answers."""
+    def ping() -> None:
+        with store.reading() as connection:
+            connection.execute(text("SELECT 1"))
+
+    @app.get("/readyz", tags=["health"], responses=status_response)
+    async def readyz():
+        """The database answers (503 UNAVAILABLE if it does not)."""
         try:
-            with store.reading() as connection:
-                connection.execute(text("SELECT 1"))
+            await run_in_threadpool(ping)
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
-            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, status_code=503)
+            return error_response(codes.UNAVAILABLE, f"the database does not answer: {type(exc).__name__}")
         return {"status": "ok", "read_only": store.read_only}
 
-    @app.get("/metrics", response_class=PlainTextResponse, tags=["health"])
-    def metrics() -> str:
-        """Prometheus text format."""
-        return f'mlineage_info{{version="{__version__}"}} 1\nmlineage_read_only {int(store.read_only)}\n'
-
-    return app
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=Response,
+        responses={200: {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
+    async def prometheus_metrics() -> Response:
+        """Requests and latency per HTTP route and gRPC method, in the Prometheus text format."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)

@@ -1,0 +1,118 @@
+"""REST errors: every failure is ``{"code": NAME, "message": TEXT}`` with the HTTP status of its code.
+
+The canonical codes are the store's (``mlineage.errors``); the statuses follow
+the gRPC-HTTP mapping except FAILED_PRECONDITION, which is 412 here. Nothing
+reaches the caller as a 500 with a stack trace: errors the store did not
+classify are logged and answered INTERNAL with no detail.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy.exc import DataError, DBAPIError, ProgrammingError, StatementError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from mlineage import errors as codes
+from mlineage.api.rest.protojson import dumps
+from mlineage.errors import MlineageError
+
+log = logging.getLogger("mlineage.rest")
+
+CODE_NAMES = {
+    value: name
+    for name, value in vars(codes).items()
+    if name.isupper() and isinstance(value, int) and not name.startswith("_")
+}
+
+HTTP_STATUS = {
+    codes.OK: 200,
+    codes.CANCELLED: 499,
+    codes.UNKNOWN: 500,
+    codes.INVALID_ARGUMENT: 400,
+    codes.DEADLINE_EXCEEDED: 504,
+    codes.NOT_FOUND: 404,
+    codes.ALREADY_EXISTS: 409,
+    codes.PERMISSION_DENIED: 403,
+    codes.RESOURCE_EXHAUSTED: 429,
+    codes.FAILED_PRECONDITION: 412,
+    codes.ABORTED: 409,
+    codes.OUT_OF_RANGE: 400,
+    codes.UNIMPLEMENTED: 501,
+    codes.INTERNAL: 500,
+    codes.UNAVAILABLE: 503,
+    codes.DATA_LOSS: 500,
+    codes.UNAUTHENTICATED: 401,
+}
+
+# For statuses that the framework raises itself (unknown route, wrong method, body too large).
+_CODE_OF_STATUS = {404: codes.NOT_FOUND, 405: codes.UNIMPLEMENTED, 413: codes.RESOURCE_EXHAUSTED}
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string", "enum": sorted(CODE_NAMES.values()), "description": "canonical status code"},
+        "message": {"type": "string"},
+    },
+    "required": ["code", "message"],
+    "additionalProperties": False,
+}
+
+
+def error_response(code: int, message: str, status: int | None = None, headers: dict | None = None) -> Response:
+    body = {"code": CODE_NAMES.get(code, "UNKNOWN"), "message": message}
+    return Response(
+        dumps(body), status_code=status or HTTP_STATUS.get(code, 500), media_type="application/json", headers=headers
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(item) for item in error.get("loc", ()) if item not in ("body",))
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return "invalid request: " + "; ".join(parts) if parts else "invalid request"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that give every failure the error body."""
+
+    @app.exception_handler(MlineageError)
+    async def _store_error(_request: Request, exc: MlineageError) -> Response:
+        return error_response(exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> Response:
+        return error_response(codes.INVALID_ARGUMENT, _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        code = _CODE_OF_STATUS.get(exc.status_code, codes.INVALID_ARGUMENT if exc.status_code < 500 else codes.INTERNAL)
+        return error_response(code, str(exc.detail), status=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
+        return database_error(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return error_response(codes.INTERNAL, "internal error; the server log has the details")
+
+
+def database_error(request: Request, exc: StatementError) -> Response:
+    """Values the database refused (a NUL in a string, a number out of its range) are the caller's."""
+    if isinstance(exc, DataError | ProgrammingError):
+        log.info("database refused a value in %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(codes.INVALID_ARGUMENT, "the database refused a value of the request: " + _first_line(exc))
+    log.exception("database error in %s %s", request.method, request.url.path)
+    return error_response(codes.UNAVAILABLE, "database error: " + _first_line(exc))
+
+
+def _first_line(exc: StatementError) -> str:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

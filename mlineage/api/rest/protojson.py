@@ -1,0 +1,165 @@
+"""The JSON form of mlineage's messages: the protobuf JSON mapping, one convention everywhere.
+
+Decisions (documented in the OpenAPI description too):
+
+* Field names are the proto field names (``type_id``, ``custom_properties``);
+  input also accepts the lowerCamelCase names the mapping allows.
+* 64-bit integers are written as JSON strings (``"id": "12"``), as the mapping
+  prescribes, so that no JavaScript client loses precision; input accepts
+  numbers or strings.
+* Enums are written by name (``"state": "LIVE"``); input accepts names or numbers.
+* Unknown fields in input are an error (400), never silently dropped.
+* A ``google.protobuf.Any`` whose type this server does not know (a
+  ``proto_value`` packed by a producer) cannot be written in the mapping; then
+  the message's Any values are written as ``{"@type": URL, "serialized": BASE64}``
+  instead of failing.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from mlineage.errors import InvalidArgumentError
+
+M = TypeVar("M", bound=Message)
+
+# Deeper input is refused (the mapping's own limit; also bounds struct values).
+MAX_DEPTH = 64
+
+
+def to_dict(message: Message) -> dict[str, Any]:
+    """The JSON object of a message (proto field names, int64 as strings, enums by name)."""
+    try:
+        return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    except Exception:  # noqa: BLE001 - an Any the mapping cannot write (unknown type, bad bytes)
+        return _to_dict_with_opaque_any(message)
+
+
+def to_json(message: Message) -> bytes:
+    return dumps(to_dict(message))
+
+
+def dumps(value: Any) -> bytes:
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        # A non-finite number inside a struct (written over gRPC): JSON has none, write it as the
+        # mapping writes non-finite doubles, as a string.
+        text = json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return text.encode()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return number
+
+
+def parse(value: Any, message_class: type[M], what: str | None = None) -> M:
+    """A message from a decoded JSON value; INVALID_ARGUMENT for anything the mapping rejects."""
+    name = what or message_class.DESCRIPTOR.name
+    if not isinstance(value, dict):
+        raise InvalidArgumentError(f"the body must be a JSON object (a {name}), got {type(value).__name__}")
+    message = message_class()
+    try:
+        json_format.ParseDict(value, message, ignore_unknown_fields=False, max_recursion_depth=MAX_DEPTH)
+    except json_format.ParseError as exc:
+        raise InvalidArgumentError(f"invalid {name}: {_short(exc)}") from None
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+        raise InvalidArgumentError(f"invalid {name}: {_short(exc)}") from None
+    return message
+
+
+def loads(body: bytes, what: str = "request body") -> Any:
+    """Decode a JSON request body; INVALID_ARGUMENT when it is not JSON."""
+    if not body:
+        raise InvalidArgumentError(f"the {what} is empty; a JSON object is required")
+    try:
+        return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgumentError(f"the {what} is not valid JSON: {_short(exc)}") from None
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = str(exc).replace("\n", " ")
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _to_dict_with_opaque_any(message: Message) -> dict[str, Any]:
+    copy = type(message)()
+    copy.CopyFrom(message)
+    opaque: list[tuple[tuple, Message]] = []
+    _take_unresolvable_anys(copy, (), opaque)
+    result = json_format.MessageToDict(copy, preserving_proto_field_name=True)
+    for path, any_message in opaque:
+        target: Any = result
+        for step in path[:-1]:
+            target = target.setdefault(step, {}) if isinstance(step, str) else target[step]
+        target[path[-1]] = {
+            "@type": any_message.type_url,
+            "serialized": base64.b64encode(any_message.value).decode(),
+        }
+    return result
+
+
+def is_repeated(field: FieldDescriptor) -> bool:
+    """Whether a field is repeated (protobuf 5+ has ``is_repeated``; 4.x only ``label``)."""
+    flag = getattr(field, "is_repeated", None)
+    if flag is not None:
+        return bool(flag)
+    return field.label == FieldDescriptor.LABEL_REPEATED
+
+
+def _take_unresolvable_anys(message: Message, path: tuple, found: list) -> None:
+    """Clear every Any in ``message``, remembering (JSON path, Any) to write them opaquely."""
+    for field, value in message.ListFields():
+        if field.type != FieldDescriptor.TYPE_MESSAGE:
+            continue
+        name = field.name
+        if field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            if value_field.type == FieldDescriptor.TYPE_MESSAGE:
+                for key in list(value):
+                    _visit(value, key, value[key], (*path, name, str(key)), found)
+        elif is_repeated(field):
+            for index, item in enumerate(value):
+                _take_unresolvable_anys(item, (*path, name, index), found)
+        elif field.message_type.full_name == "google.protobuf.Any":
+            held = type(value)()
+            held.CopyFrom(value)
+            found.append(((*path, name), held))
+            message.ClearField(name)
+        else:
+            _take_unresolvable_anys(value, (*path, name), found)
+
+
+def _visit(container, key, item: Message, path: tuple, found: list) -> None:
+    if item.DESCRIPTOR.full_name == "google.protobuf.Any":
+        held = type(item)()
+        held.CopyFrom(item)
+        found.append((path, held))
+        item.Clear()
+        return
+    _take_unresolvable_anys(item, path, found)

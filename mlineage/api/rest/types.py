@@ -1,0 +1,126 @@
+"""/api/v1/{artifact,execution,context}_types: upsert, get by id, by name and version, list."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from mlineage.api.rest.io import Documentation, read_message, respond
+from mlineage.api.rest.params import TypeId
+from mlineage.errors import NotFoundError
+from mlineage.metadata.store import Store
+from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.proto import metadata_store_service_pb2 as svc
+
+KINDS = (
+    ("artifact", pb.ArtifactType, svc.GetArtifactTypesResponse),
+    ("execution", pb.ExecutionType, svc.GetExecutionTypesResponse),
+    ("context", pb.ContextType, svc.GetContextTypesResponse),
+)
+
+NameParam = Annotated[str, Query(min_length=1, max_length=255, description="type name")]
+VersionParam = Annotated[str | None, Query(max_length=255, description="type version (unset: none)")]
+ExternalIdsParam = Annotated[
+    list[str] | None, Query(max_length=100, description="only the types with these external ids")
+]
+FlagParam = Annotated[bool, Query()]
+
+
+def router(store: Store, docs: Documentation) -> APIRouter:
+    routes = APIRouter(prefix="/api/v1")
+    for kind, message, list_response in KINDS:
+        _add_kind(routes, store, docs, kind, message, list_response)
+
+    async def put_types(request: Request):
+        """Upsert types of all three kinds in one transaction (MLMD's PutTypes)."""
+        body = await read_message(request, svc.PutTypesRequest)
+        artifact_ids, execution_ids, context_ids = await run_in_threadpool(
+            store.put_types,
+            body.artifact_types,
+            body.execution_types,
+            body.context_types,
+            can_add_fields=body.can_add_fields,
+            can_omit_fields=body.can_omit_fields or body.can_delete_fields,
+        )
+        return respond(
+            svc.PutTypesResponse(
+                artifact_type_ids=artifact_ids, execution_type_ids=execution_ids, context_type_ids=context_ids
+            )
+        )
+
+    routes.add_api_route(
+        "/types:batchPut",
+        put_types,
+        methods=["POST"],
+        tags=["types"],
+        summary="Upsert types of all kinds",
+        **docs.documented(body=svc.PutTypesRequest, response=svc.PutTypesResponse),
+    )
+    return routes
+
+
+def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: str, message, list_response) -> None:
+    path = f"/{kind}_types"
+    tag = "types"
+    put = getattr(store, f"put_{kind}_type")
+    get_by_name = getattr(store, f"get_{kind}_type")
+    get_by_ids = getattr(store, f"get_{kind}_types_by_id")
+    get_all = getattr(store, f"get_{kind}_types")
+    get_by_external_ids = getattr(store, f"get_{kind}_types_by_external_ids")
+    list_field = list_response.DESCRIPTOR.fields[0].name
+
+    async def upsert(request: Request, can_add_fields: FlagParam = False, can_omit_fields: FlagParam = False):
+        body = await read_message(request, message)
+        type_id = await run_in_threadpool(put, body, can_add_fields=can_add_fields, can_omit_fields=can_omit_fields)
+        [stored] = await run_in_threadpool(get_by_ids, [type_id])
+        return respond(stored)
+
+    upsert.__doc__ = (
+        f"Create the {kind} type, or return the stored one with the same name and version. "
+        "A change to it needs `can_add_fields` (new properties) or `can_omit_fields` (fewer); "
+        "changing a property's value type is ALREADY_EXISTS."
+    )
+    routes.add_api_route(
+        path, upsert, methods=["POST"], tags=[tag], summary=f"Upsert a {kind} type",
+        **docs.documented(body=message, response=message),
+    )
+
+    async def by_name(name: NameParam, version: VersionParam = None):
+        return respond(await run_in_threadpool(get_by_name, name, version or None))
+
+    by_name.__doc__ = f"The {kind} type with this name and version; NOT_FOUND if none."
+    routes.add_api_route(
+        f"{path}/by-name", by_name, methods=["GET"], tags=[tag], summary=f"Get a {kind} type by name",
+        **docs.documented(response=message),
+    )
+
+    async def by_id(type_id: TypeId):
+        found = await run_in_threadpool(get_by_ids, [type_id])
+        if not found:
+            raise NotFoundError(f"no {kind} type with id {type_id}")
+        return respond(found[0])
+
+    by_id.__doc__ = f"The {kind} type with this id."
+    routes.add_api_route(
+        f"{path}/{{type_id}}", by_id, methods=["GET"], tags=[tag], summary=f"Get a {kind} type",
+        **docs.documented(response=message),
+    )
+
+    async def list_types(external_id: ExternalIdsParam = None):
+        if external_id:
+            try:
+                found = await run_in_threadpool(get_by_external_ids, external_id)
+            except NotFoundError:  # MLMD answers "none of them" so; a list answers empty
+                found = []
+        else:
+            found = await run_in_threadpool(get_all)
+        return respond(list_response(**{list_field: found}))
+
+    list_types.__doc__ = f"Every {kind} type, or those with the given external ids."
+    routes.add_api_route(
+        path, list_types, methods=["GET"], tags=[tag], summary=f"List {kind} types",
+        **docs.documented(response=list_response),
+    )
+
