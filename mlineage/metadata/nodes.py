@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    null,
+    select,
+    update,
+)
 
 from mlineage.errors import InvalidArgumentError
 from mlineage.metadata.kinds import NodeKind
 from mlineage.metadata.types import TypeInfo
-from mlineage.metadata.values import TYPE_NAMES, fill_value, value_columns, value_type
+from mlineage.metadata.values import TYPE_NAMES, fill_value_tuple, value_columns, value_type
 from mlineage.schema import tables as t
 
 # SQLite accepts 32766 bound parameters per statement; stay well below on every backend.
 CHUNK = 500
+# Ids passed as one array parameter: no per-id placeholders, so batches can be larger.
+LARGE_CHUNK = 5000
 
 
 def chunks(ids: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
@@ -22,49 +37,122 @@ def chunks(ids: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
         yield ids[start : start + size]
 
 
+def _node_columns(kind: NodeKind) -> list:
+    """The selected columns of a node, in the order ``_build_message`` reads them."""
+    table = kind.table
+    columns = [
+        table.c.id,
+        table.c.type_id,
+        t.types.c.name.label("type_name"),
+        table.c.name,
+        table.c.external_id,
+        table.c.create_time_since_epoch,
+        table.c.last_update_time_since_epoch,
+        table.c.system_metadata,
+        table.c.uri if kind.has_uri else null().label("uri"),
+        table.c[kind.state_field] if kind.state_field else null().label("state"),
+    ]
+    return columns
+
+
 def node_select(kind: NodeKind) -> Select:
     """SELECT of a node's columns plus its type name."""
     table = kind.table
-    return select(table, t.types.c.name.label("type_name")).join(t.types, t.types.c.id == table.c.type_id)
+    return select(*_node_columns(kind)).join(t.types, t.types.c.id == table.c.type_id)
+
+
+def _property_columns(kind: NodeKind) -> list:
+    props = kind.properties
+    return [
+        props.c[kind.owner_column],
+        props.c.name,
+        props.c.is_custom,
+        props.c.value_type,
+        props.c.int_value,
+        props.c.double_value,
+        props.c.string_value,
+        props.c.bool_value,
+        props.c.struct_value,
+        props.c.proto_value,
+    ]
+
+
+# Hot reads run statements compiled once per dialect on the raw DBAPI cursor of the
+# caller's connection (same transaction): SQLAlchemy's per-execute work would
+# otherwise cost more than the query. The statements are still SQLAlchemy
+# constructs; ids travel as one parameter (a JSON array on SQLite, an array on
+# PostgreSQL), so one compiled statement serves any number of ids.
+_COMPILED: dict[tuple[str, str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _ids_match(dialect_name: str, column):
+    if dialect_name == "sqlite":
+        return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids"))))
+    return column == func.any(bindparam("ids"))
+
+
+def _compiled(connection: Connection, kind: NodeKind, what: str) -> tuple[str, tuple[str, ...] | None]:
+    dialect = connection.dialect
+    key = (dialect.name, kind.name, what)
+    found = _COMPILED.get(key)
+    if found is None:
+        if what == "nodes":
+            stmt = node_select(kind).where(_ids_match(dialect.name, kind.table.c.id))
+        else:
+            props = kind.properties
+            stmt = select(*_property_columns(kind)).where(_ids_match(dialect.name, props.c[kind.owner_column]))
+        compiled = stmt.compile(dialect=dialect)
+        found = (compiled.string, tuple(compiled.positiontup) if compiled.positional else None)
+        _COMPILED[key] = found
+    return found
+
+
+def _raw_by_ids(connection: Connection, kind: NodeKind, what: str, ids: Sequence[int]) -> list:
+    sql, positions = _compiled(connection, kind, what)
+    value = json.dumps(list(ids)) if connection.dialect.name == "sqlite" else list(ids)
+    params = {"ids": value}
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params[name] for name in positions) if positions is not None else params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _build_message(kind: NodeKind, row):
+    node_id, type_id, type_name, name, external_id, created, updated, system_metadata, uri, state = row[:10]
+    message = kind.message(
+        id=node_id,
+        type_id=type_id,
+        type=type_name,
+        create_time_since_epoch=created,
+        last_update_time_since_epoch=updated,
+    )
+    if name is not None:
+        message.name = name
+    if external_id is not None:
+        message.external_id = external_id
+    if uri is not None:
+        message.uri = uri
+    if state is not None:
+        setattr(message, kind.state_field, state)
+    if system_metadata is not None:
+        message.system_metadata.ParseFromString(bytes(system_metadata))
+    return message
 
 
 def rows_to_messages(connection: Connection, kind: NodeKind, rows: Sequence) -> list:
     """Messages for node rows (as selected by ``node_select``), properties included, in row order."""
     if not rows:
         return []
-    messages = []
-    by_id: dict[int, Any] = {}
-    state_field = kind.state_field
-    for row in rows:
-        message = kind.message(
-            id=row.id,
-            type_id=row.type_id,
-            type=row.type_name,
-            create_time_since_epoch=row.create_time_since_epoch,
-            last_update_time_since_epoch=row.last_update_time_since_epoch,
-        )
-        if row.name is not None:
-            message.name = row.name
-        if row.external_id is not None:
-            message.external_id = row.external_id
-        if kind.has_uri and row.uri is not None:
-            message.uri = row.uri
-        if state_field is not None:
-            state = getattr(row, state_field)
-            if state is not None:
-                setattr(message, state_field, state)
-        if row.system_metadata is not None:
-            message.system_metadata.ParseFromString(bytes(row.system_metadata))
-        messages.append(message)
-        by_id[row.id] = message
-    props = kind.properties
-    owner = props.c[kind.owner_column]
+    messages = [_build_message(kind, row) for row in rows]
+    by_id: dict[int, Any] = {message.id: message for message in messages}
     ids = list(by_id)
-    for part in chunks(ids):
-        for prop in connection.execute(select(props).where(owner.in_(part))):
-            message = by_id[getattr(prop, kind.owner_column)]
-            target = (message.custom_properties if prop.is_custom else message.properties)[prop.name]
-            fill_value(target, prop.value_type, prop)
+    for part in chunks(ids, LARGE_CHUNK):
+        for prop in _raw_by_ids(connection, kind, "properties", part):
+            message = by_id[prop[0]]
+            target = (message.custom_properties if prop[2] else message.properties)[prop[1]]
+            fill_value_tuple(target, prop)
     return messages
 
 
@@ -74,10 +162,11 @@ def read_nodes(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> li
     if not ids:
         return []
     rows = []
-    for part in chunks(ids):
-        rows.extend(connection.execute(node_select(kind).where(kind.table.c.id.in_(part))).all())
-    position = {node_id: i for i, node_id in enumerate(ids)}
-    rows.sort(key=lambda row: position[row.id])
+    for part in chunks(ids, LARGE_CHUNK):
+        rows.extend(_raw_by_ids(connection, kind, "nodes", part))
+    if len(rows) > 1:
+        position = {node_id: i for i, node_id in enumerate(ids)}
+        rows.sort(key=lambda row: position[row[0]])
     return rows_to_messages(connection, kind, rows)
 
 

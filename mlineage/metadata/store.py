@@ -140,6 +140,8 @@ class Store:
     def _read(self) -> Iterator[Connection]:
         try:
             with self._engine.connect() as connection:
+                # Begin now so raw-cursor reads (nodes.read_nodes) share one snapshot with the rest.
+                connection.begin()
                 yield connection
         except OperationalError as exc:
             raise self._operational(exc) from None

@@ -73,3 +73,25 @@ def fill_value(target, value_type_: int, row) -> None:
         packed = any_pb2.Any()
         packed.ParseFromString(bytes(row.proto_value))
         target.proto_value.CopyFrom(packed)
+
+
+def fill_value_tuple(target, row) -> None:
+    """``fill_value`` for a raw property row: (owner, name, is_custom, value_type, int, double, string,
+    bool, struct, proto)."""
+    value_type_ = row[3]
+    if value_type_ == INT:
+        target.int_value = row[4]
+    elif value_type_ == DOUBLE:
+        target.double_value = row[5]
+    elif value_type_ == STRING:
+        target.string_value = row[6]
+    elif value_type_ == BOOLEAN:
+        target.bool_value = bool(row[7])
+    elif value_type_ == STRUCT:
+        struct = struct_pb2.Struct()
+        json_format.Parse(row[8], struct)
+        target.struct_value.CopyFrom(struct)
+    elif value_type_ == PROTO:
+        packed = any_pb2.Any()
+        packed.ParseFromString(bytes(row[9]))
+        target.proto_value.CopyFrom(packed)
