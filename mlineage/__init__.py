@@ -15,20 +15,47 @@ __all__ = [
     "errors",
     "metadata_store_pb2",
     "metadata_store_service_pb2",
+    "run",
+    "step",
 ]
 
 
 def connect(url: str | None = None, *, namespace: str = "default", upgrade: bool = False):
-    """A store for ``url`` (``sqlite:///path``, ``postgresql://…``); ``MLINEAGE_URL`` by default.
+    """A store for ``url``; ``MLINEAGE_URL`` by default.
 
-    A new database is created at the current schema; an older one is upgraded
-    only when ``upgrade`` is true.
+    ``sqlite:///path`` and ``postgresql://…`` open the database in-process (a new
+    database is created at the current schema; an older one is upgraded only
+    when ``upgrade`` is true). ``grpc://host:port`` and
+    ``grpcs://host:port[?ca=…&cert=…&key=…]`` talk to ``mlineage serve``
+    through a store with the same methods.
     """
     import os
-
-    from mlineage.metadata.store import Store
 
     url = url or os.environ.get("MLINEAGE_URL") or os.environ.get("MLINEAGE_DB")
     if not url:
         raise errors.InvalidArgumentError("no database URL: pass one or set MLINEAGE_URL")
+    if url.startswith(("grpc://", "grpcs://")):
+        from mlineage.client.grpc_store import GrpcStore
+
+        return GrpcStore(url)
+    from mlineage.metadata.store import Store
+
     return Store(url, namespace=namespace, upgrade=upgrade)
+
+
+def run(*args, **kwargs):
+    """Record a pipeline run: ``with mlineage.run("taxi", run_id="2026-11-29-a") as run: ...``.
+
+    See ``mlineage.client.tracking.Run`` for the arguments.
+    """
+    from mlineage.client.tracking import start_run
+
+    return start_run(*args, **kwargs)
+
+
+def step(*args, **kwargs):
+    """A step of the current run (or of a run made from $MLINEAGE_PIPELINE / $MLINEAGE_RUN_ID), as a
+    context manager or a decorator; see ``mlineage.client.tracking.Run.step``."""
+    from mlineage.client.tracking import current_step_spec
+
+    return current_step_spec(*args, **kwargs)

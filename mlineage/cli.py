@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-ca", help="CA certificate (PEM) that signs client certificates")
     serve.add_argument("--tls-client-verify", action="store_true", help="require verified client certificates")
     serve.set_defaults(handler=_cmd_serve)
+
+    from mlineage.client.commands import add_commands
+
+    add_commands(commands, DEFAULT_DB)  # run, journal
     return parser
 
 

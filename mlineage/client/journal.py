@@ -1,0 +1,422 @@
+"""The journal: records appended to a local file first, sent to the server in the background, never lost.
+
+Layout, under ``$MLINEAGE_JOURNAL_DIR`` (default ``~/.cache/mlineage/journal``):
+
+* ``<time_ns>-<pid>-<rand>.jsonl``: one segment per writing process. Its first
+  line is a header naming the server URL; every other line is one record
+  (``mlineage.client.records``). A record is one ``write()`` to a file opened
+  with ``O_APPEND``: once the logging call returns, the record is in the
+  kernel and survives the death of the process; the sender ``fsync``s the
+  segment before each batch it sends, so what was sent was also on disk.
+* ``<segment>.ack``: the byte offset up to which records are known to be
+  stored on the server. Records past it are sent again after a crash, which
+  is harmless: records name their nodes by client-made keys.
+* ``<segment>.dead``: records the server refused for good (INVALID_ARGUMENT and
+  the like), with the reason; ``mlineage journal status`` lists them.
+
+The writer holds an exclusive ``flock`` on its segment while it lives. A
+segment nobody holds is orphaned (its process ended before the server took
+everything); the next process that logs to the same server, or
+``mlineage journal flush``, sends it, oldest first, and deletes it once acked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlineage import errors
+from mlineage.client import records as rec
+
+log = logging.getLogger("mlineage.journal")
+
+SEGMENT_SUFFIX = ".jsonl"
+MAX_BATCH_RECORDS = 5000
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+# Errors that say "try again later"; anything else is the record's fault.
+TRANSIENT = (errors.UnavailableError, errors.AbortedError, errors.DeadlineExceededError,
+             errors.ResourceExhaustedError, errors.CancelledError, errors.UnknownError, errors.InternalError,
+             OSError)
+
+
+def journal_dir(path: str | os.PathLike | None = None) -> Path:
+    chosen = path or os.environ.get("MLINEAGE_JOURNAL_DIR") or Path.home() / ".cache" / "mlineage" / "journal"
+    directory = Path(chosen).expanduser()
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+# --- one segment -----------------------------------------------------------------------------
+
+
+class SegmentWriter:
+    """Appends records to a new segment; one per process and server URL."""
+
+    def __init__(self, directory: Path, url: str) -> None:
+        name = f"{time.time_ns():020d}-{os.getpid()}-{random.getrandbits(32):08x}{SEGMENT_SUFFIX}"
+        self.path = directory / name
+        self.url = url
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        header = {"journal": 1, "url": url, "pid": os.getpid(), "host": socket.gethostname(),
+                  "created_ns": time.time_ns()}
+        os.write(self._fd, (json.dumps(header) + "\n").encode())
+        self._lock = threading.Lock()
+        self.records = 0
+        self.closed = False
+
+    def append(self, line: bytes) -> None:
+        with self._lock:
+            os.write(self._fd, line)
+            self.records += 1
+
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def sync(self) -> None:
+        if not self.closed:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        """Sync and release the segment (it becomes an orphan if records remain unsent)."""
+        with self._lock:
+            if self.closed:
+                return
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self.closed = True
+
+
+@dataclass
+class SegmentState:
+    path: Path
+    url: str | None
+    size: int
+    acked: int
+    records_pending: int
+    dead: int
+    locked: bool
+
+
+def _ack_path(segment: Path) -> Path:
+    return segment.with_name(segment.name + ".ack")
+
+
+def _dead_path(segment: Path) -> Path:
+    return segment.with_name(segment.name + ".dead")
+
+
+def read_header(segment: Path) -> dict:
+    with open(segment, "rb") as handle:
+        line = handle.readline()
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return {}
+    return header if isinstance(header, dict) else {}
+
+
+def read_ack(segment: Path) -> int:
+    try:
+        return int(_ack_path(segment).read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
+def write_ack(segment: Path, offset: int) -> None:
+    target = _ack_path(segment)
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(str(offset))
+    os.replace(temporary, target)
+
+
+def records_after(segment: Path, offset: int, *, limit: int = MAX_BATCH_RECORDS,
+                  max_bytes: int = MAX_BATCH_BYTES) -> tuple[list[tuple[int, bytes]], int]:
+    """Complete record lines after byte ``offset`` (skipping the header): [(end offset, line)], next offset."""
+    out: list[tuple[int, bytes]] = []
+    with open(segment, "rb") as handle:
+        if offset == 0:
+            header = handle.readline()
+            if not header.endswith(b"\n"):
+                return [], 0
+            offset = len(header)
+        handle.seek(offset)
+        data = handle.read(max_bytes)
+    position = offset
+    start = 0
+    while len(out) < limit:
+        end = data.find(b"\n", start)
+        if end < 0:
+            break  # an incomplete last line: its write is still in progress (or was torn by a crash)
+        position = offset + end + 1
+        out.append((position, data[start : end + 1]))
+        start = end + 1
+    if not out and len(data) == max_bytes:  # one line longer than max_bytes: read it whole
+        with open(segment, "rb") as handle:
+            handle.seek(offset)
+            line = handle.readline()
+        if line.endswith(b"\n"):
+            out.append((offset + len(line), line))
+    return out, (out[-1][0] if out else offset)
+
+
+def count_records(segment: Path, offset: int) -> int:
+    with open(segment, "rb") as handle:
+        if offset == 0:
+            handle.readline()
+        else:
+            handle.seek(offset)
+        return sum(1 for line in handle if line.endswith(b"\n"))
+
+
+def try_lock(segment: Path) -> int | None:
+    """An fd holding the segment's lock, or None when its writer (or another sender) holds it."""
+    try:
+        fd = os.open(segment, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def segments(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob(f"*{SEGMENT_SUFFIX}") if p.is_file())
+
+
+def status(directory: Path) -> list[SegmentState]:
+    states = []
+    for segment in segments(directory):
+        acked = read_ack(segment)
+        fd = try_lock(segment)
+        if fd is not None:
+            os.close(fd)
+        dead = _dead_path(segment)
+        states.append(SegmentState(
+            path=segment,
+            url=read_header(segment).get("url"),
+            size=segment.stat().st_size,
+            acked=acked,
+            records_pending=count_records(segment, acked),
+            dead=sum(1 for _ in open(dead, "rb")) if dead.exists() else 0,
+            locked=fd is None,
+        ))
+    return states
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+class Delivery:
+    """Sends the records of segments to one store through an Applier: in order, in batches, idempotently."""
+
+    def __init__(self, store) -> None:
+        self.applier = rec.Applier(store)
+
+    def send(self, segment: Path, *, sync: Callable[[], None] | None = None,
+             stop: Callable[[], bool] = lambda: False) -> int:
+        """Send what the segment holds past its ack; returns records sent. Raises TRANSIENT errors."""
+        sent = 0
+        acked = read_ack(segment)
+        while not stop():
+            lines, next_offset = records_after(segment, acked)
+            if not lines:
+                if next_offset != acked:  # past the header
+                    write_ack(segment, next_offset)
+                return sent
+            if sync is not None:
+                sync()
+            self._send_batch(segment, lines, acked)
+            acked = next_offset
+            write_ack(segment, acked)
+            sent += len(lines)
+        return sent
+
+    def _send_batch(self, segment: Path, lines: list[tuple[int, bytes]], start: int) -> None:
+        parsed = []
+        for end, line in lines:
+            try:
+                parsed.append((end, rec.decode(line)))
+            except ValueError as exc:
+                self._bury(segment, line, f"unreadable record: {exc}")
+        try:
+            self.applier.apply([record for _, record in parsed])
+            return
+        except TRANSIENT:
+            raise
+        except errors.MlineageError:
+            pass  # one record is refused; find it, one at a time, and carry on past it
+        for end, record in parsed:
+            try:
+                self.applier.apply([record])
+            except TRANSIENT:
+                write_ack(segment, start)
+                raise
+            except errors.MlineageError as exc:
+                self._bury(segment, rec.encode(record), f"{type(exc).__name__}: {exc}")
+            start = end
+            write_ack(segment, start)
+
+    @staticmethod
+    def _bury(segment: Path, line: bytes, reason: str) -> None:
+        log.warning("journal %s: the server refused a record for good (%s)", segment.name, reason)
+        with open(_dead_path(segment), "ab") as handle:
+            handle.write((json.dumps({"error": reason, "record": line.decode(errors="replace").rstrip()}) + "\n")
+                         .encode())
+
+
+def finish(segment: Path) -> None:
+    """Delete a segment whose records are all acked (its dead letters, if any, stay beside it)."""
+    for path in (segment, _ack_path(segment)):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def drain_orphans(directory: Path, url: str, delivery: Delivery, *, exclude: Path | None = None,
+                  stop: Callable[[], bool] = lambda: False) -> int:
+    """Send and delete the unlocked segments addressed to ``url``, oldest first."""
+    sent = 0
+    for segment in segments(directory):
+        if stop():
+            break
+        if segment == exclude or read_header(segment).get("url") != url:
+            continue
+        fd = try_lock(segment)
+        if fd is None:
+            continue
+        try:
+            sent += delivery.send(segment, stop=stop)
+            if records_after(segment, read_ack(segment), limit=1)[0]:
+                continue  # stopped early
+            finish(segment)
+        finally:
+            os.close(fd)
+    return sent
+
+
+class Sender(threading.Thread):
+    """The background thread of a journal: sends orphans, then its own segment as it grows."""
+
+    def __init__(self, writer: SegmentWriter, store_factory: Callable[[], object], directory: Path) -> None:
+        super().__init__(name="mlineage-journal-sender", daemon=True)
+        self.writer = writer
+        self.directory = directory
+        self._store_factory = store_factory
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._progress = threading.Condition()
+        self.acked_records = 0
+        self.sent_records = 0
+        self.last_error: str | None = None
+        self.connected = False
+        self._delivery: Delivery | None = None
+
+    @property
+    def applier(self) -> rec.Applier | None:
+        return self._delivery.applier if self._delivery else None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    def run(self) -> None:
+        delay = 0.05
+        orphans_done = False
+        while True:
+            stopping = self._stopping.is_set()
+            try:
+                if self._delivery is None:
+                    self._delivery = Delivery(self._store_factory())
+                if not orphans_done:
+                    drain_orphans(self.directory, self.writer.url, self._delivery, exclude=self.writer.path,
+                                  stop=self._stopping.is_set)
+                    orphans_done = True
+                sent = self._delivery.send(self.writer.path, sync=self.writer.sync)
+                self.sent_records += sent
+                self.connected = True
+                self.last_error = None
+                delay = 0.05
+                with self._progress:
+                    self._progress.notify_all()
+                if stopping:
+                    return
+                self._wake.wait(0.2)
+                self._wake.clear()
+            except TRANSIENT as exc:
+                self.connected = False
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                if stopping:
+                    return
+                self._wake.wait(delay * (0.5 + random.random()))
+                self._wake.clear()
+                delay = min(delay * 2, 2.0)
+            except Exception as exc:  # noqa: BLE001 - the step must never die of the journal
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("journal sender failed; records stay in %s", self.writer.path)
+                if stopping:
+                    return
+                self._wake.wait(1.0)
+                self._wake.clear()
+
+    def pending(self) -> int:
+        return count_records(self.writer.path, read_ack(self.writer.path))
+
+    def wait_sent(self, timeout: float) -> bool:
+        """Block until the segment is fully acked (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + timeout
+        target = self.writer.size()
+        while read_ack(self.writer.path) < target:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.is_alive():
+                return read_ack(self.writer.path) >= target
+            self._wake.set()
+            with self._progress:
+                self._progress.wait(min(remaining, 0.05))
+        return True
+
+
+def flush(directory: Path, url: str | None = None, *,
+          store_factory: Callable[[str], object] | None = None) -> Iterator[tuple[Path, int, str | None]]:
+    """Send every orphaned segment (of ``url``, or of any URL) now: yields (segment, records sent, error)."""
+    from mlineage import connect
+
+    factory = store_factory or (lambda target: connect(target))
+    deliveries: dict[str, Delivery] = {}
+    for segment in segments(directory):
+        target = read_header(segment).get("url")
+        if not target or (url is not None and target != url):
+            continue
+        fd = try_lock(segment)
+        if fd is None:
+            yield segment, 0, "in use by a running process"
+            continue
+        try:
+            if target not in deliveries:
+                deliveries[target] = Delivery(factory(target))
+            sent = deliveries[target].send(segment)
+            finish(segment)
+            yield segment, sent, None
+        except TRANSIENT as exc:
+            yield segment, 0, f"{type(exc).__name__}: {exc}"
+        finally:
+            os.close(fd)
+
+
+__all__ = ["Delivery", "Sender", "SegmentWriter", "drain_orphans", "flush", "journal_dir", "status"]

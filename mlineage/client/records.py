@@ -1,0 +1,389 @@
+"""The records a step logs, and the Applier that writes them to a store idempotently.
+
+A record is a small JSON array, cheap to make on the step's thread and to
+append to the journal. Every record names what it writes by a client-made key
+(the node's ``external_id``, or a metric point's ``seq``), never by a server
+id, so the Applier can write the same records twice, after a crash or a lost
+answer, and the store still holds each once:
+
+* ``["ctx", key, type, name, props, parent_key]``: a context, found by
+  (type, name) or created with ``external_id=key``; ``props`` are merged into
+  its custom properties.
+* ``["exe", key, type, state, props, context_keys]``: the whole state of an
+  execution (``external_id=key``): created once, then replaced by each newer record.
+* ``["art", key, type, uri, props, reuse, exe_key, event_type, event_key, event_index, context_keys, id]``:
+  an artifact and its event with an execution. ``reuse`` is ``"new"``,
+  ``"external_id"`` (link the artifact with that external id if it exists) or
+  ``"uri"`` (link the newest artifact of the type at that URI if one exists);
+  ``id`` links a stored artifact by its server id.
+* ``["m", exe_key, name, seq, step, value, timestamp_ms]``: one metric point.
+
+The Applier groups runs of metric points into one write and runs of
+artifacts into one ``put_lineage_subgraph``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from google.protobuf import struct_pb2
+
+from mlineage import errors
+from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.proto import metric_series_pb2 as mpb
+
+CONTEXT, EXECUTION, ARTIFACT, METRIC = "ctx", "exe", "art", "m"
+
+EXECUTION_STATES = dict(pb.Execution.State.items())
+EVENT_TYPES = dict(pb.Event.Type.items())
+MODEL_BASE_TYPE = pb.ArtifactType.SystemDefinedBaseType.Value("MODEL")
+
+
+def encode(record: list) -> bytes:
+    """One journal line."""
+    return (json.dumps(record, separators=(",", ":"), default=_jsonable) + "\n").encode()
+
+
+def decode(line: bytes) -> list:
+    return json.loads(line)
+
+
+def _jsonable(value: Any):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def to_value(value: Any, target: pb.Value) -> None:
+    """Set a property ``Value`` from a Python value (bool, int, float, str, or JSON-like dict/list → struct)."""
+    if isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            target.int_value = value
+        else:
+            target.string_value = str(value)
+    elif isinstance(value, float):
+        target.double_value = value
+    elif isinstance(value, str):
+        target.string_value = value
+    elif isinstance(value, dict):
+        struct = struct_pb2.Struct()
+        struct.update(json.loads(json.dumps(value, default=_jsonable)))
+        target.struct_value.CopyFrom(struct)
+    elif isinstance(value, (list, tuple)):
+        struct = struct_pb2.Struct()
+        struct.update({"value": json.loads(json.dumps(list(value), default=_jsonable))})
+        target.struct_value.CopyFrom(struct)
+    elif value is None:
+        raise errors.InvalidArgumentError("a property value cannot be None")
+    else:
+        target.string_value = str(value)
+
+
+def from_value(value: pb.Value) -> Any:
+    """The Python value of a property ``Value`` (the inverse of ``to_value``)."""
+    from google.protobuf import json_format
+
+    which = value.WhichOneof("value")
+    if which == "struct_value":
+        data = json_format.MessageToDict(value.struct_value)
+        return data["value"] if set(data) == {"value"} and isinstance(data["value"], list) else data
+    return getattr(value, which) if which else None
+
+
+def _put_metric_series(store, series: list[mpb.MetricSeries]) -> int:
+    put = getattr(store, "put_metric_series", None)
+    if put is not None:
+        return put(series)
+    from mlineage.metadata import metrics
+
+    return metrics.put_metric_series(store, series)
+
+
+class Applier:
+    """Writes records to a store (a ``Store`` or a ``GrpcStore``), remembering the ids it learns."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self._types: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
+        self.ids: dict[tuple[str, str], int] = {}  # (kind, key) -> server id
+        self._linked: set[tuple[str, int, int]] = set()
+
+    # --- public ---------------------------------------------------------------------------------
+
+    def apply(self, records: Sequence[list]) -> None:
+        """Write ``records`` in order; consecutive metric points and artifacts go in one call each."""
+        start = 0
+        while start < len(records):
+            kind = records[start][0]
+            end = start + 1
+            if kind in (METRIC, ARTIFACT):
+                while end < len(records) and records[end][0] == kind:
+                    end += 1
+            batch = records[start:end]
+            if kind == METRIC:
+                self._metrics(batch)
+            elif kind == ARTIFACT:
+                self._artifacts(batch)
+            elif kind == EXECUTION:
+                self._execution(batch[0])
+            elif kind == CONTEXT:
+                self._context(batch[0])
+            else:
+                raise errors.InvalidArgumentError(f"unknown journal record kind {kind!r}")
+            start = end
+
+    def lookup(self, kind: str, key: str) -> int | None:
+        """The server id of the node with ``key`` (its external id), from memory or the store."""
+        found = self.ids.get((kind, key))
+        if found is not None:
+            return found
+        getter = {
+            EXECUTION: self.store.get_executions_by_external_ids,
+            ARTIFACT: self.store.get_artifacts_by_external_ids,
+            CONTEXT: self.store.get_contexts_by_external_ids,
+        }[kind]
+        try:
+            nodes = getter([key])
+        except errors.NotFoundError:
+            return None
+        if not nodes:
+            return None
+        self.ids[(kind, key)] = nodes[0].id
+        return nodes[0].id
+
+    # --- types ----------------------------------------------------------------------------------
+
+    def type_id(self, kind: str, name: str) -> tuple[int, dict[str, int]]:
+        """(id, declared properties) of the type ``name``, creating it (without properties) if missing."""
+        cached = self._types.get((kind, name))
+        if cached is not None:
+            return cached
+        if kind == ARTIFACT:
+            message = pb.ArtifactType(name=name)
+            if name == "Model":
+                message.base_type = MODEL_BASE_TYPE
+            try:
+                type_id = self.store.put_artifact_type(message, can_add_fields=True, can_omit_fields=True)
+            except errors.UnimplementedError:  # a stored "Model" type with another base type
+                type_id = self.store.put_artifact_type(pb.ArtifactType(name=name), can_add_fields=True,
+                                                       can_omit_fields=True)
+            [stored] = self.store.get_artifact_types_by_id([type_id])
+        elif kind == EXECUTION:
+            type_id = self.store.put_execution_type(pb.ExecutionType(name=name), can_add_fields=True,
+                                                    can_omit_fields=True)
+            [stored] = self.store.get_execution_types_by_id([type_id])
+        else:
+            type_id = self.store.put_context_type(pb.ContextType(name=name), can_add_fields=True,
+                                                  can_omit_fields=True)
+            [stored] = self.store.get_context_types_by_id([type_id])
+        result = (type_id, dict(stored.properties))
+        self._types[(kind, name)] = result
+        return result
+
+    @staticmethod
+    def _fill_properties(message, props: dict, declared: dict[str, int]) -> None:
+        """Declared properties go to ``properties`` when the value fits the declared type; the rest are custom."""
+        kinds = {pb.INT: "int_value", pb.DOUBLE: "double_value", pb.STRING: "string_value",
+                 pb.STRUCT: "struct_value", pb.BOOLEAN: "bool_value"}
+        for name, value in props.items():
+            if value is None:
+                continue
+            target = pb.Value()
+            to_value(value, target)
+            declared_type = declared.get(name)
+            if declared_type is not None and kinds.get(declared_type) == target.WhichOneof("value"):
+                message.properties[name].CopyFrom(target)
+            elif declared_type == pb.DOUBLE and target.WhichOneof("value") == "int_value":
+                message.properties[name].double_value = float(value)
+            else:
+                message.custom_properties[name].CopyFrom(target)
+
+    # --- contexts -------------------------------------------------------------------------------
+
+    def _context(self, record: list) -> int:
+        _, key, type_name, name, props, parent_key = record
+        type_id, declared = self.type_id(CONTEXT, type_name)
+        context_id = self.ids.get((CONTEXT, key))
+        if context_id is None:
+            found = self.store.get_context_by_type_and_name(type_name, name)
+            if found is None:
+                message = pb.Context(type_id=type_id, name=name, external_id=key)
+                self._fill_properties(message, props, declared)
+                try:
+                    [context_id] = self.store.put_contexts([message])
+                except errors.AlreadyExistsError:
+                    # Created meanwhile by another writer, or the external id is taken by another name.
+                    found = self.store.get_context_by_type_and_name(type_name, name)
+                    if found is None:
+                        message.ClearField("external_id")
+                        [context_id] = self.store.put_contexts([message])
+                    else:
+                        context_id = found.id
+                props = {}
+            else:
+                context_id = found.id
+            self.ids[(CONTEXT, key)] = context_id
+        if props:
+            # Merge: only the keys given change, so two processes on one run context keep each other's keys.
+            message = pb.Context(id=context_id, type_id=type_id, name=name)
+            self._fill_properties(message, props, declared)
+            mask = [f"properties.{k}" for k in message.properties] + [
+                f"custom_properties.{k}" for k in message.custom_properties
+            ]
+            if mask:
+                self.store.put_contexts([message], field_mask_paths=mask)
+        if parent_key:
+            parent_id = self.ids.get((CONTEXT, parent_key)) or self.lookup(CONTEXT, parent_key)
+            if parent_id is not None and ("parent", context_id, parent_id) not in self._linked:
+                try:
+                    self.store.put_parent_contexts([pb.ParentContext(child_id=context_id, parent_id=parent_id)])
+                except errors.AlreadyExistsError:
+                    pass
+                self._linked.add(("parent", context_id, parent_id))
+        return context_id
+
+    def _context_ids(self, keys: Iterable[str]) -> list[int]:
+        ids = []
+        for key in keys:
+            context_id = self.ids.get((CONTEXT, key)) or self.lookup(CONTEXT, key)
+            if context_id is None:
+                raise errors.FailedPreconditionError(f"context {key!r} was not recorded before its use")
+            ids.append(context_id)
+        return ids
+
+    # --- executions -----------------------------------------------------------------------------
+
+    def _execution(self, record: list) -> int:
+        _, key, type_name, state, props, context_keys = record
+        type_id, declared = self.type_id(EXECUTION, type_name)
+        message = pb.Execution(type_id=type_id, external_id=key, last_known_state=EXECUTION_STATES[state])
+        self._fill_properties(message, props, declared)
+        execution_id = self.lookup(EXECUTION, key)
+        if execution_id is None:
+            try:
+                [execution_id] = self.store.put_executions([message])
+            except errors.AlreadyExistsError:
+                execution_id = self.lookup(EXECUTION, key)
+                if execution_id is None:
+                    raise
+                message.id = execution_id
+                self.store.put_executions([message])
+            self.ids[(EXECUTION, key)] = execution_id
+        else:
+            message.id = execution_id
+            self.store.put_executions([message])
+        links = [c for c in self._context_ids(context_keys) if ("exe", c, execution_id) not in self._linked]
+        if links:
+            self.store.put_attributions_and_associations(
+                [], [pb.Association(context_id=c, execution_id=execution_id) for c in links]
+            )
+            self._linked.update(("exe", c, execution_id) for c in links)
+        return execution_id
+
+    def _execution_id(self, key: str) -> int:
+        execution_id = self.lookup(EXECUTION, key)
+        if execution_id is None:
+            raise errors.FailedPreconditionError(f"execution {key!r} was not recorded before its use")
+        return execution_id
+
+    # --- artifacts ------------------------------------------------------------------------------
+
+    def _artifacts(self, records: Sequence[list]) -> None:
+        keys = [r[1] for r in records if (ARTIFACT, r[1]) not in self.ids and r[11] is None]
+        if keys:
+            try:
+                for artifact in self.store.get_artifacts_by_external_ids(list(dict.fromkeys(keys))):
+                    self.ids[(ARTIFACT, artifact.external_id)] = artifact.id
+            except errors.NotFoundError:
+                pass
+        execution_ids = {r[6]: self._execution_id(r[6]) for r in records}
+        present = {
+            (e.artifact_id, e.execution_id, e.type)
+            for e in self.store.get_events_by_execution_ids(sorted(set(execution_ids.values())))
+        }
+        new_artifacts: list[pb.Artifact] = []
+        new_index: dict[str, int] = {}
+        edges: list[tuple[int | None, int | None, pb.Event]] = []
+        attributions: list[tuple[int, str | int]] = []  # (context id, artifact key or id)
+        for record in records:
+            (_, key, type_name, uri, props, reuse, exe_key, event_type, event_key, event_index,
+             context_keys, known_id) = record
+            execution_id = execution_ids[exe_key]
+            event = pb.Event(execution_id=execution_id, type=EVENT_TYPES[event_type])
+            if event_key is not None:
+                event.path.steps.add().key = event_key
+                event.path.steps.add().index = event_index or 0
+            artifact_id = known_id if known_id is not None else self.ids.get((ARTIFACT, key))
+            if artifact_id is None and reuse == "uri" and key not in new_index:
+                artifact_id = self._newest_at_uri(type_name, uri)
+                if artifact_id is not None:
+                    self.ids[(ARTIFACT, key)] = artifact_id
+            if artifact_id is not None:
+                if (artifact_id, execution_id, event.type) not in present:
+                    event.artifact_id = artifact_id
+                    edges.append((None, None, event))
+                    present.add((artifact_id, execution_id, event.type))
+                target: str | int = artifact_id
+            else:
+                if key not in new_index:
+                    type_id, declared = self.type_id(ARTIFACT, type_name)
+                    artifact = pb.Artifact(type_id=type_id, external_id=key, state=pb.Artifact.LIVE)
+                    if uri is not None:
+                        artifact.uri = uri
+                    self._fill_properties(artifact, props, declared)
+                    new_index[key] = len(new_artifacts)
+                    new_artifacts.append(artifact)
+                marker = (key, execution_id, event.type)
+                if marker not in present:
+                    edges.append((None, new_index[key], event))
+                    present.add(marker)  # type: ignore[arg-type]
+                target = key
+            attributions.extend((c, target) for c in self._context_ids(context_keys))
+        if new_artifacts or edges:
+            _, artifact_ids, _ = self.store.put_lineage_subgraph([], new_artifacts, [], edges)
+            for artifact, artifact_id in zip(new_artifacts, artifact_ids, strict=True):
+                self.ids[(ARTIFACT, artifact.external_id)] = artifact_id
+        pairs = {
+            (context_id, target if isinstance(target, int) else self.ids[(ARTIFACT, target)])
+            for context_id, target in attributions
+        }
+        pairs = {p for p in pairs if ("art", p[0], p[1]) not in self._linked}
+        if pairs:
+            self.store.put_attributions_and_associations(
+                [pb.Attribution(context_id=c, artifact_id=a) for c, a in sorted(pairs)], []
+            )
+            self._linked.update(("art", c, a) for c, a in pairs)
+
+    def _newest_at_uri(self, type_name: str, uri: str | None) -> int | None:
+        if uri is None:
+            return None
+        type_id, _ = self.type_id(ARTIFACT, type_name)
+        candidates = [a.id for a in self.store.get_artifacts_by_uri(uri) if a.type_id == type_id]
+        return max(candidates) if candidates else None
+
+    # --- metrics --------------------------------------------------------------------------------
+
+    def _metrics(self, records: Sequence[list]) -> None:
+        series: dict[tuple[int, str], mpb.MetricSeries] = {}
+        for _, exe_key, name, seq, step, value, stamp in records:
+            execution_id = self._execution_id(exe_key)
+            one = series.get((execution_id, name))
+            if one is None:
+                one = series[(execution_id, name)] = mpb.MetricSeries(execution_id=execution_id, name=name)
+            one.seq.append(seq)
+            one.step.append(step)
+            one.value.append(math.nan if value is None else value)
+            one.timestamp_ms.append(stamp)
+        _put_metric_series(self.store, list(series.values()))
+
+
+__all__ = ["Applier", "decode", "encode", "from_value", "to_value"]
