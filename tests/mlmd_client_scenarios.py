@@ -257,6 +257,24 @@ def types(g: Group) -> dict[str, Any]:
     r["version_is_new_type"] = v2_id != model_id
     r["model_v2"] = g.type(s.get_artifact_type(g.t("Model"), type_version="v2"))
     r["model_v3_missing"] = err(lambda: s.get_artifact_type(g.t("Model"), type_version="v3"))
+    # Nodes of two versions of one type: the same name may be used once per version.
+    [x1] = s.put_artifacts([artifact(model_id, g.t("x"), "/v1/x")])
+    [x2] = s.put_artifacts([artifact(v2_id, g.t("x"), "/v2/x")])
+    g.label("artifact", [x1, x2], ["x@v1", "x@v2"])
+    r["by_type_version"] = {
+        "unversioned": g.names("artifact", [a.id for a in s.get_artifacts_by_type(g.t("Model"))]),
+        "v2": g.names("artifact", [a.id for a in s.get_artifacts_by_type(g.t("Model"), "v2")]),
+        "v3": attempt(lambda: s.get_artifacts_by_type(g.t("Model"), "v3")),
+        "by_name_v2": g.name_of("artifact", s.get_artifact_by_type_and_name(g.t("Model"), g.t("x"), "v2").id),
+        "by_name_unversioned": g.name_of("artifact", s.get_artifact_by_type_and_name(g.t("Model"), g.t("x")).id),
+        "by_name_v3": s.get_artifact_by_type_and_name(g.t("Model"), g.t("x"), type_version="v3"),
+        "executions_v9": attempt(lambda: s.get_executions_by_type(g.t("Trainer"), "v9")),
+        "contexts_v9": attempt(lambda: s.get_contexts_by_type(g.t("Pipeline"), "v9")),
+        "execution_by_name_v9": attempt(lambda: s.get_execution_by_type_and_name(g.t("Trainer"), "n", "v9")),
+        "context_by_name_v9": attempt(lambda: s.get_context_by_type_and_name(g.t("Pipeline"), "n", "v9")),
+        "execution_type_v9": err(lambda: s.get_execution_type(g.t("Trainer"), "v9")),
+        "context_type_v9": err(lambda: s.get_context_type(g.t("Pipeline"), "v9")),
+    }
 
     trainer = mlmd.ExecutionType(name=g.t("Trainer"), base_type=mlmd.ExecutionType.TRAIN, external_id=g.t("trainer"))
     trainer.properties["steps"] = INT

@@ -62,6 +62,12 @@ def test_types_put_get_evolve_and_errors(run_group):
     }  # fmt: skip
     assert r["model_v2"] == {"name": "Model", "version": "v2", "properties": {"acc": "INT"}}
     assert r["version_is_new_type"] and r["model_v3_missing"] == "NotFoundError"
+    assert r["by_type_version"] == {
+        "unversioned": ["x@v1"], "v2": ["x@v2"], "v3": [],
+        "by_name_v2": "x@v2", "by_name_unversioned": "x@v1", "by_name_v3": None,
+        "executions_v9": [], "contexts_v9": [], "execution_by_name_v9": None, "context_by_name_v9": None,
+        "execution_type_v9": "NotFoundError", "context_type_v9": "NotFoundError",
+    }  # fmt: skip
     assert r["trainer"]["base_type"] == "TRAIN" and r["trainer"]["properties"] == {"lr": "DOUBLE", "steps": "INT"}
     assert r["pipeline"]["properties"] == {"owner": "STRING", "team": "STRING"}
     assert r["context_type_change_property_type"] == "AlreadyExistsError"
