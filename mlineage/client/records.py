@@ -71,7 +71,10 @@ def to_value(value: Any, target: pb.Value) -> None:
         else:
             target.string_value = str(value)
     elif isinstance(value, float):
-        target.double_value = value
+        if math.isfinite(value):
+            target.double_value = value
+        else:  # NaN/inf do not survive every backend's double column; the metric series keeps the number
+            target.string_value = repr(value)
     elif isinstance(value, str):
         target.string_value = value
     elif isinstance(value, dict):

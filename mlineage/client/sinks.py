@@ -120,10 +120,12 @@ class JournalSink:
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until the server holds every record so far (True), or ``timeout`` seconds pass (False)."""
+        if self.closed:
+            return self.writer.path.exists() is False
         return self.sender.wait_sent(_exit_timeout() if timeout is None else timeout)
 
     def resolve(self, kind: str, key: str, timeout: float | None = None) -> int | None:
-        if not self.flush(timeout if timeout is not None else 10.0):
+        if not self.closed and not self.flush(timeout if timeout is not None else 10.0):
             return None
         applier = self.sender.applier
         if applier is not None and (kind, key) in applier.ids:
@@ -151,8 +153,10 @@ class JournalSink:
                 "be sent by the next process that logs there, or by `mlineage journal flush`",
                 file=sys.stderr,
             )
-        if self._store is not None:
-            self._store.close()
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
 
 
 _SINKS: dict[tuple[str, str], JournalSink] = {}

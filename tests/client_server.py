@@ -1,0 +1,91 @@
+"""A `mlineage serve` subprocess on a fixed port that tests can SIGKILL and start again at the same address.
+
+Not a test module: the client tests import it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+STARTUP_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _command() -> list[str]:
+    script = Path(sys.executable).with_name("mlineage")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mlineage.cli"]
+
+
+class Server:
+    """``mlineage serve --db DB --grpc-port PORT`` (no HTTP); ``url`` is ``grpc://127.0.0.1:PORT``."""
+
+    def __init__(self, db_url: str, port: int | None = None) -> None:
+        self.db_url = db_url
+        self.port = port or free_port()
+        self.process: subprocess.Popen | None = None
+        self.lines: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"grpc://127.0.0.1:{self.port}"
+
+    def start(self) -> Server:
+        args = [*_command(), "serve", "--db", self.db_url, "--host", "127.0.0.1", "--grpc-port", str(self.port),
+                "--http-port", "0"]
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            ready = threading.Event()
+            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                       env={**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING"})
+
+            def pump(process=process, ready=ready) -> None:
+                for line in process.stdout:
+                    self.lines.append(line)
+                    if "mlineage: gRPC on" in line:
+                        ready.set()
+                ready.set()
+
+            threading.Thread(target=pump, daemon=True).start()
+            ready.wait(STARTUP_TIMEOUT_S)
+            if process.poll() is None:
+                self.process = process
+                return self
+            # The port may linger after a SIGKILL: try again until the deadline.
+            if time.monotonic() > deadline:
+                raise AssertionError(f"mlineage serve did not start:\n{''.join(self.lines)}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """SIGKILL: no drain, no goodbye."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
