@@ -135,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-client-verify", action="store_true", help="require verified client certificates")
     serve.set_defaults(handler=_cmd_serve)
 
+    from mlineage.lineage.command import add_parser as add_lineage_command
+
+    add_lineage_command(commands, db_help=f"database URL (default: $MLINEAGE_DB or {DEFAULT_DB})")
+
     from mlineage.client.commands import add_commands
 
     add_commands(commands, DEFAULT_DB)  # run, journal

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
-from mlineage.lineage.traversal import EventEdge, event_rows
+from mlineage.lineage.traversal import EventEdge, EventReader
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlineage.proto import metadata_store_pb2 as pb
-from mlineage.schema import tables as t
 
 #: LineageGraph's fields that a read mask may name (parent_contexts is never filled, as in MLMD).
 GRAPH_FIELDS = (
@@ -26,33 +27,60 @@ GRAPH_FIELDS = (
     "associations",
 )
 
-_BATCH = 900
+
+@functools.lru_cache(maxsize=4096)
+def _path_bytes(text: str) -> bytes:
+    # Event paths repeat a lot ("examples", "model"): decode each distinct one once.
+    path = pb.Event.Path()
+    for step in json.loads(text):
+        added = path.steps.add()
+        if "index" in step:
+            added.index = step["index"]
+        elif "key" in step:
+            added.key = step["key"]
+    return path.SerializeToString()
 
 
-def event_message(row) -> pb.Event:
-    from mlineage.metadata.store import _event_message
-
-    return _event_message(row)
+def event_messages(rows: Iterable[tuple]) -> list[pb.Event]:
+    """Event messages from (id, artifact_id, execution_id, type, path, milliseconds, system_metadata) rows."""
+    messages = []
+    for _, artifact_id, execution_id, event_type, path, milliseconds, system_metadata in rows:
+        event = pb.Event(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
+        if milliseconds is not None:
+            event.milliseconds_since_epoch = milliseconds
+        if path is not None:
+            event.path.SetInParent()
+            event.path.MergeFromString(_path_bytes(path))
+        if system_metadata is not None:
+            event.system_metadata.ParseFromString(bytes(system_metadata))
+        messages.append(event)
+    return messages
 
 
 def memberships(
     connection: Connection, artifact_ids: Sequence[int], execution_ids: Sequence[int]
 ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(context_id, artifact_id) attributions and (context_id, execution_id) associations of the nodes."""
-    found = []
-    for table, column, ids in (
-        (t.attributions, t.attributions.c.artifact_id, artifact_ids),
-        (t.associations, t.associations.c.execution_id, execution_ids),
-    ):
-        pairs: set[tuple[int, int]] = set()
-        ids = list(ids)
-        for start in range(0, len(ids), _BATCH):
-            part = ids[start : start + _BATCH]
-            pairs.update(
-                (row[0], row[1]) for row in connection.execute(select(table.c.context_id, column).where(column.in_(part)))
-            )
-        found.append(sorted(pairs))
-    return found[0], found[1]
+    reader = EventReader(connection)
+    try:
+        attributions = sorted(set(reader.memberships(ARTIFACT, artifact_ids))) if artifact_ids else []
+        associations = sorted(set(reader.memberships(EXECUTION, execution_ids))) if execution_ids else []
+    finally:
+        reader.close()
+    return attributions, associations
+
+
+def edge_messages(connection: Connection, edges: Iterable[EventEdge]) -> list[pb.Event]:
+    """Full event messages for the walked edges, in the order given."""
+    edges = list(edges)
+    if not edges:
+        return []
+    reader = EventReader(connection)
+    try:
+        by_id = {row[0]: row for row in reader.event_rows([edge.id for edge in edges])}
+    finally:
+        reader.close()
+    return event_messages(by_id[edge.id] for edge in edges if edge.id in by_id)
 
 
 def fill_graph(
@@ -81,9 +109,7 @@ def fill_graph(
         if name in fields:
             getattr(graph, name).extend(nodes(connection, kind, ids, dehydrated=dehydrated))
     if "events" in fields:
-        edges = list(events)
-        by_id = {row.id: row for row in event_rows(connection, [edge.id for edge in edges])}
-        graph.events.extend(event_message(by_id[edge.id]) for edge in edges if edge.id in by_id)
+        graph.events.extend(edge_messages(connection, events))
     if "attributions" in fields:
         graph.attributions.extend(pb.Attribution(context_id=c, artifact_id=a) for c, a in attributions)
     if "associations" in fields:

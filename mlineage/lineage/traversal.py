@@ -45,6 +45,8 @@ MAX_HOPS_DEFAULT = 100
 
 #: Ids per IN list; well below SQLite's bound-parameter limit.
 _BATCH = 900
+#: Ids per JSON array or PostgreSQL array parameter.
+_BIG_BATCH = 10_000
 
 #: Answers whether nodes of a kind pass a test: ``test(connection, kind, ids) -> ids that pass``.
 NodeTest = Callable[[Connection, NodeKind, Sequence[int]], "set[int]"]
@@ -129,30 +131,61 @@ class EventReader:
         self._cursor = connection.connection.cursor()
         self._postgres = connection.dialect.name == "postgresql"
 
-    def _sql(self, column: str, count: int, types: tuple[int, ...] | None) -> str:
+    def statement(
+        self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None
+    ) -> tuple[str, tuple]:
+        """The hop query (SQL text and parameters) for the events of ``ids``, optionally of some types."""
+        column = "artifact_id" if kind is ARTIFACT else "execution_id"
+        ids = list(ids)
         if self._postgres:
             where = f"{column} = ANY(%s)"
+            params: tuple = (ids,)
             if types is not None:
                 where += " AND type = ANY(%s)"
+                params += (list(types),)
         else:
-            where = f"{column} IN ({','.join('?' * count)})"
+            where = f"{column} IN ({','.join('?' * len(ids))})"
+            params = tuple(ids)
             if types is not None:
                 where += f" AND type IN ({','.join('?' * len(types))})"
-        return f"SELECT id, artifact_id, execution_id, type FROM events WHERE {where}"
+                params += tuple(types)
+        return f"SELECT id, artifact_id, execution_id, type FROM events WHERE {where}", params
 
     def events_of(self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None) -> list[EventEdge]:
         """Events of the given artifacts (or executions), optionally of some types only."""
-        column = "artifact_id" if kind is ARTIFACT else "execution_id"
         rows: list[EventEdge] = []
         for start in range(0, len(ids), _BATCH):
-            part = list(ids[start : start + _BATCH])
-            if self._postgres:
-                params: tuple = (part,) if types is None else (part, list(types))
-            else:
-                params = tuple(part) if types is None else (*part, *types)
-            self._cursor.execute(self._sql(column, len(part), types), params)
+            self._cursor.execute(*self.statement(kind, ids[start : start + _BATCH], types))
             rows.extend(EventEdge(*row) for row in self._cursor.fetchall())
         return rows
+
+    def _ids_clause(self, column: str) -> str:
+        # One statement text whatever the number of ids: a JSON array on SQLite, an array on PostgreSQL.
+        if self._postgres:
+            return f"{column} = ANY(%s)"
+        return f"{column} IN (SELECT value FROM json_each(?))"
+
+    def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple]:
+        rows: list[tuple] = []
+        ids = list(ids)
+        for start in range(0, len(ids), _BIG_BATCH):
+            part = ids[start : start + _BIG_BATCH]
+            self._cursor.execute(sql, (part if self._postgres else json.dumps(part),))
+            rows.extend(self._cursor.fetchall())
+        return rows
+
+    def event_rows(self, event_ids: Sequence[int]) -> list[tuple]:
+        """(id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata) by id."""
+        sql = (
+            "SELECT id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata "
+            f"FROM events WHERE {self._ids_clause('id')}"
+        )
+        return self._by_ids(sql, event_ids)
+
+    def memberships(self, kind: NodeKind, ids: Sequence[int]) -> list[tuple[int, int]]:
+        """(context_id, node id) attributions of artifacts, or associations of executions."""
+        table, column = ("attributions", "artifact_id") if kind is ARTIFACT else ("associations", "execution_id")
+        return self._by_ids(f"SELECT context_id, {column} FROM {table} WHERE {self._ids_clause(column)}", ids)
 
     def close(self) -> None:
         self._cursor.close()
@@ -454,41 +487,11 @@ def type_state_test(
     return test
 
 
-def all_of(*tests: NodeTest | None) -> NodeTest | None:
-    """A NodeTest passing what every given test passes (None tests are skipped)."""
-    present = [test for test in tests if test is not None]
-    if not present:
-        return None
-    if len(present) == 1:
-        return present[0]
-
-    def test(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> set[int]:
-        passing = set(ids)
-        for each in present:
-            if not passing:
-                break
-            passing &= each(connection, kind, sorted(passing))
-        return passing
-
-    return test
-
-
 # --- reading edges for an answer ----------------------------------------------------------------
 
 
-def event_rows(connection: Connection, event_ids: Sequence[int]) -> list:
-    """Full event rows for the given ids, in id order."""
-    rows = []
-    ids = sorted(set(event_ids))
-    for start in range(0, len(ids), _BATCH):
-        part = ids[start : start + _BATCH]
-        rows.extend(connection.execute(select(t.events).where(t.events.c.id.in_(part))).all())
-    rows.sort(key=lambda row: row.id)
-    return rows
-
-
 def events_between(connection: Connection, artifact_ids: Sequence[int], execution_ids: Sequence[int]) -> list:
-    """Event rows whose artifact and execution are both in the given sets (the induced edges)."""
+    """EventEdges whose artifact and execution are both in the given sets (the induced edges), by id."""
     if not artifact_ids or not execution_ids:
         return []
     wanted = set(execution_ids)
@@ -497,4 +500,4 @@ def events_between(connection: Connection, artifact_ids: Sequence[int], executio
         edges = [row for row in reader.events_of(ARTIFACT, sorted(set(artifact_ids))) if row.execution_id in wanted]
     finally:
         reader.close()
-    return event_rows(connection, [edge.id for edge in edges])
+    return sorted(edges)

@@ -1,0 +1,284 @@
+"""Lineage benchmark: mlineage (SQLite, PostgreSQL) against MLMD in-process on the same graph, in one run.
+
+For each store size (default 10k and 1M nodes) gen_store.py builds, or reuses,
+the same TFX-like graph in an mlineage SQLite file, an mlineage PostgreSQL
+database and an MLMD SQLite file. Four queries start in pipeline 0, whose
+answers are the same at every size: upstream from its last model and
+downstream from its first Examples, 10 and 50 hops. Each round runs
+lineage_worker.py once per store, in a subprocess (MLMD under the ml-metadata
+venv), alternating stores; the table shows the median over rounds of each
+worker's median.
+
+Columns: ``subgraph`` is ``get_lineage_subgraph`` as MLMD's Python client
+calls it (nodes hydrated, contexts, events, types), the same call on both
+sides; ``walk`` is mlineage's traversal alone (node and edge ids). Goals: at
+1M nodes the depth-50 upstream query under 50 ms on SQLite; 1M at most 1.5x
+10k for the same answer; mlineage at least 2x faster than MLMD. The hop
+queries' plans (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE) are printed after the
+table. Results go to bench/results/lineage_bench.json.
+
+    python bench/lineage_bench.py [--sizes 10000,1000000] [--postgres URL] [--rounds 3] [--repeat 20]
+
+Exit status: 0 all goals met, 1 a goal missed, 2 a store failed or two stores disagreed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(REPO_ROOT))
+
+import gen_store  # noqa: E402
+
+WORKER = BENCH_DIR / "lineage_worker.py"
+DEFAULT_OUTPUT = BENCH_DIR / "results" / "lineage_bench.json"
+GOAL_MS = 50.0
+GOAL_SCALE = 1.5
+GOAL_SPEEDUP = 2.0
+
+
+def queries(landmarks: dict[str, int]) -> list[dict[str, Any]]:
+    return [
+        {"name": "up10", "start": landmarks["last_model"], "hops": 10, "direction": "UPSTREAM"},
+        {"name": "up50", "start": landmarks["last_model"], "hops": 50, "direction": "UPSTREAM"},
+        {"name": "down10", "start": landmarks["first_examples"], "hops": 10, "direction": "DOWNSTREAM"},
+        {"name": "down50", "start": landmarks["first_examples"], "hops": 50, "direction": "DOWNSTREAM"},
+    ]
+
+
+def run_worker(python: str, backend: str, db: str, qs: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    command = [python, str(WORKER), "--backend", backend, "--db", db, "--queries", json.dumps(qs)]
+    command += ["--repeat", str(repeat)]
+    env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        return {"error": str(exc)}
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        return {"error": f"worker exited {proc.returncode}", "stderr": proc.stderr.strip().splitlines()[-20:]}
+
+
+def _median(runs: list[dict[str, Any]], query: str, what: str) -> float | None:
+    values = [run["results"][query][what]["median_ms"] for run in runs if what in run["results"][query]]
+    return statistics.median(values) if values else None
+
+
+# --- query plans --------------------------------------------------------------------------------
+
+
+def plans(meta: dict[str, Any]) -> dict[str, list[str]]:
+    """Plans of the walk's hop queries, on a real frontier of each store."""
+    from sqlalchemy import create_engine
+
+    from mlineage.lineage.traversal import INPUT_EVENTS, OUTPUT_EVENTS, Direction, EventReader, traverse
+    from mlineage.metadata.kinds import ARTIFACT, EXECUTION
+
+    out: dict[str, list[str]] = {}
+    model = meta["landmarks"]["last_model"]
+    for backend in ("sqlite", "postgresql"):
+        url = meta["stores"].get(backend)
+        if not url:
+            continue
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            walk = traverse(connection, artifact_ids=[model], direction=Direction.UPSTREAM, max_hops=2)
+            executions = list(walk.executions)
+            reader = EventReader(connection)
+            lines = []
+            for label, kind, ids, types in (
+                ("artifacts -> executions (upstream: output events)", ARTIFACT, [model], OUTPUT_EVENTS),
+                ("executions -> artifacts (upstream: input events)", EXECUTION, executions, INPUT_EVENTS),
+            ):
+                sql, params = reader.statement(kind, ids, types)
+                lines.append(f"-- {label}: {sql}")
+                if backend == "sqlite":
+                    rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params).all()
+                    lines += [f"   {row[-1]}" for row in rows]
+                else:
+                    rows = connection.exec_driver_sql(
+                        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + sql, params
+                    ).all()
+                    lines += [f"   {row[0]}" for row in rows]
+            reader.close()
+        engine.dispose()
+        out[backend] = lines
+    mlmd_db = meta["stores"].get("mlmd")
+    if mlmd_db:
+        import sqlite3
+
+        db = sqlite3.connect(f"file:{mlmd_db}?mode=ro", uri=True)
+        lines = []
+        for label, sql in (
+            ("MLMD FindEventsByArtifacts", "SELECT * FROM Event WHERE artifact_id IN (?)"),
+            ("MLMD FindEventsByExecutions", "SELECT * FROM Event WHERE execution_id IN (?)"),
+        ):
+            lines.append(f"-- {label}: {sql}")
+            lines += [f"   {row[-1]}" for row in db.execute("EXPLAIN QUERY PLAN " + sql, (model,))]
+        db.close()
+        out["mlmd"] = lines
+    return out
+
+
+# --- driver -------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,1000000", help="store sizes in nodes (default 10000,1000000)")
+    parser.add_argument("--postgres", default=os.environ.get("MLINEAGE_TEST_POSTGRES_URL"),
+                        help="PostgreSQL server URL (default $MLINEAGE_TEST_POSTGRES_URL; none: SQLite only)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=20, help="timed calls per query per round")
+    parser.add_argument("--mlmd-python", default=os.environ.get("MLINEAGE_MLMD_PYTHON")
+                        or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python"))
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    stores: dict[int, dict[str, Any]] = {}
+    for size in sizes:
+        print(f"store of {size} nodes ...", file=sys.stderr, flush=True)
+        stores[size] = gen_store.generate(size, postgres=args.postgres)
+
+    backends = [("mlmd", args.mlmd_python, "mlmd"), ("sqlite", sys.executable, "mlineage")]
+    if args.postgres:
+        backends.append(("postgresql", sys.executable, "mlineage"))
+    runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    failed = False
+    for round_number in range(args.rounds):
+        for size in sizes:
+            meta = stores[size]
+            qs = queries(meta["landmarks"])
+            order = backends if round_number % 2 == 0 else list(reversed(backends))
+            for name, python, kind in order:
+                print(f"round {round_number + 1}: {size} nodes, {name}", file=sys.stderr, flush=True)
+                result = run_worker(python, kind, meta["stores"][name], qs, args.repeat)
+                if "error" in result:
+                    print(f"  {name} failed: {result}", file=sys.stderr)
+                    failed = True
+                    continue
+                runs.setdefault((size, name), []).append(result)
+
+    rows = []
+    problems = []
+    names = [q["name"] for q in queries(stores[sizes[0]]["landmarks"])]
+    for size in sizes:
+        for query in names:
+            row: dict[str, Any] = {"nodes": stores[size]["nodes"], "query": query}
+            answers = {}
+            for name, _, _ in backends:
+                done = runs.get((size, name), [])
+                if not done:
+                    continue
+                row[f"{name}_ms"] = _median(done, query, "subgraph")
+                if name != "mlmd":
+                    row[f"{name}_walk_ms"] = _median(done, query, "walk")
+                answers[name] = done[0]["results"][query]["answer"]
+            if len({json.dumps(a, sort_keys=True) for a in answers.values()}) > 1:
+                problems.append(f"{size} {query}: stores disagree {answers}")
+            row["answer"] = next(iter(answers.values()), {})
+            rows.append(row)
+
+    # Ratios: mlineage/MLMD on the same store, and 1M/10k for the same answer.
+    smallest, largest = min(sizes), max(sizes)
+    goals = []
+    for row in rows:
+        if row.get("mlmd_ms") and row.get("sqlite_ms"):
+            row["speedup_sqlite"] = row["mlmd_ms"] / row["sqlite_ms"]
+        if row.get("mlmd_ms") and row.get("postgresql_ms"):
+            row["speedup_postgresql"] = row["mlmd_ms"] / row["postgresql_ms"]
+    by_key = {(row["nodes"], row["query"]): row for row in rows}
+    small_nodes, large_nodes = stores[smallest]["nodes"], stores[largest]["nodes"]
+    if smallest != largest:
+        for query in names:
+            small, large = by_key[(small_nodes, query)], by_key[(large_nodes, query)]
+            if small["answer"].get("names") != large["answer"].get("names"):
+                problems.append(f"{query}: the answers at {smallest} and {largest} nodes differ")
+            for name in ("sqlite", "postgresql", "mlmd"):
+                if small.get(f"{name}_ms") and large.get(f"{name}_ms"):
+                    large[f"scale_{name}"] = large[f"{name}_ms"] / small[f"{name}_ms"]
+    for row in rows:
+        if row["nodes"] != large_nodes:
+            continue
+        if row["query"] == "up50" and row.get("sqlite_ms") is not None:
+            goals.append((f"{row['query']} at {row['nodes']} nodes, SQLite < {GOAL_MS:g} ms",
+                          row["sqlite_ms"] < GOAL_MS, f"{row['sqlite_ms']:.1f} ms"))
+        for name in ("sqlite", "postgresql"):
+            if f"scale_{name}" in row:
+                goals.append((f"{row['query']} {name}: {largest}/{smallest} nodes <= {GOAL_SCALE}x",
+                              row[f"scale_{name}"] <= GOAL_SCALE, f"{row[f'scale_{name}']:.2f}x"))
+    for row in rows:
+        if "speedup_sqlite" in row:
+            goals.append((f"{row['query']} at {row['nodes']} nodes: SQLite >= {GOAL_SPEEDUP:g}x MLMD",
+                          row["speedup_sqlite"] >= GOAL_SPEEDUP, f"{row['speedup_sqlite']:.1f}x"))
+
+    def cell(value: Any, fmt: str = "{:.1f}") -> str:
+        return "-" if value is None else fmt.format(value)
+
+    header = (
+        f"{'nodes':>8} {'query':<7} {'answer a/e/ev':>14} {'MLMD ms':>8} {'SQLite ms':>9} {'walk':>6} "
+        f"{'PG ms':>7} {'walk':>6} {'MLMD/SQLite':>11} {'MLMD/PG':>8} {'1M/10k SQLite':>13} {'PG':>5} {'MLMD':>5}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        answer = row["answer"]
+        lines.append(
+            f"{row['nodes']:>8} {row['query']:<7} "
+            f"{answer.get('artifacts', 0):>5}/{answer.get('executions', 0)}/{answer.get('events', 0):<4} "
+            f"{cell(row.get('mlmd_ms')):>8} {cell(row.get('sqlite_ms')):>9} {cell(row.get('sqlite_walk_ms')):>6} "
+            f"{cell(row.get('postgresql_ms')):>7} {cell(row.get('postgresql_walk_ms')):>6} "
+            f"{cell(row.get('speedup_sqlite'), '{:.1f}x'):>11} {cell(row.get('speedup_postgresql'), '{:.1f}x'):>8} "
+            f"{cell(row.get('scale_sqlite'), '{:.2f}x'):>13} {cell(row.get('scale_postgresql'), '{:.2f}x'):>5} "
+            f"{cell(row.get('scale_mlmd'), '{:.2f}x'):>5}"
+        )
+    print("\n".join(lines))
+    print()
+    for label, ok, value in goals:
+        print(f"{'PASS' if ok else 'MISS'}  {label}: {value}")
+    for problem in problems:
+        print(f"FAIL  {problem}")
+    plan_text = plans(stores[largest])
+    print()
+    for backend, plan_lines in plan_text.items():
+        print(f"query plans, {backend}, {stores[largest]['nodes']} nodes:")
+        print("\n".join(plan_lines))
+
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(
+        json.dumps(
+            {
+                "when": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+                "rounds": args.rounds,
+                "repeat": args.repeat,
+                "stores": {str(size): {k: v for k, v in meta.items() if k != "types"} for size, meta in stores.items()},
+                "rows": rows,
+                "goals": [{"goal": label, "met": ok, "value": value} for label, ok, value in goals],
+                "problems": problems,
+                "plans": plan_text,
+            },
+            indent=2,
+        )
+    )
+    if failed or problems:
+        return 2
+    return 0 if all(ok for _, ok, _ in goals) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

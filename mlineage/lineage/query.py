@@ -1,0 +1,190 @@
+"""Lineage for people and programs: a walk from some nodes, answered as a full LineageGraph with hops.
+
+``lineage(store, artifact_ids=[...])`` is the engine (traversal.py) with
+readable options (direction names, type and state filters, ending filters)
+and a hydrated answer: nodes with their properties, the events walked, the
+contexts the nodes belong to and the types they use. A node cap answers a
+page with ``truncated=True`` and a ``cursor`` for the next page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from mlineage.errors import InvalidArgumentError
+from mlineage.lineage.graph import edge_messages, memberships, nodes, used_types
+from mlineage.lineage.traversal import (
+    MAX_HOPS_DEFAULT,
+    Direction,
+    Ending,
+    Traversal,
+    filter_test,
+    traverse,
+    type_state_test,
+)
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
+from mlineage.metadata.store import Store
+from mlineage.proto import metadata_store_pb2 as pb
+
+#: A node by kind name and id: ("artifact", 12), ("execution", 3).
+Node = tuple[str, int]
+
+_DIRECTION_NAMES = {
+    "up": Direction.UPSTREAM,
+    "upstream": Direction.UPSTREAM,
+    "down": Direction.DOWNSTREAM,
+    "downstream": Direction.DOWNSTREAM,
+    "both": Direction.BOTH,
+    "bidirectional": Direction.BOTH,
+}
+
+
+def direction_of(value: Direction | str) -> Direction:
+    """A Direction from itself or a name: up, upstream, down, downstream, both, bidirectional."""
+    if isinstance(value, Direction):
+        return value
+    found = _DIRECTION_NAMES.get(str(value).lower())
+    if found is None:
+        raise InvalidArgumentError(f"unknown direction {value!r}: use up, down or both")
+    return found
+
+
+def _states(values: Iterable[int | str] | None, enum) -> list[int] | None:
+    if values is None:
+        return None
+    states = []
+    for value in values:
+        if isinstance(value, str):
+            try:
+                states.append(enum.Value(value.upper()))
+            except ValueError:
+                raise InvalidArgumentError(f"unknown state {value!r}; one of {', '.join(enum.keys())}") from None
+        else:
+            states.append(int(value))
+    return states
+
+
+@dataclass
+class Lineage:
+    """A lineage answer: the graph (hydrated), each node's hop from the start, and paging."""
+
+    graph: pb.LineageGraph
+    starting: list[Node]
+    direction: Direction
+    hops: dict[Node, int] = field(default_factory=dict)
+    truncated: bool = False
+    cursor: str | None = None
+    max_hops: int = MAX_HOPS_DEFAULT
+
+    def artifacts(self) -> list[pb.Artifact]:
+        return list(self.graph.artifacts)
+
+    def executions(self) -> list[pb.Execution]:
+        return list(self.graph.executions)
+
+
+def lineage(
+    store: Store,
+    *,
+    artifact_ids: Iterable[int] = (),
+    execution_ids: Iterable[int] = (),
+    direction: Direction | str = Direction.BOTH,
+    max_hops: int = MAX_HOPS_DEFAULT,
+    ending_artifacts: str | None = None,
+    ending_executions: str | None = None,
+    include_ending: bool = True,
+    artifact_types: Sequence[str] | None = None,
+    execution_types: Sequence[str] | None = None,
+    artifact_states: Iterable[int | str] | None = None,
+    execution_states: Iterable[int | str] | None = None,
+    max_nodes: int | None = None,
+    cursor: str | None = None,
+    with_contexts: bool = True,
+) -> Lineage:
+    """Walk from the given nodes and answer the lineage graph around them.
+
+    ``ending_*`` are MLMD filter queries naming nodes where the walk stops
+    (kept in the answer unless ``include_ending=False``). The type and state
+    filters keep only nodes of those types or states and prune the walk behind
+    the others (as MLMD's boundaries do). ``max_nodes`` caps one page; pass the
+    returned ``cursor`` (with the same other arguments) for the next one.
+    """
+    artifact_ids = list(dict.fromkeys(int(i) for i in artifact_ids))
+    execution_ids = list(dict.fromkeys(int(i) for i in execution_ids))
+    if not artifact_ids and not execution_ids:
+        raise InvalidArgumentError("lineage needs at least one starting artifact or execution")
+    walk_direction = direction_of(direction)
+    ending = Ending(
+        artifacts=filter_test({"artifact": ending_artifacts}) if ending_artifacts is not None else None,
+        executions=filter_test({"execution": ending_executions}) if ending_executions is not None else None,
+        include_artifacts=include_ending,
+        include_executions=include_ending,
+    )
+    keep = type_state_test(
+        artifact_types=artifact_types,
+        execution_types=execution_types,
+        artifact_states=_states(artifact_states, pb.Artifact.State),
+        execution_states=_states(execution_states, pb.Execution.State),
+    )
+    with store.reading() as connection:
+        missing = _missing(connection, artifact_ids, execution_ids)
+        if missing:
+            from mlineage.errors import NotFoundError
+
+            raise NotFoundError(f"no such nodes: {', '.join(f'{kind} {i}' for kind, i in missing)}")
+        walk = traverse(
+            connection,
+            artifact_ids=artifact_ids,
+            execution_ids=execution_ids,
+            direction=walk_direction,
+            max_hops=max_hops,
+            ending=ending,
+            keep=keep,
+            max_nodes=max_nodes,
+            cursor=cursor,
+        )
+        graph = answer_graph(connection, walk, with_contexts=with_contexts)
+    hops = {("artifact", i): h for i, h in walk.artifacts.items()}
+    hops.update({("execution", i): h for i, h in walk.executions.items()})
+    starting = [("artifact", i) for i in artifact_ids] + [("execution", i) for i in execution_ids]
+    return Lineage(
+        graph=graph,
+        starting=starting,
+        direction=walk_direction,
+        hops=hops,
+        truncated=walk.truncated,
+        cursor=walk.cursor,
+        max_hops=max_hops,
+    )
+
+
+def _missing(connection, artifact_ids: list[int], execution_ids: list[int]) -> list[Node]:
+    from sqlalchemy import select
+
+    missing: list[Node] = []
+    for kind, ids in ((ARTIFACT, artifact_ids), (EXECUTION, execution_ids)):
+        if ids:
+            table = kind.table
+            found = set(connection.execute(select(table.c.id).where(table.c.id.in_(ids))).scalars())
+            missing += [(kind.name, i) for i in ids if i not in found]
+    return missing
+
+
+def answer_graph(connection, walk: Traversal, *, with_contexts: bool = True) -> pb.LineageGraph:
+    """A hydrated LineageGraph of one walk page: nodes in walk order, events, memberships, used types."""
+    graph = pb.LineageGraph()
+    artifact_ids, execution_ids = list(walk.artifacts), list(walk.executions)
+    graph.artifacts.extend(nodes(connection, ARTIFACT, artifact_ids))
+    graph.executions.extend(nodes(connection, EXECUTION, execution_ids))
+    graph.events.extend(edge_messages(connection, walk.events))
+    if with_contexts:
+        attributions, associations = memberships(connection, artifact_ids, execution_ids)
+        context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
+        graph.contexts.extend(nodes(connection, CONTEXT, context_ids))
+        graph.attributions.extend(pb.Attribution(context_id=c, artifact_id=a) for c, a in attributions)
+        graph.associations.extend(pb.Association(context_id=c, execution_id=e) for c, e in associations)
+        graph.context_types.extend(used_types(connection, CONTEXT, graph.contexts))
+    graph.artifact_types.extend(used_types(connection, ARTIFACT, graph.artifacts))
+    graph.execution_types.extend(used_types(connection, EXECUTION, graph.executions))
+    return graph
