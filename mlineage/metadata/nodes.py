@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,15 +11,14 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    func,
     insert,
-    literal_column,
     null,
     select,
     update,
 )
 
 from mlineage.errors import InvalidArgumentError
+from mlineage.metadata import executor
 from mlineage.metadata.kinds import NodeKind
 from mlineage.metadata.types import TypeInfo
 from mlineage.metadata.values import TYPE_NAMES, fill_value_tuple, value_columns, value_type
@@ -77,46 +75,21 @@ def _property_columns(kind: NodeKind) -> list:
     ]
 
 
-# Hot reads run statements compiled once per dialect on the raw DBAPI cursor of the
-# caller's connection (same transaction): SQLAlchemy's per-execute work would
-# otherwise cost more than the query. The statements are still SQLAlchemy
-# constructs; ids travel as one parameter (a JSON array on SQLite, an array on
-# PostgreSQL), so one compiled statement serves any number of ids.
-_COMPILED: dict[tuple[str, str, str], tuple[str, tuple[str, ...] | None]] = {}
-
-
-def _ids_match(dialect_name: str, column):
-    if dialect_name == "sqlite":
-        return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam("ids"))))
-    return column == func.any(bindparam("ids"))
-
-
-def _compiled(connection: Connection, kind: NodeKind, what: str) -> tuple[str, tuple[str, ...] | None]:
-    dialect = connection.dialect
-    key = (dialect.name, kind.name, what)
-    found = _COMPILED.get(key)
-    if found is None:
+def _by_ids_statement(kind: NodeKind, what: str):
+    def build(dialect_name: str):
         if what == "nodes":
-            stmt = node_select(kind).where(_ids_match(dialect.name, kind.table.c.id))
-        else:
-            props = kind.properties
-            stmt = select(*_property_columns(kind)).where(_ids_match(dialect.name, props.c[kind.owner_column]))
-        compiled = stmt.compile(dialect=dialect)
-        found = (compiled.string, tuple(compiled.positiontup) if compiled.positional else None)
-        _COMPILED[key] = found
-    return found
+            return node_select(kind).where(executor.ids_match(dialect_name, kind.table.c.id))
+        props = kind.properties
+        return select(*_property_columns(kind)).where(executor.ids_match(dialect_name, props.c[kind.owner_column]))
+
+    return build
 
 
 def _raw_by_ids(connection: Connection, kind: NodeKind, what: str, ids: Sequence[int]) -> list:
-    sql, positions = _compiled(connection, kind, what)
-    value = json.dumps(list(ids)) if connection.dialect.name == "sqlite" else list(ids)
-    params = {"ids": value}
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(sql, tuple(params[name] for name in positions) if positions is not None else params)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+    """Node or property rows for ids, through the executor (one array parameter for all ids)."""
+    return executor.fetch(
+        connection, ("by_ids", kind.name, what), _by_ids_statement(kind, what), {"ids": executor.ids_param(connection, ids)}
+    )
 
 
 def _build_message(kind: NodeKind, row):
@@ -240,17 +213,49 @@ def insert_nodes(connection: Connection, kind: NodeKind, messages: Sequence, nam
         row["last_update_time_since_epoch"] = now
         rows.append(row)
     table = kind.table
-    if len(rows) == 1:
-        ids = [connection.execute(insert(table).values(**rows[0]).returning(table.c.id)).scalar_one()]
-    else:
+    if len(rows) > 1 and connection.dialect.name != "sqlite":
+        # One round trip for the batch (insertmanyvalues) instead of one per row.
         result = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
         ids = [row.id for row in result]
+    else:
+        columns = tuple(rows[0])
+        ids = executor.insert_returning_ids(
+            connection,
+            ("insert_node", kind.name, columns),
+            lambda _: insert(table).values({c: bindparam(f"p_{c}") for c in columns}).returning(table.c.id),
+            [{f"p_{c}": row[c] for c in columns} for row in rows],
+        )
     prop_rows = []
     for node_id, message in zip(ids, messages, strict=True):
         prop_rows.extend(property_rows(kind, node_id, message))
-    if prop_rows:
-        connection.execute(insert(kind.properties), prop_rows)
+    insert_property_rows(connection, kind, prop_rows)
     return ids
+
+
+_PROPERTY_ROW_COLUMNS = (
+    "name",
+    "is_custom",
+    "value_type",
+    "int_value",
+    "double_value",
+    "string_value",
+    "bool_value",
+    "struct_value",
+    "proto_value",
+)
+
+
+def insert_property_rows(connection: Connection, kind: NodeKind, rows: Sequence[dict]) -> None:
+    if not rows:
+        return
+    props = kind.properties
+    columns = (kind.owner_column, *_PROPERTY_ROW_COLUMNS)
+    executor.execute_many(
+        connection,
+        ("insert_props", kind.name),
+        lambda _: insert(props).values({c: bindparam(f"p_{c}") for c in columns}),
+        [{f"p_{c}": row[c] for c in columns} for row in rows],
+    )
 
 
 def _mask_paths(mask: Sequence[str]) -> tuple[set[str], set[tuple[bool, str]], set[bool]]:
@@ -357,16 +362,30 @@ def update_node(
         return False
     table = kind.table
     values["last_update_time_since_epoch"] = max(now, stored.last_update_time_since_epoch)
-    connection.execute(update(table).where(table.c.id == node_id).values(**values))
+    columns = tuple(sorted(values))
+    executor.execute_many(
+        connection,
+        ("update_node", kind.name, columns),
+        lambda _: update(table)
+        .where(table.c.id == bindparam("p_node_id"))
+        .values({c: bindparam(f"p_{c}") for c in columns}),
+        [{"p_node_id": node_id, **{f"p_{c}": values[c] for c in columns}}],
+    )
     props = kind.properties
     owner = props.c[kind.owner_column]
     rewrite = to_delete + to_write
-    for is_custom in (False, True):
-        names = [name for custom, name in rewrite if custom == is_custom]
-        for part in chunks(names):
-            connection.execute(
-                delete(props).where(and_(owner == node_id, props.c.is_custom == is_custom, props.c.name.in_(part)))
+    executor.execute_many(
+        connection,
+        ("delete_prop", kind.name),
+        lambda _: delete(props).where(
+            and_(
+                owner == bindparam("p_owner"),
+                props.c.is_custom == bindparam("p_custom"),
+                props.c.name == bindparam("p_name"),
             )
+        ),
+        [{"p_owner": node_id, "p_custom": custom, "p_name": name} for custom, name in rewrite],
+    )
     if to_write:
-        connection.execute(insert(props), property_rows(kind, node_id, message, keys=set(to_write)))
+        insert_property_rows(connection, kind, property_rows(kind, node_id, message, keys=set(to_write)))
     return changed or force_update_time

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, text
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from mlineage.errors import (
@@ -27,6 +27,7 @@ from mlineage.errors import (
     OutOfRangeError,
     UnavailableError,
 )
+from mlineage.metadata import executor
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine
@@ -446,15 +447,27 @@ class Store:
     ) -> None:
         if not ids:
             return
-        found: set[int] = set()
-        id_list = sorted(ids)
-        for part in node_access.chunks(id_list):
-            found.update(connection.execute(select(kind.table.c.id).where(kind.table.c.id.in_(part))).scalars())
-        missing = ids - found
+        table = kind.table
+        rows = executor.fetch(
+            connection,
+            ("existing_ids", kind.name),
+            lambda dialect: select(table.c.id).where(executor.ids_match(dialect, table.c.id)),
+            {"ids": executor.ids_param(connection, ids)},
+        )
+        missing = ids - {row[0] for row in rows}
         if missing:
             raise error(message.format(id=min(missing)))
 
-    def _insert_events(self, connection: Connection, events: Sequence[pb.Event], now: int) -> None:
+    def _insert_events(
+        self,
+        connection: Connection,
+        events: Sequence[pb.Event],
+        now: int,
+        *,
+        known_artifacts: set[int] | frozenset[int] = frozenset(),
+        known_executions: set[int] | frozenset[int] = frozenset(),
+    ) -> None:
+        """Insert events; ``known_*`` are ids this transaction just wrote (no need to look them up)."""
         if not events:
             return
         for event in events:
@@ -465,10 +478,16 @@ class Store:
             if event.type not in pb.Event.Type.values():
                 raise InvalidArgumentError(f"unknown event type {event.type}")
         self._require_ids(
-            connection, ARTIFACT, {e.artifact_id for e in events}, "No artifact with the given id {id}"
+            connection,
+            ARTIFACT,
+            {e.artifact_id for e in events} - set(known_artifacts),
+            "No artifact with the given id {id}",
         )
         self._require_ids(
-            connection, EXECUTION, {e.execution_id for e in events}, "No execution with the given id {id}"
+            connection,
+            EXECUTION,
+            {e.execution_id for e in events} - set(known_executions),
+            "No execution with the given id {id}",
         )
         seen = set()
         for event in events:
@@ -492,8 +511,14 @@ class Store:
             for event in events
         ]
         try:
-            with connection.begin_nested():
-                connection.execute(insert(t.events), rows)
+            # No savepoint: a duplicate fails the whole call, whose transaction is rolled back anyway.
+            columns = tuple(rows[0])
+            executor.execute_many(
+                connection,
+                ("insert_events", columns),
+                lambda _: insert(t.events).values({c: bindparam(f"p_{c}") for c in columns}),
+                [{f"p_{c}": row[c] for c in columns} for row in rows],
+            )
         except IntegrityError:
             raise AlreadyExistsError(
                 "Given event already exists: an event with the same (artifact_id, execution_id, type)"
@@ -505,23 +530,17 @@ class Store:
 
     def _link(self, connection: Connection, table, context_ids: Sequence[int], column: str, ids: Sequence[int]) -> None:
         """Insert (context, node) edges that do not exist yet (MLMD: a no-op when present)."""
-        pairs = {(c, i) for c in context_ids for i in ids}
+        pairs = sorted({(c, i) for c in context_ids for i in ids})
         if not pairs:
             return
-        existing: set[tuple[int, int]] = set()
-        contexts = sorted({c for c, _ in pairs})
-        for part in node_access.chunks(contexts):
-            existing.update(
-                (row[0], row[1])
-                for row in connection.execute(
-                    select(table.c.context_id, table.c[column]).where(
-                        and_(table.c.context_id.in_(part), table.c[column].in_(sorted({i for _, i in pairs})))
-                    )
-                )
-            )
-        missing = sorted(pairs - existing)
-        if missing:
-            connection.execute(insert(table), [{"context_id": c, column: i} for c, i in missing])
+        executor.execute_many(
+            connection,
+            ("link", table.name),
+            lambda dialect: _insert_ignoring_duplicates(dialect, table).values(
+                context_id=bindparam("p_context"), **{column: bindparam("p_node")}
+            ),
+            [{"p_context": c, "p_node": i} for c, i in pairs],
+        )
 
     def put_attributions_and_associations(
         self, attributions: Sequence[pb.Attribution], associations: Sequence[pb.Association]
@@ -703,7 +722,9 @@ class Store:
                 all_artifact_ids.append(artifact_id)
                 if event is not None:
                     events.append(self._bind_event(event, artifact_id, execution_id))
-            self._insert_events(connection, events, now)
+            self._insert_events(
+                connection, events, now, known_artifacts=set(artifact_ids), known_executions={execution_id}
+            )
             context_ids = self._upsert_contexts_reusing(
                 connection,
                 contexts,
@@ -773,7 +794,9 @@ class Store:
                 artifact_id = artifact_ids[artifact_index] if artifact_index is not None else event.artifact_id
                 execution_id = execution_ids[execution_index] if execution_index is not None else event.execution_id
                 events.append(self._bind_event(event, artifact_id, execution_id))
-            self._insert_events(connection, events, now)
+            self._insert_events(
+                connection, events, now, known_artifacts=set(artifact_ids), known_executions=set(execution_ids)
+            )
             self._link(connection, t.attributions, context_ids, "artifact_id", artifact_ids)
             self._link(connection, t.associations, context_ids, "execution_id", execution_ids)
         return execution_ids, artifact_ids, context_ids
@@ -1044,6 +1067,15 @@ class Store:
         from mlineage.lineage.mlmd import lineage_graph
 
         return lineage_graph(self, query_options)
+
+
+def _insert_ignoring_duplicates(dialect_name: str, table):
+    """INSERT … ON CONFLICT DO NOTHING, in the given dialect."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table).on_conflict_do_nothing()
 
 
 def _path_json(event: pb.Event) -> str:

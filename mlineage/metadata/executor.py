@@ -1,0 +1,113 @@
+"""The query executor: SQLAlchemy statements compiled once per dialect, run on the raw DBAPI cursor.
+
+The store's hot paths (a put or a get is a handful of small statements) spend
+more time in SQLAlchemy's per-execute machinery than in the database. Here a
+statement is built once as a SQLAlchemy construct (never SQL text), compiled
+for the connection's dialect, cached under a key, and then executed directly
+on the cursor of the caller's connection, inside the caller's transaction.
+Only plain values travel as parameters (ints, floats, str, bool, bytes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, literal_column, select
+from sqlalchemy import exc as exc_module
+from sqlalchemy.sql import ClauseElement
+
+_Builder = Callable[[str], ClauseElement]  # dialect name -> statement
+
+_CACHE: dict[tuple[str, Any], tuple[str, tuple[str, ...] | None]] = {}
+_LOCK = threading.Lock()
+
+
+def ids_match(dialect_name: str, column, name: str = "ids"):
+    """``column IN <the ids in one parameter>``: a JSON array on SQLite, an array on PostgreSQL."""
+    if dialect_name == "sqlite":
+        return column.in_(select(literal_column("value")).select_from(func.json_each(bindparam(name))))
+    return column == func.any(bindparam(name))
+
+
+def ids_param(connection: Connection, ids: Iterable[int]) -> Any:
+    values = [int(i) for i in ids]
+    return json.dumps(values) if connection.dialect.name == "sqlite" else values
+
+
+def _compiled(connection: Connection, key: Any, build: _Builder) -> tuple[str, tuple[str, ...] | None]:
+    dialect = connection.dialect
+    cache_key = (dialect.name, key)
+    found = _CACHE.get(cache_key)
+    if found is None:
+        compiled = build(dialect.name).compile(dialect=dialect)
+        found = (compiled.string, tuple(compiled.positiontup) if compiled.positional else None)
+        with _LOCK:
+            _CACHE[cache_key] = found
+    return found
+
+
+def _bind(positions: tuple[str, ...] | None, params: Mapping[str, Any]):
+    return tuple(params[name] for name in positions) if positions is not None else params
+
+
+def _cursor(connection: Connection):
+    return connection.connection.dbapi_connection.cursor()
+
+
+@contextlib.contextmanager
+def _wrapped_errors(connection: Connection, sql: str):
+    """Raise DBAPI errors as SQLAlchemy's (IntegrityError, OperationalError, …), as Connection.execute does."""
+    dbapi = connection.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        raise exc_module.DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
+
+
+def fetch(connection: Connection, key: Any, build: _Builder, params: Mapping[str, Any]) -> list[tuple]:
+    """Run one statement and return its rows (as tuples)."""
+    sql, positions = _compiled(connection, key, build)
+    cursor = _cursor(connection)
+    try:
+        with _wrapped_errors(connection, sql):
+            cursor.execute(sql, _bind(positions, params))
+            return cursor.fetchall() if cursor.description is not None else []
+    finally:
+        cursor.close()
+
+
+def execute_many(connection: Connection, key: Any, build: _Builder, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run one statement for each parameter set (no results)."""
+    if not rows:
+        return
+    sql, positions = _compiled(connection, key, build)
+    cursor = _cursor(connection)
+    try:
+        with _wrapped_errors(connection, sql):
+            if len(rows) == 1:
+                cursor.execute(sql, _bind(positions, rows[0]))
+            else:
+                cursor.executemany(sql, [_bind(positions, row) for row in rows])
+    finally:
+        cursor.close()
+
+
+def insert_returning_ids(
+    connection: Connection, key: Any, build: _Builder, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Insert rows one statement each (``build`` must RETURN the id) and return ids in order."""
+    sql, positions = _compiled(connection, key, build)
+    cursor = _cursor(connection)
+    try:
+        ids = []
+        with _wrapped_errors(connection, sql):
+            for row in rows:
+                cursor.execute(sql, _bind(positions, row))
+                ids.append(cursor.fetchone()[0])
+        return ids
+    finally:
+        cursor.close()
