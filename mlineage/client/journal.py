@@ -256,15 +256,15 @@ class Delivery:
             return
         except TRANSIENT:
             raise
-        except errors.MlineageError:
-            pass  # one record is refused; find it, one at a time, and carry on past it
+        except Exception:  # noqa: BLE001 - a record is refused (or malformed): find it, one at a time
+            pass
         for end, record in parsed:
             try:
                 self.applier.apply([record])
             except TRANSIENT:
                 write_ack(segment, start)
                 raise
-            except errors.MlineageError as exc:
+            except Exception as exc:  # noqa: BLE001
                 self._bury(segment, rec.encode(record), f"{type(exc).__name__}: {exc}")
             start = end
             write_ack(segment, start)

@@ -138,8 +138,8 @@ class JournalSink:
     def close(self, timeout: float | None = None) -> None:
         if self.closed:
             return
-        self.closed = True
         done = self.flush(timeout)
+        self.closed = True
         self.sender.stop()
         self.sender.join(timeout=30)
         if done and self.sender.pending() == 0:
