@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -42,6 +42,23 @@ from mlineage.schema.tables import DEFAULT_NAMESPACE
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+_T = TypeVar("_T")
+
+
+def _again_after_a_concurrent_insert(upsert: Callable[[], _T]) -> _T:
+    """Run a type upsert; if it loses a race to insert the same new type, run it once more.
+
+    Two servers (PostgreSQL, READ COMMITTED) can both see a type missing and
+    both insert it; the loser's unique violation must not reach a caller
+    registering an identical type. The second run sees the winner's row, so
+    it succeeds for the same definition and fails as usual for an incompatible one.
+    """
+    try:
+        return upsert()
+    except AlreadyExistsError:
+        return upsert()
 
 
 def _integrity_message(exc: IntegrityError) -> str:
@@ -162,15 +179,18 @@ class Store:
     # --- types ----------------------------------------------------------------------------------
 
     def _put_type(self, kind: NodeKind, message, can_add_fields: bool, can_omit_fields: bool) -> int:
-        with self._write() as connection:
-            type_id, changed = type_access.upsert_type(
-                connection,
-                kind,
-                message,
-                can_add_fields=can_add_fields,
-                can_omit_fields=can_omit_fields,
-                namespace=self._namespace,
-            )
+        def upsert() -> tuple[int, bool]:
+            with self._write() as connection:
+                return type_access.upsert_type(
+                    connection,
+                    kind,
+                    message,
+                    can_add_fields=can_add_fields,
+                    can_omit_fields=can_omit_fields,
+                    namespace=self._namespace,
+                )
+
+        type_id, changed = _again_after_a_concurrent_insert(upsert)
         if changed:
             self._types.forget(type_id)
         return type_id
@@ -214,21 +234,26 @@ class Store:
         can_omit_fields: bool = False,
     ) -> tuple[list[int], list[int], list[int]]:
         """Upsert types of all three kinds atomically (MLMD's PutTypes RPC)."""
-        results: list[list[int]] = [[], [], []]
-        with self._write() as connection:
-            for slot, (kind, messages) in enumerate(
-                ((ARTIFACT, artifact_types), (EXECUTION, execution_types), (CONTEXT, context_types))
-            ):
-                for message in messages:
-                    type_id, _ = type_access.upsert_type(
-                        connection,
-                        kind,
-                        message,
-                        can_add_fields=can_add_fields,
-                        can_omit_fields=can_omit_fields,
-                        namespace=self._namespace,
-                    )
-                    results[slot].append(type_id)
+
+        def upsert() -> list[list[int]]:
+            results: list[list[int]] = [[], [], []]
+            with self._write() as connection:
+                for slot, (kind, messages) in enumerate(
+                    ((ARTIFACT, artifact_types), (EXECUTION, execution_types), (CONTEXT, context_types))
+                ):
+                    for message in messages:
+                        type_id, _ = type_access.upsert_type(
+                            connection,
+                            kind,
+                            message,
+                            can_add_fields=can_add_fields,
+                            can_omit_fields=can_omit_fields,
+                            namespace=self._namespace,
+                        )
+                        results[slot].append(type_id)
+            return results
+
+        results = _again_after_a_concurrent_insert(upsert)
         self._types.clear()
         return results[0], results[1], results[2]
 
