@@ -100,8 +100,33 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        code = _driver_error_code(exc)
+        if code is not None:
+            # A driver exception that reached us unwrapped (the store's raw-cursor paths): still the caller's
+            # mistake or a database state, never an internal error.
+            log.warning("unwrapped database error in %s %s: %s", request.method, request.url.path, exc)
+            return error_response(code, f"the database refused the request: {str(exc).splitlines()[0][:300]}")
         log.exception("unexpected error in %s %s", request.method, request.url.path)
         return error_response(codes.INTERNAL, "internal error; the server log has the details")
+
+
+_DRIVER_CODES = (
+    ("IntegrityError", codes.ALREADY_EXISTS),
+    ("DataError", codes.INVALID_ARGUMENT),
+    ("ProgrammingError", codes.INVALID_ARGUMENT),
+    ("OperationalError", codes.UNAVAILABLE),
+)
+
+
+def _driver_error_code(exc: Exception) -> int | None:
+    """The code for a PEP 249 exception of sqlite3 or psycopg, by its class (None for anything else)."""
+    if not type(exc).__module__.startswith(("sqlite3", "psycopg")):
+        return None
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    for name, code in _DRIVER_CODES:
+        if name in names:
+            return code
+    return None
 
 
 def database_error(request: Request, exc: StatementError) -> Response:

@@ -13,10 +13,11 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.responses import Response
 from google.protobuf.message import Message
+from starlette.exceptions import HTTPException
 
 from mlineage.api.rest import protojson
 from mlineage.api.rest.jsonschema import SchemaSet
-from mlineage.errors import InvalidArgumentError, ResourceExhaustedError
+from mlineage.errors import InvalidArgumentError
 
 M = TypeVar("M", bound=Message)
 
@@ -27,16 +28,21 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 JSON = "application/json"
 
 
+def _too_large(what: str = "") -> HTTPException:
+    # 413 with RESOURCE_EXHAUSTED in the body (the errors module maps the status to the code).
+    return HTTPException(413, detail=f"the request body is larger than {MAX_BODY_BYTES} bytes{what}")
+
+
 async def read_body(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ResourceExhaustedError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+        raise _too_large()
     chunks = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:
-            raise ResourceExhaustedError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+            raise _too_large()
         chunks.append(chunk)
     body = b"".join(chunks)
     if request.headers.get("content-encoding", "identity").lower() == "gzip":
@@ -53,7 +59,7 @@ def _gunzip(body: bytes) -> bytes:
     except zlib.error as exc:
         raise InvalidArgumentError(f"the gzip request body is corrupt: {exc}") from None
     if len(data) > MAX_BODY_BYTES or decompressor.unconsumed_tail:
-        raise ResourceExhaustedError(f"the request body is larger than {MAX_BODY_BYTES} bytes once inflated")
+        raise _too_large(" once inflated")
     return data
 
 

@@ -241,6 +241,15 @@ def _require(store: Store, kind: Kind, node_id: int) -> None:
         raise NotFoundError(f"no {kind.name} with id {node_id}")
 
 
+def _neighbours(store: Store, kind: Kind, node_id: int, read) -> list:
+    """``read()`` for a node that exists: NOT_FOUND is for a missing node, none is an empty list."""
+    _require(store, kind, node_id)
+    try:
+        return read()
+    except NotFoundError:  # MLMD's answer when the node has no such neighbours
+        return []
+
+
 def _add_neighbourhood(routes: APIRouter, store: Store, docs: Documentation) -> None:
     for member in (ARTIFACTS, EXECUTIONS):
         response = getattr(svc, f"Get{member.plural.capitalize()}ByContextResponse")
@@ -282,8 +291,7 @@ def _add_contexts_of(routes: APIRouter, store: Store, docs: Documentation, membe
     read = getattr(store, f"get_contexts_by_{member.name}")
 
     def contexts_of(node_id: int):
-        _require(store, member, node_id)
-        return read(node_id)
+        return _neighbours(store, member, node_id, lambda: read(node_id))
 
     async def list_contexts(id: NodeId):
         return respond(response(contexts=await run_in_threadpool(contexts_of, id)))
@@ -300,8 +308,7 @@ def _add_events_of(routes: APIRouter, store: Store, docs: Documentation, member:
     read = getattr(store, f"get_events_by_{member.name}_ids")
 
     def events_of(node_id: int):
-        _require(store, member, node_id)
-        return read([node_id])
+        return _neighbours(store, member, node_id, lambda: read([node_id]))
 
     async def list_events(id: NodeId):
         return respond(response(events=await run_in_threadpool(events_of, id)))
@@ -317,8 +324,7 @@ def _add_hierarchy(routes: APIRouter, store: Store, docs: Documentation, relatio
     read = store.get_parent_contexts_by_context if relation == "parents" else store.get_children_contexts_by_context
 
     def related(context_id: int):
-        _require(store, CONTEXTS, context_id)
-        return read(context_id)
+        return _neighbours(store, CONTEXTS, context_id, lambda: read(context_id))
 
     async def list_related(id: NodeId):
         return respond(response(contexts=await run_in_threadpool(related, id)))

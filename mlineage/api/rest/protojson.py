@@ -8,6 +8,8 @@ Decisions (documented in the OpenAPI description too):
   prescribes, so that no JavaScript client loses precision; input accepts
   numbers or strings.
 * Enums are written by name (``"state": "LIVE"``); input accepts names or numbers.
+* Empty lists and maps are written (``"events": []``, ``"properties": {}``); unset
+  optional fields are left out.
 * Unknown fields in input are an error (400), never silently dropped.
 * A ``google.protobuf.Any`` whose type this server does not know (a
   ``proto_value`` packed by a producer) cannot be written in the mapping; then
@@ -18,6 +20,7 @@ Decisions (documented in the OpenAPI description too):
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import math
 from typing import Any, TypeVar
@@ -34,10 +37,20 @@ M = TypeVar("M", bound=Message)
 MAX_DEPTH = 64
 
 
+# Empty lists and maps are written ([] and {}), so a list answer always has its list; unset optional
+# scalars are left out. (The option was called including_default_value_fields before protobuf 5.26.)
+_PRINT_EMPTY = (
+    "always_print_fields_with_no_presence"
+    if "always_print_fields_with_no_presence" in inspect.signature(json_format.MessageToDict).parameters
+    else "including_default_value_fields"
+)
+_OPTIONS = {"preserving_proto_field_name": True, _PRINT_EMPTY: True}
+
+
 def to_dict(message: Message) -> dict[str, Any]:
     """The JSON object of a message (proto field names, int64 as strings, enums by name)."""
     try:
-        return json_format.MessageToDict(message, preserving_proto_field_name=True)
+        return json_format.MessageToDict(message, **_OPTIONS)
     except Exception:  # noqa: BLE001 - an Any the mapping cannot write (unknown type, bad bytes)
         return _to_dict_with_opaque_any(message)
 
@@ -112,7 +125,7 @@ def _to_dict_with_opaque_any(message: Message) -> dict[str, Any]:
     copy.CopyFrom(message)
     opaque: list[tuple[tuple, Message]] = []
     _take_unresolvable_anys(copy, (), opaque)
-    result = json_format.MessageToDict(copy, preserving_proto_field_name=True)
+    result = json_format.MessageToDict(copy, **_OPTIONS)
     for path, any_message in opaque:
         target: Any = result
         for step in path[:-1]:
