@@ -22,7 +22,8 @@ from sqlalchemy.sql import ClauseElement
 
 _Builder = Callable[[str], ClauseElement]  # dialect name -> statement
 
-_CACHE: dict[tuple[str, Any], tuple[str, tuple[str, ...] | None]] = {}
+# (dialect, key) -> (SQL, parameter order or None for named, values bound at construction)
+_CACHE: dict[tuple[str, Any], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 _LOCK = threading.Lock()
 
 
@@ -38,13 +39,21 @@ def ids_param(connection: Connection, ids: Iterable[int]) -> Any:
     return json.dumps(values) if connection.dialect.name == "sqlite" else values
 
 
-def _compiled(connection: Connection, key: Any, build: _Builder) -> tuple[str, tuple[str, ...] | None]:
+def _compiled(
+    connection: Connection, key: Any, build: _Builder
+) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
     dialect = connection.dialect
     cache_key = (dialect.name, key)
     found = _CACHE.get(cache_key)
     if found is None:
         compiled = build(dialect.name).compile(dialect=dialect)
-        found = (compiled.string, tuple(compiled.positiontup) if compiled.positional else None)
+        found = (
+            compiled.string,
+            tuple(compiled.positiontup) if compiled.positional else None,
+            # Literals bound when the statement was built (e.g. a filter's values); the key
+            # must then determine them, as a filter's text determines its values.
+            {name: value for name, value in compiled.params.items() if value is not None},
+        )
         with _LOCK:
             _CACHE[cache_key] = found
     return found
@@ -70,7 +79,9 @@ def _wrapped_errors(connection: Connection, sql: str):
 
 def fetch(connection: Connection, key: Any, build: _Builder, params: Mapping[str, Any]) -> list[tuple]:
     """Run one statement and return its rows (as tuples)."""
-    sql, positions = _compiled(connection, key, build)
+    sql, positions, defaults = _compiled(connection, key, build)
+    if defaults:
+        params = {**defaults, **params}
     cursor = _cursor(connection)
     try:
         with _wrapped_errors(connection, sql):
@@ -84,7 +95,7 @@ def execute_many(connection: Connection, key: Any, build: _Builder, rows: Sequen
     """Run one statement for each parameter set (no results)."""
     if not rows:
         return
-    sql, positions = _compiled(connection, key, build)
+    sql, positions, _ = _compiled(connection, key, build)
     cursor = _cursor(connection)
     try:
         with _wrapped_errors(connection, sql):
@@ -100,7 +111,7 @@ def insert_returning_ids(
     connection: Connection, key: Any, build: _Builder, rows: Sequence[Mapping[str, Any]]
 ) -> list[int]:
     """Insert rows one statement each (``build`` must RETURN the id) and return ids in order."""
-    sql, positions = _compiled(connection, key, build)
+    sql, positions, _ = _compiled(connection, key, build)
     cursor = _cursor(connection)
     try:
         ids = []

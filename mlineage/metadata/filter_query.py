@@ -165,7 +165,11 @@ INT: /-?\d+/
 %ignore /\s+/
 """
 
-_PARSER = Lark(_GRAMMAR, parser="lalr", propagate_positions=True)
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    # Built on first use, not at import (building LALR tables costs ~0.1 s); lark's cache
+    # keeps the analysed grammar in the temp directory across processes.
+    return Lark(_GRAMMAR, parser="lalr", propagate_positions=True, cache=True)
 
 _KEYWORD_TOKENS = {"_OR", "_AND", "_NOT", "_IN", "_LIKE", "_IS", "NULL", "TRUE", "FALSE"}
 
@@ -335,7 +339,7 @@ def _describe_token(token: Token) -> str:
 
 def _parse(query: str) -> Tree:
     try:
-        return _PARSER.parse(query)
+        return _parser().parse(query)
     except UnexpectedCharacters as exc:
         char = query[exc.pos_in_stream]
         message = {

@@ -8,7 +8,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, bindparam, or_
 
 from mlineage.errors import InvalidArgumentError
 from mlineage.metadata.kinds import NodeKind
@@ -52,6 +52,20 @@ class PageRequest:
         if self.order_column == "id":
             return ident > last_id if self.ascending else ident < last_id
         column = table.c[self.order_column]
+        if self.ascending:
+            return or_(column > value, and_(column == value, ident > last_id))
+        return or_(column < value, and_(column == value, ident < last_id))
+
+
+    def bound_resume_condition(self, kind: NodeKind):
+        """``resume_condition`` with the position as parameters ``l_after_value`` / ``l_after_id``."""
+        table = kind.table
+        ident = table.c.id
+        last_id = bindparam("l_after_id")
+        if self.order_column == "id":
+            return ident > last_id if self.ascending else ident < last_id
+        column = table.c[self.order_column]
+        value = bindparam("l_after_value")
         if self.ascending:
             return or_(column > value, and_(column == value, ident > last_id))
         return or_(column < value, and_(column == value, ident < last_id))

@@ -12,6 +12,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, text
@@ -32,7 +33,7 @@ from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
-from mlineage.metadata.listing import decode_options, encode_token
+from mlineage.metadata.listing import PageRequest, decode_options, encode_token
 from mlineage.metadata.options import ListOptions, OrderByField
 from mlineage.migrations import runner
 from mlineage.proto import metadata_store_pb2 as pb
@@ -929,39 +930,42 @@ class Store:
         and a ``next_page_token`` when more remain.
         """
         kind = KINDS[kind_name]
-        table = kind.table
         scope = f"{kind_name}:type={type_name}:{type_version}:context={context_id}"
         request = decode_options(options, scope)
-        conditions: list[Any] = [table.c.namespace == self._namespace]
+        params: dict[str, Any] = {"l_namespace": self._namespace}
         with self._read() as connection:
             if type_name is not None:
                 info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)
                 if info is None:
                     return [], ""
-                conditions.append(table.c.type_id == info.id)
+                params["l_type"] = info.id
             if context_id is not None:
-                if kind is ARTIFACT:
-                    member = select(t.attributions.c.artifact_id).where(t.attributions.c.context_id == context_id)
-                elif kind is EXECUTION:
-                    member = select(t.associations.c.execution_id).where(t.associations.c.context_id == context_id)
-                else:
+                if kind is CONTEXT:
                     raise InvalidArgumentError("contexts cannot be listed by context")
-                conditions.append(table.c.id.in_(member))
-            if request.filter_query:
-                from mlineage.metadata.filter_query import compile_filter
-
-                conditions.append(compile_filter(kind_name, request.filter_query))
-            resume = request.resume_condition(kind)
-            if resume is not None:
-                conditions.append(resume)
-            stmt = node_access.node_select(kind).where(and_(*conditions)).order_by(*request.order_by(kind))
+                params["l_context"] = context_id
+            if request.after is not None:
+                params["l_after_value"], params["l_after_id"] = request.after
             if request.page_size is not None:
-                stmt = stmt.limit(request.page_size + 1)
-            rows = connection.execute(stmt).all()
+                params["l_limit"] = request.page_size + 1
+            shape = (
+                kind_name,
+                request.filter_query,
+                request.order_column,
+                request.ascending,
+                type_name is not None,
+                context_id is not None,
+                request.after is not None,
+                request.page_size is not None,
+            )
+            rows = executor.fetch(connection, ("list", shape), _list_statement(kind, request, shape), params)
             token = ""
             if request.page_size is not None and len(rows) > request.page_size:
                 rows = rows[: request.page_size]
-                token = encode_token(request, scope, rows[-1])
+                last = rows[-1]
+                position = SimpleNamespace(
+                    id=last[0], create_time_since_epoch=last[5], last_update_time_since_epoch=last[6]
+                )
+                token = encode_token(request, scope, position)
             return node_access.rows_to_messages(connection, kind, rows), token
 
     def _list_all(self, kind_name: str, list_options: ListOptions | None, **scope) -> list:
@@ -1092,6 +1096,33 @@ class Store:
         from mlineage.lineage.mlmd import lineage_graph
 
         return lineage_graph(self, query_options)
+
+
+def _list_statement(kind: NodeKind, request: PageRequest, shape: tuple):
+    """A builder of the listing SELECT for one shape of request; values arrive as ``l_*`` parameters."""
+    _, filter_query, _, _, by_type, by_context, resuming, limited = shape
+    table = kind.table
+
+    def build(_dialect: str):
+        conditions: list[Any] = [table.c.namespace == bindparam("l_namespace")]
+        if by_type:
+            conditions.append(table.c.type_id == bindparam("l_type"))
+        if by_context:
+            edges = t.attributions if kind is ARTIFACT else t.associations
+            member = select(edges.c[kind.owner_column]).where(edges.c.context_id == bindparam("l_context"))
+            conditions.append(table.c.id.in_(member))
+        if filter_query:
+            from mlineage.metadata.filter_query import compile_filter
+
+            conditions.append(compile_filter(kind.name, filter_query))
+        if resuming:
+            conditions.append(request.bound_resume_condition(kind))
+        stmt = node_access.node_select(kind).where(and_(*conditions)).order_by(*request.order_by(kind))
+        if limited:
+            stmt = stmt.limit(bindparam("l_limit"))
+        return stmt
+
+    return build
 
 
 def _insert_ignoring_duplicates(dialect_name: str, table):

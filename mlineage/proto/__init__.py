@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from mlineage.proto import metadata_store_pb2, metadata_store_service_pb2, metadata_store_service_pb2_grpc
+from mlineage.proto import metadata_store_pb2, metadata_store_service_pb2
+
+
+def __getattr__(name: str):
+    # The gRPC stubs import grpc (~0.15 s); load them only for code that uses them.
+    if name == "metadata_store_service_pb2_grpc":
+        import importlib
+
+        return importlib.import_module("mlineage.proto.metadata_store_service_pb2_grpc")
+    raise AttributeError(name)
 
 __all__ = [
     "SYSTEM_TYPE_BASE_TYPES",
