@@ -31,8 +31,9 @@ def _command() -> list[str]:
 class Server:
     """``mlineage serve --db DB --grpc-port PORT`` (no HTTP); ``url`` is ``grpc://127.0.0.1:PORT``."""
 
-    def __init__(self, db_url: str, port: int | None = None) -> None:
+    def __init__(self, db_url: str, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
         self.db_url = db_url
+        self.extra_args = list(extra_args)
         self.port = port or free_port()
         self.process: subprocess.Popen | None = None
         self.lines: list[str] = []
@@ -43,7 +44,7 @@ class Server:
 
     def start(self) -> Server:
         args = [*_command(), "serve", "--db", self.db_url, "--host", "127.0.0.1", "--grpc-port", str(self.port),
-                "--http-port", "0"]
+                "--http-port", "0", *self.extra_args]
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
             ready = threading.Event()

@@ -56,11 +56,12 @@ def _insert_ignoring_duplicates(connection: Connection, rows: list[dict]) -> int
     inserted = 0
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         part = rows[start : start + _ROWS_PER_STATEMENT]
-        statement = dialect.insert(t.metric_points).on_conflict_do_nothing(
-            index_elements=["execution_id", "name", "seq"]
+        statement = (
+            dialect.insert(t.metric_points)
+            .on_conflict_do_nothing(index_elements=["execution_id", "name", "seq"])
+            .returning(t.metric_points.c.seq)  # rows come back for new points only: executemany has no rowcount
         )
-        result = connection.execute(statement, part)
-        inserted += max(result.rowcount, 0)
+        inserted += len(connection.execute(statement, part).all())
     return inserted
 
 
