@@ -215,8 +215,12 @@ def test_two_servers_on_one_postgres_database_keep_names_unique():
 
 
 def test_sigterm_drains_in_flight_calls(tmp_path):
-    with mlineage_server(tmp_path) as server:
-        client = Client(server.target)
+    import httpx
+
+    with mlineage_server(tmp_path, http=True) as server:
+        host, grpc_port, http_port = server
+        assert httpx.get(f"http://{host}:{http_port}/healthz", timeout=10).status_code == 200
+        client = Client(f"{host}:{grpc_port}")
         data, _, _ = _types(client, "drain")
         batch, calls = 1500, 8
         requests = []
