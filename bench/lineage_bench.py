@@ -114,6 +114,19 @@ def plans(meta: dict[str, Any]) -> dict[str, list[str]]:
                         "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + sql, params
                     ).all()
                     lines += [f"   {row[0]}" for row in rows]
+            for label, kind, ids in (
+                ("attributions of the answer's artifacts", ARTIFACT, list(walk.artifacts)),
+                ("associations of the answer's executions", EXECUTION, executions),
+            ):
+                table, column = ("attributions", "artifact_id") if kind is ARTIFACT else ("associations", "execution_id")
+                sql = f"SELECT context_id, {column} FROM {table} WHERE {reader.ids_clause(column)}"
+                param = (ids,) if backend == "postgresql" else (json.dumps(ids),)
+                lines.append(f"-- {label}: {sql}")
+                if backend == "sqlite":
+                    lines += [f"   {row[-1]}" for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, param)]
+                else:
+                    explain = "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) " + sql
+                    lines += [f"   {row[0]}" for row in connection.exec_driver_sql(explain, param)]
             reader.close()
         engine.dispose()
         out[backend] = lines
@@ -126,6 +139,8 @@ def plans(meta: dict[str, Any]) -> dict[str, list[str]]:
         for label, sql in (
             ("MLMD FindEventsByArtifacts", "SELECT * FROM Event WHERE artifact_id IN (?)"),
             ("MLMD FindEventsByExecutions", "SELECT * FROM Event WHERE execution_id IN (?)"),
+            ("MLMD FindAttributionsByArtifacts", "SELECT * FROM Attribution WHERE artifact_id IN (?)"),
+            ("MLMD FindAssociationsByExecutions", "SELECT * FROM Association WHERE execution_id IN (?)"),
         ):
             lines.append(f"-- {label}: {sql}")
             lines += [f"   {row[-1]}" for row in db.execute("EXPLAIN QUERY PLAN " + sql, (model,))]

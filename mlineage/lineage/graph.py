@@ -12,6 +12,7 @@ from mlineage.lineage.traversal import EventEdge, EventReader
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+from mlineage.metadata.types import TypeInfo
 from mlineage.proto import metadata_store_pb2 as pb
 
 #: LineageGraph's fields that a read mask may name (parent_contexts is never filled, as in MLMD).
@@ -128,7 +129,26 @@ def nodes(connection: Connection, kind: NodeKind, ids: Sequence[int], *, dehydra
     return node_access.read_nodes(connection, kind, ids)
 
 
-def used_types(connection: Connection, kind: NodeKind, messages: Iterable) -> list:
-    """The type messages of the given nodes, each once, in type id order."""
-    ids = sorted({message.type_id for message in messages})
-    return [info.to_message() for info in type_access.types_by_ids(connection, kind, ids)]
+def used_types(connection: Connection, *groups: Iterable) -> list[list]:
+    """For each group of node messages, the type messages its nodes use, each once, in type id order.
+
+    One query for all groups: the types of a lineage answer are read together.
+    """
+    groups_ids = [sorted({message.type_id for message in group}) for group in groups]
+    reader = EventReader(connection)
+    try:
+        rows, properties = reader.types(sorted({i for ids in groups_ids for i in ids}))
+    finally:
+        reader.close()
+    infos = {
+        row[0]: TypeInfo(
+            id=row[0], kind=row[1], name=row[2], version=row[3], namespace=row[4], description=row[5],
+            external_id=row[6], base_type=row[7],
+            input_type=bytes(row[8]) if row[8] is not None else None,
+            output_type=bytes(row[9]) if row[9] is not None else None,
+        )  # fmt: skip
+        for row in rows
+    }
+    for type_id, name, data_type in sorted(properties):
+        infos[type_id].properties[name] = data_type
+    return [[infos[i].to_message() for i in ids if i in infos] for ids in groups_ids]

@@ -163,18 +163,20 @@ def hydrated_lineage_subgraph(
             dehydrated=True,
             namespace=store.namespace,
         )
-        for name, kind, types_name in (
+        kinds = (
             ("artifacts", ARTIFACT, "artifact_types"),
             ("executions", EXECUTION, "execution_types"),
             ("contexts", CONTEXT, "context_types"),
-        ):
-            if name not in wanted and types_name not in wanted:
-                continue
-            found = nodes(connection, kind, sorted(node.id for node in getattr(skeleton, name)))
-            if name in wanted:
-                getattr(graph, name).extend(found)
-            if types_name in wanted:
-                getattr(graph, types_name).extend(used_types(connection, kind, found))
+        )
+        found = {}
+        for name, kind, types_name in kinds:
+            if name in wanted or types_name in wanted:
+                found[name] = nodes(connection, kind, sorted(node.id for node in getattr(skeleton, name)))
+                if name in wanted:
+                    getattr(graph, name).extend(found[name])
+        typed = [(types_name, found[name]) for name, _, types_name in kinds if types_name in wanted]
+        for (types_name, _), types in zip(typed, used_types(connection, *(group for _, group in typed)), strict=True):
+            getattr(graph, types_name).extend(types)
     for name in ("events", "attributions", "associations"):
         if name in wanted:
             getattr(graph, name).extend(getattr(skeleton, name))

@@ -184,7 +184,10 @@ def answer_graph(connection, walk: Traversal, *, with_contexts: bool = True) -> 
         graph.contexts.extend(nodes(connection, CONTEXT, context_ids))
         graph.attributions.extend(pb.Attribution(context_id=c, artifact_id=a) for c, a in attributions)
         graph.associations.extend(pb.Association(context_id=c, execution_id=e) for c, e in associations)
-        graph.context_types.extend(used_types(connection, CONTEXT, graph.contexts))
-    graph.artifact_types.extend(used_types(connection, ARTIFACT, graph.artifacts))
-    graph.execution_types.extend(used_types(connection, EXECUTION, graph.executions))
+    artifact_types, execution_types, context_types = used_types(
+        connection, graph.artifacts, graph.executions, graph.contexts
+    )
+    graph.artifact_types.extend(artifact_types)
+    graph.execution_types.extend(execution_types)
+    graph.context_types.extend(context_types)
     return graph

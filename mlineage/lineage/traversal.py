@@ -159,7 +159,7 @@ class EventReader:
             rows.extend(EventEdge(*row) for row in self._cursor.fetchall())
         return rows
 
-    def _ids_clause(self, column: str) -> str:
+    def ids_clause(self, column: str) -> str:
         # One statement text whatever the number of ids: a JSON array on SQLite, an array on PostgreSQL.
         if self._postgres:
             return f"{column} = ANY(%s)"
@@ -178,14 +178,28 @@ class EventReader:
         """(id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata) by id."""
         sql = (
             "SELECT id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata "
-            f"FROM events WHERE {self._ids_clause('id')}"
+            f"FROM events WHERE {self.ids_clause('id')}"
         )
         return self._by_ids(sql, event_ids)
 
     def memberships(self, kind: NodeKind, ids: Sequence[int]) -> list[tuple[int, int]]:
         """(context_id, node id) attributions of artifacts, or associations of executions."""
         table, column = ("attributions", "artifact_id") if kind is ARTIFACT else ("associations", "execution_id")
-        return self._by_ids(f"SELECT context_id, {column} FROM {table} WHERE {self._ids_clause(column)}", ids)
+        return self._by_ids(f"SELECT context_id, {column} FROM {table} WHERE {self.ids_clause(column)}", ids)
+
+    def types(self, type_ids: Sequence[int]) -> tuple[list[tuple], list[tuple]]:
+        """Type rows (the columns of ``TypeInfo``) and their (type_id, name, data_type) properties."""
+        if not type_ids:
+            return [], []
+        types = self._by_ids(
+            "SELECT id, kind, name, version, namespace, description, external_id, base_type, input_type, "
+            f"output_type FROM types WHERE {self.ids_clause('id')}",
+            type_ids,
+        )
+        properties = self._by_ids(
+            f"SELECT type_id, name, data_type FROM type_properties WHERE {self.ids_clause('type_id')}", type_ids
+        )
+        return types, properties
 
     def close(self) -> None:
         self._cursor.close()
