@@ -459,8 +459,8 @@ def _dataset_artifacts(store: Store, ids: TypeIds, datasets: Iterable[Dataset]) 
     return result
 
 
-def _found(lookup, keys: list[str]) -> list:
-    """A by-external-id lookup that answers none as an empty list (MLMD answers NOT_FOUND)."""
+def _found(lookup, keys) -> list:
+    """A look-up that answers "none" as an empty list (MLMD answers NOT_FOUND for no match at all)."""
     try:
         return lookup(keys) if keys else []
     except NotFoundError:
@@ -559,7 +559,7 @@ def _link_parent(store: Store, ids: TypeIds, event: Event, child_context_id: int
         [parent_context.id] = store.put_contexts([parent_context])
     if parent_context.id == child_context_id:
         return
-    known = {c.id for c in store.get_parent_contexts_by_context(child_context_id)}
+    known = {c.id for c in _found(store.get_parent_contexts_by_context, child_context_id)}
     if parent_context.id in known:
         return
     try:
@@ -743,7 +743,7 @@ def events_of_executions(store: Store, executions: Sequence[pb.Execution]) -> li
     artifacts = {a.id: a for a in store.get_artifacts_by_id(sorted({link.artifact_id for link in links}))}
     result = []
     for execution in executions:
-        contexts = store.get_contexts_by_execution(execution.id)
+        contexts = _found(store.get_contexts_by_execution, execution.id)
         result.extend(_events_for(store, execution, contexts, by_execution.get(execution.id, []), artifacts))
     return result
 
