@@ -232,16 +232,19 @@ def test_sigterm_drains_in_flight_calls(tmp_path):
                 artifact.custom_properties["note"].string_value = "x" * 200
             requests.append(request)
         finished: list[float] = []
+        first_done = threading.Event()
 
         def done(future) -> None:
             finished.append(time.monotonic())
+            first_done.set()
 
         futures = []
         for request in requests:
             future = client.stub("PutArtifacts").future(request, timeout=120)
             future.add_done_callback(done)
             futures.append(future)
-        time.sleep(0.3)
+        # Once one call is answered the server holds the others (SQLite runs them one at a time).
+        assert first_done.wait(60)
         assert not all(f.done() for f in futures), "the batch finished before SIGTERM; make it bigger"
         sent = time.monotonic()
         code = server.terminate()
