@@ -11,7 +11,6 @@ Only plain values travel as parameters (ints, floats, str, bool, bytes).
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -36,7 +35,8 @@ def ids_match(dialect_name: str, column, name: str = "ids"):
 
 def ids_param(connection: Connection, ids: Iterable[int]) -> Any:
     values = [int(i) for i in ids]
-    return json.dumps(values) if connection.dialect.name == "sqlite" else values
+    # A JSON array of ints; joined by hand, which is several times cheaper than json.dumps.
+    return "[" + ",".join(map(str, values)) + "]" if connection.dialect.name == "sqlite" else values
 
 
 def _compiled(
@@ -63,12 +63,22 @@ def _bind(positions: tuple[str, ...] | None, params: Mapping[str, Any]):
     return tuple(params[name] for name in positions) if positions is not None else params
 
 
+class RawConnection:
+    """What the executor needs of a connection, over a pooled DBAPI connection (see Store._raw_read)."""
+
+    __slots__ = ("connection", "dialect")
+
+    def __init__(self, dialect, pooled_connection) -> None:
+        self.dialect = dialect
+        self.connection = pooled_connection
+
+
 def _cursor(connection: Connection):
     return connection.connection.dbapi_connection.cursor()
 
 
 @contextlib.contextmanager
-def _wrapped_errors(connection: Connection, sql: str):
+def wrapped_errors(connection: Connection, sql: str):
     """Raise DBAPI errors as SQLAlchemy's (IntegrityError, OperationalError, …), as Connection.execute does."""
     dbapi = connection.dialect.loaded_dbapi
     try:
@@ -84,9 +94,10 @@ def fetch(connection: Connection, key: Any, build: _Builder, params: Mapping[str
         params = {**defaults, **params}
     cursor = _cursor(connection)
     try:
-        with _wrapped_errors(connection, sql):
-            cursor.execute(sql, _bind(positions, params))
-            return cursor.fetchall() if cursor.description is not None else []
+        cursor.execute(sql, _bind(positions, params))
+        return cursor.fetchall() if cursor.description is not None else []
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise exc_module.DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
 
@@ -98,7 +109,7 @@ def execute_many(connection: Connection, key: Any, build: _Builder, rows: Sequen
     sql, positions, _ = _compiled(connection, key, build)
     cursor = _cursor(connection)
     try:
-        with _wrapped_errors(connection, sql):
+        with wrapped_errors(connection, sql):
             if len(rows) == 1:
                 cursor.execute(sql, _bind(positions, rows[0]))
             else:
@@ -115,7 +126,7 @@ def insert_returning_ids(
     cursor = _cursor(connection)
     try:
         ids = []
-        with _wrapped_errors(connection, sql):
+        with wrapped_errors(connection, sql):
             for row in rows:
                 cursor.execute(sql, _bind(positions, row))
                 ids.append(cursor.fetchone()[0])

@@ -165,6 +165,24 @@ class Store:
         except OperationalError as exc:
             raise self._operational(exc) from None
 
+    @contextlib.contextmanager
+    def _raw_read(self) -> Iterator[executor.RawConnection]:
+        """A read transaction on a pooled DBAPI connection, for reads made only of executor calls.
+
+        It skips SQLAlchemy's Connection (about 30 µs a call, a third of a get by id).
+        """
+        fairy = self._engine.raw_connection()
+        try:
+            connection = executor.RawConnection(self._engine.dialect, fairy)
+            with executor.wrapped_errors(connection, "BEGIN"):
+                if connection.dialect.name == "sqlite":
+                    fairy.dbapi_connection.execute("BEGIN")
+                yield connection
+        except OperationalError as exc:
+            raise self._operational(exc) from None
+        finally:
+            fairy.close()  # the pool rolls the read transaction back
+
     def reading(self) -> contextlib.AbstractContextManager[Connection]:
         """A read transaction (one consistent snapshot) for layers built on the store, such as lineage."""
         return self._read()
@@ -831,7 +849,7 @@ class Store:
 
     def _by_ids(self, kind: NodeKind, ids: Sequence[int]) -> list:
         # MLMD answers in id order, each node once, whatever the order asked.
-        with self._read() as connection:
+        with self._raw_read() as connection:
             return node_access.read_nodes(connection, kind, sorted({int(i) for i in ids}))
 
     def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[pb.Artifact]:
