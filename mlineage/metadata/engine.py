@@ -70,11 +70,11 @@ def _sqlite_engine(url: str) -> Engine:
         # Let SQLAlchemy's BEGIN (below) control transactions, not the sqlite3 module.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # WAL + NORMAL: a committed transaction survives a crash of the process;
-        # FULL would also survive power loss at one fsync per commit.
-        synchronous = os.environ.get("MLINEAGE_SQLITE_SYNCHRONOUS", "NORMAL")
+        # FULL by default: an acknowledged write survives a crash of the machine, not only of
+        # the process (one WAL fsync per commit). NORMAL trades that for speed; it is opt-in.
+        synchronous = os.environ.get("MLINEAGE_SQLITE_SYNCHRONOUS", "FULL")
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            synchronous = "NORMAL"
+            synchronous = "FULL"
         cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from mlineage.errors import (
     AlreadyExistsError,
@@ -14,6 +14,7 @@ from mlineage.errors import (
     NotFoundError,
     UnimplementedError,
 )
+from mlineage.metadata import executor
 from mlineage.metadata.kinds import KIND_BY_TYPE_KIND, NodeKind
 from mlineage.metadata.values import TYPE_NAMES, UNKNOWN
 from mlineage.proto import SYSTEM_TYPE_NAMES
@@ -70,29 +71,38 @@ _TYPE_COLUMNS = (
 
 def _load(connection: Connection, where) -> list[TypeInfo]:
     rows = connection.execute(select(*_TYPE_COLUMNS).where(where).order_by(t.types.c.id)).all()
+    return _infos(connection, rows)
+
+
+def _infos(connection: Connection, rows: Sequence) -> list[TypeInfo]:
+    """TypeInfos for rows of ``_TYPE_COLUMNS`` (tuples), with their declared properties."""
     if not rows:
         return []
     infos = {
-        row.id: TypeInfo(
-            id=row.id,
-            kind=row.kind,
-            name=row.name,
-            version=row.version,
-            namespace=row.namespace,
-            description=row.description,
-            external_id=row.external_id,
-            base_type=row.base_type,
-            input_type=row.input_type,
-            output_type=row.output_type,
+        row[0]: TypeInfo(
+            id=row[0],
+            kind=row[1],
+            name=row[2],
+            version=row[3],
+            namespace=row[4],
+            description=row[5],
+            external_id=row[6],
+            base_type=row[7],
+            input_type=row[8],
+            output_type=row[9],
         )
         for row in rows
     }
-    props = connection.execute(
-        select(t.type_properties.c.type_id, t.type_properties.c.name, t.type_properties.c.data_type)
-        .where(t.type_properties.c.type_id.in_(list(infos)))
-        .order_by(t.type_properties.c.type_id, t.type_properties.c.name)
+    props = t.type_properties
+    found = executor.fetch(
+        connection,
+        "type_properties",
+        lambda dialect: select(props.c.type_id, props.c.name, props.c.data_type)
+        .where(executor.ids_match(dialect, props.c.type_id))
+        .order_by(props.c.type_id, props.c.name),
+        {"ids": executor.ids_param(connection, list(infos))},
     )
-    for type_id, name, data_type in props:
+    for type_id, name, data_type in found:
         infos[type_id].properties[name] = data_type
     return list(infos.values())
 
@@ -175,15 +185,21 @@ def types_by_external_ids(
 def find_type(
     connection: Connection, kind: NodeKind, name: str, version: str | None, namespace: str
 ) -> TypeInfo | None:
-    found = _load(
+    types = t.types
+    rows = executor.fetch(
         connection,
-        and_(
-            t.types.c.kind == kind.type_kind,
-            t.types.c.namespace == namespace,
-            t.types.c.name == name,
-            t.types.c.version == (version or ""),
+        "find_type",
+        lambda _: select(*_TYPE_COLUMNS).where(
+            and_(
+                types.c.kind == bindparam("p_kind"),
+                types.c.namespace == bindparam("p_namespace"),
+                types.c.name == bindparam("p_name"),
+                types.c.version == bindparam("p_version"),
+            )
         ),
+        {"p_kind": kind.type_kind, "p_namespace": namespace, "p_name": name, "p_version": version or ""},
     )
+    found = _infos(connection, rows)
     return found[0] if found else None
 
 
@@ -252,10 +268,7 @@ def upsert_type(
 
     changed = False
     if added:
-        connection.execute(
-            insert(t.type_properties),
-            [{"type_id": stored.id, "name": name, "data_type": dt} for name, dt in added.items()],
-        )
+        _insert_type_properties(connection, stored.id, added.items())
         changed = True
     # As MLMD: an update may give a type its base type or a new external_id; the
     # description stays as first stored, and an empty external_id changes nothing.
@@ -285,13 +298,26 @@ def _insert_type(connection: Connection, kind: NodeKind, message, version: str, 
         row["output_type"] = (
             message.output_type.SerializeToString() if message.HasField("output_type") else None
         )
-    type_id = connection.execute(insert(t.types).values(**row).returning(t.types.c.id)).scalar_one()
-    if message.properties:
-        connection.execute(
-            insert(t.type_properties),
-            [{"type_id": type_id, "name": name, "data_type": dt} for name, dt in message.properties.items()],
-        )
+    columns = tuple(row)
+    [type_id] = executor.insert_returning_ids(
+        connection,
+        ("insert_type", columns),
+        lambda _: insert(t.types).values({c: bindparam(f"p_{c}") for c in columns}).returning(t.types.c.id),
+        [{f"p_{c}": row[c] for c in columns}],
+    )
+    _insert_type_properties(connection, type_id, message.properties.items())
     return type_id
+
+
+def _insert_type_properties(connection: Connection, type_id: int, properties) -> None:
+    executor.execute_many(
+        connection,
+        "insert_type_properties",
+        lambda _: insert(t.type_properties).values(
+            type_id=bindparam("p_type"), name=bindparam("p_name"), data_type=bindparam("p_data_type")
+        ),
+        [{"p_type": type_id, "p_name": name, "p_data_type": dt} for name, dt in properties],
+    )
 
 
 def type_ids_by_name(
