@@ -16,10 +16,12 @@ answer, and the store still holds each once:
   ``"external_id"`` (link the artifact with that external id if it exists) or
   ``"uri"`` (link the newest artifact of the type at that URI if one exists);
   ``id`` links a stored artifact by its server id.
+* ``["xp", exe_key, type, props]``: properties merged into an execution
+  (params logged between state changes), without resending the rest.
 * ``["m", exe_key, name, seq, step, value, timestamp_ms]``: one metric point.
 
-The Applier groups runs of metric points into one write and runs of
-artifacts into one ``put_lineage_subgraph``.
+Between contexts and execution states, the Applier writes all metric
+points in one call and all artifacts in one ``put_lineage_subgraph``.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from mlineage import errors
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metric_series_pb2 as mpb
 
-CONTEXT, EXECUTION, ARTIFACT, METRIC = "ctx", "exe", "art", "m"
+CONTEXT, EXECUTION, ARTIFACT, METRIC, EXECUTION_PROPERTIES = "ctx", "exe", "art", "m", "xp"
 
 EXECUTION_STATES = dict(pb.Execution.State.items())
 EVENT_TYPES = dict(pb.Event.Type.items())
@@ -123,26 +125,39 @@ class Applier:
     # --- public ---------------------------------------------------------------------------------
 
     def apply(self, records: Sequence[list]) -> None:
-        """Write ``records`` in order; consecutive metric points and artifacts go in one call each."""
-        start = 0
-        while start < len(records):
-            kind = records[start][0]
-            end = start + 1
-            if kind in (METRIC, ARTIFACT):
-                while end < len(records) and records[end][0] == kind:
-                    end += 1
-            batch = records[start:end]
-            if kind == METRIC:
-                self._metrics(batch)
-            elif kind == ARTIFACT:
-                self._artifacts(batch)
-            elif kind == EXECUTION:
-                self._execution(batch[0])
+        """Write ``records`` in order.
+
+        Contexts and execution states are barriers, applied where they stand.
+        Between two barriers, metric points, artifacts and property merges
+        depend only on what came before the first of them, so each kind goes
+        in one call (keeping its own order): points first, then artifacts,
+        then properties.
+        """
+        groups: dict[str, list[list]] = {METRIC: [], ARTIFACT: [], EXECUTION_PROPERTIES: []}
+
+        def flush_groups() -> None:
+            if groups[METRIC]:
+                self._metrics(groups[METRIC])
+            if groups[ARTIFACT]:
+                self._artifacts(groups[ARTIFACT])
+            if groups[EXECUTION_PROPERTIES]:
+                self._execution_properties(groups[EXECUTION_PROPERTIES])
+            for group in groups.values():
+                group.clear()
+
+        for record in records:
+            kind = record[0]
+            if kind in groups:
+                groups[kind].append(record)
+                continue
+            flush_groups()
+            if kind == EXECUTION:
+                self._execution(record)
             elif kind == CONTEXT:
-                self._context(batch[0])
+                self._context(record)
             else:
                 raise errors.InvalidArgumentError(f"unknown journal record kind {kind!r}")
-            start = end
+        flush_groups()
 
     def lookup(self, kind: str, key: str) -> int | None:
         """The server id of the node with ``key`` (its external id), from memory or the store."""
@@ -292,6 +307,21 @@ class Applier:
             self._linked.update(("exe", c, execution_id) for c in links)
         return execution_id
 
+    def _execution_properties(self, records: Sequence[list]) -> None:
+        """Merge property changes into executions: one masked update per execution, whatever the count."""
+        merged: dict[str, tuple[str, dict]] = {}
+        for _, key, type_name, props in records:
+            merged.setdefault(key, (type_name, {}))[1].update(props)
+        for key, (type_name, props) in merged.items():
+            type_id, declared = self.type_id(EXECUTION, type_name)
+            message = pb.Execution(id=self._execution_id(key), type_id=type_id)
+            self._fill_properties(message, props, declared)
+            mask = [f"properties.{k}" for k in message.properties] + [
+                f"custom_properties.{k}" for k in message.custom_properties
+            ]
+            if mask:
+                self.store.put_executions([message], field_mask_paths=mask)
+
     def _execution_id(self, key: str) -> int:
         execution_id = self.lookup(EXECUTION, key)
         if execution_id is None:
@@ -309,9 +339,12 @@ class Applier:
             except errors.NotFoundError:
                 pass
         execution_ids = {r[6]: self._execution_id(r[6]) for r in records}
+        # Only an artifact that is already stored can already have the event (a replay, or an input).
+        stored = sorted({r[11] if r[11] is not None else self.ids[(ARTIFACT, r[1])] for r in records
+                         if r[11] is not None or (ARTIFACT, r[1]) in self.ids})
         present = {
             (e.artifact_id, e.execution_id, e.type)
-            for e in self.store.get_events_by_execution_ids(sorted(set(execution_ids.values())))
+            for e in (self.store.get_events_by_artifact_ids(stored) if stored else [])
         }
         new_artifacts: list[pb.Artifact] = []
         new_index: dict[str, int] = {}

@@ -333,15 +333,17 @@ class Step:
 
     def log_params(self, params: Mapping[str, Any] | None = None, /, **more: Any) -> None:
         """Record parameters (``param.<name>`` custom properties of the execution)."""
-        for name, value in {**(params or {}), **more}.items():
-            if value is not None:
-                self.props[f"param.{name}"] = value
-        self._snapshot()
+        self._merge({f"param.{name}": value for name, value in {**(params or {}), **more}.items()})
 
     def set_properties(self, **properties: Any) -> None:
         """Set custom properties of the execution (names as given)."""
-        self.props.update({k: v for k, v in properties.items() if v is not None})
-        self._snapshot()
+        self._merge(properties)
+
+    def _merge(self, changes: dict[str, Any]) -> None:
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if changes:
+            self.props.update(changes)
+            self._emit([rec.EXECUTION_PROPERTIES, self.key, self.type_name, changes])
 
     # --- metrics --------------------------------------------------------------------------------
 
