@@ -58,24 +58,18 @@ def queries(landmarks: dict[str, int]) -> list[dict[str, Any]]:
     ]
 
 
-def run_worker(python: str, backend: str, db: str, qs: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
-    command = [python, str(WORKER), "--backend", backend, "--db", db, "--queries", json.dumps(qs)]
-    command += ["--repeat", str(repeat)]
+def run_worker(python: str, backend: str, stores: list[dict[str, Any]], repeat: int) -> dict[str, Any]:
+    command = [python, str(WORKER), "--backend", backend, "--stores", json.dumps(stores), "--repeat", str(repeat)]
     env = dict(os.environ, GLOG_minloglevel="2", TF_CPP_MIN_LOG_LEVEL="2")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
     except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
         return {"error": str(exc)}
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         return {"error": f"worker exited {proc.returncode}", "stderr": proc.stderr.strip().splitlines()[-20:]}
-
-
-def _median(runs: list[dict[str, Any]], query: str, what: str) -> float | None:
-    values = [run["results"][query][what]["median_ms"] for run in runs if what in run["results"][query]]
-    return statistics.median(values) if values else None
 
 
 # --- query plans --------------------------------------------------------------------------------
@@ -163,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                         or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python"))
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = sorted(int(s) for s in args.sizes.split(","))
 
     stores: dict[int, dict[str, Any]] = {}
     for size in sizes:
@@ -173,95 +167,99 @@ def main(argv: list[str] | None = None) -> int:
     backends = [("mlmd", args.mlmd_python, "mlmd"), ("sqlite", sys.executable, "mlineage")]
     if args.postgres:
         backends.append(("postgresql", sys.executable, "mlineage"))
-    runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    runs: dict[str, list[dict[str, Any]]] = {}
     failed = False
     for round_number in range(args.rounds):
-        for size in sizes:
-            meta = stores[size]
-            qs = queries(meta["landmarks"])
-            order = backends if round_number % 2 == 0 else list(reversed(backends))
-            for name, python, kind in order:
-                print(f"round {round_number + 1}: {size} nodes, {name}", file=sys.stderr, flush=True)
-                result = run_worker(python, kind, meta["stores"][name], qs, args.repeat)
-                if "error" in result:
-                    print(f"  {name} failed: {result}", file=sys.stderr)
-                    failed = True
-                    continue
-                runs.setdefault((size, name), []).append(result)
+        order = backends if round_number % 2 == 0 else list(reversed(backends))
+        for name, python, kind in order:
+            print(f"round {round_number + 1}: {name}", file=sys.stderr, flush=True)
+            entries = [{"db": stores[size]["stores"][name], "queries": queries(stores[size]["landmarks"])} for size in sizes]
+            result = run_worker(python, kind, entries, args.repeat)
+            if "error" in result:
+                print(f"  {name} failed: {result}", file=sys.stderr)
+                failed = True
+                continue
+            runs.setdefault(name, []).append(result)
 
-    rows = []
-    problems = []
     names = [q["name"] for q in queries(stores[sizes[0]]["landmarks"])]
-    for size in sizes:
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    for index, size in enumerate(sizes):
         for query in names:
             row: dict[str, Any] = {"nodes": stores[size]["nodes"], "query": query}
             answers = {}
             for name, _, _ in backends:
-                done = runs.get((size, name), [])
+                done = runs.get(name, [])
                 if not done:
                     continue
-                row[f"{name}_ms"] = _median(done, query, "subgraph")
-                if name != "mlmd":
-                    row[f"{name}_walk_ms"] = _median(done, query, "walk")
-                answers[name] = done[0]["results"][query]["answer"]
+                for what in ("subgraph", "walk"):
+                    found = [run["results"][index][query][what] for run in done if what in run["results"][index][query]]
+                    if found:
+                        suffix = "" if what == "subgraph" else "_walk"
+                        row[f"{name}{suffix}_ms"] = statistics.median(f["median_ms"] for f in found)
+                        row[f"{name}{suffix}_min_ms"] = min(f["min_ms"] for f in found)
+                        if index:
+                            # Paired: each repetition timed the same query on every size in turn.
+                            row[f"scale_{name}{suffix}"] = statistics.median(
+                                run["ratios"][query][what][index] for run in done
+                            )
+                answers[name] = done[0]["results"][index][query]["answer"]
             if len({json.dumps(a, sort_keys=True) for a in answers.values()}) > 1:
-                problems.append(f"{size} {query}: stores disagree {answers}")
+                problems.append(f"{size} nodes, {query}: stores disagree {answers}")
             row["answer"] = next(iter(answers.values()), {})
+            for name in ("sqlite", "postgresql"):
+                if row.get("mlmd_ms") and row.get(f"{name}_ms"):
+                    row[f"speedup_{name}"] = row["mlmd_ms"] / row[f"{name}_ms"]
             rows.append(row)
-
-    # Ratios: mlineage/MLMD on the same store, and 1M/10k for the same answer.
+    by_key = {(row["nodes"], row["query"]): row for row in rows}
     smallest, largest = min(sizes), max(sizes)
+    small_nodes, large_nodes = stores[smallest]["nodes"], stores[largest]["nodes"]
+    for query in names:
+        if by_key[(small_nodes, query)]["answer"].get("names") != by_key[(large_nodes, query)]["answer"].get("names"):
+            problems.append(f"{query}: the answers at {smallest} and {largest} nodes differ")
+
     goals = []
     for row in rows:
-        if row.get("mlmd_ms") and row.get("sqlite_ms"):
-            row["speedup_sqlite"] = row["mlmd_ms"] / row["sqlite_ms"]
-        if row.get("mlmd_ms") and row.get("postgresql_ms"):
-            row["speedup_postgresql"] = row["mlmd_ms"] / row["postgresql_ms"]
-    by_key = {(row["nodes"], row["query"]): row for row in rows}
-    small_nodes, large_nodes = stores[smallest]["nodes"], stores[largest]["nodes"]
-    if smallest != largest:
-        for query in names:
-            small, large = by_key[(small_nodes, query)], by_key[(large_nodes, query)]
-            if small["answer"].get("names") != large["answer"].get("names"):
-                problems.append(f"{query}: the answers at {smallest} and {largest} nodes differ")
-            for name in ("sqlite", "postgresql", "mlmd"):
-                if small.get(f"{name}_ms") and large.get(f"{name}_ms"):
-                    large[f"scale_{name}"] = large[f"{name}_ms"] / small[f"{name}_ms"]
-    for row in rows:
-        if row["nodes"] != large_nodes:
-            continue
-        if row["query"] == "up50" and row.get("sqlite_ms") is not None:
-            goals.append((f"{row['query']} at {row['nodes']} nodes, SQLite < {GOAL_MS:g} ms",
+        if row["nodes"] == large_nodes and row["query"] == "up50" and row.get("sqlite_ms") is not None:
+            goals.append((f"up50 at {row['nodes']} nodes, SQLite < {GOAL_MS:g} ms",
                           row["sqlite_ms"] < GOAL_MS, f"{row['sqlite_ms']:.1f} ms"))
+    for row in rows:
         for name in ("sqlite", "postgresql"):
-            if f"scale_{name}" in row:
-                goals.append((f"{row['query']} {name}: {largest}/{smallest} nodes <= {GOAL_SCALE}x",
+            if f"scale_{name}" in row and row["nodes"] == large_nodes:
+                goals.append((f"{row['query']} {name}: {large_nodes}/{small_nodes} nodes <= {GOAL_SCALE}x",
                               row[f"scale_{name}"] <= GOAL_SCALE, f"{row[f'scale_{name}']:.2f}x"))
     for row in rows:
         if "speedup_sqlite" in row:
-            goals.append((f"{row['query']} at {row['nodes']} nodes: SQLite >= {GOAL_SPEEDUP:g}x MLMD",
+            goals.append((f"{row['query']} at {row['nodes']} nodes: SQLite >= {GOAL_SPEEDUP:g}x faster than MLMD",
                           row["speedup_sqlite"] >= GOAL_SPEEDUP, f"{row['speedup_sqlite']:.1f}x"))
 
     def cell(value: Any, fmt: str = "{:.1f}") -> str:
         return "-" if value is None else fmt.format(value)
 
     header = (
-        f"{'nodes':>8} {'query':<7} {'answer a/e/ev':>14} {'MLMD ms':>8} {'SQLite ms':>9} {'walk':>6} "
-        f"{'PG ms':>7} {'walk':>6} {'MLMD/SQLite':>11} {'MLMD/PG':>8} {'1M/10k SQLite':>13} {'PG':>5} {'MLMD':>5}"
+        f"{'nodes':>8} {'query':<6} {'answer a/e/ev':>13} {'MLMD ms':>8} {'SQLite ms (min)':>16} {'walk':>5} "
+        f"{'PG ms (min)':>12} {'walk':>5} {'MLMD/SQLite':>11} {'MLMD/PG':>7} "
+        f"{'scale: SQLite':>13} {'walk':>5} {'PG':>5} {'walk':>5} {'MLMD':>6}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
         answer = row["answer"]
         lines.append(
-            f"{row['nodes']:>8} {row['query']:<7} "
-            f"{answer.get('artifacts', 0):>5}/{answer.get('executions', 0)}/{answer.get('events', 0):<4} "
-            f"{cell(row.get('mlmd_ms')):>8} {cell(row.get('sqlite_ms')):>9} {cell(row.get('sqlite_walk_ms')):>6} "
-            f"{cell(row.get('postgresql_ms')):>7} {cell(row.get('postgresql_walk_ms')):>6} "
-            f"{cell(row.get('speedup_sqlite'), '{:.1f}x'):>11} {cell(row.get('speedup_postgresql'), '{:.1f}x'):>8} "
-            f"{cell(row.get('scale_sqlite'), '{:.2f}x'):>13} {cell(row.get('scale_postgresql'), '{:.2f}x'):>5} "
-            f"{cell(row.get('scale_mlmd'), '{:.2f}x'):>5}"
+            f"{row['nodes']:>8} {row['query']:<6} "
+            f"{str(answer.get('artifacts', 0)) + '/' + str(answer.get('executions', 0)) + '/' + str(answer.get('events', 0)):>13} "
+            f"{cell(row.get('mlmd_ms')):>8} "
+            f"{cell(row.get('sqlite_ms')) + ' (' + cell(row.get('sqlite_min_ms')) + ')':>16} "
+            f"{cell(row.get('sqlite_walk_ms')):>5} "
+            f"{cell(row.get('postgresql_ms')) + ' (' + cell(row.get('postgresql_min_ms')) + ')':>12} "
+            f"{cell(row.get('postgresql_walk_ms')):>5} "
+            f"{cell(row.get('speedup_sqlite'), '{:.1f}x'):>11} {cell(row.get('speedup_postgresql'), '{:.1f}x'):>7} "
+            f"{cell(row.get('scale_sqlite'), '{:.2f}x'):>13} {cell(row.get('scale_sqlite_walk'), '{:.2f}'):>5} "
+            f"{cell(row.get('scale_postgresql'), '{:.2f}x'):>5} {cell(row.get('scale_postgresql_walk'), '{:.2f}'):>5} "
+            f"{cell(row.get('scale_mlmd'), '{:.1f}x'):>6}"
         )
     print("\n".join(lines))
+    print("\nms: median over rounds of each round's median (minimum in brackets); scale: time at "
+          f"{large_nodes} / time at {small_nodes} nodes, paired per repetition, median")
     print()
     for label, ok, value in goals:
         print(f"{'PASS' if ok else 'MISS'}  {label}: {value}")
@@ -285,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rows": rows,
                 "goals": [{"goal": label, "met": ok, "value": value} for label, ok, value in goals],
                 "problems": problems,
+                "runs": runs,
                 "plans": plan_text,
             },
             indent=2,

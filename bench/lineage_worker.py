@@ -1,12 +1,14 @@
-"""Time lineage queries on one store, in its own process; prints one JSON line (see lineage_bench.py).
+"""Time lineage queries on one backend's stores, in its own process; prints one JSON line (see lineage_bench.py).
 
-    python bench/lineage_worker.py --backend mlmd|mlineage --db PATH_OR_URL --queries JSON [--repeat N]
+    python bench/lineage_worker.py --backend mlmd|mlineage --stores JSON [--repeat N]
 
-``--queries`` is a JSON list of {"name", "start", "hops", "direction"} (start: an artifact id;
-direction: UPSTREAM or DOWNSTREAM). For each query the worker times ``get_lineage_subgraph``
-(MLMD's Python client call, nodes hydrated; mlineage's identical method) and, for mlineage,
-the bare walk (node and edge ids, what the gRPC server's traversal costs), and reports an
-answer signature so that the driver can check both stores answered alike.
+``--stores`` is a JSON list of {"db": path or URL, "queries": [{"name", "start", "hops", "direction"}]}
+(start: an artifact id; direction: UPSTREAM or DOWNSTREAM), the same query names in every
+store. Each repetition times a query on every store in turn, so that stores of different
+sizes see the same machine load; the per-repetition ratios (store i / store 0) are reported
+with each store's median and minimum. Timed: ``get_lineage_subgraph`` (MLMD's Python
+client call, nodes hydrated; mlineage's identical method) and, for mlineage, the bare walk
+(node and edge ids). An answer signature lets the driver check that stores agree.
 """
 
 from __future__ import annotations
@@ -51,47 +53,65 @@ def _signature(graph) -> dict[str, Any]:
     }
 
 
-def _time(call, repeat: int) -> dict[str, float]:
-    call()
-    call()  # warm: statement caches, page cache
-    seconds = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        call()
-        seconds.append(time.perf_counter() - started)
-    return {"median_ms": statistics.median(seconds) * 1e3, "min_ms": min(seconds) * 1e3}
+def _calls(backend: str, store, pb, query: dict[str, Any]) -> dict[str, Any]:
+    q = pb.LineageSubgraphQueryOptions
+    options = q(
+        starting_artifacts=q.StartingNodes(filter_query=f"id = {query['start']}"),
+        max_num_hops=query["hops"],
+        direction=q.Direction.Value(query["direction"]),
+    )
+    calls = {"subgraph": lambda: store.get_lineage_subgraph(options)}
+    if backend == "mlineage":
+        from mlineage.lineage.traversal import Direction, traverse
+
+        direction = Direction.UPSTREAM if query["direction"] == "UPSTREAM" else Direction.DOWNSTREAM
+
+        def walk():
+            with store.reading() as connection:
+                return traverse(connection, artifact_ids=[query["start"]], direction=direction, max_hops=query["hops"])
+
+        calls["walk"] = walk
+    return calls
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=["mlmd", "mlineage"], required=True)
-    parser.add_argument("--db", required=True)
-    parser.add_argument("--queries", required=True)
+    parser.add_argument("--stores", required=True)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
-    store, pb = _open(args.backend, args.db)
-    q = pb.LineageSubgraphQueryOptions
-    results = {}
-    for query in json.loads(args.queries):
-        options = q(
-            starting_artifacts=q.StartingNodes(filter_query=f"id = {query['start']}"),
-            max_num_hops=query["hops"],
-            direction=q.Direction.Value(query["direction"]),
-        )
-        result: dict[str, Any] = {"subgraph": _time(lambda o=options: store.get_lineage_subgraph(o), args.repeat)}
-        result["answer"] = _signature(store.get_lineage_subgraph(options))
-        if args.backend == "mlineage":
-            from mlineage.lineage.traversal import Direction, traverse
-
-            direction = Direction.UPSTREAM if query["direction"] == "UPSTREAM" else Direction.DOWNSTREAM
-
-            def walk(start=query["start"], hops=query["hops"], direction=direction):
-                with store.reading() as connection:
-                    return traverse(connection, artifact_ids=[start], direction=direction, max_hops=hops)
-
-            result["walk"] = _time(walk, args.repeat)
-        results[query["name"]] = result
-    print(json.dumps({"backend": args.backend, "db": args.db, "results": results}))
+    stores = json.loads(args.stores)
+    opened = [_open(args.backend, entry["db"]) for entry in stores]
+    names = [query["name"] for query in stores[0]["queries"]]
+    results: list[dict[str, Any]] = [{} for _ in stores]
+    ratios: dict[str, dict[str, list[float]]] = {}
+    for name in names:
+        calls = [
+            _calls(args.backend, store, pb, next(q for q in entry["queries"] if q["name"] == name))
+            for (store, pb), entry in zip(opened, stores, strict=True)
+        ]
+        for index, store_calls in enumerate(calls):
+            results[index][name] = {"answer": _signature(store_calls["subgraph"]())}
+        for what in calls[0]:
+            seconds: list[list[float]] = [[] for _ in stores]
+            for store_calls in calls:  # warm: statement caches, page cache
+                store_calls[what]()
+                store_calls[what]()
+            for _ in range(args.repeat):
+                for index, store_calls in enumerate(calls):
+                    started = time.perf_counter()
+                    store_calls[what]()
+                    seconds[index].append(time.perf_counter() - started)
+            for index in range(len(stores)):
+                results[index][name][what] = {
+                    "median_ms": statistics.median(seconds[index]) * 1e3,
+                    "min_ms": min(seconds[index]) * 1e3,
+                }
+            ratios.setdefault(name, {})[what] = [
+                statistics.median(b / a for a, b in zip(seconds[0], seconds[index], strict=True))
+                for index in range(len(stores))
+            ]
+    print(json.dumps({"backend": args.backend, "results": results, "ratios": ratios}))
     return 0
 
 
