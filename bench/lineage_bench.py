@@ -79,7 +79,8 @@ def plans(meta: dict[str, Any]) -> dict[str, list[str]]:
     """Plans of the walk's hop queries, on a real frontier of each store."""
     from sqlalchemy import create_engine
 
-    from mlineage.lineage.traversal import INPUT_EVENTS, OUTPUT_EVENTS, Direction, EventReader, traverse
+    from mlineage.lineage.reads import EventReader
+    from mlineage.lineage.traversal import INPUT_EVENTS, OUTPUT_EVENTS, Direction, traverse
     from mlineage.metadata.kinds import ARTIFACT, EXECUTION
 
     out: dict[str, list[str]] = {}

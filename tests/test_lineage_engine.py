@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.lineage import traversal
+from mlineage.lineage import reads, traversal
 from mlineage.lineage.traversal import Direction, Ending, filter_test, traverse, type_state_test
 from mlineage.proto import metadata_store_pb2 as pb
 
@@ -202,13 +202,13 @@ def test_one_events_query_per_hop_and_side(store, build, monkeypatch):
     """The cost is one indexed query per hop (and per kind in the frontier), whatever the store holds."""
     ids = build("long")
     calls = []
-    original = traversal.EventReader.events_of
+    original = reads.EventReader.events_of
 
     def counting(self, kind, node_ids, types=None):
         calls.append(len(node_ids))
         return original(self, kind, node_ids, types)
 
-    monkeypatch.setattr(traversal.EventReader, "events_of", counting)
+    monkeypatch.setattr(reads.EventReader, "events_of", counting)
     nodes, _, result = walk(store, ids, artifacts=["c60"], direction=UP, max_hops=40)
     assert len(nodes) == 41 and result.hops == 40
     assert calls == [1] * 40
@@ -219,7 +219,7 @@ def test_neighbours_and_induced_edges(store, build):
     with store.reading() as connection:
         pairs = traversal.neighbours(connection, traversal.ARTIFACT, [ids["artifact"]["train"]], DOWN)
         assert sorted(e for _, e in pairs) == sorted([ids["execution"]["t1"], ids["execution"]["t2"]])
-        edges = traversal.events_between(
+        edges = reads.events_between(
             connection, [ids["artifact"]["m1"], ids["artifact"]["m2"]], [ids["execution"]["judge"]]
         )
         assert len(edges) == 2

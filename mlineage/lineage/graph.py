@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
-from mlineage.lineage.traversal import EventEdge, EventReader
+from mlineage.lineage.reads import EventEdge, EventReader
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind

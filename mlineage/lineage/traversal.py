@@ -27,11 +27,11 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from sqlalchemy import Connection, select
 
 from mlineage.errors import InvalidArgumentError
+from mlineage.lineage.reads import EventEdge, EventReader
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t
@@ -45,8 +45,6 @@ MAX_HOPS_DEFAULT = 100
 
 #: Ids per IN list; well below SQLite's bound-parameter limit.
 _BATCH = 900
-#: Ids per JSON array or PostgreSQL array parameter.
-_BIG_BATCH = 10_000
 
 #: Answers whether nodes of a kind pass a test: ``test(connection, kind, ids) -> ids that pass``.
 NodeTest = Callable[[Connection, NodeKind, Sequence[int]], "set[int]"]
@@ -56,15 +54,6 @@ class Direction(enum.Enum):
     UPSTREAM = "up"
     DOWNSTREAM = "down"
     BOTH = "both"
-
-
-class EventEdge(NamedTuple):
-    """An event as the walk sees it; the full row (path, time) is read only for the answer."""
-
-    id: int
-    artifact_id: int
-    execution_id: int
-    type: int
 
 
 @dataclass(frozen=True)
@@ -114,95 +103,6 @@ def step_event_types(direction: Direction, from_kind: NodeKind) -> tuple[int, ..
         # artifact -> execution: downstream through its readers, upstream through its writer
         return INPUT_EVENTS if downstream else OUTPUT_EVENTS
     return OUTPUT_EVENTS if downstream else INPUT_EVENTS
-
-
-class EventReader:
-    """Reads the events of a frontier with one prepared statement per side, on the driver connection.
-
-    The statements are fixed text (ids and event types are bound, never spliced), so
-    SQLite's statement cache and PostgreSQL's prepared statements are reused hop
-    after hop; going below SQLAlchemy saves its per-statement overhead, which at
-    fifty hops is most of a query's time.
-    """
-
-    def __init__(self, connection: Connection) -> None:
-        if not connection.in_transaction():
-            connection.begin()  # one snapshot for the whole walk
-        self._cursor = connection.connection.cursor()
-        self._postgres = connection.dialect.name == "postgresql"
-
-    def statement(
-        self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None
-    ) -> tuple[str, tuple]:
-        """The hop query (SQL text and parameters) for the events of ``ids``, optionally of some types."""
-        column = "artifact_id" if kind is ARTIFACT else "execution_id"
-        ids = list(ids)
-        if self._postgres:
-            where = f"{column} = ANY(%s)"
-            params: tuple = (ids,)
-            if types is not None:
-                where += " AND type = ANY(%s)"
-                params += (list(types),)
-        else:
-            where = f"{column} IN ({','.join('?' * len(ids))})"
-            params = tuple(ids)
-            if types is not None:
-                where += f" AND type IN ({','.join('?' * len(types))})"
-                params += tuple(types)
-        return f"SELECT id, artifact_id, execution_id, type FROM events WHERE {where}", params
-
-    def events_of(self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None) -> list[EventEdge]:
-        """Events of the given artifacts (or executions), optionally of some types only."""
-        rows: list[EventEdge] = []
-        for start in range(0, len(ids), _BATCH):
-            self._cursor.execute(*self.statement(kind, ids[start : start + _BATCH], types))
-            rows.extend(EventEdge(*row) for row in self._cursor.fetchall())
-        return rows
-
-    def ids_clause(self, column: str) -> str:
-        # One statement text whatever the number of ids: a JSON array on SQLite, an array on PostgreSQL.
-        if self._postgres:
-            return f"{column} = ANY(%s)"
-        return f"{column} IN (SELECT value FROM json_each(?))"
-
-    def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple]:
-        rows: list[tuple] = []
-        ids = list(ids)
-        for start in range(0, len(ids), _BIG_BATCH):
-            part = ids[start : start + _BIG_BATCH]
-            self._cursor.execute(sql, (part if self._postgres else json.dumps(part),))
-            rows.extend(self._cursor.fetchall())
-        return rows
-
-    def event_rows(self, event_ids: Sequence[int]) -> list[tuple]:
-        """(id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata) by id."""
-        sql = (
-            "SELECT id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata "
-            f"FROM events WHERE {self.ids_clause('id')}"
-        )
-        return self._by_ids(sql, event_ids)
-
-    def memberships(self, kind: NodeKind, ids: Sequence[int]) -> list[tuple[int, int]]:
-        """(context_id, node id) attributions of artifacts, or associations of executions."""
-        table, column = ("attributions", "artifact_id") if kind is ARTIFACT else ("associations", "execution_id")
-        return self._by_ids(f"SELECT context_id, {column} FROM {table} WHERE {self.ids_clause(column)}", ids)
-
-    def types(self, type_ids: Sequence[int]) -> tuple[list[tuple], list[tuple]]:
-        """Type rows (the columns of ``TypeInfo``) and their (type_id, name, data_type) properties."""
-        if not type_ids:
-            return [], []
-        types = self._by_ids(
-            "SELECT id, kind, name, version, namespace, description, external_id, base_type, input_type, "
-            f"output_type FROM types WHERE {self.ids_clause('id')}",
-            type_ids,
-        )
-        properties = self._by_ids(
-            f"SELECT type_id, name, data_type FROM type_properties WHERE {self.ids_clause('type_id')}", type_ids
-        )
-        return types, properties
-
-    def close(self) -> None:
-        self._cursor.close()
 
 
 def neighbours(
@@ -501,17 +401,3 @@ def type_state_test(
     return test
 
 
-# --- reading edges for an answer ----------------------------------------------------------------
-
-
-def events_between(connection: Connection, artifact_ids: Sequence[int], execution_ids: Sequence[int]) -> list:
-    """EventEdges whose artifact and execution are both in the given sets (the induced edges), by id."""
-    if not artifact_ids or not execution_ids:
-        return []
-    wanted = set(execution_ids)
-    reader = EventReader(connection)
-    try:
-        edges = [row for row in reader.events_of(ARTIFACT, sorted(set(artifact_ids))) if row.execution_id in wanted]
-    finally:
-        reader.close()
-    return sorted(edges)
