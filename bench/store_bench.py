@@ -34,10 +34,12 @@ def default_mlmd_python() -> str:
     return os.environ.get("MLINEAGE_MLMD_PYTHON") or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python")
 
 
-def run_worker(backend: str, python: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_worker(
+    backend: str, python: str, args: argparse.Namespace, extra: list[str] | None = None
+) -> dict[str, Any]:
     """One workload run in a subprocess; failures come back as ``{"error": ...}``, never raised."""
     command = [python, str(WORKER), "--backend", backend, "--artifacts", str(args.artifacts)]
-    command += ["--repeat", str(args.repeat)]
+    command += ["--repeat", str(args.repeat), *(extra or [])]
     env = dict(os.environ)
     if backend == "mlineage":  # import this checkout's mlineage even where it is not installed
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
@@ -106,11 +108,11 @@ def compare(
     return rows
 
 
-def render_table(rows: list[dict[str, Any]], goal: float) -> str:
+def render_table(rows: list[dict[str, Any]], goal: float, label: str = "mlineage s") -> str:
     def seconds(value: float | None) -> str:
         return "—" if value is None else f"{value:.4f}"
 
-    header = ("phase", "calls", "items", "MLMD s", "mlineage s", "ratio", f"goal ≤{goal:g}×")
+    header = ("phase", "calls", "items", "MLMD s", label, "ratio", f"goal ≤{goal:g}×")
     body = []
     for row in rows:
         if not row["judged"]:

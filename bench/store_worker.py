@@ -49,7 +49,42 @@ def open_mlineage(db_path: str) -> tuple[Any, Any, Any]:
     return mlineage.connect(f"sqlite:///{db_path}"), metadata_store_pb2, mlineage.ListOptions
 
 
-OPENERS = {"mlmd": (open_mlmd, "ml-metadata"), "mlineage": (open_mlineage, "mlineage")}
+def open_mlmd_grpc(target: str) -> tuple[Any, Any, Any]:
+    """The real ml_metadata client over gRPC to a running server (``host:port``), e.g. ``mlineage serve``."""
+    import ml_metadata
+    from ml_metadata.proto import metadata_store_pb2
+
+    host, _, port = target.rpartition(":")
+    config = metadata_store_pb2.MetadataStoreClientConfig(host=host, port=int(port))
+    return ml_metadata.MetadataStore(config), metadata_store_pb2, ml_metadata.ListOptions
+
+
+FLOOR_CALLS = 1000
+
+
+def rpc_floor(target: str, calls: int = FLOOR_CALLS) -> float:
+    """Seconds for ``calls`` no-op unary calls (``grpc.health.v1.Health/Check``) to the same server.
+
+    What one round trip costs with grpc's Python client and the server's gRPC machinery but no
+    store work: the floor under a phase of one small call each (``get_by_id``).
+    """
+    import grpc
+
+    with grpc.insecure_channel(target) as channel:
+        check = channel.unary_unary("/grpc.health.v1.Health/Check")  # bytes in, bytes out
+        for _ in range(50):
+            check(b"")
+        start = time.perf_counter()
+        for _ in range(calls):
+            check(b"")
+        return time.perf_counter() - start
+
+
+OPENERS = {
+    "mlmd": (open_mlmd, "ml-metadata"),
+    "mlineage": (open_mlineage, "mlineage"),
+    "mlmd-grpc": (open_mlmd_grpc, "ml-metadata"),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backend", choices=sorted(OPENERS), required=True)
     parser.add_argument("--artifacts", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--target", help="host:port of the gRPC server (backend mlmd-grpc)")
     args = parser.parse_args(argv)
 
     opener, distribution = OPENERS[args.backend]
@@ -76,10 +112,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix=f"store_bench_{args.backend}_") as tmp:
         try:
             start = time.perf_counter()
-            store, pb2, list_options_cls = opener(os.path.join(tmp, "store.db"))
+            where = args.target if args.backend == "mlmd-grpc" else os.path.join(tmp, "store.db")
+            store, pb2, list_options_cls = opener(where)
             result["connect_seconds"] = time.perf_counter() - start
             stage = "workload"
             result["phases"] = run_workload(store, pb2, list_options_cls, args.artifacts, args.repeat)
+            if args.backend == "mlmd-grpc":
+                stage = "rpc floor"
+                result["rpc_floor"] = {"seconds": rpc_floor(args.target), "calls": FLOOR_CALLS}
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a reported result
             traceback.print_exc(file=sys.stderr)
             result["error"] = f"{stage}: {type(exc).__name__}: {exc}"
