@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, text
 import mlineage
 from mlineage.metadata.engine import normalize_url
 from mlineage.metadata.store import Store
+from mlineage.migrations.runner import head_revision
 from mlineage.schema import metadata
 
 POSTGRES_URL = os.environ.get("MLINEAGE_TEST_POSTGRES_URL")
@@ -68,6 +69,8 @@ def _reset_postgres(url: str) -> None:
         connection.execute(text("TRUNCATE " + ", ".join(_DATA_TABLES) + " RESTART IDENTITY CASCADE"))
         connection.execute(text("DELETE FROM types WHERE id > 9"))
         connection.execute(text("SELECT setval(pg_get_serial_sequence('types', 'id'), 9)"))
+        # A test may stamp the shared database with another revision (e.g. a "newer" schema).
+        connection.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
     engine.dispose()
 
 
