@@ -12,6 +12,8 @@ on 127.0.0.1. ``concurrency_worker.py --setup`` creates the types and seed Datas
 channel per process, so no client shares a GIL with another), wait until all are
 connected and run the mix in ``concurrency_worker.MIX`` for ``--duration`` seconds.
 Every answer is checked; exceptions and wrong answers are errors, and the goal is zero.
+On PostgreSQL the seeded database is ANALYZEd before the load (what autovacuum does
+within a minute); ``--no-analyze`` skips that.
 
 Results: a table per database and ``bench/results/concurrency_bench.json`` (the entry for
 each database run is replaced, others are kept). Exit status: 0 no errors, 1 errors,
@@ -87,6 +89,23 @@ class Database:
             connection.execute(text(f'CREATE DATABASE "{self.name}"'))
             self.label = "PostgreSQL " + connection.execute(text("SHOW server_version")).scalar()
         self.url = f"{admin_url.rpartition('/')[0]}/{self.name}"
+
+    def analyze(self) -> None:
+        """PostgreSQL: ANALYZE the seeded tables, as autovacuum does within a minute of the load.
+
+        On a database filled seconds ago the planner has no statistics and picks nested-loop
+        plans for the filter listing that take tens of milliseconds (``--no-analyze`` shows it).
+        """
+        if self._admin is None:
+            return
+        from sqlalchemy import create_engine
+
+        engine = create_engine(self.url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.exec_driver_sql("ANALYZE")
+        finally:
+            engine.dispose()
 
     def close(self) -> None:
         if self._tmp is not None:
@@ -183,6 +202,8 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         if setup.returncode != 0:
             raise RuntimeError(f"setup failed:\n{setup.stderr[-3000:]}")
         seed_json = setup.stdout.strip().splitlines()[-1]
+        if args.analyze:
+            database.analyze()
         for index in range(args.clients):
             command = [python, str(WORKER), "--target", server.target, "--client", str(index)]
             command += ["--seed-json", seed_json, "--duration", str(args.duration)]
@@ -235,6 +256,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "duration_s": args.duration,
         "wall_s": wall,
         "seed": args.seed,
+        "analyzed_after_seeding": bool(args.analyze and kind == "postgresql"),
         "server_workers": args.workers,
         "server_cpu_s": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
         "loadavg_before": load_before,
@@ -255,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1000, help="seed Dataset artifacts")
     parser.add_argument("--workers", type=int, default=None, help="server's --workers (default: its own)")
     parser.add_argument("--pg-url", help="PostgreSQL server URL (default $MLINEAGE_TEST_POSTGRES_URL)")
+    parser.add_argument(
+        "--no-analyze", dest="analyze", action="store_false", help="PostgreSQL: skip ANALYZE after seeding"
+    )
     parser.add_argument("--keep-db", action="store_true", help="do not drop the PostgreSQL database")
     parser.add_argument("--mlmd-python", default=default_mlmd_python(), help="interpreter with ml-metadata")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON results go")

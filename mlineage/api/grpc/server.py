@@ -57,11 +57,23 @@ def build_server(
     server.add_generic_rpc_handlers([metric_handlers(store)])
     _add_health(server)
     _add_reflection(server)
+    _warm_up()
     address = f"{host}:{port}"
     bound = server.add_secure_port(address, tls.credentials()) if tls else server.add_insecure_port(address)
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {address}")
     return server, bound
+
+
+def _warm_up() -> None:
+    """Pay one-time costs before serving rather than in the first caller's latency.
+
+    The filter-query parser is built on first use (importing lark and its LALR tables,
+    ~0.2 s): without this the first ``filter_query`` a client sends waits for it.
+    """
+    from mlineage.metadata.filter_query import compile_filter
+
+    compile_filter("artifact", "id = 0")
 
 
 def _add_health(server: grpc.Server) -> None:
