@@ -42,11 +42,11 @@ def _path_bytes(text: str) -> bytes:
     return path.SerializeToString()
 
 
-def event_messages(rows: Iterable[tuple]) -> list[pb.Event]:
-    """Event messages from (id, artifact_id, execution_id, type, path, milliseconds, system_metadata) rows."""
-    messages = []
+def add_events(target, rows: Iterable[tuple]) -> None:
+    """Append Event messages, built in place, to a repeated Event field from
+    (id, artifact_id, execution_id, type, path, milliseconds, system_metadata) rows."""
     for _, artifact_id, execution_id, event_type, path, milliseconds, system_metadata in rows:
-        event = pb.Event(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
+        event = target.add(artifact_id=artifact_id, execution_id=execution_id, type=event_type)
         if milliseconds is not None:
             event.milliseconds_since_epoch = milliseconds
         if path is not None:
@@ -54,8 +54,6 @@ def event_messages(rows: Iterable[tuple]) -> list[pb.Event]:
             event.path.MergeFromString(_path_bytes(path))
         if system_metadata is not None:
             event.system_metadata.ParseFromString(bytes(system_metadata))
-        messages.append(event)
-    return messages
 
 
 def memberships(
@@ -71,17 +69,24 @@ def memberships(
     return attributions, associations
 
 
-def edge_messages(connection: Connection, edges: Iterable[EventEdge]) -> list[pb.Event]:
-    """Full event messages for the walked edges, in the order given."""
+def add_edges(connection: Connection, target, edges: Iterable[EventEdge]) -> None:
+    """Append the full events of the walked edges, in the order given, to a repeated Event field."""
     edges = list(edges)
     if not edges:
-        return []
+        return
     reader = EventReader(connection)
     try:
         by_id = {row[0]: row for row in reader.event_rows([edge.id for edge in edges])}
     finally:
         reader.close()
-    return event_messages(by_id[edge.id] for edge in edges if edge.id in by_id)
+    add_events(target, (by_id[edge.id] for edge in edges if edge.id in by_id))
+
+
+def edge_messages(connection: Connection, edges: Iterable[EventEdge]) -> list[pb.Event]:
+    """Full event messages for the walked edges, in the order given."""
+    holder = pb.LineageGraph()
+    add_edges(connection, holder.events, edges)
+    return list(holder.events)
 
 
 def fill_graph(
@@ -110,7 +115,7 @@ def fill_graph(
         if name in fields:
             getattr(graph, name).extend(nodes(connection, kind, ids, dehydrated=dehydrated))
     if "events" in fields:
-        graph.events.extend(edge_messages(connection, events))
+        add_edges(connection, graph.events, events)
     if "attributions" in fields:
         graph.attributions.extend(pb.Attribution(context_id=c, artifact_id=a) for c, a in attributions)
     if "associations" in fields:

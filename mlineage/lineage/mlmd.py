@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
-from mlineage.lineage.graph import GRAPH_FIELDS, fill_graph, nodes, used_types
+from mlineage.lineage.graph import GRAPH_FIELDS, add_edges, fill_graph, memberships, nodes, used_types
 from mlineage.lineage.traversal import (
     MAX_HOPS_DEFAULT,
     Direction,
@@ -153,33 +153,38 @@ def hydrated_lineage_subgraph(
     graph = pb.LineageGraph()
     with store.reading() as connection:
         walk = subgraph_walk(connection, options, store.namespace)
-        skeleton = fill_graph(
-            connection,
-            pb.LineageGraph(),
-            artifact_ids=list(walk.artifacts),
-            execution_ids=list(walk.executions),
-            events=walk.events,
-            fields=server_fields - {"artifact_types", "execution_types", "context_types"},
-            dehydrated=True,
-            namespace=store.namespace,
-        )
-        kinds = (
+        artifact_ids, execution_ids = list(walk.artifacts), list(walk.executions)
+        attributions: list[tuple[int, int]] = []
+        associations: list[tuple[int, int]] = []
+        if {"contexts", "attributions", "associations"} & server_fields:
+            attributions, associations = memberships(connection, artifact_ids, execution_ids)
+        # What the server answered, by kind; the client then reads those nodes by id.
+        answered = {
+            "artifacts": sorted(artifact_ids) if "artifacts" in server_fields else [],
+            "executions": sorted(execution_ids) if "executions" in server_fields else [],
+            "contexts": sorted({c for c, _ in attributions} | {c for c, _ in associations})
+            if "contexts" in server_fields
+            else [],
+        }
+        found = {}
+        for name, kind, types_name in (
             ("artifacts", ARTIFACT, "artifact_types"),
             ("executions", EXECUTION, "execution_types"),
             ("contexts", CONTEXT, "context_types"),
-        )
-        found = {}
-        for name, kind, types_name in kinds:
+        ):
             if name in wanted or types_name in wanted:
-                found[name] = nodes(connection, kind, sorted(node.id for node in getattr(skeleton, name)))
+                found[types_name] = nodes(connection, kind, answered[name])
                 if name in wanted:
-                    getattr(graph, name).extend(found[name])
-        typed = [(types_name, found[name]) for name, _, types_name in kinds if types_name in wanted]
-        for (types_name, _), types in zip(typed, used_types(connection, *(group for _, group in typed)), strict=True):
-            getattr(graph, types_name).extend(types)
-    for name in ("events", "attributions", "associations"):
-        if name in wanted:
-            getattr(graph, name).extend(getattr(skeleton, name))
+                    getattr(graph, name).extend(found[types_name])
+        typed = [name for name in ("artifact_types", "execution_types", "context_types") if name in wanted]
+        for name, types in zip(typed, used_types(connection, *(found[name] for name in typed)), strict=True):
+            getattr(graph, name).extend(types)
+        if "events" in wanted:
+            add_edges(connection, graph.events, walk.events)
+    if "attributions" in wanted:
+        graph.attributions.extend(pb.Attribution(context_id=c, artifact_id=a) for c, a in attributions)
+    if "associations" in wanted:
+        graph.associations.extend(pb.Association(context_id=c, execution_id=e) for c, e in associations)
     return graph
 
 
