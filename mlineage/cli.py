@@ -76,9 +76,11 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if args.http_port:
         import uvicorn
 
-        from mlineage.api.rest.app import create_app
+        from mlineage.api.rest.app import HTTP_SERVER_OPTIONS, create_app
 
-        config = uvicorn.Config(create_app(store), host=args.host, port=args.http_port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(store), host=args.host, port=args.http_port, log_level="warning", **HTTP_SERVER_OPTIONS
+        )
         http_server = uvicorn.Server(config)
         http_thread = threading.Thread(target=http_server.run, name="mlineage-http", daemon=True)
         http_thread.start()

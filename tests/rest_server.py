@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 
-from mlineage.api.rest.app import create_app
+from mlineage.api.rest.app import HTTP_SERVER_OPTIONS, create_app
 from mlineage.metadata.store import Store
 
 STARTUP_TIMEOUT_S = 30.0
@@ -25,7 +25,9 @@ STARTUP_TIMEOUT_S = 30.0
 @contextmanager
 def serve_http(store: Store, host: str = "127.0.0.1") -> Iterator[str]:
     """Serve the REST API of ``store`` until the block ends; yields the base URL."""
-    config = uvicorn.Config(create_app(store), host=host, port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(
+        create_app(store), host=host, port=0, log_level="warning", lifespan="off", **HTTP_SERVER_OPTIONS
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="mlineage-test-http", daemon=True)
     thread.start()

@@ -43,7 +43,7 @@ import uuid
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from google.protobuf import json_format
@@ -159,9 +159,11 @@ def _time(text: str) -> int:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     try:
-        return int(parsed.timestamp() * 1000)
+        ms = int(parsed.timestamp() * 1000)
+        iso_time(ms)
     except (OverflowError, OSError, ValueError):
         raise InvalidArgumentError(f"eventTime {text[:64]!r} is out of range") from None
+    return ms
 
 
 def _datasets(event: dict[str, Any], key: str, io_key: str) -> list[Dataset]:
@@ -473,8 +475,9 @@ def _set_string(message, name: str, value: str) -> None:
 
 def _merge_state(execution: pb.Execution, event: Event) -> None:
     """Move the run's state as the event says, never backwards: terminal states stay terminal."""
+    when = iso_time(event.event_time_ms)  # normalized: UTC, milliseconds, as RFC 3339 wants it
     if event.event_type == "START" and not _string_property(execution, "start_time"):
-        _set_string(execution, "start_time", event.event_time)
+        _set_string(execution, "start_time", when)
     new_state = STATE_OF_EVENT.get(event.event_type or "OTHER")
     if new_state is None:  # OTHER adds metadata only
         if not execution.HasField("last_known_state"):
@@ -488,10 +491,10 @@ def _merge_state(execution: pb.Execution, event: Event) -> None:
         if state_time and event.event_time_ms < _time(state_time):
             return  # an older terminal event: the later one decided
     execution.last_known_state = new_state
-    _set_string(execution, "state_time", event.event_time)
+    _set_string(execution, "state_time", when)
     _set_string(execution, "last_event_type", event.event_type or "OTHER")
     if new_state in _TERMINAL:
-        _set_string(execution, "end_time", event.event_time)
+        _set_string(execution, "end_time", when)
 
 
 def _record_run(store: Store, ids: TypeIds, event: Event) -> svc.PutExecutionResponse:
@@ -596,10 +599,12 @@ _INPUT_EVENTS = {pb.Event.INPUT, pb.Event.DECLARED_INPUT, pb.Event.INTERNAL_INPU
 _OUTPUT_EVENTS = {pb.Event.OUTPUT, pb.Event.DECLARED_OUTPUT, pb.Event.INTERNAL_OUTPUT, pb.Event.PENDING_OUTPUT}
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def iso_time(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
-    )
+    """RFC 3339 UTC time with milliseconds, e.g. ``2024-05-01T12:00:00.000Z``."""
+    return (_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _custom_facet(schema: str, **fields: Any) -> dict[str, Any]:
@@ -792,8 +797,8 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "properties": {
             "eventType": {"type": "string", "enum": list(EVENT_TYPES)},
             "eventTime": {"type": "string", "format": "date-time"},
-            "producer": {"type": "string", "format": "uri"},
-            "schemaURL": {"type": "string", "format": "uri"},
+            "producer": {"type": "string", "minLength": 1, "description": "a URI naming the producer"},
+            "schemaURL": {"type": "string"},
             "run": {
                 "type": "object",
                 "required": ["runId"],
@@ -806,6 +811,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "outputs": {"type": "array", "items": _DATASET},
         },
         "additionalProperties": True,
+    },
+    "OpenLineageReceivedEvents": {
+        "type": "object",
+        "properties": {
+            "events": {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+            "next_page_token": {"type": "string"},
+        },
+        "required": ["events"],
+        "additionalProperties": False,
     },
     "OpenLineageRunEvents": {
         "type": "object",

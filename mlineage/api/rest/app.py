@@ -15,6 +15,10 @@ from mlineage.api.rest.errors import error_response, install
 from mlineage.api.rest.io import Documentation
 from mlineage.metadata.store import Store
 
+# uvicorn settings for serving the app: request lines up to 1 MiB, so that a long filter query (up to
+# 16 KiB, percent-encoded) reaches the app and its error body instead of h11's plain-text 400.
+HTTP_SERVER_OPTIONS = {"h11_max_incomplete_event_size": 1024 * 1024}
+
 _STATUS_SCHEMA = {
     "type": "object",
     "properties": {"status": {"type": "string"}, "read_only": {"type": "boolean"}},
@@ -32,7 +36,7 @@ def create_app(store: Store) -> FastAPI:
     )
     app.state.store = store
     metrics.READ_ONLY.set(int(store.read_only))
-    install(app)
+    install(app)  # error handlers, and the catch-all middleware (inside the metrics one)
     app.add_middleware(metrics.HTTPMetricsMiddleware)
     docs = Documentation()
     _add_health(app, store)

@@ -42,7 +42,8 @@ HTTP_STATUS = {
     codes.FAILED_PRECONDITION: 412,
     codes.ABORTED: 409,
     codes.OUT_OF_RANGE: 400,
-    codes.UNIMPLEMENTED: 501,
+    # A change the store does not support (e.g. removing a type's base_type): the request's, not the server's.
+    codes.UNIMPLEMENTED: 400,
     codes.INTERNAL: 500,
     codes.UNAVAILABLE: 503,
     codes.DATA_LOSS: 500,
@@ -98,16 +99,47 @@ def install(app: FastAPI) -> None:
     async def _database_error(request: Request, exc: DBAPIError) -> Response:
         return database_error(request, exc)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        code = _driver_error_code(exc)
-        if code is not None:
-            # A driver exception that reached us unwrapped (the store's raw-cursor paths): still the caller's
-            # mistake or a database state, never an internal error.
-            log.warning("unwrapped database error in %s %s: %s", request.method, request.url.path, exc)
-            return error_response(code, f"the database refused the request: {str(exc).splitlines()[0][:300]}")
-        log.exception("unexpected error in %s %s", request.method, request.url.path)
-        return error_response(codes.INTERNAL, "internal error; the server log has the details")
+    app.add_middleware(CatchAllMiddleware)
+
+
+class CatchAllMiddleware:
+    """Whatever no handler took becomes the error body here, and the connection stays usable.
+
+    (Starlette's own last-resort handler answers too, but then re-raises, and the server closes the
+    keep-alive connection under the client.)
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # noqa: BLE001 - the caller gets an error body, never a stack trace
+            if started:
+                raise
+            path = scope.get("path", "")
+            code = _driver_error_code(exc)
+            if code is not None:
+                # A driver exception that reached us unwrapped (the store's raw-cursor paths): still the
+                # caller's mistake or a database state, never an internal error.
+                log.warning("unwrapped database error in %s %s: %s", scope.get("method"), path, exc)
+                response = error_response(code, f"the database refused the request: {str(exc).splitlines()[0][:300]}")
+            else:
+                log.exception("unexpected error in %s %s", scope.get("method"), path)
+                response = error_response(codes.INTERNAL, "internal error; the server log has the details")
+            await response(scope, receive, send)
 
 
 _DRIVER_CODES = (

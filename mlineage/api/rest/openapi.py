@@ -24,14 +24,15 @@ and numbers): proto field names (`type_id`, `custom_properties`; input also take
 `order_by` (`id`, `create_time` or `update_time`, then `asc` or `desc`), and answer with
 `next_page_token` (empty on the last page).
 
-**Errors** are `{"code": "NOT_FOUND", "message": "…"}`: INVALID_ARGUMENT and OUT_OF_RANGE 400,
+**Errors** are `{"code": "NOT_FOUND", "message": "…"}`: INVALID_ARGUMENT, OUT_OF_RANGE and
+UNIMPLEMENTED (a change the store does not support) 400,
 NOT_FOUND 404, ALREADY_EXISTS and ABORTED 409, FAILED_PRECONDITION 412, RESOURCE_EXHAUSTED 413/429,
 UNAVAILABLE 503.
 """
 
 # Every operation may answer these; each is the error body.
 _ERRORS = {
-    "400": "INVALID_ARGUMENT or OUT_OF_RANGE: the request is malformed or breaks a rule",
+    "400": "INVALID_ARGUMENT, OUT_OF_RANGE or UNIMPLEMENTED: the request is malformed or breaks a rule",
     "404": "NOT_FOUND",
     "409": "ALREADY_EXISTS, or ABORTED (a concurrent change: retry)",
     "412": "FAILED_PRECONDITION (e.g. the database schema is newer than the server: read-only)",

@@ -90,6 +90,6 @@ def router(store: Store, docs: Documentation) -> APIRouter:
     raw.__doc__ = "The OpenLineage events received by POST /api/v1/lineage, as they were sent, oldest first."
     routes.add_api_route(
         "/openlineage/received", raw, methods=["GET"], tags=["openlineage"],
-        summary="List the OpenLineage events received", **docs.documented(response="OpenLineageRunEvents"),
+        summary="List the OpenLineage events received", **docs.documented(response="OpenLineageReceivedEvents"),
     )
     return routes
