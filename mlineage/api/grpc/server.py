@@ -11,6 +11,7 @@ import grpc
 
 from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
+from mlineage.api.metrics import GRPCMetricsInterceptor
 from mlineage.metadata.store import Store
 
 log = logging.getLogger("mlineage.grpc")
@@ -52,6 +53,8 @@ def build_server(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
+        # Requests and latency per method and status code, on /metrics of the HTTP port.
+        interceptors=[GRPCMetricsInterceptor()],
     )
     server.add_generic_rpc_handlers(generic_handlers(MetadataStoreServicer(store)))
     server.add_generic_rpc_handlers([metric_handlers(store)])
