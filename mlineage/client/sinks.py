@@ -138,6 +138,8 @@ class JournalSink:
     def close(self, timeout: float | None = None) -> None:
         if self.closed:
             return
+        if timeout is None and self.sender.last_error and not self.sender.connected:
+            timeout = min(_exit_timeout(), 2.0)  # the server is away: do not hold the process hostage
         done = self.flush(timeout)
         self.closed = True
         self.sender.stop()
