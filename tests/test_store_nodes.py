@@ -648,3 +648,18 @@ def test_struct_property_reads_back_as_a_struct(store):
     read = ARTIFACT.read(store, artifact_id).properties["config"].struct_value
     assert isinstance(read, struct_pb2.Struct)
     assert read == artifact.properties["config"].struct_value
+
+
+def test_non_finite_doubles_round_trip(store):
+    import math
+
+    type_id = store.put_artifact_type(pb.ArtifactType(name="Floats"))
+    artifact = pb.Artifact(type_id=type_id)
+    artifact.custom_properties["nan"].double_value = math.nan
+    artifact.custom_properties["inf"].double_value = math.inf
+    artifact.custom_properties["ninf"].double_value = -math.inf
+    [artifact_id] = store.put_artifacts([artifact])
+    [read] = store.get_artifacts_by_id([artifact_id])
+    assert math.isnan(read.custom_properties["nan"].double_value)
+    assert read.custom_properties["inf"].double_value == math.inf
+    assert read.custom_properties["ninf"].double_value == -math.inf

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from google.protobuf import any_pb2, json_format, struct_pb2
@@ -60,7 +61,8 @@ def fill_value(target, value_type_: int, row) -> None:
     if value_type_ == INT:
         target.int_value = row.int_value
     elif value_type_ == DOUBLE:
-        target.double_value = row.double_value
+        # SQLite stores NaN as NULL; a DOUBLE row with no value is that NaN.
+        target.double_value = math.nan if row.double_value is None else row.double_value
     elif value_type_ == STRING:
         target.string_value = row.string_value
     elif value_type_ == BOOLEAN:
@@ -82,7 +84,7 @@ def fill_value_tuple(target, row) -> None:
     if value_type_ == INT:
         target.int_value = row[4]
     elif value_type_ == DOUBLE:
-        target.double_value = row[5]
+        target.double_value = math.nan if row[5] is None else row[5]
     elif value_type_ == STRING:
         target.string_value = row[6]
     elif value_type_ == BOOLEAN:
