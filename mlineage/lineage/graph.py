@@ -69,6 +69,18 @@ def memberships(
     return attributions, associations
 
 
+def add_memberships(
+    graph: pb.LineageGraph, attributions: Iterable[tuple[int, int]], associations: Iterable[tuple[int, int]]
+) -> None:
+    """Append (context_id, artifact_id) attributions and (context_id, execution_id) associations."""
+    add = graph.attributions.add
+    for context_id, artifact_id in attributions:
+        add(context_id=context_id, artifact_id=artifact_id)
+    add = graph.associations.add
+    for context_id, execution_id in associations:
+        add(context_id=context_id, execution_id=execution_id)
+
+
 def add_edges(connection: Connection, target, edges: Iterable[EventEdge]) -> None:
     """Append the full events of the walked edges, in the order given, to a repeated Event field."""
     edges = list(edges)
@@ -116,10 +128,11 @@ def fill_graph(
             getattr(graph, name).extend(nodes(connection, kind, ids, dehydrated=dehydrated))
     if "events" in fields:
         add_edges(connection, graph.events, events)
-    if "attributions" in fields:
-        graph.attributions.extend(pb.Attribution(context_id=c, artifact_id=a) for c, a in attributions)
-    if "associations" in fields:
-        graph.associations.extend(pb.Association(context_id=c, execution_id=e) for c, e in associations)
+    add_memberships(
+        graph,
+        attributions if "attributions" in fields else (),
+        associations if "associations" in fields else (),
+    )
     for name, kind in (("artifact_types", ARTIFACT), ("execution_types", EXECUTION), ("context_types", CONTEXT)):
         if name in fields:
             infos = type_access.types_of_kind(connection, kind, namespace, include_system=True)

@@ -24,12 +24,21 @@ layer at random, this keeps the lowest ids.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
-from mlineage.lineage.graph import GRAPH_FIELDS, add_edges, fill_graph, memberships, nodes, used_types
+from mlineage.lineage.graph import (
+    GRAPH_FIELDS,
+    add_edges,
+    add_memberships,
+    fill_graph,
+    memberships,
+    nodes,
+    used_types,
+)
 from mlineage.lineage.traversal import (
     MAX_HOPS_DEFAULT,
     Direction,
@@ -56,13 +65,19 @@ MAX_STARTING_NODES = 101
 LINEAGE_GRAPH_MAX_HOPS = 20
 
 
-def _starting_ids(connection: Connection, kind: NodeKind, query: str, namespace: str) -> list[int]:
+@functools.lru_cache(maxsize=256)
+def _filter(kind_name: str, query: str):
+    # Parsing is most of a small query's cost; the compiled expression is immutable and reusable.
     from mlineage.metadata.filter_query import compile_filter
 
+    return compile_filter(kind_name, query)
+
+
+def _starting_ids(connection: Connection, kind: NodeKind, query: str, namespace: str) -> list[int]:
     table = kind.table
     stmt = (
         select(table.c.id)
-        .where(table.c.namespace == namespace, compile_filter(kind.name, query))
+        .where(table.c.namespace == namespace, _filter(kind.name, query))
         .order_by(table.c.create_time_since_epoch, table.c.id)
         .limit(MAX_STARTING_NODES)
     )
@@ -181,10 +196,11 @@ def hydrated_lineage_subgraph(
             getattr(graph, name).extend(types)
         if "events" in wanted:
             add_edges(connection, graph.events, walk.events)
-    if "attributions" in wanted:
-        graph.attributions.extend(pb.Attribution(context_id=c, artifact_id=a) for c, a in attributions)
-    if "associations" in wanted:
-        graph.associations.extend(pb.Association(context_id=c, execution_id=e) for c, e in associations)
+    add_memberships(
+        graph,
+        attributions if "attributions" in wanted else (),
+        associations if "associations" in wanted else (),
+    )
     return graph
 
 

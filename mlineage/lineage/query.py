@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.lineage.graph import edge_messages, memberships, nodes, used_types
+from mlineage.lineage.graph import add_edges, add_memberships, memberships, nodes, used_types
 from mlineage.lineage.traversal import (
     MAX_HOPS_DEFAULT,
     Direction,
@@ -177,13 +177,12 @@ def answer_graph(connection, walk: Traversal, *, with_contexts: bool = True) -> 
     artifact_ids, execution_ids = list(walk.artifacts), list(walk.executions)
     graph.artifacts.extend(nodes(connection, ARTIFACT, artifact_ids))
     graph.executions.extend(nodes(connection, EXECUTION, execution_ids))
-    graph.events.extend(edge_messages(connection, walk.events))
+    add_edges(connection, graph.events, walk.events)
     if with_contexts:
         attributions, associations = memberships(connection, artifact_ids, execution_ids)
         context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
         graph.contexts.extend(nodes(connection, CONTEXT, context_ids))
-        graph.attributions.extend(pb.Attribution(context_id=c, artifact_id=a) for c, a in attributions)
-        graph.associations.extend(pb.Association(context_id=c, execution_id=e) for c, e in associations)
+        add_memberships(graph, attributions, associations)
     artifact_types, execution_types, context_types = used_types(
         connection, graph.artifacts, graph.executions, graph.contexts
     )
