@@ -2,7 +2,9 @@
 # Set up everything the tests and benches need on a fresh machine (idempotent):
 #   .venv         mlineage with its dev tools (current protobuf)
 #   .venvs/mlmd   the real ml-metadata==1.17.1 client (protobuf 4.25), for compatibility tests and benches
-# Usage: source scripts/setup_env.sh   (exports MLINEAGE_MLMD_PYTHON)
+#   .venvs/tfx    the optional TFX stack (TFDV/TFMA/TFT 1.16, TensorFlow 2.16; protobuf 4.25, pandas 1.5,
+#                 numpy 1.26) with mlineage, for tests that use real TFDV/TFMA/TFT outputs
+# Usage: source scripts/setup_env.sh   (exports MLINEAGE_MLMD_PYTHON and MLINEAGE_TFX_PYTHON)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
@@ -24,3 +26,14 @@ fi
 # process (as a TFX step does); protobuf stays below 5 there, as ml-metadata requires.
 uv pip install -q --python "$ROOT/.venvs/mlmd/bin/python" -e "$ROOT" "ml-metadata==1.17.1" "protobuf<5"
 export MLINEAGE_MLMD_PYTHON="$ROOT/.venvs/mlmd/bin/python"
+
+# The TFX stack, installed with uv (pip's resolver can take half an hour on it). dill: tfx-bsl
+# imports it but the resolved apache-beam no longer brings it.
+if [ ! -x "$ROOT/.venvs/tfx/bin/python" ]; then
+  uv venv -q "$ROOT/.venvs/tfx" --python 3.11
+fi
+uv pip install -q --python "$ROOT/.venvs/tfx/bin/python" -e "$ROOT" \
+  "tensorflow-data-validation==1.16.1" "tensorflow-model-analysis==0.47.1" \
+  "tensorflow-transform==1.16.0" "tfx-bsl==1.16.1" "tensorflow-metadata==1.16.1" \
+  "tensorflow==2.16.2" dill
+export MLINEAGE_TFX_PYTHON="$ROOT/.venvs/tfx/bin/python"
