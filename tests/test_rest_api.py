@@ -434,3 +434,48 @@ def test_lineage_subgraph_errors(api, chain):
     error(api.get("/api/v1/lineage_subgraph", params={"starting_artifacts": "bad filter ((("}), 400, "INVALID_ARGUMENT")
     error(api.get("/api/v1/lineage_subgraph", params={"starting_artifacts": "name = 'none'"}), 404, "NOT_FOUND")
     error(api.post("/api/v1/lineage_subgraph:query", json={}), 400, "INVALID_ARGUMENT")
+
+
+def test_lineage_walk_with_the_engine_options_and_formats(api, chain):
+    a1, a2, a3 = chain["a"]
+    e1, e2 = chain["e"]
+
+    def walk(**params) -> dict:
+        return ok(api.get("/api/v1/lineage", params=params))
+
+    up = walk(artifact_id=a2, direction="up")
+    assert _names(up["graph"]) == (["a1", "a2"], ["e1"])
+    assert {(h["kind"], h["id"], h["hop"]) for h in up["hops"]} == {("artifact", a2, 0), ("execution", e1, 1), ("artifact", a1, 2)}
+    assert up["starting"] == [{"kind": "artifact", "id": a2}] and up["truncated"] is False and up["cursor"] == ""
+    assert _names(walk(execution_id=e2, direction="down")["graph"]) == (["a3"], ["e2"])
+    assert _names(walk(artifact_id=a1, max_hops=2)["graph"]) == (["a1", "a2"], ["e1"])
+    assert _names(walk(artifact_id=a1, ending_executions="name = 'e2'", include_ending="false")["graph"]) == (
+        ["a1", "a2"],
+        ["e1"],
+    )
+    assert _names(walk(artifact_id=a1, execution_type="NoSuchType")["graph"]) == (["a1"], [])
+    assert _names(walk(artifact_id=a1, artifact_state="LIVE")["graph"]) == (["a1"], ["e1"])  # states unset: pruned
+    # A node cap pages the walk: pages never repeat a node and together give the whole answer.
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = walk(artifact_id=a1, max_nodes=2, **({"cursor": cursor} if cursor else {}))
+        seen += [(h["kind"], h["id"]) for h in page["hops"]]
+        pages += 1
+        if not page["truncated"]:
+            break
+        cursor = page["cursor"]
+    assert sorted(seen) == sorted({("artifact", x) for x in (a1, a2, a3)} | {("execution", x) for x in (e1, e2)})
+    assert pages >= 3
+    for form, media in (("dot", "text/vnd.graphviz"), ("graphml", "application/graphml+xml"), ("mermaid", "text/plain")):
+        response = api.get("/api/v1/lineage", params={"artifact_id": a1, "format": form})
+        assert response.status_code == 200 and response.headers["content-type"].startswith(media)
+        assert "a1" in response.text
+    node_link = ok(api.get("/api/v1/lineage", params={"artifact_id": a1, "format": "node-link"}))
+    assert len(node_link["nodes"]) == 5 and len(node_link["edges"]) == 4
+    error(api.get("/api/v1/lineage"), 400, "INVALID_ARGUMENT")
+    error(api.get("/api/v1/lineage", params={"artifact_id": 999999}), 404, "NOT_FOUND")
+    error(api.get("/api/v1/lineage", params={"artifact_id": a1, "cursor": "forged"}), 400, "INVALID_ARGUMENT")
+    error(api.get("/api/v1/lineage", params={"artifact_id": a1, "artifact_state": "SHINY"}), 400, "INVALID_ARGUMENT")
+    error(api.get("/api/v1/lineage", params={"artifact_id": a1, "direction": "sideways"}), 400, "INVALID_ARGUMENT")
+    error(api.get("/api/v1/lineage", params={"artifact_id": a1, "max_nodes": 0}), 400, "INVALID_ARGUMENT")
+    error(api.get("/api/v1/lineage", params={"artifact_id": a1, "ending_artifacts": "(("}), 400, "INVALID_ARGUMENT")

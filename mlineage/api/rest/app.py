@@ -42,7 +42,7 @@ def create_app(store: Store) -> FastAPI:
     _add_health(app, store)
     for module in (types, nodes, edges, lineage, openlineage):
         app.include_router(module.router(store, docs))
-    openapi.install(app, docs, openlineage.SCHEMAS)
+    openapi.install(app, docs, {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS})
     return app
 
 

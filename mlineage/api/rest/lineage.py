@@ -1,14 +1,17 @@
-"""/api/v1/lineage_subgraph: the lineage engine's subgraph query, by query parameters or by message."""
+"""Lineage over HTTP: GET /api/v1/lineage (the lineage engine's walk, its options as query parameters,
+JSON or DOT, GraphML, Mermaid, node-link) and /api/v1/lineage_subgraph (MLMD's subgraph query)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from mlineage.api.rest.io import Documentation, read_message, respond
-from mlineage.api.rest.params import MAX_QUERY_TEXT, mask_paths
+from mlineage.api.rest import protojson
+from mlineage.api.rest.io import JSON, Documentation, read_message, respond, respond_json
+from mlineage.api.rest.params import MAX_ID, MAX_QUERY_TEXT, mask_paths
 from mlineage.errors import InvalidArgumentError
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
@@ -52,8 +55,152 @@ def query_options(
     return options
 
 
+IdList = Annotated[list[Annotated[int, Query(ge=0, le=MAX_ID)]] | None, Query(max_length=1000)]
+NameList = Annotated[list[Annotated[str, Query(max_length=255)]] | None, Query(max_length=100)]
+FORMATS = {
+    "json": JSON,
+    "node-link": JSON,
+    "dot": "text/vnd.graphviz",
+    "graphml": "application/graphml+xml",
+    "mermaid": "text/plain",
+}
+MAX_NODES = 100_000
+
+# The JSON answer of GET /api/v1/lineage: the one model's LineageGraph, plus how the walk went.
+LINEAGE_SCHEMAS = {
+    "LineageAnswer": {
+        "type": "object",
+        "properties": {
+            "graph": {"$ref": "#/components/schemas/LineageGraph"},
+            "starting": {"type": "array", "items": {"$ref": "#/components/schemas/LineageNode"}},
+            "hops": {
+                "type": "array",
+                "description": "each node of the graph with the hop that reached it (0: a starting node)",
+                "items": {"$ref": "#/components/schemas/LineageNode"},
+            },
+            "truncated": {"type": "boolean", "description": "max_nodes cut the walk: pass `cursor` for more"},
+            "cursor": {"type": "string", "description": "the next page's cursor (empty when complete)"},
+        },
+        "required": ["graph", "starting", "hops", "truncated", "cursor"],
+        "additionalProperties": False,
+    },
+    "LineageNode": {
+        "type": "object",
+        "properties": {
+            "kind": {"type": "string", "enum": ["artifact", "execution"]},
+            "id": {"type": "string", "pattern": "^[0-9]+$"},
+            "hop": {"type": "integer", "minimum": 0},
+        },
+        "required": ["kind", "id"],
+        "additionalProperties": False,
+    },
+    "NodeLinkGraph": {
+        "type": "object",
+        "description": "networkx node-link data of the lineage graph (`nodes` and `edges`)",
+        "properties": {"nodes": {"type": "array"}, "edges": {"type": "array"}},
+        "required": ["nodes", "edges"],
+    },
+}
+
+
+def _walk(store: Store, options: dict) -> tuple:
+    from mlineage.lineage.query import lineage
+
+    return lineage(store, **options)
+
+
 def router(store: Store, docs: Documentation) -> APIRouter:
     routes = APIRouter(prefix="/api/v1")
+
+    async def lineage_walk(
+        artifact_id: Annotated[IdList, Query(description="artifacts to start from (repeat)")] = None,
+        execution_id: Annotated[IdList, Query(description="executions to start from (repeat)")] = None,
+        direction: Annotated[
+            Literal["up", "upstream", "down", "downstream", "both", "bidirectional"],
+            Query(description="inputs (up), outputs (down) or both"),
+        ] = "both",
+        max_hops: Annotated[int, Query(ge=0, le=100, description="hops to walk (artifact→execution is one)")] = 100,
+        ending_artifacts: Annotated[
+            str | None, Query(max_length=MAX_QUERY_TEXT, description="filter query: artifacts where the walk stops")
+        ] = None,
+        ending_executions: Annotated[
+            str | None, Query(max_length=MAX_QUERY_TEXT, description="filter query: executions where the walk stops")
+        ] = None,
+        include_ending: Annotated[bool, Query(description="keep the ending nodes in the answer")] = True,
+        artifact_type: Annotated[NameList, Query(description="keep only artifacts of these types (repeat)")] = None,
+        execution_type: Annotated[NameList, Query(description="keep only executions of these types (repeat)")] = None,
+        artifact_state: Annotated[NameList, Query(description="keep only artifacts in these states, e.g. LIVE")] = None,
+        execution_state: Annotated[
+            NameList, Query(description="keep only executions in these states, e.g. COMPLETE")
+        ] = None,
+        max_nodes: Annotated[
+            int | None, Query(ge=1, le=MAX_NODES, description="cap on nodes per page; the answer says `truncated`")
+        ] = None,
+        cursor: Annotated[str | None, Query(max_length=MAX_QUERY_TEXT, description="`cursor` of the previous page")] = None,
+        contexts: Annotated[bool, Query(description="include the contexts of the nodes")] = True,
+        format: Annotated[
+            Literal["json", "node-link", "dot", "graphml", "mermaid"], Query(description="the answer's form")
+        ] = "json",
+    ):
+        if not artifact_id and not execution_id:
+            raise InvalidArgumentError("give at least one artifact_id or execution_id to start from")
+        options = {
+            "artifact_ids": artifact_id or (),
+            "execution_ids": execution_id or (),
+            "direction": direction,
+            "max_hops": max_hops,
+            "ending_artifacts": ending_artifacts,
+            "ending_executions": ending_executions,
+            "include_ending": include_ending,
+            "artifact_types": artifact_type,
+            "execution_types": execution_type,
+            "artifact_states": artifact_state,
+            "execution_states": execution_state,
+            "max_nodes": max_nodes,
+            "cursor": cursor or None,
+            "with_contexts": contexts,
+        }
+        answer = await run_in_threadpool(_walk, store, options)
+        if format == "json":
+            return respond_json(
+                {
+                    "graph": protojson.to_dict(answer.graph),
+                    "starting": [{"kind": kind, "id": str(i)} for kind, i in answer.starting],
+                    "hops": [{"kind": kind, "id": str(i), "hop": hop} for (kind, i), hop in answer.hops.items()],
+                    "truncated": answer.truncated,
+                    "cursor": answer.cursor or "",
+                }
+            )
+        from mlineage.lineage import export
+
+        graph = export.to_networkx(answer, contexts=contexts)
+        if format == "node-link":
+            return respond_json(export.to_node_link(graph))
+        text = {"dot": export.to_dot, "graphml": export.to_graphml, "mermaid": export.to_mermaid}[format](graph)
+        return Response(text, media_type=FORMATS[format])
+
+    lineage_walk.__doc__ = (
+        "Walk the lineage from the given artifacts and executions: upstream (what they came from), downstream "
+        "(what they fed) or both, up to `max_hops`, stopping at ending nodes, keeping only the given types and "
+        "states, at most `max_nodes` per page (then `truncated` and a `cursor` for the next page). JSON "
+        "(the LineageGraph with each node's hop) or a drawing: DOT, GraphML, Mermaid, node-link JSON."
+    )
+    text_schema = {"schema": {"type": "string"}}
+    routes.add_api_route(
+        "/lineage", lineage_walk, methods=["GET"], tags=["lineage"], summary="Walk the lineage of nodes",
+        responses={
+            200: {
+                "description": "the lineage, in the asked format",
+                "content": {
+                    JSON: {"schema": {"anyOf": [docs.schema("LineageAnswer"), docs.schema("NodeLinkGraph")]}},
+                    "text/vnd.graphviz": text_schema,
+                    "application/graphml+xml": text_schema,
+                    "text/plain": text_schema,
+                },
+            }
+        },
+    )
+    docs.messages.add([pb.LineageGraph.DESCRIPTOR])
 
     async def lineage_subgraph(
         starting_artifacts: Annotated[
