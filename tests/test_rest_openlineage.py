@@ -337,3 +337,21 @@ def test_mlmd_nodes_export_as_valid_events_and_round_trip(api, tmp_path, sqlite_
     finally:
         other.close()
     assert api.get("/api/v1/executions/999999/openlineage").status_code == 404
+
+
+def test_concurrent_events_of_one_run_make_one_execution(api):
+    import concurrent.futures
+    import random
+
+    run_id = str(uuid.uuid4())
+    sequence = [("START", START)] * 3 + [("RUNNING", "2024-05-01T12:05:00Z")] * 3 + [("COMPLETE", COMPLETE)] * 2
+    random.Random(7).shuffle(sequence)
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda item: api.post("/api/v1/lineage", json=run_event(item[0], item[1], run_id)), sequence))
+    assert [a.status_code for a in answers] == [201] * len(sequence), [a.text for a in answers if a.status_code != 201]
+    assert len({a.json()["execution_id"] for a in answers}) == 1
+    execution = execution_of(api, run_id)
+    assert execution["last_known_state"] == "COMPLETE"
+    events = api.get(f"/api/v1/executions/{execution['id']}/events").json()["events"]
+    assert sorted(e["type"] for e in events) == ["INPUT", "OUTPUT"]
+    assert len(api.get("/api/v1/artifacts", params={"type_name": "openlineage.Dataset"}).json()["artifacts"]) == 2
