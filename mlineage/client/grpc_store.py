@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import grpc
 
 from mlineage import errors
-from mlineage.metadata.options import ListOptions
+from mlineage.metadata.options import ListingMethods
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
 from mlineage.proto import metric_series_pb2 as mpb
@@ -294,7 +294,7 @@ def _error(exc: grpc.RpcError) -> errors.MlineageError:
     return errors.make_exception(details, code.value[0] if code else errors.UNKNOWN)
 
 
-class GrpcStore:
+class GrpcStore(ListingMethods):
     """A metadata store on a remote ``mlineage serve`` (``grpc://host:port`` or ``grpcs://…``).
 
     ``retries`` UNAVAILABLE/ABORTED answers are retried, waiting 0.05 s, 0.1 s, …
@@ -408,53 +408,6 @@ class GrpcStore:
             request.context_id = context_id
         response = self.call(rpc, request)
         return list(getattr(response, f"{kind_name}s")), response.next_page_token
-
-    def _list_all(self, kind_name: str, list_options: ListOptions | None, **scope) -> list:
-        if list_options is None:
-            return self.list_nodes(kind_name, None, **scope)[0]
-        options = list_options.to_proto()
-        result: list = []
-        while True:
-            page, token = self.list_nodes(kind_name, options, **scope)
-            result.extend(page)
-            if not token or (list_options.limit is not None and len(result) >= list_options.limit):
-                break
-            options.next_page_token = token
-        if list_options.limit is not None:
-            del result[list_options.limit :]
-        return result
-
-    def get_artifacts(self, list_options: ListOptions | None = None) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options)
-
-    def get_executions(self, list_options: ListOptions | None = None) -> list[pb.Execution]:
-        return self._list_all("execution", list_options)
-
-    def get_contexts(self, list_options: ListOptions | None = None) -> list[pb.Context]:
-        return self._list_all("context", list_options)
-
-    def get_artifacts_by_type(
-        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
-    ) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options, type_name=type_name, type_version=type_version)
-
-    def get_executions_by_type(
-        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
-    ) -> list[pb.Execution]:
-        return self._list_all("execution", list_options, type_name=type_name, type_version=type_version)
-
-    def get_contexts_by_type(
-        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
-    ) -> list[pb.Context]:
-        return self._list_all("context", list_options, type_name=type_name, type_version=type_version)
-
-    def get_artifacts_by_context(self, context_id: int, list_options: ListOptions | None = None) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options, context_id=context_id)
-
-    def get_executions_by_context(
-        self, context_id: int, list_options: ListOptions | None = None
-    ) -> list[pb.Execution]:
-        return self._list_all("execution", list_options, context_id=context_id)
 
     # --- lineage (hydrated, as Store's) ---------------------------------------------------------
 

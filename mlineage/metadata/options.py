@@ -39,3 +39,74 @@ class ListOptions:
         if self.filter_query:
             options.filter_query = self.filter_query
         return options
+
+
+class ListingMethods:
+    """ml_metadata.MetadataStore's list-returning methods, on top of one paged call.
+
+    A class that implements ``list_nodes`` (one page and its token, as the
+    GetArtifacts/… RPCs answer) gets every ``get_*``/``get_*_by_type``/
+    ``get_*_by_context`` method with the client's paging loop: the embedded
+    Store and the gRPC client share them, so both answer alike.
+    """
+
+    def list_nodes(
+        self,
+        kind_name: str,
+        options: pb.ListOperationOptions | None = None,
+        *,
+        type_name: str | None = None,
+        type_version: str | None = None,
+        context_id: int | None = None,
+    ) -> tuple[list, str]:
+        raise NotImplementedError
+
+    def _list_all(self, kind_name: str, list_options: ListOptions | None, **scope) -> list:
+        if list_options is None:
+            return self.list_nodes(kind_name, None, **scope)[0]
+        options = list_options.to_proto()
+        result: list = []
+        while True:
+            page, token = self.list_nodes(kind_name, options, **scope)
+            result.extend(page)
+            if not token or (list_options.limit is not None and len(result) >= list_options.limit):
+                break
+            options.next_page_token = token
+        if list_options.limit is not None:
+            del result[list_options.limit :]
+        return result
+
+    def get_artifacts(self, list_options: ListOptions | None = None) -> list[pb.Artifact]:
+        return self._list_all("artifact", list_options)
+
+    def get_executions(self, list_options: ListOptions | None = None) -> list[pb.Execution]:
+        return self._list_all("execution", list_options)
+
+    def get_contexts(self, list_options: ListOptions | None = None) -> list[pb.Context]:
+        return self._list_all("context", list_options)
+
+    def get_artifacts_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
+    ) -> list[pb.Artifact]:
+        return self._list_all("artifact", list_options, type_name=type_name, type_version=type_version)
+
+    def get_executions_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
+    ) -> list[pb.Execution]:
+        return self._list_all("execution", list_options, type_name=type_name, type_version=type_version)
+
+    def get_contexts_by_type(
+        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
+    ) -> list[pb.Context]:
+        return self._list_all("context", list_options, type_name=type_name, type_version=type_version)
+
+    def get_artifacts_by_context(self, context_id: int, list_options: ListOptions | None = None) -> list[pb.Artifact]:
+        return self._list_all("artifact", list_options, context_id=context_id)
+
+    def get_executions_by_context(
+        self, context_id: int, list_options: ListOptions | None = None
+    ) -> list[pb.Execution]:
+        if list_options is None:
+            # ml_metadata's client lists a context's executions newest first unless told otherwise.
+            list_options = ListOptions(order_by=OrderByField.CREATE_TIME, is_asc=False)
+        return self._list_all("execution", list_options, context_id=context_id)

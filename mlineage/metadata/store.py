@@ -35,7 +35,7 @@ from mlineage.metadata import types as type_access
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
 from mlineage.metadata.listing import PageRequest, decode_options, encode_token
-from mlineage.metadata.options import ListOptions, OrderByField
+from mlineage.metadata.options import ListingMethods
 from mlineage.migrations import runner
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t
@@ -70,7 +70,7 @@ def _integrity_message(exc: IntegrityError) -> str:
     return "; ".join([reason[0] if reason else "constraint violated", *detail])
 
 
-class Store:
+class Store(ListingMethods):
     """A metadata store on one database (``sqlite:///…`` or ``postgresql://…``)."""
 
     def __init__(
@@ -995,56 +995,6 @@ class Store:
                 )
                 token = encode_token(request, scope, position)
             return node_access.rows_to_messages(connection, kind, rows), token
-
-    def _list_all(self, kind_name: str, list_options: ListOptions | None, **scope) -> list:
-        if list_options is None:
-            return self.list_nodes(kind_name, None, **scope)[0]
-        options = list_options.to_proto()
-        result: list = []
-        while True:
-            page, token = self.list_nodes(kind_name, options, **scope)
-            result.extend(page)
-            if not token or (list_options.limit is not None and len(result) >= list_options.limit):
-                break
-            options.next_page_token = token
-        if list_options.limit is not None:
-            del result[list_options.limit :]
-        return result
-
-    def get_artifacts(self, list_options: ListOptions | None = None) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options)
-
-    def get_executions(self, list_options: ListOptions | None = None) -> list[pb.Execution]:
-        return self._list_all("execution", list_options)
-
-    def get_contexts(self, list_options: ListOptions | None = None) -> list[pb.Context]:
-        return self._list_all("context", list_options)
-
-    def get_artifacts_by_type(
-        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
-    ) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options, type_name=type_name, type_version=type_version)
-
-    def get_executions_by_type(
-        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
-    ) -> list[pb.Execution]:
-        return self._list_all("execution", list_options, type_name=type_name, type_version=type_version)
-
-    def get_contexts_by_type(
-        self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
-    ) -> list[pb.Context]:
-        return self._list_all("context", list_options, type_name=type_name, type_version=type_version)
-
-    def get_artifacts_by_context(self, context_id: int, list_options: ListOptions | None = None) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options, context_id=context_id)
-
-    def get_executions_by_context(
-        self, context_id: int, list_options: ListOptions | None = None
-    ) -> list[pb.Execution]:
-        if list_options is None:
-            # ml_metadata's client lists a context's executions newest first unless told otherwise.
-            list_options = ListOptions(order_by=OrderByField.CREATE_TIME, is_asc=False)
-        return self._list_all("execution", list_options, context_id=context_id)
 
     # --- neighbourhood reads --------------------------------------------------------------------
 
