@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from google.protobuf.descriptor import FieldDescriptor
 from starlette.concurrency import run_in_threadpool
 
+from mlineage.api import requests
 from mlineage.api.rest.io import Documentation, read_message, respond
 from mlineage.api.rest.params import (
     DEFAULT_PAGE_SIZE,
@@ -339,24 +340,7 @@ def _add_hierarchy(routes: APIRouter, store: Store, docs: Documentation, relatio
 def _add_composite(routes: APIRouter, store: Store, docs: Documentation) -> None:
     async def put_execution(request: Request):
         body = await read_message(request, svc.PutExecutionRequest)
-        pairs = [
-            (pair.artifact if pair.HasField("artifact") else None, pair.event if pair.HasField("event") else None)
-            for pair in body.artifact_event_pairs
-        ]
-        options = body.options
-        execution_id, artifact_ids, context_ids = await run_in_threadpool(
-            store.put_execution,
-            body.execution,
-            pairs,
-            body.contexts,
-            reuse_context_if_already_exist=options.reuse_context_if_already_exist,
-            reuse_artifact_if_already_exist_by_external_id=options.reuse_artifact_if_already_exist_by_external_id,
-            force_reuse_context=options.force_reuse_context,
-            force_update_time=options.force_update_time,
-        )
-        return respond(
-            svc.PutExecutionResponse(execution_id=execution_id, artifact_ids=artifact_ids, context_ids=context_ids)
-        )
+        return respond(await run_in_threadpool(requests.put_execution, store, body))
 
     put_execution.__doc__ = (
         "Record one execution with its artifacts, events and contexts in one transaction (MLMD's PutExecution): "
@@ -370,29 +354,7 @@ def _add_composite(routes: APIRouter, store: Store, docs: Documentation) -> None
 
     async def put_lineage_subgraph(request: Request):
         body = await read_message(request, svc.PutLineageSubgraphRequest)
-        edges = [
-            (
-                edge.execution_index if edge.HasField("execution_index") else None,
-                edge.artifact_index if edge.HasField("artifact_index") else None,
-                edge.event,
-            )
-            for edge in body.event_edges
-        ]
-        options = body.options
-        execution_ids, artifact_ids, context_ids = await run_in_threadpool(
-            store.put_lineage_subgraph,
-            body.executions,
-            body.artifacts,
-            body.contexts,
-            edges,
-            reuse_context_if_already_exist=options.reuse_context_if_already_exist,
-            reuse_artifact_if_already_exist_by_external_id=options.reuse_artifact_if_already_exist_by_external_id,
-        )
-        return respond(
-            svc.PutLineageSubgraphResponse(
-                execution_ids=execution_ids, artifact_ids=artifact_ids, context_ids=context_ids
-            )
-        )
+        return respond(await run_in_threadpool(requests.put_lineage_subgraph, store, body))
 
     put_lineage_subgraph.__doc__ = (
         "Record executions, artifacts, contexts and the events between them in one transaction "
