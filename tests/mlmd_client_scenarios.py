@@ -936,6 +936,67 @@ def _roundtrip(g: Group, dataset_id: int) -> Any:
             "node": g.node(got)}  # fmt: skip
 
 
+@scenario
+def update_masks(g: Group) -> dict[str, Any]:
+    """Mask paths that name no field ("", typos, another kind's fields) are ignored, as MLMD's own tests send them."""
+    s = g.store
+    dataset = mlmd.ArtifactType(name=g.t("Masked"))
+    dataset.properties["p"] = INT
+    type_id = s.put_artifact_type(dataset)
+    g.label("type", [type_id], [g.t("Masked")])
+    trainer_id = s.put_execution_type(mlmd.ExecutionType(name=g.t("MaskedRun")))
+    context_type_id = s.put_context_type(mlmd.ContextType(name=g.t("MaskedCtx")))
+    g.label("type", [trainer_id, context_type_id], [g.t("MaskedRun"), g.t("MaskedCtx")])
+    r: dict[str, Any] = {}
+    cases = {
+        "empty_and_invalid_beside_uri": ["", "invalid_field_mask_path", "uri"],
+        "only_empty": [""],
+        "only_invalid": ["invalid_field_mask_path"],
+        "sub_path_of_a_scalar": ["uri.x"],
+        "other_kinds_state": ["last_known_state"],
+        "output_only_fields": ["id", "type", "type_id", "create_time_since_epoch"],
+        "name_of_an_artifact": ["name"],
+        "empty_property_key": ["properties.", "custom_properties."],
+        "unknown_property_absent": ["properties.unknown"],
+        "whole_custom_map": ["custom_properties"],
+        "whole_property_map": ["properties"],
+        "wrong_case_and_space": ["Uri", " uri"],
+        "repeated": ["uri", "uri"],
+    }
+    for index, (label, paths) in enumerate(cases.items()):
+        original = artifact(type_id, g.t(f"m{index}"), "/old", state=mlmd.Artifact.LIVE)
+        original.properties["p"].int_value = 1
+        original.custom_properties["c"].string_value = "c"
+        [artifact_id] = s.put_artifacts([original])
+        g.label("artifact", [artifact_id], [label])
+        update = artifact(type_id, g.t("renamed"), "/new", id=artifact_id)
+        update.properties["p"].int_value = 5
+        update.custom_properties["c"].string_value = "C"
+        update.custom_properties["new"].int_value = 7
+        r[label] = attempt(lambda u=update, p=paths: s.put_artifacts([u], field_mask_paths=p) and None)
+        r[label] = r[label] or g.node(s.get_artifacts_by_id([artifact_id])[0])
+    bad = artifact(type_id, g.t("bad"), "/old")
+    [bad_id] = s.put_artifacts([bad])
+    g.label("artifact", [bad_id], ["bad"])
+    unknown = artifact(type_id, id=bad_id, uri="/new")
+    unknown.properties["unknown"].int_value = 3
+    r["unknown_property_present"] = err(lambda: s.put_artifacts([unknown], field_mask_paths=["properties.unknown", "uri"]))
+    r["unknown_property_present_unmasked"] = err(lambda: s.put_artifacts([unknown], field_mask_paths=["", "uri"]))
+    [execution_id] = s.put_executions([mlmd.Execution(type_id=trainer_id, last_known_state=mlmd.Execution.RUNNING)])
+    g.label("execution", [execution_id], ["e"])
+    done = mlmd.Execution(id=execution_id, type_id=trainer_id, last_known_state=mlmd.Execution.COMPLETE)
+    s.put_executions([done], field_mask_paths=["state", "uri", "invalid"])
+    r["execution_after_foreign_paths"] = g.node(s.get_executions_by_id([execution_id])[0])
+    s.put_executions([done], field_mask_paths=["", "last_known_state"])
+    r["execution_after_valid_path"] = g.node(s.get_executions_by_id([execution_id])[0])
+    [context_id] = s.put_contexts([mlmd.Context(type_id=context_type_id, name=g.t("ctx"))])
+    g.label("context", [context_id], ["ctx"])
+    renamed = mlmd.Context(id=context_id, type_id=context_type_id, name=g.t("ctx2"), external_id=g.t("x"))
+    s.put_contexts([renamed], field_mask_paths=["uri", "state", "bogus", "external_id"])
+    r["context_after_mixed_paths"] = g.node(s.get_contexts_by_id([context_id])[0])
+    return r
+
+
 # --- entry point ---------------------------------------------------------------------------------
 
 

@@ -161,11 +161,14 @@ def test_type_evolution_failure_late_in_put_types_changes_nothing(seeded):
     assert_refused_without_change(seeded, AlreadyExistsError, call)
 
 
-def test_unknown_mask_path_after_valid_updates_changes_nothing(seeded):
+def test_masked_unknown_property_after_valid_updates_changes_nothing(seeded):
     [examples] = seeded.get_artifacts()
     examples.uri = "/changed"
+    examples.properties["nope"].int_value = 1
     assert_refused_without_change(
-        seeded, InvalidArgumentError, lambda: seeded.put_artifacts([examples], field_mask_paths=["uri", "nope"])
+        seeded,
+        InvalidArgumentError,
+        lambda: seeded.put_artifacts([examples], field_mask_paths=["uri", "properties.nope"]),
     )
 
 

@@ -279,6 +279,36 @@ UPDATABLE_FIELDS = {"uri", "state", "last_known_state", "external_id", "name", "
 IGNORED_FIELDS = {"id", "type", "create_time_since_epoch", "last_update_time_since_epoch"}
 
 
+def _names_a_field(kind: NodeKind, path: str) -> bool:
+    """Whether a plain (non-property) mask path is a field of the kind's message."""
+    if path in IGNORED_FIELDS:
+        return True
+    if path not in UPDATABLE_FIELDS:
+        return False
+    if path == "uri":
+        return kind.has_uri
+    if path in ("state", "last_known_state"):
+        return path == kind.state_field
+    return True
+
+
+def mask_path_problems(kind: NodeKind, mask: Sequence[str]) -> list[str]:
+    """The paths of ``mask`` that name no field of the kind (MLMD ignores them; REST refuses them)."""
+    fields, _, _ = _mask_paths(mask)
+    return sorted(path for path in fields if not _names_a_field(kind, path))
+
+
+def check_mask_strictly(kind: NodeKind, mask: Sequence[str]) -> None:
+    """INVALID_ARGUMENT for a mask with a path that names no field (REST's rule, stricter than MLMD's)."""
+    problems = mask_path_problems(kind, mask)
+    if problems:
+        raise InvalidArgumentError(
+            f"update_mask path {problems[0]!r} is not a field of {kind.title}; the paths are "
+            + ", ".join(sorted(p for p in UPDATABLE_FIELDS if _names_a_field(kind, p) and p != "type_id"))
+            + ", properties, properties.KEY, custom_properties and custom_properties.KEY"
+        )
+
+
 def update_node(
     connection: Connection,
     kind: NodeKind,
@@ -295,7 +325,8 @@ def update_node(
     and both property maps take the given values (absent ones are cleared);
     a context takes the given name, an artifact or execution keeps the name it
     was inserted with (or none). With a mask only the named paths
-    change; ``properties.k`` with no ``k`` in the message deletes ``k``.
+    change; ``properties.k`` with no ``k`` in the message deletes ``k``;
+    paths that name no field are ignored (a mask of only those changes nothing).
     Returns whether anything changed (the update time moves only then, or
     when ``force_update_time``).
     """
@@ -311,13 +342,9 @@ def update_node(
     if mask:
         fields, keys, whole_maps = _mask_paths(mask)
         for path in fields:
-            if path in IGNORED_FIELDS:
-                continue
-            if path not in UPDATABLE_FIELDS or (path == "uri" and not kind.has_uri) or (
-                path in ("state", "last_known_state") and path != kind.state_field
-            ):
-                raise InvalidArgumentError(f"update_mask path {path!r} is not a field of {kind.title}")
-            if path == "type_id":
+            # As MLMD: a path that names no field ("", a typo, another kind's field) changes nothing,
+            # and the valid paths beside it still apply (REST refuses such masks before this).
+            if path in IGNORED_FIELDS or path == "type_id" or not _names_a_field(kind, path):
                 continue
             if path == "name":
                 if kind.name_required and new["name"] != old["name"]:

@@ -23,6 +23,8 @@ from mlineage.api.rest.params import (
     mask_paths,
 )
 from mlineage.errors import InvalidArgumentError, NotFoundError
+from mlineage.metadata.kinds import KINDS
+from mlineage.metadata.nodes import check_mask_strictly
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
@@ -56,7 +58,8 @@ UpdateMaskParam = Annotated[
         max_length=1000,
         description="field paths to change (repeat or comma-separate), e.g. `uri,custom_properties.note`; "
         "a masked property absent from the body is deleted. Without a mask, PATCH changes the fields "
-        "and property keys present in the body.",
+        "and property keys present in the body. A path that names no field is an error (400) here, "
+        "where MLMD's gRPC API ignores it.",
     ),
 ]
 OccParam = Annotated[
@@ -117,6 +120,8 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
             node.type_id = get_type(node.type).id
 
     def put(nodes, mask=None, occ: bool = False):
+        if mask:
+            check_mask_strictly(KINDS[kind.name], mask)  # REST is strict; the store ignores such paths, as MLMD
         if is_artifact:
             return put_nodes(nodes, mask, abort_if_latest_updated_time_changed=occ)
         return put_nodes(nodes, mask)
@@ -229,7 +234,8 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
 
     batch_put.__doc__ = (
         f"Insert (no id) or update (id set) many {kind.plural} in one transaction (MLMD's "
-        f"Put{kind.plural.capitalize()}); ids come back in the order of the request."
+        f"Put{kind.plural.capitalize()}); ids come back in the order of the request. An `update_mask` "
+        "path that names no field is an error (400) here, where MLMD's gRPC API ignores it."
     )
     routes.add_api_route(
         f"{base}:batchPut", batch_put, methods=["POST"], tags=[tag], summary=f"Put many {kind.plural}",
