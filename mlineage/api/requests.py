@@ -2,8 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from google.protobuf.message import Message
+
 from mlineage.metadata.store import Store
+from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
+
+_KIND_OF_MESSAGE = {pb.Artifact: "artifact", pb.Execution: "execution", pb.Context: "context"}
+
+
+def _nodes_of(request: Message) -> Iterable[Message]:
+    """The artifacts, executions and contexts a write request (or a single node) carries."""
+    if type(request) in _KIND_OF_MESSAGE:
+        yield request
+        return
+    if isinstance(request, svc.PutExecutionRequest):
+        if request.HasField("execution"):
+            yield request.execution
+        yield from (pair.artifact for pair in request.artifact_event_pairs if pair.HasField("artifact"))
+        yield from request.contexts
+        return
+    for field in ("artifacts", "executions", "contexts"):
+        if field in request.DESCRIPTOR.fields_by_name:
+            yield from getattr(request, field)
+
+
+def resolve_type_names(store: Store, request: Message) -> None:
+    """Give every node of ``request`` that names its type (``type``) but has no ``type_id`` that type's id.
+
+    REST's convenience, the same on every endpoint that writes nodes: MLMD's
+    ``type`` is output-only, so the gRPC service never calls this. A name that
+    names no type of the node's kind is NOT_FOUND.
+    """
+    found: dict[tuple[str, str], int] = {}
+    for node in _nodes_of(request):
+        if node.type_id or not node.type:
+            continue
+        kind = _KIND_OF_MESSAGE[type(node)]
+        key = (kind, node.type)
+        if key not in found:
+            found[key] = getattr(store, f"get_{kind}_type")(node.type).id
+        node.type_id = found[key]
 
 
 def put_execution(store: Store, request: svc.PutExecutionRequest) -> svc.PutExecutionResponse:

@@ -105,7 +105,6 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
     base = f"/{kind.plural}"
     put_nodes = getattr(store, f"put_{kind.plural}")
     by_ids = getattr(store, f"get_{kind.plural}_by_id")
-    get_type = getattr(store, f"get_{kind.name}_type")
     is_artifact = kind is ARTIFACTS
 
     def read_back(node_id: int):
@@ -116,8 +115,7 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
 
     def resolve_type(node) -> None:
         # A body may name its type instead of giving its id ("type" is output-only in MLMD).
-        if not node.type_id and node.type:
-            node.type_id = get_type(node.type).id
+        requests.resolve_type_names(store, node)
 
     def put(nodes, mask=None, occ: bool = False):
         if mask:
@@ -226,6 +224,7 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
     async def batch_put(request: Request):
         body = await read_message(request, kind.put_request)
         mask = list(body.update_mask.paths)
+        await run_in_threadpool(requests.resolve_type_names, store, body)
         if is_artifact:
             ids = await run_in_threadpool(put, body.artifacts, mask, body.options.abort_if_latest_updated_time_changed)
         else:
@@ -346,11 +345,13 @@ def _add_hierarchy(routes: APIRouter, store: Store, docs: Documentation, relatio
 def _add_composite(routes: APIRouter, store: Store, docs: Documentation) -> None:
     async def put_execution(request: Request):
         body = await read_message(request, svc.PutExecutionRequest)
+        await run_in_threadpool(requests.resolve_type_names, store, body)
         return respond(await run_in_threadpool(requests.put_execution, store, body))
 
     put_execution.__doc__ = (
         "Record one execution with its artifacts, events and contexts in one transaction (MLMD's PutExecution): "
-        "the call a pipeline step makes when it finishes."
+        "the call a pipeline step makes when it finishes. Each node may name its type (`type`) instead of "
+        "giving its `type_id`, as on every endpoint that writes nodes."
     )
     routes.add_api_route(
         "/executions:put", put_execution, methods=["POST"], tags=["executions"],
@@ -360,11 +361,12 @@ def _add_composite(routes: APIRouter, store: Store, docs: Documentation) -> None
 
     async def put_lineage_subgraph(request: Request):
         body = await read_message(request, svc.PutLineageSubgraphRequest)
+        await run_in_threadpool(requests.resolve_type_names, store, body)
         return respond(await run_in_threadpool(requests.put_lineage_subgraph, store, body))
 
     put_lineage_subgraph.__doc__ = (
         "Record executions, artifacts, contexts and the events between them in one transaction "
-        "(MLMD's PutLineageSubgraph)."
+        "(MLMD's PutLineageSubgraph). Each node may name its type (`type`) instead of giving its `type_id`."
     )
     routes.add_api_route(
         "/lineage_subgraph:put", put_lineage_subgraph, methods=["POST"], tags=["lineage"],
