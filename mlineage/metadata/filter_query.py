@@ -66,8 +66,10 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.sql.elements import Grouping
 
 from mlineage.errors import InvalidArgumentError
+from mlineage.metadata.limits import FILTER_MAX_DEPTH, FILTER_MAX_LENGTH
 from mlineage.schema import tables as t
 
 __all__ = ["compile_filter", "ARTIFACT_STATES", "EXECUTION_STATES", "EVENT_TYPES"]
@@ -165,11 +167,13 @@ INT: /-?\d+/
 %ignore /\s+/
 """
 
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     # Built on first use, not at import (building LALR tables costs ~0.1 s); lark's cache
     # keeps the analysed grammar in the temp directory across processes.
     return Lark(_GRAMMAR, parser="lalr", propagate_positions=True, cache=True)
+
 
 _KEYWORD_TOKENS = {"_OR", "_AND", "_NOT", "_IN", "_LIKE", "_IS", "NULL", "TRUE", "FALSE"}
 
@@ -356,6 +360,33 @@ def _parse(query: str) -> Tree:
         raise _error("syntax error", 1, 1) from None
 
 
+_CHAINS = {"or_", "and_"}
+
+
+def _check_nesting(tree: Tree) -> None:
+    """Refuse a tree nested deeper than ``FILTER_MAX_DEPTH``, before anything recurses over it.
+
+    A level is a NOT or a change between AND and OR: ``a AND b AND c`` is one level however
+    long, ``NOT (a OR b AND c)`` three, and parentheses alone add none. The walk keeps its own
+    stack, so a tree thousands of levels deep (left-deep AND chains are) costs no recursion.
+    """
+    stack: list[tuple[Tree, str | None, int]] = [(tree, None, 0)]
+    while stack:
+        node, parent, depth = stack.pop()
+        data = node.data
+        if data in _CHAINS or data == "not_":
+            if data != parent:
+                depth += 1
+            if depth > FILTER_MAX_DEPTH:
+                raise _error(
+                    f"nested more than {FILTER_MAX_DEPTH} levels deep (each NOT, and each AND inside OR "
+                    "or OR inside AND, is a level)",
+                    *_at(node),
+                )
+            chain = data if data in _CHAINS else None
+            stack.extend((child, chain, depth) for child in node.children)
+
+
 # --------------------------------------------------------------------------- literals
 
 _SIMPLE_ESCAPES = {
@@ -491,9 +522,12 @@ class _Resolver:
         return self._bare(node.children[0])
 
     def _flatten(self, node: Tree, data: str) -> Iterator[Expr]:
-        for child in node.children:
+        # A chain parses left-deep (((a AND b) AND c) AND d): walked with a stack, not recursion.
+        stack = [node]
+        while stack:
+            child = stack.pop()
             if isinstance(child, Tree) and child.data == data:
-                yield from self._flatten(child, data)
+                stack.extend(reversed(child.children))
             else:
                 yield self.expr(child)
 
@@ -691,7 +725,9 @@ class _Resolver:
 
 @lru_cache(maxsize=512)
 def _analyze(kind: str, query: str) -> Expr:
-    return _Resolver(kind, query).expr(_parse(query))
+    tree = _parse(query)
+    _check_nesting(tree)
+    return _Resolver(kind, query).expr(tree)
 
 
 # --------------------------------------------------------------------------- compile: AST -> SQLAlchemy
@@ -809,12 +845,17 @@ class _Compiler:
 
     def condition(self, expr: Expr, positive: bool) -> ColumnElement[bool]:
         """SQL that is TRUE exactly where ``expr`` is TRUE (positive) or FALSE (not positive)."""
+        return self._condition(expr, positive)[0]
+
+    def _condition(self, expr: Expr, positive: bool) -> tuple[ColumnElement[bool], int]:
+        """The condition and how deeply its SQL nests parentheses."""
         if isinstance(expr, Not):
-            return self.condition(expr.operand, not positive)
+            return self._condition(expr.operand, not positive)
         if isinstance(expr, (And, Or)):
-            parts = [self.condition(operand, positive) for operand in expr.operands]
-            return and_(*parts) if isinstance(expr, And) == positive else or_(*parts)
-        return self._atom(expr, positive)
+            parts = [self._condition(operand, positive) for operand in expr.operands]
+            combine = and_ if isinstance(expr, And) == positive else or_
+            return _chain(combine, parts)
+        return self._atom(expr, positive), 0
 
     def _atom(self, atom: Atom, positive: bool) -> ColumnElement[bool]:
         value = self._value(atom.field)
@@ -872,6 +913,44 @@ class _Compiler:
         return _Lookup(row.c.id, nullable_key, owner_ids, properties.c[field.column])
 
 
+# Operands per parenthesized group of a long chain (see _chain).
+_CHAIN_GROUP = 32
+
+
+class _Group(Grouping):
+    """A parenthesized part of a chain that ``and_``/``or_`` keep as one operand.
+
+    A plain ``Grouping`` passes its element's ``operator`` through, and ``and_`` then
+    flattens the group back into the chain.
+    """
+
+    inherit_cache = True
+    operator = None
+
+
+def _chain(
+    combine: Callable[..., ColumnElement[bool]], parts: list[tuple[ColumnElement[bool], int]]
+) -> tuple[ColumnElement[bool], int]:
+    """``a AND b AND ...`` shaped for the database's parser, not only for its meaning.
+
+    SQLite's parser has a stack of about 100 entries and a depth limit of 1,000 on an
+    expression tree, and parses ``a AND b AND ...`` left-deep. Two rewrites keep every
+    query the filter grammar accepts under both limits (AND and OR commute, in three-valued
+    logic too): the most deeply nested operand goes first, where nesting costs the parser
+    one entry per level rather than three, and a long chain becomes parenthesized groups of
+    ``_CHAIN_GROUP`` operands, so 1,000 terms nest about 64 deep rather than 1,000.
+    """
+    parts = sorted(parts, key=lambda part: -part[1])
+    depth = parts[0][1] + 1
+    clauses = [clause for clause, _ in parts]
+    while len(clauses) > _CHAIN_GROUP:
+        clauses = [
+            _Group(combine(*clauses[i : i + _CHAIN_GROUP])) for i in range(0, len(clauses), _CHAIN_GROUP)
+        ]
+        depth += 1
+    return combine(*clauses), depth
+
+
 def _test(atom: Comparison | Membership | Like) -> Test | None:
     """The un-negated test of an atom on a column, or None if it compares with NULL."""
     if isinstance(atom, Comparison):
@@ -917,6 +996,10 @@ def compile_filter(kind: NodeKindName, query: str) -> ColumnElement[bool]:
     """
     if kind not in _RELATIONS:
         raise ValueError(f"kind must be artifact, execution or context, not {kind!r}")
+    if len(query) > FILTER_MAX_LENGTH:
+        raise InvalidArgumentError(
+            f"Invalid `filter_query`: longer than {FILTER_MAX_LENGTH} characters (it has {len(query)})"
+        )
     if not query.strip():
         return true()
     return _Compiler(kind, _analyze(kind, query)).build()

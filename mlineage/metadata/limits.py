@@ -7,5 +7,10 @@ Adapters (gRPC, REST, the client) read these constants; the store checks them.
 
 from __future__ import annotations
 
-# Filter queries (MLMD's filter_query): parenthesis / NOT / AND / OR nesting the parser accepts.
-FILTER_MAX_DEPTH = 64
+# Filter queries (MLMD's filter_query). Depth counts NOT and each change between AND and OR;
+# parentheses alone and long flat chains (a AND b AND ...) do not nest. MLMD itself, on SQLite,
+# answers up to about 88 levels (then INTERNAL: "parser stack overflow"), so 100 takes all it takes.
+FILTER_MAX_DEPTH = 100
+# The longest filter text, in characters: gRPC's default message limit, so any filter an MLMD
+# client can send to an MLMD server is taken (MLMD accepts 600 KB IN lists and 3 MB strings).
+FILTER_MAX_LENGTH = 4 * 1024 * 1024
