@@ -37,7 +37,7 @@ def start_server(db_url: str) -> tuple[subprocess.Popen, str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlineage.cli", "serve", "--db", db_url, "--host", "127.0.0.1",
+        [sys.executable, "-m", "mlineage.cli", "serve", "--db", db_url, "--create", "--host", "127.0.0.1",
          "--grpc-port", str(port), "--http-port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING"},

@@ -129,7 +129,7 @@ def start_mlineage(workdir: Path) -> Server:
     port = free_port()
     mlineage = Path(sys.executable).with_name("mlineage")
     command = [str(mlineage)] if mlineage.exists() else [sys.executable, "-m", "mlineage.cli"]
-    command += ["serve", "--db", f"sqlite:///{workdir / 'mlineage.db'}", "--host", "127.0.0.1",
+    command += ["serve", "--db", f"sqlite:///{workdir / 'mlineage.db'}", "--create", "--host", "127.0.0.1",
                 "--grpc-port", "0", "--http-port", str(port)]  # fmt: skip
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     return Server("mlineage", command, f"http://127.0.0.1:{port}", "/readyz", workdir / "mlineage.log", env)

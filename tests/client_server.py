@@ -43,7 +43,8 @@ class Server:
         return f"grpc://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        args = [*_command(), "serve", "--db", self.db_url, "--host", "127.0.0.1", "--grpc-port", str(self.port),
+        args = [*_command(), "serve", "--db", self.db_url, "--create", "--host", "127.0.0.1",
+                "--grpc-port", str(self.port),
                 "--http-port", "0", *self.extra_args]
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:

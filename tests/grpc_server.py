@@ -111,7 +111,7 @@ def start_server(
     """Start `mlineage serve` and return once it prints its ready line (gRPC is then serving)."""
     http_port = free_port(host) if http else 0
     args = [
-        *_command(), "serve", "--db", db_url, "--host", host,
+        *_command(), "serve", "--db", db_url, "--create", "--host", host,
         "--grpc-port", "0", "--http-port", str(http_port), *(tls.args() if tls else []), *extra_args,
     ]  # fmt: skip
     process = subprocess.Popen(

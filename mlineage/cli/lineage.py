@@ -1,21 +1,28 @@
-"""``mlineage lineage``: the lineage of one artifact or execution, as a tree, DOT, Mermaid, JSON or GraphML."""
+"""``mlineage lineage``: the lineage of one artifact or execution, as a tree, DOT, Mermaid, JSON or GraphML.
+
+On a database the lineage engine walks it in SQL; on a server (``grpc://``)
+the walk is MLMD's ``GetLineageSubgraph`` and the hops are counted here, so the
+output is the same whichever URL is given.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from mlineage.cli.stores import READ_URL_HELP, open_for_reading, read_url
+
 FORMATS = ("tree", "dot", "mermaid", "json", "graphml")
 
 
-def add_parser(commands, *, db_help: str) -> None:
+def add_parser(commands) -> None:
     """Register the ``lineage`` subcommand on the CLI's subparsers."""
     parser = commands.add_parser(
         "lineage",
         help="show where an artifact came from and what it fed",
         description="Walk the lineage of one artifact or execution and print it.",
     )
-    parser.add_argument("--db", help=db_help)
+    parser.add_argument("--url", "--db", dest="url", help=READ_URL_HELP)
     start = parser.add_mutually_exclusive_group(required=True)
     start.add_argument("--artifact", metavar="ID|URI|TYPE:NAME", help="the artifact to start from")
     start.add_argument("--execution", metavar="ID|TYPE:NAME", help="the execution to start from")
@@ -51,37 +58,18 @@ def _resolve(store, kind: str, reference: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from sqlalchemy.engine import make_url
-
-    from mlineage.cli import _db_url
     from mlineage.lineage import export
-    from mlineage.lineage.query import lineage
     from mlineage.lineage.tree import render_tree
-    from mlineage.metadata.engine import normalize_url
-    from mlineage.metadata.store import Store
 
-    url = normalize_url(_db_url(args))
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
-        print(f"error: no database at {parsed.database}", file=sys.stderr)
-        return 2
     if args.depth < 0:
         print("error: --depth must not be negative", file=sys.stderr)
         return 2
-    store = Store(url)
+    store = open_for_reading(read_url(args), command="lineage")
     try:
         kind = "artifact" if args.artifact is not None else "execution"
         ids = _resolve(store, kind, args.artifact if args.artifact is not None else args.execution)
-        answer = lineage(
-            store,
-            artifact_ids=ids if kind == "artifact" else (),
-            execution_ids=ids if kind == "execution" else (),
-            direction=args.direction,
-            max_hops=args.depth,
-            max_nodes=args.max_nodes,
-        )
+        walk = _walk_server if hasattr(store, "call") else _walk_database
+        answer = walk(store, kind, ids, direction=args.direction, max_hops=args.depth, max_nodes=args.max_nodes)
     finally:
         store.close()
     graph = export.to_networkx(answer)
@@ -99,3 +87,84 @@ def run(args: argparse.Namespace) -> int:
     if answer.truncated and args.format != "tree":
         print(f"note: truncated at {args.max_nodes} nodes; raise --max-nodes for more", file=sys.stderr)
     return 0
+
+
+def _walk_database(store, kind: str, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
+    from mlineage.lineage.query import lineage
+
+    return lineage(
+        store,
+        artifact_ids=ids if kind == "artifact" else (),
+        execution_ids=ids if kind == "execution" else (),
+        direction=direction,
+        max_hops=max_hops,
+        max_nodes=max_nodes,
+    )
+
+
+def _walk_server(store, kind: str, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
+    """The same answer from a server: MLMD's lineage subgraph, hops counted breadth-first from the start."""
+    from mlineage.lineage.query import Lineage, direction_of
+    from mlineage.lineage.traversal import Direction
+    from mlineage.proto import metadata_store_pb2 as pb
+
+    walk_direction = direction_of(direction)
+    getter = store.get_artifacts_by_id if kind == "artifact" else store.get_executions_by_id
+    found = {node.id for node in getter(ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        from mlineage.errors import NotFoundError
+
+        raise NotFoundError(f"no such nodes: {', '.join(f'{kind} {i}' for i in missing)}")
+    options = pb.LineageSubgraphQueryOptions(max_num_hops=max_hops)
+    options.direction = {
+        Direction.UPSTREAM: pb.LineageSubgraphQueryOptions.UPSTREAM,
+        Direction.DOWNSTREAM: pb.LineageSubgraphQueryOptions.DOWNSTREAM,
+        Direction.BOTH: pb.LineageSubgraphQueryOptions.BIDIRECTIONAL,
+    }[walk_direction]
+    starting = options.starting_artifacts if kind == "artifact" else options.starting_executions
+    starting.filter_query = f"id IN ({', '.join(str(i) for i in ids)})"
+    graph = store.get_lineage_subgraph(options)
+    start = [(kind, i) for i in ids]
+    hops = _hops(graph, start)
+    truncated = len(hops) > max_nodes
+    if truncated:
+        keep = set(sorted(hops, key=lambda node: (hops[node], node))[:max_nodes])
+        graph = _restricted(graph, keep)
+        hops = {node: hop for node, hop in hops.items() if node in keep}
+    return Lineage(graph=graph, starting=start, direction=walk_direction, hops=hops, truncated=truncated,
+                   max_hops=max_hops)
+
+
+def _hops(graph, start: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    neighbours: dict[tuple[str, int], set[tuple[str, int]]] = {}
+    for event in graph.events:
+        artifact, execution = ("artifact", event.artifact_id), ("execution", event.execution_id)
+        neighbours.setdefault(artifact, set()).add(execution)
+        neighbours.setdefault(execution, set()).add(artifact)
+    present = {("artifact", a.id) for a in graph.artifacts} | {("execution", e.id) for e in graph.executions}
+    hops = {node: 0 for node in start if node in present}
+    frontier = list(hops)
+    while frontier:
+        following = []
+        for node in frontier:
+            for other in sorted(neighbours.get(node, ())):
+                if other in present and other not in hops:
+                    hops[other] = hops[node] + 1
+                    following.append(other)
+        frontier = following
+    return hops
+
+
+def _restricted(graph, keep: set[tuple[str, int]]):
+    from mlineage.proto import metadata_store_pb2 as pb
+
+    cut = pb.LineageGraph()
+    cut.CopyFrom(graph)
+    del cut.artifacts[:], cut.executions[:], cut.events[:]
+    cut.artifacts.extend(a for a in graph.artifacts if ("artifact", a.id) in keep)
+    cut.executions.extend(e for e in graph.executions if ("execution", e.id) in keep)
+    cut.events.extend(
+        e for e in graph.events if ("artifact", e.artifact_id) in keep and ("execution", e.execution_id) in keep
+    )
+    return cut

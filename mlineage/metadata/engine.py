@@ -9,7 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
-from mlineage.errors import InvalidArgumentError
+from mlineage.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
 
 DEFAULT_SQLITE_PATH = "mlineage.db"
 
@@ -39,25 +39,81 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:///PATH`` URL names; None for an in-memory database or another backend."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    database = parsed.database or ""
+    if database in ("", ":memory:") or "mode=memory" in database:
+        return None
+    if database.startswith("file:"):  # a SQLite URI filename (uri=true): file:PATH?mode=…
+        database = database[len("file:") :].split("?", 1)[0]
+    return Path(database).expanduser()
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url``; with ``create=False`` a SQLite file that does not exist is NOT_FOUND.
+
+    Creating an engine never touches the database; a new SQLite file (and its
+    directory) is made on the first connection, which ``create=False`` forbids.
+    Raises InvalidArgumentError for a URL that is not SQLite or PostgreSQL, and
+    FailedPreconditionError when the PostgreSQL driver is not installed.
+    """
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    return create_engine(
-        url,
-        pool_size=int(os.environ.get("MLINEAGE_DB_POOL_SIZE", "10")),
-        max_overflow=20,
-        pool_pre_ping=True,
-    )
+        return _sqlite_engine(url, create=create)
+    try:
+        return create_engine(
+            url,
+            pool_size=int(os.environ.get("MLINEAGE_DB_POOL_SIZE", "10")),
+            max_overflow=20,
+            pool_pre_ping=True,
+        )
+    except ModuleNotFoundError as exc:  # psycopg is a dependency; a broken install can still lack it
+        raise FailedPreconditionError(
+            f"PostgreSQL needs the psycopg driver, which is not installed ({exc}): pip install 'psycopg[binary]'"
+        ) from None
 
 
-def _sqlite_engine(url: str) -> Engine:
+def check_connection(engine: Engine) -> None:
+    """Connect once and read the catalog, so that a wrong database is one clear error, not a traceback.
+
+    Raises FailedPreconditionError when a SQLite file is not a database, and
+    UnavailableError when the database cannot be reached (a PostgreSQL server
+    that refuses, a database that does not exist, bad credentials).
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        inspect(engine).get_table_names()
+    except DBAPIError as exc:
+        reason = _first_line(exc)
+        if engine.dialect.name == "sqlite" and "not a database" in reason:
+            raise FailedPreconditionError(f"{engine.url.database} is not a SQLite database ({reason})") from None
+        raise UnavailableError(f"cannot open the database {_redacted(engine)}: {reason}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def _redacted(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _sqlite_engine(url: str, *, create: bool = True) -> Engine:
     parsed = make_url(url)
     database = parsed.database or ""
     memory = database in ("", ":memory:") or "mode=memory" in database
-    if not memory:
-        Path(database).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(url)
+    if path is not None and not create and not path.exists():
+        raise NotFoundError(f"no database at {path}")
+    if path is not None and create:
+        path.resolve().parent.mkdir(parents=True, exist_ok=True)
     connect_args = {"check_same_thread": False, "timeout": 30}
     if memory:
         # One shared connection, or every checkout would see a new empty database.

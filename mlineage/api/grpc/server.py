@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from mlineage.api.metrics import GRPCMetricsInterceptor
 from mlineage.metadata.store import Store
 
 log = logging.getLogger("mlineage.grpc")
+access = logging.getLogger("mlineage.access")
 
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
@@ -44,8 +47,17 @@ def build_server(
     port: int = 8080,
     tls: TLSConfig | None = None,
     max_workers: int = 32,
+    access_log: bool = False,
 ) -> tuple[grpc.Server, int]:
-    """A started-ready (not started) server and the port it bound (useful with port 0)."""
+    """A started-ready (not started) server and the port it bound (useful with port 0).
+
+    ``access_log`` logs each call (method, status, milliseconds, peer) to the
+    ``mlineage.access`` logger. Raises OSError (or grpc's RuntimeError) when the
+    address cannot be bound.
+    """
+    interceptors: list[grpc.ServerInterceptor] = [GRPCMetricsInterceptor()]
+    if access_log:
+        interceptors.append(AccessLogInterceptor())
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="mlineage-grpc"),
         options=[
@@ -54,7 +66,7 @@ def build_server(
             ("grpc.so_reuseport", 0),
         ],
         # Requests and latency per method and status code, on /metrics of the HTTP port.
-        interceptors=[GRPCMetricsInterceptor()],
+        interceptors=interceptors,
     )
     server.add_generic_rpc_handlers(generic_handlers(MetadataStoreServicer(store)))
     server.add_generic_rpc_handlers([metric_handlers(store)])
@@ -66,6 +78,36 @@ def build_server(
     if bound == 0:
         raise OSError(f"cannot bind gRPC port {address}")
     return server, bound
+
+
+class AccessLogInterceptor(grpc.ServerInterceptor):
+    """One ``mlineage.access`` line per unary call: method, status code, milliseconds, peer."""
+
+    def intercept_service(self, continuation: Callable, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        inner = handler.unary_unary
+
+        def logged(request, context):
+            start = time.perf_counter()
+            code = "OK"
+            try:
+                return inner(request, context)
+            except Exception:
+                status = context.code() if hasattr(context, "code") else None
+                code = getattr(status, "name", None) or "UNKNOWN"
+                raise
+            finally:
+                access.info("grpc %s %s %.1fms %s", method, code, (time.perf_counter() - start) * 1000,
+                            context.peer())
+
+        return grpc.unary_unary_rpc_method_handler(
+            logged,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 def _warm_up() -> None:

@@ -1,0 +1,232 @@
+"""``mlineage serve``: MLMD's gRPC API and the HTTP API from one process, on one store.
+
+Start-up either serves everything it was asked to or exits non-zero with one
+line that says what was wrong (a busy port, a missing database): the HTTP
+socket is bound before anything serves, so a taken HTTP port cannot leave a
+server running with gRPC only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+
+from mlineage.cli.stores import DB_HELP, database_url, open_for_serving, redact
+
+HTTP_START_TIMEOUT_S = 30.0
+
+
+def add_parser(commands) -> None:
+    """Register ``serve`` on the CLI's subparsers."""
+    serve = commands.add_parser(
+        "serve",
+        help="serve MLMD's gRPC API and the HTTP API from one process",
+        description="Serve one store over gRPC (MLMD's API) and HTTP (REST, OpenLineage, /docs). With no "
+                    "--db (and no $MLINEAGE_DB) the embedded ./mlineage.db is created if needed; a database "
+                    "named with --db must exist (or pass --create).",
+    )
+    serve.add_argument("--db", help=DB_HELP)
+    serve.add_argument("--create", action="store_true",
+                       help="create the SQLite file named by --db if it does not exist")
+    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--grpc-port", type=int, default=_env_port("MLINEAGE_GRPC_PORT", 8080),
+                       help="gRPC port (default: $MLINEAGE_GRPC_PORT or 8080; 0 picks one)")
+    serve.add_argument("--http-port", type=int, default=_env_port("MLINEAGE_HTTP_PORT", 8081),
+                       help="HTTP port (default: $MLINEAGE_HTTP_PORT or 8081; 0 disables HTTP)")
+    serve.add_argument("--upgrade", action="store_true", help="upgrade an older database schema before serving")
+    serve.add_argument("--workers", type=int, default=32, help="gRPC worker threads (default 32)")
+    serve.add_argument("--grace", type=float, default=15.0, help="seconds to drain in-flight calls on SIGTERM")
+    serve.add_argument("--access-log", action="store_true",
+                       help="log every HTTP request and gRPC call (method, status, duration) to stderr")
+    serve.add_argument("--tls-cert", help="server certificate chain (PEM) for gRPC TLS")
+    serve.add_argument("--tls-key", help="server private key (PEM)")
+    serve.add_argument("--tls-ca", help="CA certificate (PEM) that signs client certificates")
+    serve.add_argument("--tls-client-verify", action="store_true", help="require verified client certificates")
+    serve.set_defaults(handler=run)
+
+
+def _env_port(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (what uvicorn would bind), or OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _port_free(host: str, port: int) -> OSError | None:
+    """Whether gRPC could bind host:port; checked first so that a busy port is one line, not a C-core log."""
+    if port == 0:
+        return None
+    try:
+        _listen(host, port).close()
+    except OSError as exc:
+        return exc
+    return None
+
+
+def _configure_logging(access_log: bool) -> None:
+    level = os.environ.get("MLINEAGE_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
+    # Alembic reports every connection's dialect at INFO; its migrations are ours to report.
+    if level != "DEBUG":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlineage.access").setLevel(logging.INFO if access_log else logging.WARNING)
+
+
+def run(args: argparse.Namespace) -> int:
+    import signal
+
+    from mlineage.api.grpc.server import TLSConfig, build_server, mark_not_serving
+
+    tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            print("error: --tls-cert and --tls-key go together", file=sys.stderr)
+            return 2
+        tls = TLSConfig(args.tls_cert, args.tls_key, args.tls_ca, args.tls_client_verify)
+    _configure_logging(args.access_log)
+
+    url, embedded = database_url(args)
+    store = open_for_serving(url, create=embedded or args.create, upgrade=args.upgrade)
+    lock = _claim_sqlite(store)
+    http_socket = server = None
+    try:
+        if args.http_port:
+            try:
+                http_socket = _listen(args.host, args.http_port)
+            except OSError as exc:
+                return _fail(f"cannot listen for HTTP on {args.host}:{args.http_port}: {exc.strerror or exc}")
+        busy = _port_free(args.host, args.grpc_port)
+        if busy is not None:
+            return _fail(f"cannot listen for gRPC on {args.host}:{args.grpc_port}: {busy.strerror or busy}")
+        try:
+            server, grpc_port = build_server(
+                store, host=args.host, port=args.grpc_port, tls=tls, max_workers=args.workers,
+                access_log=args.access_log,
+            )
+        except (OSError, RuntimeError):
+            return _fail(f"cannot listen for gRPC on {args.host}:{args.grpc_port}")
+        server.start()
+        print(f"mlineage: gRPC on {args.host}:{grpc_port}{' (TLS)' if tls else ''}, database {redact(url)}",
+              flush=True)
+
+        http_server = http_thread = None
+        if http_socket is not None:
+            http_server, http_thread = _start_http(store, http_socket, access_log=args.access_log)
+            if http_server is None:
+                server.stop(grace=0)
+                return _fail(f"the HTTP server on {args.host}:{args.http_port} did not start")
+            print(f"mlineage: HTTP on {args.host}:{args.http_port}", flush=True)
+
+        stop = threading.Event()
+
+        def _on_signal(signum, _frame) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        while not stop.wait(1.0):
+            if http_thread is not None and not http_thread.is_alive():
+                mark_not_serving(server)
+                server.stop(grace=args.grace).wait()
+                return _fail(f"the HTTP server on {args.host}:{args.http_port} stopped")
+        # Drain: refuse new calls, let in-flight ones finish (up to the grace period), then close.
+        mark_not_serving(server)
+        server.stop(grace=args.grace).wait()
+        if http_server is not None:
+            http_server.should_exit = True
+            http_thread.join(timeout=args.grace)
+        print("mlineage: stopped", flush=True)
+        return 0
+    finally:
+        if http_socket is not None:
+            http_socket.close()
+        store.close()
+        if lock is not None:
+            lock.close()
+
+
+def _start_http(store, sock: socket.socket, *, access_log: bool):
+    """uvicorn on the bound socket, in a thread; (None, None) if it does not come up."""
+    import uvicorn
+
+    from mlineage.api.rest.app import HTTP_SERVER_OPTIONS, create_app
+
+    config = uvicorn.Config(
+        create_app(store), log_level="warning", access_log=access_log, **HTTP_SERVER_OPTIONS
+    )
+    if access_log:
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    http_server = uvicorn.Server(config)
+    thread = threading.Thread(target=http_server.run, kwargs={"sockets": [sock]}, name="mlineage-http",
+                              daemon=True)
+    thread.start()
+    deadline = time.monotonic() + HTTP_START_TIMEOUT_S
+    while not http_server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            http_server.should_exit = True
+            return None, None
+        time.sleep(0.01)
+    return http_server, thread
+
+
+def _claim_sqlite(store):
+    """Hold a lock next to a SQLite database while serving; warn when another server holds it.
+
+    SQLite is for one server: several processes writing one file queue on its
+    lock and none of them can cache what the others changed. The lock is an
+    advisory ``flock`` on ``DB.serve.lock`` (released by the kernel if the
+    process dies); the file records the holder's pid. Returns the open file.
+    """
+    from mlineage.metadata.engine import sqlite_file
+
+    path = sqlite_file(store.engine.url.render_as_string(hide_password=False))
+    if path is None:
+        return None
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on Windows
+        return None
+    lock_path = path.with_name(path.name + ".serve.lock")
+    try:
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the server's life
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        print(
+            f"warning: another mlineage serve (pid {holder}) is serving {path}; SQLite is for one server: "
+            "for several, give them one PostgreSQL database (--db postgresql://…)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return handle
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
