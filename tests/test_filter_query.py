@@ -702,3 +702,65 @@ def test_errors_are_raised_again_for_a_cached_query() -> None:
 def test_an_unknown_kind_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="kind must be"):
         compile_filter("type", "id = 1")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- the prebuilt parser
+
+
+def _parse_or_error(parser, query: str):
+    """What a lark parser makes of ``query``: its tree (with positions), or its error and where."""
+    from lark import Token
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        tree = parser.parse(query)
+    except UnexpectedInput as error:
+        return type(error).__name__, error.line, error.column
+
+    def child(item):
+        if isinstance(item, Token):
+            return (item.type, str(item), item.line, item.column)
+        return str(item.data)
+
+    meta = [
+        (str(node.data), node.meta.line, node.meta.column, node.meta.start_pos, node.meta.end_pos)
+        for node in tree.iter_subtrees()
+    ]
+    return meta, [[child(item) for item in node.children] for node in tree.iter_subtrees()]
+
+
+def test_the_prebuilt_parser_is_current_with_the_grammar() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from mlineage.metadata import filter_query
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "gen_filter_parser.py"
+    check = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert check.returncode == 0, f"{check.stdout}{check.stderr}: run scripts/gen_filter_parser.py"
+    # ... and the parser in use is the loaded one, not one built on first use.
+    assert filter_query._parser().source_path == "<deserialized>"
+
+
+def test_the_prebuilt_parser_parses_as_one_built_from_the_grammar() -> None:
+    from lark import Lark
+
+    from mlineage.metadata import filter_query
+
+    built = Lark(filter_query._GRAMMAR, **filter_query._LARK_OPTIONS)
+    corpus = [
+        query for cases in (REFERENCE_EXAMPLES, OPERATORS, PROPERTIES_CASES, ALIASES) for _, query, _ in cases
+    ]
+    corpus += [query for _, query, _ in ERRORS]
+    corpus += [
+        "NOT " * 30 + "id > 0",
+        "(" * 30 + "id > 0" + ")" * 30,
+        "id > 0 AND",
+        "'x",
+        "id = 1 OR OR",
+        "a.in.b",
+    ]
+    assert len(corpus) > 100
+    for query in corpus:
+        assert _parse_or_error(filter_query._parser(), query) == _parse_or_error(built, query), query
