@@ -81,16 +81,21 @@ def add_memberships(
         add(context_id=context_id, execution_id=execution_id)
 
 
-def add_edges(connection: Connection, target, edges: Iterable[EventEdge]) -> None:
-    """Append the full events of the walked edges, in the order given, to a repeated Event field."""
+def add_edges(
+    connection: Connection, target, edges: Iterable[EventEdge], rows: dict[int, tuple] | None = None
+) -> None:
+    """Append the full events of the walked edges, in the order given, to a repeated Event field
+    (``rows``: the full rows by event id, when the walk already read them)."""
     edges = list(edges)
     if not edges:
         return
-    reader = EventReader(connection)
-    try:
-        by_id = {row[0]: row for row in reader.event_rows([edge.id for edge in edges])}
-    finally:
-        reader.close()
+    by_id = rows
+    if by_id is None:
+        reader = EventReader(connection)
+        try:
+            by_id = {row[0]: row for row in reader.event_rows([edge.id for edge in edges])}
+        finally:
+            reader.close()
     add_events(target, (by_id[edge.id] for edge in edges if edge.id in by_id))
 
 
@@ -111,13 +116,19 @@ def fill_graph(
     fields: set[str],
     dehydrated: bool,
     namespace: str,
+    found_memberships: tuple[list[tuple[int, int]], list[tuple[int, int]]] | None = None,
+    event_rows: dict[int, tuple] | None = None,
 ) -> pb.LineageGraph:
     """Fill ``graph`` as MLMD's server does: nodes (ids only when dehydrated), events, memberships, and
-    for the ``*_types`` fields every type of the store, system types included."""
+    for the ``*_types`` fields every type of the store, system types included. ``found_memberships``
+    and ``event_rows``: what the walk already read (see ``one_statement``)."""
     attributions: list[tuple[int, int]] = []
     associations: list[tuple[int, int]] = []
     if {"contexts", "attributions", "associations"} & fields:
-        attributions, associations = memberships(connection, artifact_ids, execution_ids)
+        if found_memberships is not None:
+            attributions, associations = found_memberships
+        else:
+            attributions, associations = memberships(connection, artifact_ids, execution_ids)
     context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
     for name, kind, ids in (
         ("artifacts", ARTIFACT, artifact_ids),
@@ -127,7 +138,7 @@ def fill_graph(
         if name in fields:
             getattr(graph, name).extend(nodes(connection, kind, ids, dehydrated=dehydrated))
     if "events" in fields:
-        add_edges(connection, graph.events, events)
+        add_edges(connection, graph.events, events, event_rows)
     add_memberships(
         graph,
         attributions if "attributions" in fields else (),

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, select
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
+from mlineage.lineage import one_statement
 from mlineage.lineage.graph import (
     GRAPH_FIELDS,
     add_edges,
@@ -61,6 +62,7 @@ DIRECTIONS = {
 }
 #: MLMD lists at most 100 starting nodes and reads one more to know whether more exist; it keeps that one.
 MAX_STARTING_NODES = 101
+_MEMBERSHIP_FIELDS = frozenset({"contexts", "attributions", "associations"})
 #: GetLineageGraph's ceiling on max_num_hops (MLMD's kMaxDistance).
 LINEAGE_GRAPH_MAX_HOPS = 20
 
@@ -101,9 +103,16 @@ def _ending(options: pb.LineageSubgraphQueryOptions) -> Ending:
 
 
 def subgraph_walk(
-    connection: Connection, options: pb.LineageSubgraphQueryOptions, namespace: str
+    connection: Connection,
+    options: pb.LineageSubgraphQueryOptions,
+    namespace: str,
+    *,
+    with_memberships: bool = False,
 ) -> Traversal:
-    """The walk GetLineageSubgraph asks for, with MLMD's checks and error messages."""
+    """The walk GetLineageSubgraph asks for, with MLMD's checks and error messages.
+
+    Without ending nodes, on a database where every hop would be a round trip, the walk is one
+    statement (``one_statement``), which also reads the memberships when ``with_memberships``."""
     which = options.WhichOneof("starting_nodes")
     if which is None:
         raise InvalidArgumentError("Missing arguments for listing starting nodes.")
@@ -121,6 +130,15 @@ def subgraph_walk(
     start = _starting_ids(connection, start_kind, query, namespace)
     if not start:
         raise NotFoundError("Cannot find qualified nodes to start the traversal.")
+    if ending.artifacts is None and ending.executions is None and one_statement.supported(connection):
+        return one_statement.walk(
+            connection,
+            artifact_ids=start if start_kind is ARTIFACT else (),
+            execution_ids=start if start_kind is EXECUTION else (),
+            direction=direction,
+            max_hops=hops,
+            with_memberships=with_memberships,
+        )
     return traverse(
         connection,
         artifact_ids=start if start_kind is ARTIFACT else (),
@@ -144,7 +162,8 @@ def lineage_subgraph(
     """GetLineageSubgraph as MLMD's server answers it (``dehydrated=True``: nodes are ids only)."""
     fields = _mask(read_mask)
     with store.reading() as connection:
-        walk = subgraph_walk(connection, options, store.namespace)
+        walk = subgraph_walk(connection, options, store.namespace, with_memberships=bool(_MEMBERSHIP_FIELDS & fields))
+        read = isinstance(walk, one_statement.StatementWalk)
         return fill_graph(
             connection,
             pb.LineageGraph(),
@@ -154,6 +173,8 @@ def lineage_subgraph(
             fields=fields,
             dehydrated=dehydrated,
             namespace=store.namespace,
+            found_memberships=(walk.attributions, walk.associations) if read else None,
+            event_rows=walk.event_rows if read else None,
         )
 
 
@@ -167,12 +188,17 @@ def hydrated_lineage_subgraph(
     server_fields = _mask([path for path in wanted if not path.endswith("_types")])
     graph = pb.LineageGraph()
     with store.reading() as connection:
-        walk = subgraph_walk(connection, options, store.namespace)
+        needs_memberships = bool(_MEMBERSHIP_FIELDS & server_fields)
+        walk = subgraph_walk(connection, options, store.namespace, with_memberships=needs_memberships)
+        read = isinstance(walk, one_statement.StatementWalk)
         artifact_ids, execution_ids = list(walk.artifacts), list(walk.executions)
         attributions: list[tuple[int, int]] = []
         associations: list[tuple[int, int]] = []
-        if {"contexts", "attributions", "associations"} & server_fields:
-            attributions, associations = memberships(connection, artifact_ids, execution_ids)
+        if needs_memberships:
+            if read:
+                attributions, associations = walk.attributions, walk.associations
+            else:
+                attributions, associations = memberships(connection, artifact_ids, execution_ids)
         # What the server answered, by kind; the client then reads those nodes by id.
         answered = {
             "artifacts": sorted(artifact_ids) if "artifacts" in server_fields else [],
@@ -195,7 +221,7 @@ def hydrated_lineage_subgraph(
         for name, types in zip(typed, used_types(connection, *(found[name] for name in typed)), strict=True):
             getattr(graph, name).extend(types)
         if "events" in wanted:
-            add_edges(connection, graph.events, walk.events)
+            add_edges(connection, graph.events, walk.events, walk.event_rows if read else None)
     add_memberships(
         graph,
         attributions if "attributions" in wanted else (),

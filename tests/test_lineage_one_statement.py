@@ -1,0 +1,93 @@
+"""The one-statement lineage walk (a recursive CTE) answers exactly what the frontier walk answers.
+
+Every node of the scenario graphs and of a random DAG with diamonds and
+shared inputs is a starting point, in every direction and at hop limits from
+0 past the graph's depth; the two walks must agree on nodes, the hop of each,
+their order and the edges. GetLineageSubgraph uses the one-statement walk
+where the database supports it, and its answer stays MLMD's
+(tests/test_lineage_mlmd.py); here we also pin that it is the walk in use.
+"""
+
+from __future__ import annotations
+
+import random
+import runpy
+from pathlib import Path
+
+import pytest
+
+from mlineage.lineage import one_statement
+from mlineage.lineage.mlmd import subgraph_walk
+from mlineage.lineage.traversal import Direction, traverse
+from mlineage.proto import metadata_store_pb2 as pb
+
+scenarios = runpy.run_path(str(Path(__file__).parent / "lineage_scenarios.py"))
+HOPS = (0, 1, 2, 3, 5, 8, 100)
+
+
+def _random_dag(seed: int) -> dict:
+    rng = random.Random(seed)
+    artifacts = {f"r{i}": ("Examples", None) for i in range(30)}
+    executions = {f"q{i}": ("Trainer", None) for i in range(20)}
+    events = []
+    for i in range(20):
+        inputs = rng.sample(range(min(30, 2 * i + 2)), k=min(3, 2 * i + 2))
+        outputs = rng.sample(range(30), k=2)
+        events += [(f"r{a}", f"q{i}", "INPUT") for a in inputs]
+        events += [(f"r{a}", f"q{i}", "OUTPUT") for a in outputs if a not in inputs]
+    return {"artifacts": artifacts, "executions": executions, "events": events, "contexts": {}}
+
+
+def _agree(connection, **start) -> None:
+    for direction in Direction:
+        for hops in HOPS:
+            frontier = traverse(connection, direction=direction, max_hops=hops, **start)
+            statement = one_statement.walk(connection, direction=direction, max_hops=hops, **start)
+            where = f"{start} {direction.name} hops={hops}"
+            assert list(statement.artifacts.items()) == list(frontier.artifacts.items()), where
+            assert list(statement.executions.items()) == list(frontier.executions.items()), where
+            assert statement.events == sorted(frontier.events), where
+            assert set(statement.event_rows) == {edge.id for edge in frontier.events}, where
+
+
+@pytest.mark.parametrize("graph_name", [*scenarios["GRAPHS"], "random"])
+def test_one_statement_walk_matches_the_frontier_walk(store, graph_name):
+    graph = _random_dag(7) if graph_name == "random" else scenarios["GRAPHS"][graph_name]()
+    ids = scenarios["build_graph"](store, pb, graph)
+    with store.reading() as connection:
+        if not one_statement.supported(connection):
+            pytest.skip(f"{connection.dialect.name} walks hop by hop")
+        for artifact_id in ids["artifact"].values():
+            _agree(connection, artifact_ids=[artifact_id])
+        for execution_id in ids["execution"].values():
+            _agree(connection, execution_ids=[execution_id])
+        _agree(connection, artifact_ids=list(ids["artifact"].values())[:3])
+
+
+def test_one_statement_walk_reads_memberships(store):
+    ids = scenarios["build_graph"](store, pb, scenarios["GRAPHS"]["shared"]())
+    with store.reading() as connection:
+        if not one_statement.supported(connection):
+            pytest.skip(f"{connection.dialect.name} walks hop by hop")
+        from mlineage.lineage.graph import memberships
+
+        for artifact_id in ids["artifact"].values():
+            walk = one_statement.walk(connection, artifact_ids=[artifact_id], max_hops=100, with_memberships=True)
+            expected = memberships(connection, list(walk.artifacts), list(walk.executions))
+            assert (walk.attributions, walk.associations) == expected
+
+
+def test_lineage_subgraph_walks_in_one_statement_where_supported(store):
+    ids = scenarios["build_graph"](store, pb, scenarios["GRAPHS"]["long"]())
+    q = pb.LineageSubgraphQueryOptions
+    options = q(starting_artifacts=q.StartingNodes(filter_query=f"id = {ids['artifact']['c60']}"), max_num_hops=100)
+    ending = q(
+        starting_artifacts=q.StartingNodes(filter_query=f"id = {ids['artifact']['c60']}"),
+        ending_artifacts=q.EndingNodes(filter_query="name = 'c10'"),
+    )
+    with store.reading() as connection:
+        walk = subgraph_walk(connection, options, store.namespace)
+        assert isinstance(walk, one_statement.StatementWalk) == one_statement.supported(connection)
+        assert len(walk.artifacts) == 51 and len(walk.executions) == 50
+        # Ending nodes are the frontier walk's.
+        assert not isinstance(subgraph_walk(connection, ending, store.namespace), one_statement.StatementWalk)
