@@ -29,7 +29,7 @@ from mlineage.errors import (
     OutOfRangeError,
     UnavailableError,
 )
-from mlineage.metadata import executor
+from mlineage.metadata import executor, validation
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine
@@ -79,7 +79,10 @@ class Store(ListingMethods):
         *,
         namespace: str = DEFAULT_NAMESPACE,
         upgrade: bool = False,
+        max_node_bytes: int | None = None,
     ) -> None:
+        # The largest node (serialized) any write may leave; MLINEAGE_MAX_NODE_BYTES when not given.
+        self._max_node_bytes = validation.max_node_bytes(max_node_bytes)
         self._engine = make_engine(url) if isinstance(url, str) else url
         self._write_engine = self._engine.execution_options(**{WRITE: True})
         # SQLite has one writer at a time. Threads of this process queue on a lock (in order)
@@ -127,6 +130,10 @@ class Store(ListingMethods):
     @property
     def namespace(self) -> str:
         return self._namespace
+
+    @property
+    def max_node_bytes(self) -> int:
+        return self._max_node_bytes
 
     @property
     def read_only(self) -> bool:
@@ -208,6 +215,8 @@ class Store(ListingMethods):
     # --- types ----------------------------------------------------------------------------------
 
     def _put_type(self, kind: NodeKind, message, can_add_fields: bool, can_omit_fields: bool) -> int:
+        validation.check_type(kind, message)
+
         def upsert() -> tuple[int, bool]:
             with self._write() as connection:
                 return type_access.upsert_type(
@@ -263,6 +272,9 @@ class Store(ListingMethods):
         can_omit_fields: bool = False,
     ) -> tuple[list[int], list[int], list[int]]:
         """Upsert types of all three kinds atomically (MLMD's PutTypes RPC)."""
+        for kind, messages in ((ARTIFACT, artifact_types), (EXECUTION, execution_types), (CONTEXT, context_types)):
+            for message in messages:
+                validation.check_type(kind, message)
 
         def upsert() -> list[list[int]]:
             results: list[list[int]] = [[], [], []]
@@ -287,6 +299,8 @@ class Store(ListingMethods):
         return results[0], results[1], results[2]
 
     def _get_type(self, kind: NodeKind, type_name: str, type_version: str | None):
+        if not validation.storable(type_name) or not validation.storable(type_version or ""):
+            type_access.raise_type_not_found(kind, type_name, type_version)
         with self._read() as connection:
             return type_access.get_type(connection, kind, type_name, type_version, self._namespace).to_message()
 
@@ -313,7 +327,7 @@ class Store(ListingMethods):
         return self._get_types(CONTEXT)
 
     def _get_types_by_id(self, kind: NodeKind, type_ids: Sequence[int]) -> list:
-        with self._read() as connection:
+        with self._raw_read() as connection:
             return [info.to_message() for info in type_access.types_by_ids(connection, kind, list(type_ids))]
 
     def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[pb.ArtifactType]:
@@ -334,8 +348,9 @@ class Store(ListingMethods):
         if not external_ids:
             return []
         self._check_external_ids(external_ids)
+        wanted = [external_id for external_id in external_ids if validation.storable(external_id)]
         with self._read() as connection:
-            infos = type_access.types_by_external_ids(connection, kind, list(external_ids), self._namespace)
+            infos = type_access.types_by_external_ids(connection, kind, wanted, self._namespace)
         if not infos:
             raise NotFoundError("No types found for external_ids.")  # as MLMD: none at all is NOT_FOUND
         return [info.to_message() for info in infos]
@@ -398,6 +413,7 @@ class Store(ListingMethods):
                 self._validate_new(connection, kind, message)
                 new_positions.append(position)
         if updates:
+            grown: list[int] = []
             stored = {
                 node.id: node
                 for node in node_access.read_nodes(connection, kind, [messages[p].id for p in updates])
@@ -425,6 +441,11 @@ class Store(ListingMethods):
                     connection, kind, current, checked, mask=mask, now=now, force_update_time=force_update_time
                 )
                 ids[position] = message.id
+                if mask and current.ByteSize() + checked.ByteSize() > self._max_node_bytes:
+                    grown.append(message.id)  # a masked update may make a node larger than either part
+            if grown:
+                for node in node_access.read_nodes(connection, kind, grown):
+                    validation.check_node(kind, node, self._max_node_bytes)
         if new_positions:
             new_ids = node_access.insert_nodes(
                 connection, kind, [messages[p] for p in new_positions], self._namespace, now
@@ -470,6 +491,7 @@ class Store(ListingMethods):
         an update whose ``last_update_time_since_epoch`` differs from the stored
         one fails with AbortedError: someone else changed the artifact since it was read.
         """
+        validation.check_nodes(ARTIFACT, artifacts, self._max_node_bytes)
         with self._write() as connection:
             return self._upsert_nodes(
                 connection,
@@ -482,10 +504,12 @@ class Store(ListingMethods):
     def put_executions(
         self, executions: Sequence[pb.Execution], field_mask_paths: Sequence[str] | None = None
     ) -> list[int]:
+        validation.check_nodes(EXECUTION, executions, self._max_node_bytes)
         with self._write() as connection:
             return self._upsert_nodes(connection, EXECUTION, executions, field_mask_paths or ())
 
     def put_contexts(self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None) -> list[int]:
+        validation.check_nodes(CONTEXT, contexts, self._max_node_bytes)
         with self._write() as connection:
             return self._upsert_nodes(connection, CONTEXT, contexts, field_mask_paths or ())
 
@@ -749,6 +773,9 @@ class Store(ListingMethods):
     ) -> tuple[int, list[int], list[int]]:
         """Record one execution with its artifacts, events and contexts in one transaction."""
         pairs = [tuple(pair) + (None,) * (2 - len(pair)) for pair in artifact_and_events]
+        validation.check_node(EXECUTION, execution, self._max_node_bytes)
+        validation.check_nodes(ARTIFACT, [artifact for artifact, _ in pairs if artifact is not None], self._max_node_bytes)
+        validation.check_nodes(CONTEXT, contexts, self._max_node_bytes)
         now = now_ms()
         with self._write() as connection:
             [execution_id] = self._upsert_nodes(
@@ -817,6 +844,9 @@ class Store(ListingMethods):
         reuse_artifact_if_already_exist_by_external_id: bool = False,
     ) -> tuple[list[int], list[int], list[int]]:
         """Record executions, artifacts, contexts and the events between them in one transaction."""
+        validation.check_nodes(EXECUTION, executions, self._max_node_bytes)
+        validation.check_nodes(ARTIFACT, artifacts, self._max_node_bytes)
+        validation.check_nodes(CONTEXT, contexts, self._max_node_bytes)
         now = now_ms()
         for execution_index, artifact_index, event in event_edges:
             # An edge names each end by index into the request or, without one, by the event's id.
@@ -874,7 +904,7 @@ class Store(ListingMethods):
     def get_artifacts_and_types_by_artifact_ids(
         self, artifact_ids: Sequence[int]
     ) -> list[tuple[pb.Artifact, pb.ArtifactType]]:
-        with self._read() as connection:
+        with self._raw_read() as connection:
             artifacts = node_access.read_nodes(connection, ARTIFACT, artifact_ids)
             types = {
                 info.id: info.to_message()
@@ -887,12 +917,13 @@ class Store(ListingMethods):
             return []
         self._check_external_ids(external_ids)
         table = kind.table
+        wanted = [external_id for external_id in external_ids if validation.storable(external_id)]
         with self._read() as connection:
             found = node_access.read_nodes_where(
                 connection,
                 kind,
-                and_(table.c.namespace == self._namespace, table.c.external_id.in_(list(external_ids))),
-            )
+                and_(table.c.namespace == self._namespace, table.c.external_id.in_(wanted)),
+            ) if wanted else []
         if not found:
             raise NotFoundError(f"No {kind.name}s found for external_ids.")  # as MLMD: none at all is NOT_FOUND
         return found
@@ -907,7 +938,9 @@ class Store(ListingMethods):
         return self._by_external_ids(CONTEXT, external_ids)
 
     def get_artifacts_by_uri(self, uri: str | Sequence[str]) -> list[pb.Artifact]:
-        uris = [uri] if isinstance(uri, str) else list(uri)
+        uris = [u for u in ([uri] if isinstance(uri, str) else uri) if validation.storable(u)]
+        if not uris:
+            return []
         with self._read() as connection:
             return node_access.read_nodes_where(
                 connection,
@@ -916,6 +949,8 @@ class Store(ListingMethods):
             )
 
     def _by_type_and_name(self, kind: NodeKind, type_name: str, name: str, type_version: str | None):
+        if not all(validation.storable(text) for text in (type_name, name, type_version or "")):
+            return None
         with self._read() as connection:
             info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)
             if info is None:
@@ -961,6 +996,8 @@ class Store(ListingMethods):
         scope = f"{kind_name}:type={type_name}:{type_version}:context={context_id}"
         request = decode_options(options, scope)
         params: dict[str, Any] = {"l_namespace": self._namespace}
+        if type_name is not None and not validation.storable(type_name + (type_version or "")):
+            return [], ""
         with self._read() as connection:
             if type_name is not None:
                 info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)

@@ -147,10 +147,17 @@ def types_by_ids(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> 
     """Types of ``kind`` with the given ids, in the order asked, missing ids skipped, repeats repeated (as MLMD)."""
     if not ids:
         return []
-    found = {
-        info.id: info
-        for info in _load(connection, and_(t.types.c.id.in_(set(ids)), t.types.c.kind == kind.type_kind))
-    }
+    # Through the executor (one cached statement, ids in one parameter): a lineage answer read by
+    # MLMD's client asks for its types by id three times.
+    rows = executor.fetch(
+        connection,
+        "types_by_ids",
+        lambda dialect: select(*_TYPE_COLUMNS)
+        .where(executor.ids_match(dialect, t.types.c.id), t.types.c.kind == bindparam("kind"))
+        .order_by(t.types.c.id),
+        {"ids": executor.ids_param(connection, sorted(set(ids))), "kind": kind.type_kind},
+    )
+    found = {info.id: info for info in _infos(connection, rows)}
     return [found[i] for i in ids if i in found]
 
 
@@ -203,14 +210,17 @@ def find_type(
     return found[0] if found else None
 
 
+def raise_type_not_found(kind: NodeKind, name: str, version: str | None) -> None:
+    raise NotFoundError(
+        f"no {kind.name} type found with name {name!r}" + (f" and version {version!r}" if version else "")
+    )
+
+
 def get_type(connection: Connection, kind: NodeKind, name: str, version: str | None, namespace: str) -> TypeInfo:
     info = find_type(connection, kind, name, version, namespace)
     if info is None:
-        raise NotFoundError(
-            f"no {kind.name} type found with name {name!r}"
-            + (f" and version {version!r}" if version else "")
-        )
-    return info
+        raise_type_not_found(kind, name, version)
+    return info  # type: ignore[return-value]
 
 
 def _validate_type_message(kind: NodeKind, message) -> None:
