@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from mlineage import __version__
 from mlineage import errors as codes
 from mlineage.api import metrics
-from mlineage.api.rest import edges, lineage, nodes, openapi, openlineage, types
+from mlineage.api.rest import edges, lineage, metric_series, nodes, openapi, openlineage, types
 from mlineage.api.rest.errors import error_response, install
 from mlineage.api.rest.io import Documentation
 from mlineage.metadata.store import Store
@@ -40,9 +40,9 @@ def create_app(store: Store) -> FastAPI:
     app.add_middleware(metrics.HTTPMetricsMiddleware)
     docs = Documentation()
     _add_health(app, store)
-    for module in (types, nodes, edges, lineage, openlineage):
+    for module in (types, nodes, edges, metric_series, lineage, openlineage):
         app.include_router(module.router(store, docs))
-    openapi.install(app, docs, {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS})
+    openapi.install(app, docs, {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS})
     return app
 
 
