@@ -14,3 +14,27 @@ FILTER_MAX_DEPTH = 100
 # The longest filter text, in characters: gRPC's default message limit, so any filter an MLMD
 # client can send to an MLMD server is taken (MLMD accepts 600 KB IN lists and 3 MB strings).
 FILTER_MAX_LENGTH = 4 * 1024 * 1024
+
+# Node and type fields, in characters, as MLMD's columns hold them (VARCHAR(255) on every backend; its
+# PostgreSQL and MySQL refuse longer, its SQLite does not check): node, type and property names, type
+# versions, external ids.
+MAX_NAME_LENGTH = 255
+# URIs and type descriptions: MLMD's TEXT, 65,535 bytes on MySQL (any such text has at most as many characters).
+MAX_TEXT_LENGTH = 65_535
+# No text field may hold NUL ("\0"): PostgreSQL cannot store it and MLMD's SQLite cuts the text there.
+# (Struct values and event path keys may: they are stored escaped.)
+
+# A struct_value nests at most this many protobuf messages below its property's Value: what MLMD's
+# parser takes in a PutArtifacts request (100 levels in all), 32 levels of objects or 48 of lists.
+MAX_STRUCT_MESSAGE_DEPTH = 96
+MAX_STRUCT_OBJECT_DEPTH = 32
+# REST bodies: JSON nested deeper than this is refused before it is read into messages.
+MAX_JSON_DEPTH = 100
+
+# One node (artifact, execution, context) serialized, properties included: every write surface refuses a
+# larger one. MLINEAGE_MAX_NODE_BYTES (or Store(max_node_bytes=...)) changes it.
+DEFAULT_MAX_NODE_BYTES = 1024 * 1024
+MAX_NODE_BYTES_ENV = "MLINEAGE_MAX_NODE_BYTES"
+# A gRPC list answer (GetArtifacts, …ByType, …ByContext) is cut to at most this many bytes, with a
+# next_page_token for the rest: ml-metadata's clients receive at most 4 MiB by default.
+MAX_GRPC_LIST_ANSWER_BYTES = 4 * 1024 * 1024 - 64 * 1024

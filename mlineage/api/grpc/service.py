@@ -13,9 +13,11 @@ import logging
 from collections.abc import Callable
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from mlineage.api import requests
 from mlineage.errors import InternalError, MlineageError
+from mlineage.metadata.limits import MAX_STRUCT_OBJECT_DEPTH
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_service_pb2 as svc
 
@@ -40,6 +42,8 @@ def rpc(method: Callable) -> Callable:
 
     @functools.wraps(method)
     def handler(self, request, context: grpc.ServicerContext):
+        if type(request) is Undecodable:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
         try:
             return method(self, request)
         except MlineageError as exc:
@@ -382,6 +386,33 @@ class MetadataStoreServicer:
         return svc.GetLineageSubgraphResponse(lineage_subgraph=graph)
 
 
+class Undecodable:
+    """A request the protobuf decoder refused: the handler answers INVALID_ARGUMENT (as MLMD), not INTERNAL."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def _decoder(request_class) -> Callable[[bytes], object]:
+    decode = request_class.FromString
+    name = request_class.DESCRIPTOR.name
+
+    def decoded(data: bytes):
+        try:
+            return decode(data)
+        except DecodeError as exc:
+            if "MaxDepth" in str(exc) or "depth" in str(exc).lower():
+                return Undecodable(
+                    f"Could not parse the {name}: it nests messages more than 100 levels deep (a struct_value "
+                    f"may nest at most {MAX_STRUCT_OBJECT_DEPTH} levels of objects)"
+                )
+            return Undecodable(f"Could not parse the {name}: it is not a valid serialized {name}")
+
+    return decoded
+
+
 def _method_names() -> list[str]:
     return [method.name for method in svc.DESCRIPTOR.services_by_name["MetadataStoreService"].methods]
 
@@ -394,7 +425,7 @@ def generic_handlers(servicer: MetadataStoreServicer) -> list[grpc.GenericRpcHan
         request_class = getattr(svc, method.input_type.name)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
-            request_deserializer=request_class.FromString,
+            request_deserializer=_decoder(request_class),
             response_serializer=lambda message: message.SerializeToString(),
         )
     return [

@@ -17,6 +17,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from mlineage.api.rest.protojson import is_repeated
+from mlineage.metadata.limits import MAX_NAME_LENGTH, MAX_TEXT_LENGTH
 
 _T = FieldDescriptor
 _INT64 = (_T.TYPE_INT64, _T.TYPE_SINT64, _T.TYPE_SFIXED64)
@@ -84,6 +85,32 @@ for _name, _type in (
     _WELL_KNOWN[f"google.protobuf.{_name}"] = _SCALARS[_type]
 
 
+# The store's limits on the text fields of nodes and types (metadata/limits.py), stated in the schema.
+_LIMITED_MESSAGES = {"Artifact", "Execution", "Context", "ArtifactType", "ExecutionType", "ContextType"}
+_TEXT_LIMITS = {
+    "name": MAX_NAME_LENGTH,
+    "external_id": MAX_NAME_LENGTH,
+    "version": MAX_NAME_LENGTH,
+    "uri": MAX_TEXT_LENGTH,
+    "description": MAX_TEXT_LENGTH,
+}
+_NO_NUL = "no NUL characters"
+
+
+def _limits(field: FieldDescriptor) -> dict[str, Any]:
+    """Extra schema keywords for a field the store limits (none for others)."""
+    if field.containing_type.name not in _LIMITED_MESSAGES:
+        return {}
+    if field.type == _T.TYPE_STRING and field.name in _TEXT_LIMITS:
+        return {"maxLength": _TEXT_LIMITS[field.name], "description": f"at most {_TEXT_LIMITS[field.name]:,} "
+                f"characters, {_NO_NUL}"}
+    if field.name in ("properties", "custom_properties"):
+        return {"propertyNames": {"maxLength": MAX_NAME_LENGTH}, "description": f"property names: at most "
+                f"{MAX_NAME_LENGTH} characters, {_NO_NUL}; string values: {_NO_NUL}; the whole node "
+                "serialized: at most the server's node size limit (1 MiB by default)"}
+    return {}
+
+
 def schema_name(descriptor: Descriptor) -> str:
     """The component name of a message: its full name without the package."""
     package = descriptor.file.package
@@ -124,7 +151,7 @@ class SchemaSet:
         if description:
             schema["description"] = description
         for field in descriptor.fields:
-            properties[field.name] = self._field(field)
+            properties[field.name] = {**self._field(field), **_limits(field)}
 
     def _field(self, field: FieldDescriptor) -> dict[str, Any]:
         if field.type == _T.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:

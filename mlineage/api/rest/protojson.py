@@ -30,11 +30,17 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from mlineage.errors import InvalidArgumentError
+from mlineage.metadata.limits import MAX_JSON_DEPTH, MAX_STRUCT_OBJECT_DEPTH
 
 M = TypeVar("M", bound=Message)
 
-# Deeper input is refused (the mapping's own limit; also bounds struct values).
-MAX_DEPTH = 64
+# Deeper input is refused, in the API's words, before it is read into messages (the store then
+# refuses struct values deeper than MLMD takes).
+MAX_DEPTH = MAX_JSON_DEPTH
+_TOO_DEEP = (
+    f"the JSON nests objects and arrays more than {MAX_JSON_DEPTH} levels deep (a struct_value may nest at "
+    f"most {MAX_STRUCT_OBJECT_DEPTH} levels of objects)"
+)
 
 
 # Empty lists and maps are written ([] and {}), so a list answer always has its list; unset optional
@@ -98,11 +104,27 @@ def parse(value: Any, message_class: type[M], what: str | None = None) -> M:
     message = message_class()
     try:
         json_format.ParseDict(value, message, ignore_unknown_fields=False, max_recursion_depth=MAX_DEPTH)
+    except RecursionError:
+        raise InvalidArgumentError(f"invalid {name}: {_TOO_DEEP}") from None
     except json_format.ParseError as exc:
+        if "too deep" in str(exc):
+            raise InvalidArgumentError(f"invalid {name}: {_TOO_DEEP}") from None
         raise InvalidArgumentError(f"invalid {name}: {_short(exc)}") from None
-    except (TypeError, ValueError, AttributeError, KeyError, OverflowError, RecursionError) as exc:
+    except (TypeError, ValueError, AttributeError, KeyError, OverflowError) as exc:
         raise InvalidArgumentError(f"invalid {name}: {_short(exc)}") from None
     return message
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON value nests more than ``limit`` objects/arrays (iteratively: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def loads(body: bytes, what: str = "request body") -> Any:
@@ -110,9 +132,16 @@ def loads(body: bytes, what: str = "request body") -> Any:
     if not body:
         raise InvalidArgumentError(f"the {what} is empty; a JSON object is required")
     try:
-        return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError) as exc:
+        value = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise InvalidArgumentError(f"the {what} cannot be taken: {_TOO_DEEP}") from None
+    except ValueError as exc:
         raise InvalidArgumentError(f"the {what} is not valid JSON: {_short(exc)}") from None
+    # Counting brackets is cheap; only a body with that many can nest that deep.
+    if isinstance(value, dict | list) and body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH:
+        if _depth_exceeds(value, MAX_JSON_DEPTH):
+            raise InvalidArgumentError(f"the {what} cannot be taken: {_TOO_DEEP}")
+    return value
 
 
 def _short(exc: BaseException, limit: int = 300) -> str:
