@@ -135,8 +135,57 @@ def _add_reflection(server: grpc.Server) -> None:
     from grpc_reflection.v1alpha import reflection
 
     reflection.enable_server_reflection(
-        (OUR_SERVICE, METRIC_SERVICE, "grpc.health.v1.Health", reflection.SERVICE_NAME), server
+        (MLMD_SERVICE, OUR_SERVICE, METRIC_SERVICE, "grpc.health.v1.Health", reflection.SERVICE_NAME),
+        server,
+        pool=_reflection_pool(),
     )
+
+
+# The file that declares MLMD's service name for reflection: the same methods on our messages.
+_ALIAS_FILE = "mlineage/v1/ml_metadata_service_alias.proto"
+
+
+def _reflection_pool():
+    """Descriptors for reflection: the default pool's files, plus ``ml_metadata.MetadataStoreService``.
+
+    Our messages live in package ``mlineage.v1`` (a TFX step imports both), so
+    MLMD's service name has no descriptor of its own. A small file in package
+    ``ml_metadata`` declares it with our method list and message types, which
+    are MLMD's on the wire; a reflecting client (grpcurl, Postman) can then
+    list, describe and call it under either name.
+    """
+    from google.protobuf import descriptor_pb2, descriptor_pool
+    from google.protobuf import descriptor_pool as pools
+    from grpc_health.v1 import health_pb2
+    from grpc_reflection.v1alpha import reflection_pb2
+
+    from mlineage.proto import metadata_store_service_pb2, metric_series_pb2
+
+    pool = descriptor_pool.DescriptorPool()
+    added: set[str] = set()
+
+    def add(file) -> None:
+        if file.name in added:
+            return
+        for dependency in file.dependencies:
+            add(dependency)
+        proto = descriptor_pb2.FileDescriptorProto()
+        file.CopyToProto(proto)
+        pool.Add(proto)
+        added.add(file.name)
+
+    for module in (metadata_store_service_pb2, metric_series_pb2, health_pb2, reflection_pb2):
+        add(module.DESCRIPTOR)
+    ours = pools.Default().FindServiceByName(OUR_SERVICE)
+    alias = descriptor_pb2.FileDescriptorProto(
+        name=_ALIAS_FILE, package=MLMD_SERVICE.rpartition(".")[0], syntax="proto2",
+        dependency=[ours.file.name],
+    )  # fmt: skip
+    service = alias.service.add()
+    ours.CopyToProto(service)
+    service.name = MLMD_SERVICE.rpartition(".")[2]
+    pool.Add(alias)
+    return pool
 
 
 def mark_not_serving(server: grpc.Server) -> None:

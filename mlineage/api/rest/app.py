@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from mlineage import __version__
 from mlineage import errors as codes
 from mlineage.api import metrics
+from mlineage.api.rest import docs as docs_page
 from mlineage.api.rest import edges, lineage, metric_series, nodes, openapi, openlineage, types
 from mlineage.api.rest.errors import error_response, install
 from mlineage.api.rest.io import Documentation
@@ -30,7 +31,7 @@ def create_app(store: Store) -> FastAPI:
     app = FastAPI(
         title="mlineage",
         version=__version__,
-        docs_url="/docs",
+        docs_url=None,  # served by docs_page, from local files
         openapi_url="/openapi.json",
         redoc_url=None,
     )
@@ -40,6 +41,7 @@ def create_app(store: Store) -> FastAPI:
     app.add_middleware(metrics.HTTPMetricsMiddleware)
     docs = Documentation()
     _add_health(app, store)
+    docs_page.install(app)
     for module in (types, nodes, edges, metric_series, lineage, openlineage):
         app.include_router(module.router(store, docs))
     openapi.install(app, docs, {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS})
