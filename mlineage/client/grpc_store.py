@@ -13,6 +13,7 @@ from __future__ import annotations
 import __future__
 
 import inspect
+import os
 import random
 import threading
 import time
@@ -21,7 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import grpc
+# gRPC's core logs a line per failed TLS handshake or connection at its default verbosity; a step's
+# stderr should say what happened once, in mlineage's words (set GRPC_VERBOSITY to see them).
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
+import grpc  # noqa: E402 - after the verbosity default
 
 from mlineage import errors
 from mlineage.metadata.options import ListingMethods
@@ -33,6 +38,11 @@ STORE_SERVICE = "mlineage.v1.MetadataStoreService"
 METRIC_SERVICE = "mlineage.v1.MetricService"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
+# Codes that come from the channel when no server answered (anything else is the server's answer).
+NO_ANSWER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED)
+# How long one connection attempt may take (TCP, TLS and the HTTP/2 settings exchange): a host that
+# accepts connections but never speaks HTTP/2 fails after this long instead of after the call's deadline.
+CONNECT_TIMEOUT_MS = 500
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -264,14 +274,15 @@ class Target:
         return cls(parts.netloc, parts.scheme == "grpcs", query.get("ca"), query.get("cert"), query.get("key"),
                    query.get("server_name"))
 
-    def channel(self) -> grpc.Channel:
+    def channel(self, connect_timeout_ms: int = CONNECT_TIMEOUT_MS) -> grpc.Channel:
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             # Reconnect quickly after a server restart rather than backing off for up to two minutes.
             ("grpc.initial_reconnect_backoff_ms", 100),
-            ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 2000),
+            # gRPC names the minimum connect timeout "min_reconnect_backoff".
+            ("grpc.min_reconnect_backoff_ms", connect_timeout_ms),
         ]
         if not self.tls:
             return grpc.insecure_channel(self.address, options=options)
@@ -318,6 +329,9 @@ class GrpcStore(ListingMethods):
         self._max_backoff = max_backoff
         self._stubs: dict[tuple[str, str], Callable] = {}
         self._lock = threading.Lock()
+        #: monotonic time of the server's last answer (a response or an error status the server sent)
+        self.last_answer_at = 0.0
+        self._closed = False
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -330,6 +344,7 @@ class GrpcStore(ListingMethods):
         return False
 
     def close(self) -> None:
+        self._closed = True
         self._channel.close()
 
     def __enter__(self) -> GrpcStore:
@@ -364,8 +379,16 @@ class GrpcStore(ListingMethods):
         delay = 0.05
         for attempt in range(attempts):
             try:
-                return stub(request, timeout=self._timeout if timeout is None else timeout)
+                response = stub(request, timeout=self._timeout if timeout is None else timeout)
+                self.last_answer_at = time.monotonic()
+                return response
+            except ValueError:
+                if self._closed:  # grpc's "Cannot invoke RPC on closed channel!"
+                    raise errors.CancelledError(f"the connection to {self.url} is closed") from None
+                raise
             except grpc.RpcError as exc:
+                if exc.code() not in NO_ANSWER:
+                    self.last_answer_at = time.monotonic()
                 if exc.code() not in RETRYABLE or attempt == attempts - 1:
                     raise _error(exc) from None
             time.sleep(delay * (0.5 + random.random()))
@@ -379,6 +402,20 @@ class GrpcStore(ListingMethods):
             return True
         except errors.MlineageError:
             return False
+
+    def reachable(self, timeout: float = 1.0) -> bool:
+        """Whether a new connection to the server completes (TCP, TLS, HTTP/2) within ``timeout`` seconds.
+
+        Says whether the server process is alive even while all its workers are busy.
+        """
+        channel = self._target.channel(connect_timeout_ms=max(1, int(timeout * 1000)))
+        try:
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+            return True
+        except grpc.FutureTimeoutError:
+            return False
+        finally:
+            channel.close()
 
     # --- listing (paged, as Store.list_nodes) ---------------------------------------------------
 

@@ -226,7 +226,7 @@ class Delivery:
         self.applier = rec.Applier(store)
 
     def send(self, segment: Path, *, sync: Callable[[], None] | None = None,
-             stop: Callable[[], bool] = lambda: False) -> int:
+             stop: Callable[[], bool] = lambda: False, on_ack: Callable[[], None] | None = None) -> int:
         """Send what the segment holds past its ack; returns records sent. Raises TRANSIENT errors."""
         sent = 0
         acked = read_ack(segment)
@@ -242,6 +242,8 @@ class Delivery:
             acked = next_offset
             write_ack(segment, acked)
             sent += len(lines)
+            if on_ack is not None:
+                on_ack()
         return sent
 
     def _send_batch(self, segment: Path, lines: list[tuple[int, bytes]], start: int) -> None:
@@ -287,7 +289,7 @@ def finish(segment: Path) -> None:
 
 
 def drain_orphans(directory: Path, url: str, delivery: Delivery, *, exclude: Path | None = None,
-                  stop: Callable[[], bool] = lambda: False) -> int:
+                  stop: Callable[[], bool] = lambda: False, on_ack: Callable[[], None] | None = None) -> int:
     """Send and delete the unlocked segments addressed to ``url``, oldest first."""
     sent = 0
     for segment in segments(directory):
@@ -299,7 +301,7 @@ def drain_orphans(directory: Path, url: str, delivery: Delivery, *, exclude: Pat
         if fd is None:
             continue
         try:
-            sent += delivery.send(segment, stop=stop)
+            sent += delivery.send(segment, stop=stop, on_ack=on_ack)
             if records_after(segment, read_ack(segment), limit=1)[0]:
                 continue  # stopped early
             finish(segment)
@@ -308,8 +310,26 @@ def drain_orphans(directory: Path, url: str, delivery: Delivery, *, exclude: Pat
     return sent
 
 
+# Failures that say "the server cannot be reached now", as opposed to a server that answered "not now".
+UNREACHABLE = (errors.UnavailableError, errors.DeadlineExceededError, errors.CancelledError, OSError)
+
+
+@dataclass
+class ExitOutcome:
+    """How an exit wait ended: ``delivered``, or why it gave up (``reason``)."""
+
+    delivered: bool
+    reason: str | None = None
+
+
 class Sender(threading.Thread):
-    """The background thread of a journal: sends orphans, then its own segment as it grows."""
+    """The background thread of a journal: sends orphans, then its own segment as it grows.
+
+    It keeps the facts the exit wait decides on: when the server last answered
+    (any answer, through the store's ``last_answer_at``, or an acked batch),
+    when a send last failed because the server could not be reached, and
+    whether a send is under way.
+    """
 
     def __init__(self, writer: SegmentWriter, store_factory: Callable[[], object], directory: Path) -> None:
         super().__init__(name="mlineage-journal-sender", daemon=True)
@@ -318,16 +338,24 @@ class Sender(threading.Thread):
         self._store_factory = store_factory
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._exiting = threading.Event()
         self._progress = threading.Condition()
         self.acked_records = 0
         self.sent_records = 0
         self.last_error: str | None = None
         self.connected = False
+        self.unreachable_at = 0.0  # monotonic time of the last send that could not reach the server
+        self.acked_at = 0.0  # monotonic time of the last acked batch
+        self.busy = False  # a send is under way
         self._delivery: Delivery | None = None
 
     @property
     def applier(self) -> rec.Applier | None:
         return self._delivery.applier if self._delivery else None
+
+    @property
+    def store(self):
+        return self._delivery.applier.store if self._delivery else None
 
     def wake(self) -> None:
         self._wake.set()
@@ -336,44 +364,57 @@ class Sender(threading.Thread):
         self._stopping.set()
         self._wake.set()
 
+    def hurry(self) -> None:
+        """The process is leaving: skip other processes' segments, send this one now, without backoff."""
+        self._exiting.set()
+        self._wake.set()
+
+    def _leaving(self) -> bool:
+        return self._stopping.is_set() or self._exiting.is_set()
+
     def run(self) -> None:
         delay = 0.05
         orphans_done = False
-        while True:
-            stopping = self._stopping.is_set()
+        while not self._stopping.is_set():
             try:
+                self.busy = True
                 if self._delivery is None:
                     self._delivery = Delivery(self._store_factory())
                 if not orphans_done:
+                    # Other processes' leftovers go first while the step runs, never at its exit.
                     drain_orphans(self.directory, self.writer.url, self._delivery, exclude=self.writer.path,
-                                  stop=self._stopping.is_set)
+                                  stop=self._leaving, on_ack=self._acked)
                     orphans_done = True
-                sent = self._delivery.send(self.writer.path, sync=self.writer.sync)
+                sent = self._delivery.send(self.writer.path, sync=self.writer.sync, on_ack=self._acked)
+                self.busy = False
                 self.sent_records += sent
                 self.connected = True
                 self.last_error = None
                 delay = 0.05
                 with self._progress:
                     self._progress.notify_all()
-                if stopping:
-                    return
                 self._wake.wait(0.2)
                 self._wake.clear()
-            except TRANSIENT as exc:
-                self.connected = False
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                if stopping:
-                    return
-                self._wake.wait(delay * (0.5 + random.random()))
-                self._wake.clear()
-                delay = min(delay * 2, 2.0)
             except Exception as exc:  # noqa: BLE001 - the step must never die of the journal
+                self.busy = False
+                if self._stopping.is_set():
+                    return  # closing: the channel was closed under the send, on purpose
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("journal sender failed; records stay in %s", self.writer.path)
-                if stopping:
-                    return
-                self._wake.wait(1.0)
+                if isinstance(exc, UNREACHABLE):
+                    self.connected = False
+                    self.unreachable_at = time.monotonic()
+                elif not isinstance(exc, TRANSIENT):
+                    log.exception("journal sender failed; records stay in %s", self.writer.path)
+                with self._progress:
+                    self._progress.notify_all()
+                pause = 1.0 if not isinstance(exc, TRANSIENT) else delay * (0.5 + random.random())
+                self._wake.wait(pause)
                 self._wake.clear()
+                delay = 0.05 if self._exiting.is_set() else min(delay * 2, 2.0)
+        self.busy = False
+
+    def _acked(self) -> None:
+        self.acked_at = time.monotonic()
 
     def pending(self) -> int:
         return count_records(self.writer.path, read_ack(self.writer.path))
@@ -390,6 +431,43 @@ class Sender(threading.Thread):
             with self._progress:
                 self._progress.wait(min(remaining, 0.05))
         return True
+
+    def wait_while_progressing(self, *, stall: float, limit: float | None = None) -> ExitOutcome:
+        """Wait until the segment is fully acked, as long as the server is reachable and taking records.
+
+        Gives up at once when a send made during the wait finds the server
+        unreachable (refused, unknown host, TLS mismatch, killed, or silent
+        past the connect timeout); after ``stall`` seconds without any answer
+        from the server, unless a send is under way and the server still
+        completes a new connection (it is alive, just busy); and after
+        ``limit`` seconds in any case (``None``: no limit).
+        """
+        started = time.monotonic()
+        target = self.writer.size()
+        self.hurry()
+        last_probe = started
+        while read_ack(self.writer.path) < target:
+            now = time.monotonic()
+            if limit is not None and now - started >= limit:
+                return ExitOutcome(False, f"still sending after {limit:g} s")
+            if not self.is_alive():
+                return ExitOutcome(read_ack(self.writer.path) >= target, self.last_error)
+            if self.unreachable_at > started:
+                return ExitOutcome(False, self.last_error or "the server cannot be reached")
+            store = self.store
+            answered = max(self.acked_at, getattr(store, "last_answer_at", 0.0) if store is not None else 0.0,
+                           started, last_probe)
+            if now - answered >= stall:
+                probe = getattr(store, "reachable", None)
+                if not self.busy:
+                    return ExitOutcome(False, self.last_error or f"no answer from the server for {stall:g} s")
+                if probe is not None:
+                    if not probe(timeout=min(stall, 1.0)):
+                        return ExitOutcome(False, f"no answer from the server for {stall:g} s")
+                    last_probe = time.monotonic()  # alive, busy with a large batch: keep waiting
+            with self._progress:
+                self._progress.wait(0.02)
+        return ExitOutcome(True)
 
 
 def flush(directory: Path, url: str | None = None, *,

@@ -5,6 +5,19 @@ for ``sqlite://`` and ``postgresql://`` stores. ``JournalSink`` appends each
 record to the journal and lets a background thread send it, for ``grpc://``
 stores: the caller never waits for the network. One JournalSink serves every
 run of a process that logs to the same server.
+
+At the end of a run (and at exit) the sink waits for the server only while
+the server is reachable and taking records; a server that cannot be reached
+(refused, unknown host, TLS mismatch, killed, silent) lets the process go
+within about a second, and the records wait in the journal. The knobs, all
+environment variables:
+
+* ``MLINEAGE_JOURNAL_EXIT_TIMEOUT``: the most seconds that wait may last even
+  while the server is taking records (default: no limit).
+* ``MLINEAGE_JOURNAL_STALL_TIMEOUT``: seconds without any answer from the
+  server after which the wait gives up (default 1).
+* ``MLINEAGE_SEND_TIMEOUT``: the deadline of each send (default 15 s).
+* ``MLINEAGE_JOURNAL_DIR``: where the journal lives.
 """
 
 from __future__ import annotations
@@ -26,8 +39,35 @@ METRIC_BATCH = 1000
 METRIC_LINGER_S = 1.0
 
 
-def _exit_timeout() -> float:
-    return float(os.environ.get("MLINEAGE_JOURNAL_EXIT_TIMEOUT", "30"))
+DEFAULT_STALL_TIMEOUT_S = 1.0
+DEFAULT_SEND_TIMEOUT_S = 15.0
+
+
+def _seconds(name: str, default: float | None) -> float | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        log.warning("%s=%r is not a number of seconds; using %s", name, text, default)
+        return default
+    return max(value, 0.0)
+
+
+def exit_timeout() -> float | None:
+    """``MLINEAGE_JOURNAL_EXIT_TIMEOUT``: the cap on the exit wait while the server takes records (None: none)."""
+    return _seconds("MLINEAGE_JOURNAL_EXIT_TIMEOUT", None)
+
+
+def stall_timeout() -> float:
+    """``MLINEAGE_JOURNAL_STALL_TIMEOUT``: seconds with no answer from the server before the exit wait gives up."""
+    return _seconds("MLINEAGE_JOURNAL_STALL_TIMEOUT", DEFAULT_STALL_TIMEOUT_S) or 0.0
+
+
+def send_timeout() -> float:
+    """``MLINEAGE_SEND_TIMEOUT``: the deadline of each RPC the journal's sender makes."""
+    return _seconds("MLINEAGE_SEND_TIMEOUT", DEFAULT_SEND_TIMEOUT_S) or DEFAULT_SEND_TIMEOUT_S
 
 
 class DirectSink:
@@ -88,7 +128,7 @@ class JournalSink:
         def sender_store():
             if remote:
                 # No retries inside: the sender backs off itself and keeps every record on disk meanwhile.
-                return GrpcStore(url, retries=0, timeout=float(os.environ.get("MLINEAGE_SEND_TIMEOUT", "15")))
+                return GrpcStore(url, retries=0, timeout=send_timeout())
             from mlineage import connect
 
             return connect(url)
@@ -99,6 +139,7 @@ class JournalSink:
         self._store_lock = threading.Lock()
         self.references = 0
         self.closed = False
+        self.outcome: jn.ExitOutcome | None = None
 
     @property
     def store(self):
@@ -119,40 +160,59 @@ class JournalSink:
         self.writer.append(rec.encode(record))
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until the server holds every record so far (True), or ``timeout`` seconds pass (False)."""
+        """Wait until the server holds every record so far (True), or give up (False).
+
+        With ``timeout``, wait up to that many seconds whatever the server does.
+        Without, wait as long as the server is reachable and taking records
+        (capped by ``MLINEAGE_JOURNAL_EXIT_TIMEOUT``), and give up within about
+        ``MLINEAGE_JOURNAL_STALL_TIMEOUT`` seconds when it is not.
+        """
         if self.closed:
             return self.writer.path.exists() is False
-        return self.sender.wait_sent(_exit_timeout() if timeout is None else timeout)
+        if timeout is not None:
+            return self.sender.wait_sent(timeout)
+        self.outcome = self.sender.wait_while_progressing(stall=stall_timeout(), limit=exit_timeout())
+        return self.outcome.delivered
 
     def resolve(self, kind: str, key: str, timeout: float | None = None) -> int | None:
         if not self.closed and not self.flush(timeout if timeout is not None else 10.0):
             return None
+        return self.known_id(kind, key) or rec.Applier(self.store).lookup(kind, key)
+
+    def known_id(self, kind: str, key: str) -> int | None:
+        """The server id of a node this process's sender stored, if it did (no network)."""
         applier = self.sender.applier
-        if applier is not None and (kind, key) in applier.ids:
-            return applier.ids[(kind, key)]
-        return rec.Applier(self.store).lookup(kind, key)
+        return applier.ids.get((kind, key)) if applier is not None else None
 
     def pending(self) -> int:
         return self.sender.pending()
 
     def close(self, timeout: float | None = None) -> None:
+        """Wait as ``flush`` does, then release the segment; unsent records stay in the journal (and we say so)."""
         if self.closed:
             return
-        if timeout is None and self.sender.last_error and not self.sender.connected:
-            timeout = min(_exit_timeout(), 2.0)  # the server is away: do not hold the process hostage
+        self.outcome = None
         done = self.flush(timeout)
+        reason = (self.outcome.reason if self.outcome is not None else None) or self.sender.last_error
         self.closed = True
         self.sender.stop()
-        self.sender.join(timeout=30)
-        if done and self.sender.pending() == 0:
-            self.writer.close()
+        sender_store = self.sender.store
+        if sender_store is not None and hasattr(sender_store, "close"):
+            try:
+                sender_store.close()  # cancels a send still waiting on a silent server
+            except Exception:  # noqa: BLE001 - leaving anyway
+                pass
+        self.sender.join(timeout=2.0)
+        pending = self.sender.pending()
+        self.writer.close()
+        if done and pending == 0:
             jn.finish(self.writer.path)
         else:
-            self.writer.close()
             print(
-                f"mlineage: the server at {self.url} has not taken {self.sender.pending()} record(s) yet "
-                f"({self.sender.last_error or 'still sending'}); they are kept in {self.writer.path} and will "
-                "be sent by the next process that logs there, or by `mlineage journal flush`",
+                f"mlineage: the server at {self.url} has not taken {pending} record(s) "
+                f"({reason or 'still sending'}); they wait in the journal {self.directory} "
+                f"(segment {self.writer.path.name}) and will be sent by the next process that logs to "
+                f"{self.url}, or by `mlineage journal flush --dir {self.directory}`",
                 file=sys.stderr,
             )
         with self._store_lock:
@@ -199,7 +259,7 @@ def _close_all() -> None:
         _SINKS.clear()
     for sink in sinks:
         try:
-            sink.close(_exit_timeout())
+            sink.close()
         except Exception:  # noqa: BLE001 - exiting anyway
             log.exception("closing the journal failed; its records stay on disk")
 
@@ -225,4 +285,5 @@ def open_sink(url: str | None = None, *, store=None, journal: bool | None = None
     return DirectSink(connect(url), owns_store=True)
 
 
-__all__ = ["DirectSink", "JournalSink", "journal_sink", "open_sink", "release"]
+__all__ = ["DirectSink", "JournalSink", "exit_timeout", "journal_sink", "open_sink", "release", "send_timeout",
+           "stall_timeout"]
