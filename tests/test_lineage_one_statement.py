@@ -91,3 +91,16 @@ def test_lineage_subgraph_walks_in_one_statement_where_supported(store):
         assert len(walk.artifacts) == 51 and len(walk.executions) == 50
         # Ending nodes are the frontier walk's.
         assert not isinstance(subgraph_walk(connection, ending, store.namespace), one_statement.StatementWalk)
+
+
+def test_starting_filters_with_lists_are_compiled_per_text(store):
+    # Starting filters run as statements compiled once per text; IN lists are part of the text.
+    ids = scenarios["build_graph"](store, pb, scenarios["GRAPHS"]["chain"]())
+    q = pb.LineageSubgraphQueryOptions
+    names = {}
+    for first, second in (("d0", "a1"), ("a2", "a3"), ("d0", "a1")):
+        wanted = f"id IN ({ids['artifact'][first]}, {ids['artifact'][second]})"
+        options = q(starting_artifacts=q.StartingNodes(filter_query=wanted), max_num_hops=0)
+        graph = store.get_lineage_subgraph(options)
+        names[(first, second)] = sorted(a.name for a in graph.artifacts)
+        assert names[(first, second)] == sorted([first, second])

@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.lineage import one_statement
@@ -48,6 +48,7 @@ from mlineage.lineage.traversal import (
     filter_test,
     traverse,
 )
+from mlineage.metadata import executor
 from mlineage.metadata import types as type_access
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlineage.metadata.store import Store
@@ -77,13 +78,18 @@ def _filter(kind_name: str, query: str):
 
 def _starting_ids(connection: Connection, kind: NodeKind, query: str, namespace: str) -> list[int]:
     table = kind.table
-    stmt = (
-        select(table.c.id)
-        .where(table.c.namespace == namespace, _filter(kind.name, query))
-        .order_by(table.c.create_time_since_epoch, table.c.id)
-        .limit(MAX_STARTING_NODES)
-    )
-    return list(connection.execute(stmt).scalars())
+
+    def build(dialect_name: str):
+        return (
+            select(table.c.id)
+            .where(table.c.namespace == bindparam("namespace"), _filter(kind.name, query))
+            .order_by(table.c.create_time_since_epoch, table.c.id)
+            .limit(MAX_STARTING_NODES)
+        )
+
+    # Compiled once per filter text (its literals are part of the text) and run on the raw cursor.
+    rows = executor.fetch(connection, ("lineage_start", kind.name, query), build, {"namespace": namespace})
+    return [row[0] for row in rows]
 
 
 def _ending(options: pb.LineageSubgraphQueryOptions) -> Ending:

@@ -31,7 +31,8 @@ from mlineage.lineage.reads import EventEdge
 from mlineage.lineage.traversal import Direction, Traversal, step_event_types
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION
 
-#: Dialects that walk in one statement; elsewhere (SQLite: no round trips) the frontier walk is as fast.
+#: Dialects that walk in one statement. SQLite has no round trips to save: there the frontier walk
+#: measured faster than the same CTE over JSON arrays (0.68 vs 0.80 ms, 10 hops; 1.2 vs 1.6 ms, 80 hops).
 DIALECTS = frozenset({"postgresql"})
 
 _ARTIFACT, _EXECUTION, _EVENT, _ATTRIBUTION, _ASSOCIATION = range(5)
@@ -56,19 +57,37 @@ def _types_clause(types: tuple[int, ...] | None) -> str:
     return "" if types is None else f" AND v.type IN ({','.join(str(int(t)) for t in types)})"
 
 
+def _memberships(with_memberships: bool) -> str:
+    if not with_memberships:
+        return ""
+    return f"""
+UNION ALL
+SELECT {_ATTRIBUTION}, m.context_id, m.artifact_id, NULL, NULL, NULL, NULL, NULL
+  FROM nodes n JOIN attributions m ON n.kind = {_ARTIFACT} AND m.artifact_id = n.id
+UNION ALL
+SELECT {_ASSOCIATION}, m.context_id, m.execution_id, NULL, NULL, NULL, NULL, NULL
+  FROM nodes n JOIN associations m ON n.kind = {_EXECUTION} AND m.execution_id = n.id"""
+
+
+def _answer(from_artifacts: str, from_executions: str, max_hops: str, with_memberships: bool) -> str:
+    """The statement's result: nodes with their hop, the expanded nodes' events, memberships."""
+    return f"""
+SELECT kind, id, hop, NULL, NULL, NULL, NULL, NULL FROM nodes
+UNION ALL
+SELECT {_EVENT}, v.id, v.artifact_id, v.execution_id, v.type, v.path, v.milliseconds_since_epoch, v.system_metadata
+  FROM nodes n JOIN events v ON n.kind = {_ARTIFACT} AND v.artifact_id = n.id
+ WHERE n.hop < {max_hops}{from_artifacts}
+UNION ALL
+SELECT {_EVENT}, v.id, v.artifact_id, v.execution_id, v.type, v.path, v.milliseconds_since_epoch, v.system_metadata
+  FROM nodes n JOIN events v ON n.kind = {_EXECUTION} AND v.execution_id = n.id
+ WHERE n.hop < {max_hops}{from_executions}{_memberships(with_memberships)}
+"""
+
+
 @functools.lru_cache(maxsize=8)
 def _statement(direction: Direction, with_memberships: bool) -> str:
     from_artifacts = _types_clause(step_event_types(direction, ARTIFACT))
     from_executions = _types_clause(step_event_types(direction, EXECUTION))
-    memberships = ""
-    if with_memberships:
-        memberships = f"""
-UNION ALL
-SELECT {_ATTRIBUTION}, m.context_id, m.artifact_id, NULL, NULL, NULL, NULL, NULL
-  FROM attributions m JOIN nodes n ON n.kind = {_ARTIFACT} AND m.artifact_id = n.id
-UNION ALL
-SELECT {_ASSOCIATION}, m.context_id, m.execution_id, NULL, NULL, NULL, NULL, NULL
-  FROM associations m JOIN nodes n ON n.kind = {_EXECUTION} AND m.execution_id = n.id"""
     return f"""
 WITH RECURSIVE walk(hop, fa, fe, sa, se) AS (
   SELECT 0, CAST(%(a)s AS bigint[]), CAST(%(e)s AS bigint[]), CAST(%(a)s AS bigint[]), CAST(%(e)s AS bigint[])
@@ -87,17 +106,7 @@ nodes(kind, id, hop) AS (
   SELECT {_ARTIFACT}, unnest(fa), hop FROM walk
   UNION ALL
   SELECT {_EXECUTION}, unnest(fe), hop FROM walk
-)
-SELECT kind, id, hop, NULL::bigint, NULL::integer, NULL::text, NULL::bigint, NULL::bytea FROM nodes
-UNION ALL
-SELECT {_EVENT}, v.id, v.artifact_id, v.execution_id, v.type, v.path, v.milliseconds_since_epoch, v.system_metadata
-  FROM events v JOIN nodes n ON n.kind = {_ARTIFACT} AND v.artifact_id = n.id
- WHERE n.hop < %(max_hops)s{from_artifacts}
-UNION ALL
-SELECT {_EVENT}, v.id, v.artifact_id, v.execution_id, v.type, v.path, v.milliseconds_since_epoch, v.system_metadata
-  FROM events v JOIN nodes n ON n.kind = {_EXECUTION} AND v.execution_id = n.id
- WHERE n.hop < %(max_hops)s{from_executions}{memberships}
-"""
+){_answer(from_artifacts, from_executions, "%(max_hops)s", with_memberships)}"""
 
 
 def walk(
@@ -116,9 +125,8 @@ def walk(
         connection.begin()  # the walk and the reads that follow it see one snapshot
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(
-            _statement(direction, with_memberships), {"a": artifacts, "e": executions, "max_hops": max_hops}
-        )
+        params = {"a": artifacts, "e": executions, "max_hops": max_hops}
+        cursor.execute(_statement(direction, with_memberships), params)
         rows = cursor.fetchall()
     finally:
         cursor.close()

@@ -24,6 +24,7 @@ _Builder = Callable[[str], ClauseElement]  # dialect name -> statement
 # (dialect, key) -> (SQL, parameter order or None for named, values bound at construction)
 _CACHE: dict[tuple[str, Any], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 _LOCK = threading.Lock()
+_CACHE_SIZE = 4096
 
 
 def ids_match(dialect_name: str, column, name: str = "ids"):
@@ -46,7 +47,8 @@ def _compiled(
     cache_key = (dialect.name, key)
     found = _CACHE.get(cache_key)
     if found is None:
-        compiled = build(dialect.name).compile(dialect=dialect)
+        # Expanding parameters (a filter's ``IN (…)``) are rendered into the text once: the key fixes them.
+        compiled = build(dialect.name).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         found = (
             compiled.string,
             tuple(compiled.positiontup) if compiled.positional else None,
@@ -55,6 +57,9 @@ def _compiled(
             {name: value for name, value in compiled.params.items() if value is not None},
         )
         with _LOCK:
+            # Keys may carry caller text (a lineage query's filter): bounded, the oldest entry goes first.
+            while len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)), None)
             _CACHE[cache_key] = found
     return found
 
