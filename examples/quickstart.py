@@ -10,7 +10,9 @@ store = mlineage.connect(os.environ.get("MLINEAGE_DB", "sqlite:///mlineage.db"))
 examples_type = pb.ArtifactType(name="Examples")
 examples_type.properties["span"] = pb.INT
 examples_type_id = store.put_artifact_type(examples_type)
-model_type_id = store.put_artifact_type(pb.ArtifactType(name="Model", base_type=pb.ArtifactType.MODEL))
+model_type = pb.ArtifactType(name="Model", base_type=pb.ArtifactType.MODEL)
+model_type.properties["acc"] = pb.DOUBLE  # as the README declares it
+model_type_id = store.put_artifact_type(model_type)
 trainer_type_id = store.put_execution_type(pb.ExecutionType(name="Trainer"))
 run_type_id = store.put_context_type(pb.ContextType(name="PipelineRun"))
 
