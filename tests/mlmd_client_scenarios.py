@@ -997,6 +997,39 @@ def update_masks(g: Group) -> dict[str, Any]:
     return r
 
 
+@scenario
+def large_answers(g: Group) -> dict[str, Any]:
+    """Nodes near the node size limit: every list still fits ml-metadata's default 4 MiB receive limit."""
+    s = g.store
+    type_id = s.put_artifact_type(mlmd.ArtifactType(name=g.t("Blob")))
+    context_type_id = s.put_context_type(mlmd.ContextType(name=g.t("Blobs")))
+    [context_id] = s.put_contexts([mlmd.Context(type_id=context_type_id, name=g.t("all"))])
+    ids = []
+    for index in range(6):  # about 5.4 MB in all
+        blob = artifact(type_id, g.t(f"b{index}"), f"/blob/{index}")
+        blob.custom_properties["data"].string_value = "x" * 900_000
+        ids.extend(s.put_artifacts([blob]))
+    g.label("artifact", ids, [f"b{index}" for index in range(6)])
+    s.put_attributions_and_associations([mlmd.Attribution(context_id=context_id, artifact_id=i) for i in ids], [])
+    own = set(ids)
+    too_big = artifact(type_id, g.t("huge"))
+    too_big.custom_properties["data"].string_value = "x" * 10_000_000
+
+    def labels(found) -> list[str]:
+        return [g.name_of("artifact", a.id) for a in found if a.id in own]
+
+    return {
+        "get_artifacts": attempt(lambda: labels(s.get_artifacts())),
+        "get_artifacts_newest_first": attempt(
+            lambda: labels(s.get_artifacts(ListOptions(order_by=OrderByField.CREATE_TIME, is_asc=False)))
+        ),
+        "get_artifacts_limit_5": attempt(lambda: len(s.get_artifacts(ListOptions(limit=5)))),
+        "by_type": attempt(lambda: labels(s.get_artifacts_by_type(g.t("Blob")))),
+        "by_context": attempt(lambda: labels(s.get_artifacts_by_context(context_id))),
+        "put_10_mb_artifact": err(lambda: s.put_artifacts([too_big])),
+    }
+
+
 # --- entry point ---------------------------------------------------------------------------------
 
 

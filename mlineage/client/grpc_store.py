@@ -427,7 +427,9 @@ class GrpcStore(ListingMethods):
         type_name: str | None = None,
         type_version: str | None = None,
         context_id: int | None = None,
+        max_bytes: int | None = None,
     ) -> tuple[list, str]:
+        # max_bytes is not sent: the server cuts every paged answer to what MLMD's clients receive.
         if kind_name not in ("artifact", "execution", "context"):
             raise errors.InvalidArgumentError(f"unknown node kind {kind_name!r}")
         scope = "type" if type_name is not None else "context" if context_id is not None else None

@@ -58,12 +58,21 @@ class ListingMethods:
         type_name: str | None = None,
         type_version: str | None = None,
         context_id: int | None = None,
+        max_bytes: int | None = None,
     ) -> tuple[list, str]:
         raise NotImplementedError
 
     def _list_all(self, kind_name: str, list_options: ListOptions | None, **scope) -> list:
         if list_options is None:
-            return self.list_nodes(kind_name, None, **scope)[0]
+            # Everything; a server may still cut the answer (by size) and give a token, as MLMD's client
+            # expects: follow it (the follow-up options keep the default order, by id).
+            result, token = self.list_nodes(kind_name, None, **scope)
+            result = list(result)
+            while token:
+                follow = pb.ListOperationOptions(max_result_size=PAGE_SIZE, next_page_token=token)
+                page, token = self.list_nodes(kind_name, follow, **scope)
+                result.extend(page)
+            return result
         options = list_options.to_proto()
         result: list = []
         while True:

@@ -985,12 +985,16 @@ class Store(ListingMethods):
         type_name: str | None = None,
         type_version: str | None = None,
         context_id: int | None = None,
+        max_bytes: int | None = None,
     ) -> tuple[list, str]:
         """One page of nodes of a kind, optionally of one type or in one context.
 
         ``options=None`` returns every match and no token (as MLMD does for a
         request without options); otherwise at most ``max_result_size`` rows
-        and a ``next_page_token`` when more remain.
+        and a ``next_page_token`` when more remain. With ``max_bytes`` the page
+        is cut, with a token, where the serialized nodes would pass that many
+        bytes (at least one node is always returned): MLMD's clients follow
+        the token, with or without options.
         """
         kind = KINDS[kind_name]
         scope = f"{kind_name}:type={type_name}:{type_version}:context={context_id}"
@@ -1031,7 +1035,13 @@ class Store(ListingMethods):
                     id=last[0], create_time_since_epoch=last[5], last_update_time_since_epoch=last[6]
                 )
                 token = encode_token(request, scope, position)
-            return node_access.rows_to_messages(connection, kind, rows), token
+            messages = node_access.rows_to_messages(connection, kind, rows)
+        if max_bytes is not None:
+            fitting = _fitting(messages, max_bytes)
+            if fitting < len(messages):
+                del messages[fitting:]
+                token = encode_token(request, scope, messages[-1])
+        return messages, token
 
     # --- neighbourhood reads --------------------------------------------------------------------
 
@@ -1111,6 +1121,16 @@ class Store(ListingMethods):
         from mlineage.lineage.mlmd import lineage_graph
 
         return lineage_graph(self, query_options)
+
+
+def _fitting(messages: Sequence, max_bytes: int) -> int:
+    """How many of ``messages`` (at least one) fit in ``max_bytes`` as a repeated field of a response."""
+    total = 0
+    for count, message in enumerate(messages):
+        total += message.ByteSize() + 6  # the field's tag and length prefix
+        if total > max_bytes and count:
+            return count
+    return len(messages)
 
 
 def _list_statement(kind: NodeKind, request: PageRequest, shape: tuple):

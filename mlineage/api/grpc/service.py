@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 
 from mlineage.api import requests
 from mlineage.errors import InternalError, MlineageError
-from mlineage.metadata.limits import MAX_STRUCT_OBJECT_DEPTH
+from mlineage.metadata.limits import MAX_GRPC_LIST_ANSWER_BYTES, MAX_STRUCT_OBJECT_DEPTH
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_service_pb2 as svc
 
@@ -27,6 +27,14 @@ MLMD_SERVICE = "ml_metadata.MetadataStoreService"
 OUR_SERVICE = "mlineage.v1.MetadataStoreService"
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+# List answers stay under ml-metadata's default 4 MiB receive limit; the rest follows a next_page_token.
+_LIST_BYTES = MAX_GRPC_LIST_ANSWER_BYTES
+
+
+def _by_type_bytes(request) -> int | None:
+    # ml-metadata's get_*_by_type sends no options and never follows a token: without options the
+    # answer stays whole (as MLMD's), only a paged request is cut by size.
+    return _LIST_BYTES if request.HasField("options") else None
 
 
 def _options(request, field: str = "options"):
@@ -217,17 +225,17 @@ class MetadataStoreServicer:
 
     @rpc
     def GetArtifacts(self, request):
-        nodes, token = self.store.list_nodes("artifact", _options(request))
+        nodes, token = self.store.list_nodes("artifact", _options(request), max_bytes=_LIST_BYTES)
         return svc.GetArtifactsResponse(artifacts=nodes, next_page_token=token or None)
 
     @rpc
     def GetExecutions(self, request):
-        nodes, token = self.store.list_nodes("execution", _options(request))
+        nodes, token = self.store.list_nodes("execution", _options(request), max_bytes=_LIST_BYTES)
         return svc.GetExecutionsResponse(executions=nodes, next_page_token=token or None)
 
     @rpc
     def GetContexts(self, request):
-        nodes, token = self.store.list_nodes("context", _options(request))
+        nodes, token = self.store.list_nodes("context", _options(request), max_bytes=_LIST_BYTES)
         return svc.GetContextsResponse(contexts=nodes, next_page_token=token or None)
 
     @rpc
@@ -251,21 +259,24 @@ class MetadataStoreServicer:
     @rpc
     def GetArtifactsByType(self, request):
         nodes, token = self.store.list_nodes(
-            "artifact", _options(request), type_name=request.type_name, type_version=_version(request)
+            "artifact", _options(request), type_name=request.type_name, type_version=_version(request),
+            max_bytes=_by_type_bytes(request),
         )
         return svc.GetArtifactsByTypeResponse(artifacts=nodes, next_page_token=token or None)
 
     @rpc
     def GetExecutionsByType(self, request):
         nodes, token = self.store.list_nodes(
-            "execution", _options(request), type_name=request.type_name, type_version=_version(request)
+            "execution", _options(request), type_name=request.type_name, type_version=_version(request),
+            max_bytes=_by_type_bytes(request),
         )
         return svc.GetExecutionsByTypeResponse(executions=nodes, next_page_token=token or None)
 
     @rpc
     def GetContextsByType(self, request):
         nodes, token = self.store.list_nodes(
-            "context", _options(request), type_name=request.type_name, type_version=_version(request)
+            "context", _options(request), type_name=request.type_name, type_version=_version(request),
+            max_bytes=_by_type_bytes(request),
         )
         return svc.GetContextsByTypeResponse(contexts=nodes, next_page_token=token or None)
 
@@ -360,12 +371,16 @@ class MetadataStoreServicer:
 
     @rpc
     def GetArtifactsByContext(self, request):
-        nodes, token = self.store.list_nodes("artifact", _options(request), context_id=request.context_id)
+        nodes, token = self.store.list_nodes(
+            "artifact", _options(request), context_id=request.context_id, max_bytes=_LIST_BYTES
+        )
         return svc.GetArtifactsByContextResponse(artifacts=nodes, next_page_token=token or None)
 
     @rpc
     def GetExecutionsByContext(self, request):
-        nodes, token = self.store.list_nodes("execution", _options(request), context_id=request.context_id)
+        nodes, token = self.store.list_nodes(
+            "execution", _options(request), context_id=request.context_id, max_bytes=_LIST_BYTES
+        )
         return svc.GetExecutionsByContextResponse(executions=nodes, next_page_token=token or None)
 
     # --- lineage --------------------------------------------------------------------------------
