@@ -127,3 +127,15 @@ def test_a_second_server_on_one_sqlite_file_warns_and_names_postgresql(tmp_path)
     assert "SQLite is for one server" not in first_text
     third = Served(tmp_path, db=db)  # the lock went with the first server
     assert "SQLite is for one server" not in third.stop()
+
+
+def test_a_process_logging_at_info_sees_no_alembic_lines(tmp_path):
+    code = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout, format='%(name)s %(message)s');"
+        "import mlineage; s = mlineage.connect(sys.argv[1]); s.close(); mlineage.connect(sys.argv[1]).close()"
+    )
+    url = f"sqlite:///{tmp_path / 'step.db'}"
+    result = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "alembic" not in result.stdout and "Context impl" not in result.stdout, result.stdout
+    assert result.stdout.count("mlineage.migrations database") == 1  # the creation, said once by mlineage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,14 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 _HERE = Path(__file__).resolve().parent
+log = logging.getLogger("mlineage.migrations")
+
+# Alembic says "Context impl SQLiteImpl" at INFO on every schema check, which a process that logs at INFO
+# (a server, a pipeline step) would print on each start. Upgrades are reported by mlineage.migrations
+# instead; an application that sets the alembic logger's level itself keeps its setting.
+_alembic_log = logging.getLogger("alembic")
+if _alembic_log.level == logging.NOTSET:
+    _alembic_log.setLevel(logging.WARNING)
 
 
 def alembic_config(engine: Engine | None = None) -> Config:
@@ -97,11 +106,17 @@ def schema_status(engine: Engine) -> SchemaStatus:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` in one transaction (where the backend allows)."""
     from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        before = MigrationContext.configure(connection).get_current_revision()
         command.upgrade(config, revision)
+        after = MigrationContext.configure(connection).get_current_revision()
+    if after != before:
+        log.info("database %s upgraded from revision %s to %s",
+                 engine.url.render_as_string(hide_password=True), before or "<empty>", after)
 
 
 def history() -> list[tuple[str, str | None, str]]:
