@@ -105,7 +105,7 @@ def test_a_refused_record_is_set_aside_and_the_rest_is_delivered(tmp_path, journ
     writer.append(b'{"half a rec')  # a torn last line: not sent, not lost
     writer.close()
     results = list(journal.flush(journal_dir))
-    assert [(sent, error) for _, sent, error in results] == [(7, None)]
+    assert [(r.sent, r.error, r.left) for r in results] == [(7, None, 0)]
     store = mlineage.connect(url)
     [trainer] = store.get_executions()
     assert trainer.last_known_state == pb.Execution.COMPLETE

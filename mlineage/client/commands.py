@@ -1,4 +1,4 @@
-"""``mlineage run -- COMMAND`` and ``mlineage journal status|flush``: the client's command-line half."""
+"""``mlineage run -- COMMAND`` and ``mlineage journal status|flush|retarget|drop``: the client's command-line half."""
 
 from __future__ import annotations
 
@@ -14,6 +14,18 @@ from pathlib import Path
 
 TAIL_BYTES = 64 * 1024
 
+ENVIRONMENT = """\
+environment:
+  MLINEAGE_URL                   the store URL when --url is not given (MLINEAGE_DB too)
+  MLINEAGE_JOURNAL_DIR           where records wait for a gRPC server (default ~/.cache/mlineage/journal)
+  MLINEAGE_JOURNAL_EXIT_TIMEOUT  the most seconds a step waits at its end for a server that is taking
+                                 its records (default: no limit; a server that cannot be reached is
+                                 never waited for)
+  MLINEAGE_JOURNAL_STALL_TIMEOUT seconds without an answer from the server after which the step stops
+                                 waiting and leaves its records in the journal (default 1)
+  MLINEAGE_SEND_TIMEOUT          the deadline of each send to the server, in seconds (default 15)
+"""
+
 
 def add_commands(commands, default_db: str) -> None:
     """Add the ``run`` and ``journal`` subcommands to the ``mlineage`` parser."""
@@ -23,6 +35,7 @@ def add_commands(commands, default_db: str) -> None:
         description="Run COMMAND as a pipeline step: its exit code gives the execution's state "
                     "(COMPLETE or FAILED, with the output's tail), with duration and GPU use. "
                     "Exits with the command's exit code.",
+        epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("--url", "--db", dest="url",
                      help=f"store URL: grpc://host:port, sqlite:///…, postgresql://… "
@@ -40,11 +53,37 @@ def add_commands(commands, default_db: str) -> None:
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     run.set_defaults(handler=lambda args: cmd_run(args, default_db))
 
-    journal = commands.add_parser("journal", help="the client's local journal: status, flush")
-    journal.add_argument("journal_command", choices=["status", "flush"])
-    journal.add_argument("--dir", help="journal directory (default: $MLINEAGE_JOURNAL_DIR or "
-                                       "~/.cache/mlineage/journal)")
-    journal.add_argument("--url", help="only segments addressed to this server URL")
+    journal = commands.add_parser(
+        "journal", help="the client's local journal: status, flush, retarget, drop",
+        description="Records logged to a gRPC server wait in a local journal until the server holds them. "
+                    "What a process could not deliver before it ended (an orphaned segment) is sent by the "
+                    "next process that logs to the same server, or by `mlineage journal flush`.",
+        epilog=ENVIRONMENT, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--dir", help="journal directory (default: $MLINEAGE_JOURNAL_DIR or "
+                                      "~/.cache/mlineage/journal)")
+    actions = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
+    status = actions.add_parser("status", parents=[common], help="list the segments and what each still holds")
+    status.add_argument("--url", help="only segments addressed to this server URL")
+    flush = actions.add_parser("flush", parents=[common], help="send the orphaned segments now, with progress "
+                                                               "and a summary (exit 1 if records are left)")
+    flush.add_argument("--url", help="only segments addressed to this server URL")
+    retarget = actions.add_parser(
+        "retarget", parents=[common], help="address the segments of a server that moved to its new URL",
+        description="Rewrite the server URL of the orphaned segments addressed to OLD_URL; "
+                    "`mlineage journal flush` then sends them to NEW_URL.",
+    )
+    retarget.add_argument("old_url", metavar="OLD_URL")
+    retarget.add_argument("new_url", metavar="NEW_URL")
+    drop = actions.add_parser(
+        "drop", parents=[common], help="delete a segment and its records for good (asks first)",
+        description="Delete SEGMENT (a file name from `mlineage journal status`, its unique start, or a path), "
+                    "its ack and its refused records. Asks for confirmation; without a terminal it refuses "
+                    "unless --yes is given.",
+    )
+    drop.add_argument("segment", metavar="SEGMENT")
+    drop.add_argument("--yes", "-y", action="store_true", help="do not ask")
     journal.set_defaults(handler=cmd_journal)
 
 
@@ -152,28 +191,142 @@ def cmd_journal(args: argparse.Namespace) -> int:
     from mlineage.client import journal
 
     directory = journal.journal_dir(args.dir)
-    if args.journal_command == "status":
-        states = [s for s in journal.status(directory) if args.url is None or s.url == args.url]
-        if not states:
-            print(f"journal {directory}: empty")
-            return 0
-        print(f"journal {directory}:")
-        for state in states:
-            owner = "in use" if state.locked else "orphaned"
-            print(f"  {state.path.name}  {state.url}  {state.records_pending} pending, {state.dead} refused, "
-                  f"{state.size} bytes ({owner})")
+    handler = {"status": _journal_status, "flush": _journal_flush, "retarget": _journal_retarget,
+               "drop": _journal_drop}[args.journal_command]
+    return handler(args, directory)
+
+
+def _journal_status(args: argparse.Namespace, directory: Path) -> int:
+    from mlineage.client import journal
+
+    states = [s for s in journal.status(directory) if args.url is None or s.url == args.url]
+    if not states:
+        print(f"journal {directory}: empty")
         return 0
-    failed = False
-    total = 0
-    for segment, sent, error in journal.flush(directory, args.url):
-        if error:
-            failed = failed or error != "in use by a running process"
-            print(f"  {segment.name}: {error}", file=sys.stderr)
+    print(f"journal {directory}:")
+    for state in states:
+        owner = "in use" if state.locked else "orphaned"
+        print(f"  {state.path.name}  {state.url}  {state.records_pending} pending, {state.dead} refused, "
+              f"{state.size} bytes ({owner})")
+    return 0
+
+
+def _journal_flush(args: argparse.Namespace, directory: Path) -> int:
+    from mlineage.client import journal
+
+    todo = [s for s in journal.status(directory) if s.url and (args.url is None or s.url == args.url)]
+    if not todo:
+        print(f"journal {directory}: nothing to send")
+        return 0
+    total = len(todo)
+    print(f"journal {directory}: {total} segment(s), {sum(s.records_pending for s in todo)} record(s) to send")
+    done = sent = failed = in_use = left = 0
+    position = {s.path: i for i, s in enumerate(todo, 1)}
+
+    def progress(segment: Path, so_far: int, of: int) -> None:
+        if so_far < of:  # the segment's own line says the end
+            print(f"  [{position.get(segment, '?')}/{total}] {segment.name}: {so_far}/{of} record(s) sent",
+                  flush=True)
+
+    for report in journal.flush(directory, args.url, progress=progress):
+        sent += report.sent
+        left += report.left
+        where = f"  [{position.get(report.segment, '?')}/{total}] {report.segment.name}"
+        if report.error is None:
+            done += 1
+            print(f"{where}: sent {report.sent} record(s) to {report.url}", flush=True)
+        elif report.in_use:
+            in_use += 1
+            print(f"{where}: skipped, in use by a running process ({report.left} record(s) pending)", flush=True)
         else:
-            total += sent
-            print(f"  {segment.name}: sent {sent} record(s)")
-    print(f"flushed {total} record(s)")
+            failed += 1
+            print(f"{where}: {report.left} record(s) left, sent {report.sent} ({report.error})", flush=True)
+    refused = sum(s.dead for s in journal.status(directory) if args.url is None or s.url == args.url)
+    summary = (f"flushed {done} segment(s), {sent} record(s) sent; {failed} segment(s) failed, "
+               f"{in_use} in use; {left} record(s) left")
+    if refused:
+        summary += f"; {refused} record(s) refused by the server (see `mlineage journal status`)"
+    print(summary)
     return 1 if failed else 0
+
+
+def _check_url(url: str) -> str | None:
+    """Why ``url`` cannot be a journal's target, or None."""
+    if url.startswith(("grpc://", "grpcs://")):
+        from mlineage import errors
+        from mlineage.client.grpc_store import Target
+
+        try:
+            Target.parse(url)
+        except errors.MlineageError as exc:
+            return str(exc)
+        return None
+    if url.split(":", 1)[0].split("+", 1)[0] in ("sqlite", "postgresql", "postgres", "mysql"):
+        return None
+    return f"not a store URL: {url!r} (grpc://host:port, grpcs://…, sqlite:///…, postgresql://…)"
+
+
+def _journal_retarget(args: argparse.Namespace, directory: Path) -> int:
+    from mlineage.client import journal
+
+    problem = _check_url(args.new_url)
+    if problem:
+        print(f"mlineage journal retarget: {problem}", file=sys.stderr)
+        return 2
+    moved = busy = records = 0
+    for old, new in journal.retarget(directory, args.old_url, args.new_url):
+        if new is None:
+            busy += 1
+            print(f"  {old.name}: skipped, in use by a running process")
+            continue
+        moved += 1
+        pending = journal.count_records(new, journal.read_ack(new))
+        records += pending
+        print(f"  {old.name} -> {new.name}: {pending} record(s) pending")
+    if not moved and not busy:
+        urls = sorted({s.url for s in journal.status(directory) if s.url})
+        known = ", ".join(urls) if urls else "none"
+        print(f"mlineage journal retarget: no segment in {directory} is addressed to {args.old_url} "
+              f"(addressed: {known})", file=sys.stderr)
+        return 1
+    print(f"retargeted {moved} segment(s), {records} record(s), from {args.old_url} to {args.new_url}"
+          + (f"; {busy} in use, left as they are" if busy else "")
+          + f". Send them with `mlineage journal flush --dir {directory}`.")
+    return 1 if busy else 0
+
+
+def _journal_drop(args: argparse.Namespace, directory: Path) -> int:
+    from mlineage import errors
+    from mlineage.client import journal
+
+    try:
+        segment = journal.find_segment(directory, args.segment)
+    except errors.MlineageError as exc:
+        print(f"mlineage journal drop: {exc}", file=sys.stderr)
+        return 1
+    [state] = [s for s in journal.status(segment.parent) if s.path == segment] or [None]
+    what = (f"{segment.name} ({state.url}): {state.records_pending} unsent record(s), {state.dead} refused"
+            if state else segment.name)
+    if state is not None and state.locked:
+        print(f"mlineage journal drop: {segment.name} is in use by a running process", file=sys.stderr)
+        return 1
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"mlineage journal drop: refusing to delete {what} without confirmation; "
+                  "run it in a terminal or pass --yes", file=sys.stderr)
+            return 2
+        print(f"delete {what} for good? [y/N] ", end="", flush=True)
+        answer = sys.stdin.readline().strip().lower()
+        if answer not in ("y", "yes"):
+            print("kept")
+            return 1
+    try:
+        lost = journal.drop(segment)
+    except errors.MlineageError as exc:
+        print(f"mlineage journal drop: {exc}", file=sys.stderr)
+        return 1
+    print(f"dropped {segment.name}: {lost} unsent record(s) deleted")
+    return 0
 
 
 __all__ = ["add_commands", "cmd_journal", "cmd_run"]

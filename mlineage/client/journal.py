@@ -18,6 +18,8 @@ The writer holds an exclusive ``flock`` on its segment while it lives. A
 segment nobody holds is orphaned (its process ended before the server took
 everything); the next process that logs to the same server, or
 ``mlineage journal flush``, sends it, oldest first, and deletes it once acked.
+``retarget`` readdresses the orphans of a server that moved; ``drop`` deletes
+a segment for good.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from mlineage import errors
 from mlineage.client import records as rec
@@ -226,7 +229,7 @@ class Delivery:
         self.applier = rec.Applier(store)
 
     def send(self, segment: Path, *, sync: Callable[[], None] | None = None,
-             stop: Callable[[], bool] = lambda: False, on_ack: Callable[[], None] | None = None) -> int:
+             stop: Callable[[], bool] = lambda: False, on_ack: Callable[[int], None] | None = None) -> int:
         """Send what the segment holds past its ack; returns records sent. Raises TRANSIENT errors."""
         sent = 0
         acked = read_ack(segment)
@@ -243,7 +246,7 @@ class Delivery:
             write_ack(segment, acked)
             sent += len(lines)
             if on_ack is not None:
-                on_ack()
+                on_ack(len(lines))
         return sent
 
     def _send_batch(self, segment: Path, lines: list[tuple[int, bytes]], start: int) -> None:
@@ -289,7 +292,7 @@ def finish(segment: Path) -> None:
 
 
 def drain_orphans(directory: Path, url: str, delivery: Delivery, *, exclude: Path | None = None,
-                  stop: Callable[[], bool] = lambda: False, on_ack: Callable[[], None] | None = None) -> int:
+                  stop: Callable[[], bool] = lambda: False, on_ack: Callable[[int], None] | None = None) -> int:
     """Send and delete the unlocked segments addressed to ``url``, oldest first."""
     sent = 0
     for segment in segments(directory):
@@ -347,6 +350,8 @@ class Sender(threading.Thread):
         self.unreachable_at = 0.0  # monotonic time of the last send that could not reach the server
         self.acked_at = 0.0  # monotonic time of the last acked batch
         self.busy = False  # a send is under way
+        self.orphans_done = False  # the segments earlier processes left for this server are sent
+        self._orphan_time = threading.Event()
         self._delivery: Delivery | None = None
 
     @property
@@ -370,21 +375,25 @@ class Sender(threading.Thread):
         self._wake.set()
 
     def _leaving(self) -> bool:
-        return self._stopping.is_set() or self._exiting.is_set()
+        if self._stopping.is_set():
+            return True
+        return self._exiting.is_set() and not self._orphan_time.is_set()
 
     def run(self) -> None:
         delay = 0.05
-        orphans_done = False
         while not self._stopping.is_set():
             try:
                 self.busy = True
                 if self._delivery is None:
                     self._delivery = Delivery(self._store_factory())
-                if not orphans_done:
-                    # Other processes' leftovers go first while the step runs, never at its exit.
+                if not self.orphans_done and not self._leaving():
+                    # Other processes' leftovers go first while the step runs; at its exit only after
+                    # its own records, and only for a while (drain_orphans_before_exit).
                     drain_orphans(self.directory, self.writer.url, self._delivery, exclude=self.writer.path,
                                   stop=self._leaving, on_ack=self._acked)
-                    orphans_done = True
+                    self.orphans_done = not self._leaving()
+                    with self._progress:
+                        self._progress.notify_all()
                 sent = self._delivery.send(self.writer.path, sync=self.writer.sync, on_ack=self._acked)
                 self.busy = False
                 self.sent_records += sent
@@ -413,7 +422,23 @@ class Sender(threading.Thread):
                 delay = 0.05 if self._exiting.is_set() else min(delay * 2, 2.0)
         self.busy = False
 
-    def _acked(self) -> None:
+    def drain_orphans_before_exit(self, budget: float) -> bool:
+        """At exit, once this process's records are stored: send what earlier processes left, for a while.
+
+        Returns whether they are all sent; stops after ``budget`` seconds, or as
+        soon as the server cannot be reached (they wait for the next process).
+        """
+        started = time.monotonic()
+        self._orphan_time.set()
+        self._wake.set()
+        while not self.orphans_done:
+            if time.monotonic() - started >= budget or self.unreachable_at > started or not self.is_alive():
+                return False
+            with self._progress:
+                self._progress.wait(0.02)
+        return True
+
+    def _acked(self, _records: int) -> None:
         self.acked_at = time.monotonic()
 
     def pending(self) -> int:
@@ -470,31 +495,167 @@ class Sender(threading.Thread):
         return ExitOutcome(True)
 
 
-def flush(directory: Path, url: str | None = None, *,
-          store_factory: Callable[[str], object] | None = None) -> Iterator[tuple[Path, int, str | None]]:
-    """Send every orphaned segment (of ``url``, or of any URL) now: yields (segment, records sent, error)."""
+def open_store(url: str):
+    """A store to send records to: for a gRPC URL, one call per send with a deadline and two quick retries."""
+    if url.startswith(("grpc://", "grpcs://")):
+        from mlineage.client.grpc_store import GrpcStore
+        from mlineage.client.sinks import send_timeout
+
+        return GrpcStore(url, retries=2, timeout=send_timeout())
     from mlineage import connect
 
-    factory = store_factory or (lambda target: connect(target))
+    return connect(url)
+
+
+class FlushReport(NamedTuple):
+    """What ``flush`` did with one segment."""
+
+    segment: Path
+    sent: int  # records sent by this flush
+    error: str | None  # why records were left (None: the segment is delivered and deleted)
+    url: str | None = None
+    left: int = 0  # records still waiting in the segment
+    in_use: bool = False  # a running process holds it (it sends it itself)
+
+
+def flush(directory: Path, url: str | None = None, *, store_factory: Callable[[str], object] | None = None,
+          progress: Callable[[Path, int, int], None] | None = None) -> Iterator[FlushReport]:
+    """Send every orphaned segment (of ``url``, or of any URL) now, oldest first; one report per segment.
+
+    ``progress(segment, sent, total)`` is called after each batch. Once a
+    server cannot be reached, its other segments are not tried in this flush.
+    """
+    factory = store_factory or open_store
     deliveries: dict[str, Delivery] = {}
+    unreachable: dict[str, str] = {}
     for segment in segments(directory):
         target = read_header(segment).get("url")
         if not target or (url is not None and target != url):
             continue
         fd = try_lock(segment)
         if fd is None:
-            yield segment, 0, "in use by a running process"
+            yield FlushReport(segment, 0, "in use by a running process", target,
+                              count_records(segment, read_ack(segment)), in_use=True)
             continue
+        sent = 0
         try:
+            if target in unreachable:
+                yield FlushReport(segment, 0, f"not tried: {unreachable[target]}", target,
+                                  count_records(segment, read_ack(segment)))
+                continue
             if target not in deliveries:
                 deliveries[target] = Delivery(factory(target))
-            sent = deliveries[target].send(segment)
+            total = count_records(segment, read_ack(segment))
+
+            def batch_sent(records: int, segment: Path = segment, total: int = total) -> None:
+                nonlocal sent
+                sent += records
+                if progress is not None:
+                    progress(segment, sent, total)
+
+            deliveries[target].send(segment, on_ack=batch_sent)
             finish(segment)
-            yield segment, sent, None
+            yield FlushReport(segment, sent, None, target, 0)
         except TRANSIENT as exc:
-            yield segment, 0, f"{type(exc).__name__}: {exc}"
+            reason = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, UNREACHABLE):
+                unreachable[target] = f"{target} could not be reached"
+            yield FlushReport(segment, sent, reason, target, count_records(segment, read_ack(segment)))
         finally:
             os.close(fd)
 
 
-__all__ = ["Delivery", "Sender", "SegmentWriter", "drain_orphans", "flush", "journal_dir", "status"]
+# --- moving and dropping segments ------------------------------------------------------------
+
+
+class SegmentInUseError(errors.FailedPreconditionError):
+    """A running process holds the segment."""
+
+
+def retarget(directory: Path, old_url: str, new_url: str) -> Iterator[tuple[Path, Path | None]]:
+    """Address the orphaned segments of ``old_url`` to ``new_url`` (a server that moved).
+
+    Yields (old segment, new segment), or (segment, None) for one a running
+    process holds (left as it is). Each segment is rewritten under a new name
+    that sorts where the old one did, with its ack offset moved by the header's
+    change in length; the new file and its ack exist before the old ones go,
+    so a crash in between leaves both, and sending both stores each record once
+    (records name their nodes by client-made keys).
+    """
+    for segment in segments(directory):
+        header = read_header(segment)
+        if header.get("url") != old_url:
+            continue
+        fd = try_lock(segment)
+        if fd is None:
+            yield segment, None
+            continue
+        try:
+            yield segment, _rewrite_header(segment, {**header, "url": new_url, "moved_from": old_url})
+        finally:
+            os.close(fd)
+
+
+def _rewrite_header(segment: Path, header: dict) -> Path:
+    with open(segment, "rb") as handle:
+        old_header = handle.readline()
+        body = handle.read()
+    new_header = (json.dumps(header) + "\n").encode()
+    stem = segment.name[: -len(SEGMENT_SUFFIX)]
+    moved = segment.with_name(f"{stem}~{random.getrandbits(32):08x}{SEGMENT_SUFFIX}")
+    temporary = moved.with_name(moved.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(new_header + body)
+        handle.flush()
+        os.fsync(handle.fileno())
+    acked = read_ack(segment)
+    if acked >= len(old_header):
+        write_ack(moved, acked - len(old_header) + len(new_header))
+    dead = _dead_path(segment)
+    if dead.exists():
+        os.replace(dead, _dead_path(moved))
+    os.replace(temporary, moved)
+    finish(segment)
+    return moved
+
+
+def find_segment(directory: Path, name: str) -> Path:
+    """The segment ``name`` names: a path, a file name in ``directory``, or the unique start of one."""
+    candidate = Path(name).expanduser()
+    if candidate.is_file() and candidate.name.endswith(SEGMENT_SUFFIX):
+        return candidate
+    matches = [s for s in segments(directory) if s.name == name or s.name.startswith(name)]
+    exact = [s for s in matches if s.name == name]
+    if exact:
+        return exact[0]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise errors.NotFoundError(f"no journal segment {name!r} in {directory}")
+    raise errors.InvalidArgumentError(f"{name!r} names {len(matches)} segments in {directory}: give more of the name")
+
+
+def drop(segment: Path) -> int:
+    """Delete a segment, its ack and its dead letters for good; returns the unsent records lost.
+
+    Raises ``SegmentInUseError`` when a running process holds it.
+    """
+    fd = try_lock(segment)
+    if fd is None:
+        if not segment.exists():
+            raise errors.NotFoundError(f"no journal segment {segment}")
+        raise SegmentInUseError(f"{segment.name} is in use by a running process")
+    try:
+        lost = count_records(segment, read_ack(segment))
+        finish(segment)
+        try:
+            _dead_path(segment).unlink()
+        except FileNotFoundError:
+            pass
+        return lost
+    finally:
+        os.close(fd)
+
+
+__all__ = ["Delivery", "ExitOutcome", "FlushReport", "SegmentInUseError", "SegmentWriter", "Sender", "drain_orphans",
+           "drop", "find_segment", "flush", "journal_dir", "open_store", "retarget", "status"]

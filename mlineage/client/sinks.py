@@ -18,6 +18,9 @@ environment variables:
   server after which the wait gives up (default 1).
 * ``MLINEAGE_SEND_TIMEOUT``: the deadline of each send (default 15 s).
 * ``MLINEAGE_JOURNAL_DIR``: where the journal lives.
+
+Segments that earlier processes left for the same server are sent while the
+step runs; at exit, after the step's own records, for at most 2 s more.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ METRIC_LINGER_S = 1.0
 
 
 DEFAULT_STALL_TIMEOUT_S = 1.0
+# At exit, after its own records: how long a process goes on sending what earlier processes left.
+ORPHANS_AT_EXIT_S = 2.0
 DEFAULT_SEND_TIMEOUT_S = 15.0
 
 
@@ -193,6 +198,8 @@ class JournalSink:
             return
         self.outcome = None
         done = self.flush(timeout)
+        if done and timeout is None and not self.sender.orphans_done:
+            self.sender.drain_orphans_before_exit(ORPHANS_AT_EXIT_S)
         reason = (self.outcome.reason if self.outcome is not None else None) or self.sender.last_error
         self.closed = True
         self.sender.stop()
