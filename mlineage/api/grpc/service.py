@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Callable
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from mlineage.api import requests
+from mlineage.api.grpc.by_id_cache import ByIdCache, repeated_field
 from mlineage.errors import InternalError, MlineageError
 from mlineage.metadata.limits import MAX_GRPC_LIST_ANSWER_BYTES, MAX_STRUCT_OBJECT_DEPTH
 from mlineage.metadata.store import Store
@@ -67,9 +69,24 @@ def rpc(method: Callable) -> Callable:
 class MetadataStoreServicer:
     """The 52 RPCs of MLMD's MetadataStoreService on one Store."""
 
-    def __init__(self, store: Store, lineage=None) -> None:
+    def __init__(self, store: Store, lineage=None, *, cache: bool | None = None) -> None:
         self.store = store
         self._lineage = lineage
+        # Gets by id answer from serialized messages while the (SQLite) database is unchanged;
+        # MLINEAGE_GRPC_BY_ID_CACHE=0 turns that off.
+        if cache is None:
+            cache = os.environ.get("MLINEAGE_GRPC_BY_ID_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+        self._cache = ByIdCache.for_engine(store.engine) if cache else None
+
+    def _cached_types(self, what: str, type_ids, read, field_number: int = 1) -> bytes | None:
+        # MLMD answers types in the order asked, missing ids skipped, repeats repeated.
+        if self._cache is None:
+            return None
+        found = self._cache.get(what, sorted(set(type_ids)), lambda ids: _serialized(read(ids)))
+        return repeated_field(field_number, (found[i][0] for i in type_ids if i in found))
+
+    def _cached_nodes(self, what: str, ids: list[int], read) -> dict[int, tuple[bytes, int]]:
+        return self._cache.get(what, sorted(set(ids)), lambda missing: _serialized(read(missing)))
 
     # --- types ----------------------------------------------------------------------------------
 
@@ -133,18 +150,27 @@ class MetadataStoreServicer:
 
     @rpc
     def GetArtifactTypesByID(self, request):
+        cached = self._cached_types("artifact_type", request.type_ids, self.store.get_artifact_types_by_id)
+        if cached is not None:
+            return cached
         return svc.GetArtifactTypesByIDResponse(
             artifact_types=self.store.get_artifact_types_by_id(request.type_ids)
         )
 
     @rpc
     def GetExecutionTypesByID(self, request):
+        cached = self._cached_types("execution_type", request.type_ids, self.store.get_execution_types_by_id)
+        if cached is not None:
+            return cached
         return svc.GetExecutionTypesByIDResponse(
             execution_types=self.store.get_execution_types_by_id(request.type_ids)
         )
 
     @rpc
     def GetContextTypesByID(self, request):
+        cached = self._cached_types("context_type", request.type_ids, self.store.get_context_types_by_id)
+        if cached is not None:
+            return cached
         return svc.GetContextTypesByIDResponse(context_types=self.store.get_context_types_by_id(request.type_ids))
 
     @rpc
@@ -240,6 +266,17 @@ class MetadataStoreServicer:
 
     @rpc
     def GetArtifactsByID(self, request):
+        if self._cache is not None:
+            # As the store answers: in id order, each once; with types, in the order asked, each once.
+            asked = list(request.artifact_ids)
+            ids = list(dict.fromkeys(asked)) if request.populate_artifact_types else sorted(set(asked))
+            found = self._cached_nodes("artifact", ids, self.store.get_artifacts_by_id)
+            body = repeated_field(1, (found[i][0] for i in ids if i in found))
+            if not request.populate_artifact_types:
+                return body
+            # The types the answer's artifacts use, in the order they first appear.
+            type_ids = list(dict.fromkeys(found[i][1] for i in ids if i in found))
+            return body + self._cached_types("artifact_type", type_ids, self.store.get_artifact_types_by_id, 2)
         if request.populate_artifact_types:
             pairs = self.store.get_artifacts_and_types_by_artifact_ids(request.artifact_ids)
             types = {artifact_type.id: artifact_type for _, artifact_type in pairs}
@@ -250,10 +287,18 @@ class MetadataStoreServicer:
 
     @rpc
     def GetExecutionsByID(self, request):
+        if self._cache is not None:
+            ids = sorted(set(request.execution_ids))
+            found = self._cached_nodes("execution", ids, self.store.get_executions_by_id)
+            return repeated_field(1, (found[i][0] for i in ids if i in found))
         return svc.GetExecutionsByIDResponse(executions=self.store.get_executions_by_id(request.execution_ids))
 
     @rpc
     def GetContextsByID(self, request):
+        if self._cache is not None:
+            ids = sorted(set(request.context_ids))
+            found = self._cached_nodes("context", ids, self.store.get_contexts_by_id)
+            return repeated_field(1, (found[i][0] for i in ids if i in found))
         return svc.GetContextsByIDResponse(contexts=self.store.get_contexts_by_id(request.context_ids))
 
     @rpc
@@ -428,6 +473,16 @@ def _decoder(request_class) -> Callable[[bytes], object]:
     return decoded
 
 
+def _serialize(message) -> bytes:
+    # Cached answers are already the response's wire form.
+    return message if type(message) is bytes else message.SerializeToString()
+
+
+def _serialized(messages) -> list[tuple[int, tuple[bytes, int]]]:
+    # (id, (wire form, type id)); a type's own "type id" is unused.
+    return [(message.id, (message.SerializeToString(), getattr(message, "type_id", 0))) for message in messages]
+
+
 def _method_names() -> list[str]:
     return [method.name for method in svc.DESCRIPTOR.services_by_name["MetadataStoreService"].methods]
 
@@ -441,7 +496,7 @@ def generic_handlers(servicer: MetadataStoreServicer) -> list[grpc.GenericRpcHan
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
             getattr(servicer, method.name),
             request_deserializer=_decoder(request_class),
-            response_serializer=lambda message: message.SerializeToString(),
+            response_serializer=_serialize,
         )
     return [
         grpc.method_handlers_generic_handler(MLMD_SERVICE, handlers),
