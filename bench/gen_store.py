@@ -35,7 +35,7 @@ import shutil
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,10 @@ STEPS: list[tuple[str, list[tuple[str, str]], list[tuple[str, str, str]]]] = [
     ),
     ("BulkInferrer", [("model", "model"), ("examples", "examples")], [("inference_result", "inference", "InferenceResult")]),
 ]
-EXECUTION_TYPES = ["Ingest"] + [step for step, _, _ in STEPS]
+EXECUTION_TYPES = ["Ingest"] + [step for step, _, _ in STEPS] + ["ChainStep"]
+#: A straight line written after all rounds: CHAIN_HOPS executions, each reading the artifact the one
+#: before it wrote (an artifact -> execution -> artifact chain of 2 x CHAIN_HOPS MLMD hops).
+CHAIN_HOPS = 40
 CONTEXT_TYPES = ["Pipeline", "PipelineRun"]
 NODES_PER_GROUP = (
     2 * RUNS_PER_PIPELINE
@@ -124,6 +127,8 @@ class Landmarks:
     last_model: int = 0
     first_examples: int = 0
     first_raw: int = 0
+    chain_first: int = 0
+    chain_last: int = 0
 
 
 def groups_for(nodes: int) -> int:
@@ -194,6 +199,30 @@ def plan(groups: int, types: dict[str, int], landmarks: Landmarks) -> Iterator[C
                 landmarks.last_model = roles["model"]
         previous_raw = raw_of
         yield chunk
+    yield chain(new, types, landmarks, START_MS + RUNS_PER_PIPELINE * ROUND_MS)
+
+
+def chain(new: Callable[[str], int], types: dict[str, int], landmarks: Landmarks, when: int) -> Chunk:
+    """The 40-hop chain: one execution per hop, all in one Pipeline context; the same at every size."""
+    chunk = Chunk()
+    context = new("context")
+    chunk.contexts.append((context, types["Pipeline"], "chain", when))
+    previous = new("artifact")
+    landmarks.chain_first = previous
+    chunk.artifacts.append((previous, types["Examples"], "chain.a0", "gs://chain/0", LIVE, when, 0))
+    chunk.attributions.append((context, previous))
+    for hop in range(1, CHAIN_HOPS + 1):
+        stamp = when + hop
+        execution = new("execution")
+        chunk.executions.append((execution, types["ChainStep"], f"chain.e{hop}", COMPLETE, stamp, "ChainStep"))
+        chunk.associations.append((context, execution))
+        chunk.events.append((new("event"), previous, execution, INPUT, stamp, "examples"))
+        previous = new("artifact")
+        chunk.artifacts.append((previous, types["Examples"], f"chain.a{hop}", f"gs://chain/{hop}", LIVE, stamp, hop))
+        chunk.attributions.append((context, previous))
+        chunk.events.append((new("event"), previous, execution, OUTPUT, stamp, "examples"))
+    landmarks.chain_last = previous
+    return chunk
 
 
 # --- writers ------------------------------------------------------------------------------------
@@ -389,7 +418,7 @@ def generate(nodes: int, *, postgres: str | None = None, force: bool = False) ->
     meta_path = directory / "meta.json"
     meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() and not force else {}
     groups = groups_for(nodes)
-    if meta.get("groups") != groups or meta.get("version") != 1:
+    if meta.get("groups") != groups or meta.get("version") != 2:
         meta = {}
     directory.mkdir(parents=True, exist_ok=True)
     wanted = ["sqlite", "mlmd"] + (["postgresql"] if postgres else [])
@@ -429,7 +458,7 @@ def generate(nodes: int, *, postgres: str | None = None, force: bool = False) ->
         made["postgresql"] = postgres_url(postgres, nodes)
     stores.update({backend: made[backend] for backend in missing})
     meta = {
-        "version": 1,
+        "version": 2,
         "groups": groups,
         "types": types,
         "counts": counts,

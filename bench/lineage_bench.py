@@ -41,12 +41,16 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(REPO_ROOT))
 
 import gen_store  # noqa: E402
+import serve  # noqa: E402
 
 WORKER = BENCH_DIR / "lineage_worker.py"
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "lineage_bench.json"
 GOAL_MS = 50.0
 GOAL_SCALE = 1.5
 GOAL_SPEEDUP = 2.0
+#: Through the ml-metadata client over gRPC, no slower than MLMD in-process.
+GOAL_GRPC_SPEEDUP = 1.0
+ALL_BACKENDS = ("mlmd", "sqlite", "postgresql", "grpc_sqlite", "grpc_postgresql")
 
 
 def queries(landmarks: dict[str, int]) -> list[dict[str, Any]]:
@@ -55,6 +59,9 @@ def queries(landmarks: dict[str, int]) -> list[dict[str, Any]]:
         {"name": "up50", "start": landmarks["last_model"], "hops": 50, "direction": "UPSTREAM"},
         {"name": "down10", "start": landmarks["first_examples"], "hops": 10, "direction": "DOWNSTREAM"},
         {"name": "down50", "start": landmarks["first_examples"], "hops": 50, "direction": "DOWNSTREAM"},
+        # The 40-hop chain (one execution per hop), walked whole (MLMD's default and ceiling of 100 hops).
+        {"name": "chain40", "start": landmarks["chain_last"], "hops": 100, "direction": "UPSTREAM"},
+        {"name": "chain40dn", "start": landmarks["chain_first"], "hops": 100, "direction": "DOWNSTREAM"},
     ]
 
 
@@ -157,32 +164,61 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlmd-python", default=os.environ.get("MLINEAGE_MLMD_PYTHON")
                         or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python"))
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--backends", default=",".join(ALL_BACKENDS),
+                        help=f"which of {','.join(ALL_BACKENDS)} to run (default all; PG ones need --postgres)")
+    parser.add_argument("--queries", help="only these query names (comma-separated; default all)")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
+    chosen = [b for b in args.backends.split(",") if b and (args.postgres or "postgresql" not in b)]
+    wanted_queries = set(args.queries.split(",")) if args.queries else None
+
+    def selected(landmarks: dict[str, int]) -> list[dict[str, Any]]:
+        return [q for q in queries(landmarks) if wanted_queries is None or q["name"] in wanted_queries]
 
     stores: dict[int, dict[str, Any]] = {}
     for size in sizes:
         print(f"store of {size} nodes ...", file=sys.stderr, flush=True)
         stores[size] = gen_store.generate(size, postgres=args.postgres)
 
-    backends = [("mlmd", args.mlmd_python, "mlmd"), ("sqlite", sys.executable, "mlineage")]
-    if args.postgres:
-        backends.append(("postgresql", sys.executable, "mlineage"))
+    kinds = {"mlmd": (args.mlmd_python, "mlmd"), "sqlite": (sys.executable, "mlineage"),
+             "postgresql": (sys.executable, "mlineage"), "grpc_sqlite": (args.mlmd_python, "mlmd-grpc"),
+             "grpc_postgresql": (args.mlmd_python, "mlmd-grpc")}  # fmt: skip
+    backends = [(name, *kinds[name]) for name in ALL_BACKENDS if name in chosen]
+    # One `mlineage serve` per store for the whole run; the ml-metadata client talks gRPC to it.
+    servers: dict[tuple[str, int], serve.Server] = {}
+    targets: dict[str, dict[int, str]] = {}
     runs: dict[str, list[dict[str, Any]]] = {}
     failed = False
-    for round_number in range(args.rounds):
-        order = backends if round_number % 2 == 0 else list(reversed(backends))
-        for name, python, kind in order:
-            print(f"round {round_number + 1}: {name}", file=sys.stderr, flush=True)
-            entries = [{"db": stores[size]["stores"][name], "queries": queries(stores[size]["landmarks"])} for size in sizes]
-            result = run_worker(python, kind, entries, args.repeat)
-            if "error" in result:
-                print(f"  {name} failed: {result}", file=sys.stderr)
-                failed = True
+    try:
+        for name, _, kind in backends:
+            if kind != "mlmd-grpc":
                 continue
-            runs.setdefault(name, []).append(result)
+            for size in sizes:
+                print(f"mlineage serve on the {name[5:]} store of {size} nodes ...", file=sys.stderr, flush=True)
+                servers[(name, size)] = serve.start(stores[size]["stores"][name[5:]])
+                targets.setdefault(name, {})[size] = servers[(name, size)].target
+        for round_number in range(args.rounds):
+            order = backends if round_number % 2 == 0 else list(reversed(backends))
+            for name, python, kind in order:
+                print(f"round {round_number + 1}: {name}", file=sys.stderr, flush=True)
+                entries = [
+                    {"db": targets[name][size] if kind == "mlmd-grpc" else stores[size]["stores"][name],
+                     "queries": selected(stores[size]["landmarks"])}
+                    for size in sizes
+                ]  # fmt: skip
+                result = run_worker(python, kind, entries, args.repeat)
+                if "error" in result:
+                    print(f"  {name} failed: {result}", file=sys.stderr)
+                    failed = True
+                    continue
+                runs.setdefault(name, []).append(result)
+    finally:
+        for server in servers.values():
+            if server.stop() != 0:
+                print(f"mlineage serve exited non-zero:\n{server.output()[-2000:]}", file=sys.stderr)
+                failed = True
 
-    names = [q["name"] for q in queries(stores[sizes[0]]["landmarks"])]
+    names = [q["name"] for q in selected(stores[sizes[0]]["landmarks"])]
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     for index, size in enumerate(sizes):
@@ -208,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
             if len({json.dumps(a, sort_keys=True) for a in answers.values()}) > 1:
                 problems.append(f"{size} nodes, {query}: stores disagree {answers}")
             row["answer"] = next(iter(answers.values()), {})
-            for name in ("sqlite", "postgresql"):
+            for name in ("sqlite", "postgresql", "grpc_sqlite", "grpc_postgresql"):
                 if row.get("mlmd_ms") and row.get(f"{name}_ms"):
                     row[f"speedup_{name}"] = row["mlmd_ms"] / row[f"{name}_ms"]
             rows.append(row)
@@ -234,11 +270,17 @@ def main(argv: list[str] | None = None) -> int:
             goals.append((f"{row['query']} at {row['nodes']} nodes: SQLite >= {GOAL_SPEEDUP:g}x faster than MLMD",
                           row["speedup_sqlite"] >= GOAL_SPEEDUP, f"{row['speedup_sqlite']:.1f}x"))
 
+    for row in rows:
+        for name in ("grpc_sqlite", "grpc_postgresql"):
+            if f"speedup_{name}" in row:
+                goals.append((f"{row['query']} at {row['nodes']} nodes: {name} (ml-metadata client) no slower than MLMD",
+                              row[f"speedup_{name}"] >= GOAL_GRPC_SPEEDUP, f"{row[f'speedup_{name}']:.2f}x"))
+
     def cell(value: Any, fmt: str = "{:.1f}") -> str:
         return "-" if value is None else fmt.format(value)
 
     header = (
-        f"{'nodes':>8} {'query':<6} {'answer a/e/ev':>13} {'MLMD ms':>8} {'SQLite ms (min)':>16} {'walk':>5} "
+        f"{'nodes':>8} {'query':<9} {'answer a/e/ev':>13} {'MLMD ms':>8} {'SQLite ms (min)':>16} {'walk':>5} "
         f"{'PG ms (min)':>12} {'walk':>5} {'MLMD/SQLite':>11} {'MLMD/PG':>7} "
         f"{'scale: SQLite':>13} {'walk':>5} {'PG':>5} {'walk':>5} {'MLMD':>6}"
     )
@@ -246,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         answer = row["answer"]
         lines.append(
-            f"{row['nodes']:>8} {row['query']:<6} "
+            f"{row['nodes']:>8} {row['query']:<9} "
             f"{str(answer.get('artifacts', 0)) + '/' + str(answer.get('executions', 0)) + '/' + str(answer.get('events', 0)):>13} "
             f"{cell(row.get('mlmd_ms')):>8} "
             f"{cell(row.get('sqlite_ms')) + ' (' + cell(row.get('sqlite_min_ms')) + ')':>16} "
@@ -261,6 +303,21 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     print("\nms: median over rounds of each round's median (minimum in brackets); scale: time at "
           f"{large_nodes} / time at {small_nodes} nodes, paired per repetition, median")
+    if any(name.startswith("grpc_") for name, _, _ in backends):
+        header = (f"{'nodes':>8} {'query':<9} {'MLMD in-process ms':>18} {'gRPC SQLite ms (min)':>21} {'MLMD/gRPC':>9} "
+                  f"{'gRPC PG ms (min)':>17} {'MLMD/gRPC':>9}")
+        print("\nthe ml-metadata client over gRPC against mlineage serve vs MLMD in-process "
+              "(MLMD/gRPC >= 1: no slower)")
+        print(header)
+        print("-" * len(header))
+        for row in rows:
+            print(
+                f"{row['nodes']:>8} {row['query']:<9} {cell(row.get('mlmd_ms'), '{:.2f}'):>18} "
+                f"{cell(row.get('grpc_sqlite_ms'), '{:.2f}') + ' (' + cell(row.get('grpc_sqlite_min_ms'), '{:.2f}') + ')':>21} "
+                f"{cell(row.get('speedup_grpc_sqlite'), '{:.2f}x'):>9} "
+                f"{cell(row.get('grpc_postgresql_ms'), '{:.2f}') + ' (' + cell(row.get('grpc_postgresql_min_ms'), '{:.2f}') + ')':>17} "
+                f"{cell(row.get('speedup_grpc_postgresql'), '{:.2f}x'):>9}"
+            )
     print()
     for label, ok, value in goals:
         print(f"{'PASS' if ok else 'MISS'}  {label}: {value}")

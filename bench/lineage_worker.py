@@ -1,8 +1,9 @@
 """Time lineage queries on one backend's stores, in its own process; prints one JSON line (see lineage_bench.py).
 
-    python bench/lineage_worker.py --backend mlmd|mlineage --stores JSON [--repeat N]
+    python bench/lineage_worker.py --backend mlmd|mlmd-grpc|mlineage --stores JSON [--repeat N]
 
 ``--stores`` is a JSON list of {"db": path or URL, "queries": [{"name", "start", "hops", "direction"}]}
+(``mlmd-grpc``: "db" is the host:port of a ``mlineage serve``, reached through MLMD's own client)
 (start: an artifact id; direction: UPSTREAM or DOWNSTREAM), the same query names in every
 store. Each repetition times a query on every store in turn, so that stores of different
 sizes see the same machine load; the per-repetition ratios (store i / store 0) are reported
@@ -26,6 +27,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _open(backend: str, db: str):
+    if backend == "mlmd-grpc":
+        import ml_metadata
+        from ml_metadata.proto import metadata_store_pb2 as pb
+
+        host, _, port = db.rpartition(":")
+        return ml_metadata.MetadataStore(pb.MetadataStoreClientConfig(host=host, port=int(port))), pb
     if backend == "mlmd":
         import ml_metadata
         from ml_metadata.proto import metadata_store_pb2 as pb
@@ -76,7 +83,7 @@ def _calls(backend: str, store, pb, query: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--backend", choices=["mlmd", "mlineage"], required=True)
+    parser.add_argument("--backend", choices=["mlmd", "mlmd-grpc", "mlineage"], required=True)
     parser.add_argument("--stores", required=True)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args(argv)
