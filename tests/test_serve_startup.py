@@ -98,8 +98,11 @@ def test_serve_with_no_db_creates_the_embedded_default(tmp_path):
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                env=environment)
     try:
-        line = process.stdout.readline()
-        assert line.startswith("mlineage: gRPC on 127.0.0.1:"), line
+        before = []
+        while not (line := process.stdout.readline()).startswith("mlineage: gRPC on 127.0.0.1:"):
+            assert line, "".join(before)
+            before.append(line)
+        assert [b for b in before if "alembic" in b.lower()] == []
         assert "database sqlite:///mlineage.db" in line
         assert (tmp_path / "mlineage.db").exists()
     finally:

@@ -106,6 +106,14 @@ def run(args: argparse.Namespace) -> int:
             return 2
         tls = TLSConfig(args.tls_cert, args.tls_key, args.tls_ca, args.tls_client_verify)
     _configure_logging(args.access_log)
+    # From here on SIGTERM/SIGINT stop the server cleanly, even one that arrives while it starts.
+    stop = threading.Event()
+
+    def _on_signal(signum, _frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
 
     url, embedded = database_url(args)
     store = open_for_serving(url, create=embedded or args.create, upgrade=args.upgrade)
@@ -139,13 +147,6 @@ def run(args: argparse.Namespace) -> int:
                 return _fail(f"the HTTP server on {args.host}:{args.http_port} did not start")
             print(f"mlineage: HTTP on {args.host}:{args.http_port}", flush=True)
 
-        stop = threading.Event()
-
-        def _on_signal(signum, _frame) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, _on_signal)
-        signal.signal(signal.SIGINT, _on_signal)
         while not stop.wait(1.0):
             if http_thread is not None and not http_thread.is_alive():
                 mark_not_serving(server)
