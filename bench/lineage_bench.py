@@ -50,7 +50,9 @@ GOAL_SCALE = 1.5
 GOAL_SPEEDUP = 2.0
 #: Through the ml-metadata client over gRPC, no slower than MLMD in-process.
 GOAL_GRPC_SPEEDUP = 1.0
-ALL_BACKENDS = ("mlmd", "sqlite", "postgresql", "grpc_sqlite", "grpc_postgresql")
+ALL_BACKENDS = ("mlmd", "sqlite", "postgresql", "grpc_sqlite", "grpc_sqlite_uncached", "grpc_postgresql")
+#: The server's store for each gRPC backend; "uncached" runs with MLINEAGE_GRPC_BY_ID_CACHE=0.
+GRPC_STORES = {"grpc_sqlite": "sqlite", "grpc_sqlite_uncached": "sqlite", "grpc_postgresql": "postgresql"}
 
 
 def queries(landmarks: dict[str, int]) -> list[dict[str, Any]]:
@@ -182,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
     kinds = {"mlmd": (args.mlmd_python, "mlmd"), "sqlite": (sys.executable, "mlineage"),
              "postgresql": (sys.executable, "mlineage"), "grpc_sqlite": (args.mlmd_python, "mlmd-grpc"),
+             "grpc_sqlite_uncached": (args.mlmd_python, "mlmd-grpc"),
              "grpc_postgresql": (args.mlmd_python, "mlmd-grpc")}  # fmt: skip
     backends = [(name, *kinds[name]) for name in ALL_BACKENDS if name in chosen]
     # One `mlineage serve` per store for the whole run; the ml-metadata client talks gRPC to it.
@@ -194,8 +197,13 @@ def main(argv: list[str] | None = None) -> int:
             if kind != "mlmd-grpc":
                 continue
             for size in sizes:
-                print(f"mlineage serve on the {name[5:]} store of {size} nodes ...", file=sys.stderr, flush=True)
-                servers[(name, size)] = serve.start(stores[size]["stores"][name[5:]])
+                print(f"mlineage serve ({name}) on the store of {size} nodes ...", file=sys.stderr, flush=True)
+                if name.endswith("_uncached"):
+                    os.environ["MLINEAGE_GRPC_BY_ID_CACHE"] = "0"
+                try:
+                    servers[(name, size)] = serve.start(stores[size]["stores"][GRPC_STORES[name]])
+                finally:
+                    os.environ.pop("MLINEAGE_GRPC_BY_ID_CACHE", None)
                 targets.setdefault(name, {})[size] = servers[(name, size)].target
         for round_number in range(args.rounds):
             order = backends if round_number % 2 == 0 else list(reversed(backends))
@@ -244,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             if len({json.dumps(a, sort_keys=True) for a in answers.values()}) > 1:
                 problems.append(f"{size} nodes, {query}: stores disagree {answers}")
             row["answer"] = next(iter(answers.values()), {})
-            for name in ("sqlite", "postgresql", "grpc_sqlite", "grpc_postgresql"):
+            for name in ("sqlite", "postgresql", *GRPC_STORES):
                 if row.get("mlmd_ms") and row.get(f"{name}_ms"):
                     row[f"speedup_{name}"] = row["mlmd_ms"] / row[f"{name}_ms"]
             rows.append(row)
@@ -271,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                           row["speedup_sqlite"] >= GOAL_SPEEDUP, f"{row['speedup_sqlite']:.1f}x"))
 
     for row in rows:
-        for name in ("grpc_sqlite", "grpc_postgresql"):
+        for name in GRPC_STORES:
             if f"speedup_{name}" in row:
                 goals.append((f"{row['query']} at {row['nodes']} nodes: {name} (ml-metadata client) no slower than MLMD",
                               row[f"speedup_{name}"] >= GOAL_GRPC_SPEEDUP, f"{row[f'speedup_{name}']:.2f}x"))
@@ -305,9 +313,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{large_nodes} / time at {small_nodes} nodes, paired per repetition, median")
     if any(name.startswith("grpc_") for name, _, _ in backends):
         header = (f"{'nodes':>8} {'query':<9} {'MLMD in-process ms':>18} {'gRPC SQLite ms (min)':>21} {'MLMD/gRPC':>9} "
-                  f"{'gRPC PG ms (min)':>17} {'MLMD/gRPC':>9}")
+                  f"{'no cache ms':>11} {'MLMD/gRPC':>9} {'gRPC PG ms (min)':>17} {'MLMD/gRPC':>9}")
         print("\nthe ml-metadata client over gRPC against mlineage serve vs MLMD in-process "
-              "(MLMD/gRPC >= 1: no slower)")
+              "(MLMD/gRPC >= 1: no slower; no cache: the server with MLINEAGE_GRPC_BY_ID_CACHE=0)")
         print(header)
         print("-" * len(header))
         for row in rows:
@@ -315,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{row['nodes']:>8} {row['query']:<9} {cell(row.get('mlmd_ms'), '{:.2f}'):>18} "
                 f"{cell(row.get('grpc_sqlite_ms'), '{:.2f}') + ' (' + cell(row.get('grpc_sqlite_min_ms'), '{:.2f}') + ')':>21} "
                 f"{cell(row.get('speedup_grpc_sqlite'), '{:.2f}x'):>9} "
+                f"{cell(row.get('grpc_sqlite_uncached_ms'), '{:.2f}'):>11} "
+                f"{cell(row.get('speedup_grpc_sqlite_uncached'), '{:.2f}x'):>9} "
                 f"{cell(row.get('grpc_postgresql_ms'), '{:.2f}') + ' (' + cell(row.get('grpc_postgresql_min_ms'), '{:.2f}') + ')':>17} "
                 f"{cell(row.get('speedup_grpc_postgresql'), '{:.2f}x'):>9}"
             )

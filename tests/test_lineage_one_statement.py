@@ -1,11 +1,11 @@
-"""The one-statement lineage walk (a recursive CTE) answers exactly what the frontier walk answers.
+"""The plain walk and the one-statement walk (a recursive CTE) answer exactly what the frontier walk answers.
 
 Every node of the scenario graphs and of a random DAG with diamonds and
 shared inputs is a starting point, in every direction and at hop limits from
 0 past the graph's depth; the two walks must agree on nodes, the hop of each,
-their order and the edges. GetLineageSubgraph uses the one-statement walk
-where the database supports it, and its answer stays MLMD's
-(tests/test_lineage_mlmd.py); here we also pin that it is the walk in use.
+their order and the edges. GetLineageSubgraph without ending nodes uses
+the one-statement walk where the database supports it (PostgreSQL) and the
+plain walk elsewhere; its answer stays MLMD's (tests/test_lineage_mlmd.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 from mlineage.lineage import one_statement
 from mlineage.lineage.mlmd import subgraph_walk
-from mlineage.lineage.traversal import Direction, traverse
+from mlineage.lineage.traversal import Direction, plain_walk, traverse
 from mlineage.proto import metadata_store_pb2 as pb
 
 scenarios = runpy.run_path(str(Path(__file__).parent / "lineage_scenarios.py"))
@@ -42,8 +42,14 @@ def _agree(connection, **start) -> None:
     for direction in Direction:
         for hops in HOPS:
             frontier = traverse(connection, direction=direction, max_hops=hops, **start)
-            statement = one_statement.walk(connection, direction=direction, max_hops=hops, **start)
+            plain = plain_walk(connection, direction=direction, max_hops=hops, **start)
             where = f"{start} {direction.name} hops={hops}"
+            assert list(plain.artifacts.items()) == list(frontier.artifacts.items()), where
+            assert list(plain.executions.items()) == list(frontier.executions.items()), where
+            assert plain.events == sorted(frontier.events) and plain.hops == frontier.hops, where
+            if not one_statement.supported(connection):
+                continue
+            statement = one_statement.walk(connection, direction=direction, max_hops=hops, **start)
             assert list(statement.artifacts.items()) == list(frontier.artifacts.items()), where
             assert list(statement.executions.items()) == list(frontier.executions.items()), where
             assert statement.events == sorted(frontier.events), where
@@ -51,12 +57,10 @@ def _agree(connection, **start) -> None:
 
 
 @pytest.mark.parametrize("graph_name", [*scenarios["GRAPHS"], "random"])
-def test_one_statement_walk_matches_the_frontier_walk(store, graph_name):
+def test_plain_and_one_statement_walks_match_the_frontier_walk(store, graph_name):
     graph = _random_dag(7) if graph_name == "random" else scenarios["GRAPHS"][graph_name]()
     ids = scenarios["build_graph"](store, pb, graph)
     with store.reading() as connection:
-        if not one_statement.supported(connection):
-            pytest.skip(f"{connection.dialect.name} walks hop by hop")
         for artifact_id in ids["artifact"].values():
             _agree(connection, artifact_ids=[artifact_id])
         for execution_id in ids["execution"].values():
@@ -88,6 +92,7 @@ def test_lineage_subgraph_walks_in_one_statement_where_supported(store):
     with store.reading() as connection:
         walk = subgraph_walk(connection, options, store.namespace)
         assert isinstance(walk, one_statement.StatementWalk) == one_statement.supported(connection)
+        assert walk.events == sorted(walk.events)  # the plain and one-statement walks, not the frontier walk
         assert len(walk.artifacts) == 51 and len(walk.executions) == 50
         # Ending nodes are the frontier walk's.
         assert not isinstance(subgraph_walk(connection, ending, store.namespace), one_statement.StatementWalk)

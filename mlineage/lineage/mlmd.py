@@ -46,6 +46,7 @@ from mlineage.lineage.traversal import (
     Ending,
     Traversal,
     filter_test,
+    plain_walk,
     traverse,
 )
 from mlineage.metadata import executor
@@ -117,8 +118,8 @@ def subgraph_walk(
 ) -> Traversal:
     """The walk GetLineageSubgraph asks for, with MLMD's checks and error messages.
 
-    Without ending nodes, on a database where every hop would be a round trip, the walk is one
-    statement (``one_statement``), which also reads the memberships when ``with_memberships``."""
+    Without ending nodes the walk is ``plain_walk``, or, on a database where every hop would be a
+    round trip, one statement (``one_statement``) that also reads the memberships when asked."""
     which = options.WhichOneof("starting_nodes")
     if which is None:
         raise InvalidArgumentError("Missing arguments for listing starting nodes.")
@@ -136,15 +137,13 @@ def subgraph_walk(
     start = _starting_ids(connection, start_kind, query, namespace)
     if not start:
         raise NotFoundError("Cannot find qualified nodes to start the traversal.")
-    if ending.artifacts is None and ending.executions is None and one_statement.supported(connection):
-        return one_statement.walk(
-            connection,
-            artifact_ids=start if start_kind is ARTIFACT else (),
-            execution_ids=start if start_kind is EXECUTION else (),
-            direction=direction,
-            max_hops=hops,
-            with_memberships=with_memberships,
-        )
+    if ending.artifacts is None and ending.executions is None:
+        starting = {"artifact_ids": start} if start_kind is ARTIFACT else {"execution_ids": start}
+        if one_statement.supported(connection):
+            return one_statement.walk(
+                connection, **starting, direction=direction, max_hops=hops, with_memberships=with_memberships
+            )
+        return plain_walk(connection, **starting, direction=direction, max_hops=hops)
     return traverse(
         connection,
         artifact_ids=start if start_kind is ARTIFACT else (),
