@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from mlineage.errors import (
     AbortedError,
@@ -29,7 +29,7 @@ from mlineage.errors import (
     OutOfRangeError,
     UnavailableError,
 )
-from mlineage.metadata import executor, validation
+from mlineage.metadata import db_errors, executor, validation
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine
@@ -61,13 +61,6 @@ def _again_after_a_concurrent_insert(upsert: Callable[[], _T]) -> _T:
         return upsert()
     except AlreadyExistsError:
         return upsert()
-
-
-def _integrity_message(exc: IntegrityError) -> str:
-    """A one-line reason from the database, without SQL text or parameters."""
-    reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-    detail = [line for line in reason if line.startswith("DETAIL")]
-    return "; ".join([reason[0] if reason else "constraint violated", *detail])
 
 
 class Store(ListingMethods):
@@ -164,7 +157,10 @@ class Store(ListingMethods):
             raise
         except IntegrityError as exc:
             self._types.clear()
-            raise AlreadyExistsError(f"Given node already exists: {_integrity_message(exc)}") from None
+            raise db_errors.integrity_error(exc) from None
+        except DataError as exc:
+            self._types.clear()
+            raise db_errors.data_error(exc) from None
         except OperationalError as exc:
             self._types.clear()
             raise self._operational(exc) from None
@@ -176,6 +172,8 @@ class Store(ListingMethods):
                 # Begin now so raw-cursor reads (nodes.read_nodes) share one snapshot with the rest.
                 connection.begin()
                 yield connection
+        except DataError as exc:  # e.g. a filter's text literal PostgreSQL cannot compare (a NUL)
+            raise db_errors.data_error(exc) from None
         except OperationalError as exc:
             raise self._operational(exc) from None
 
@@ -195,6 +193,8 @@ class Store(ListingMethods):
                 if connection.dialect.name == "sqlite":
                     fairy.dbapi_connection.execute("BEGIN")
                 yield connection
+        except DataError as exc:
+            raise db_errors.data_error(exc) from None
         except OperationalError as exc:
             raise self._operational(exc) from None
         finally:
@@ -406,12 +406,29 @@ class Store(ListingMethods):
         ids: list[int | None] = [None] * len(messages)
         new_positions = []
         updates = []
+        names: set[tuple[int, str]] = set()
+        external_ids: set[str] = set()
         for position, message in enumerate(messages):
             if message.HasField("id"):
                 updates.append(position)
             else:
                 self._validate_new(connection, kind, message)
                 new_positions.append(position)
+                # Named here, with the values; a clash with a stored node is worded by db_errors.
+                if message.HasField("name"):
+                    if (message.type_id, message.name) in names:
+                        raise AlreadyExistsError(
+                            f"Given node already exists: the request has two {kind.name}s of type_id "
+                            f"{message.type_id} named {message.name!r}"
+                        )
+                    names.add((message.type_id, message.name))
+                if message.external_id:
+                    if message.external_id in external_ids:
+                        raise AlreadyExistsError(
+                            f"Given node already exists: the request has two {kind.name}s with external_id "
+                            f"{message.external_id!r}"
+                        )
+                    external_ids.add(message.external_id)
         if updates:
             grown: list[int] = []
             stored = {

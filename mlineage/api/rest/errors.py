@@ -14,12 +14,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DataError, DBAPIError, ProgrammingError, StatementError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlineage import errors as codes
 from mlineage.api.rest.protojson import dumps
 from mlineage.errors import MlineageError
+from mlineage.metadata import db_errors
 
 log = logging.getLogger("mlineage.rest")
 
@@ -135,7 +136,7 @@ class CatchAllMiddleware:
                 # A driver exception that reached us unwrapped (the store's raw-cursor paths): still the
                 # caller's mistake or a database state, never an internal error.
                 log.warning("unwrapped database error in %s %s: %s", scope.get("method"), path, exc)
-                response = error_response(code, f"the database refused the request: {str(exc).splitlines()[0][:300]}")
+                response = error_response(code, _driver_error_words(code))
             else:
                 log.exception("unexpected error in %s %s", scope.get("method"), path)
                 response = error_response(codes.INTERNAL, "internal error; the server log has the details")
@@ -148,6 +149,15 @@ _DRIVER_CODES = (
     ("ProgrammingError", codes.INVALID_ARGUMENT),
     ("OperationalError", codes.UNAVAILABLE),
 )
+
+
+def _driver_error_words(code: int) -> str:
+    # The driver's own text names tables and constraints; the caller gets the rule, the log the text.
+    if code == codes.ALREADY_EXISTS:
+        return "the request conflicts with stored data: a value that must be unique is taken"
+    if code == codes.INVALID_ARGUMENT:
+        return "a value of the request cannot be stored or compared"
+    return "the database cannot be reached; retry later"
 
 
 def _driver_error_code(exc: Exception) -> int | None:
@@ -163,9 +173,13 @@ def _driver_error_code(exc: Exception) -> int | None:
 
 def database_error(request: Request, exc: StatementError) -> Response:
     """Values the database refused (a NUL in a string, a number out of its range) are the caller's."""
+    if isinstance(exc, IntegrityError):
+        log.info("database refused a duplicate in %s %s: %s", request.method, request.url.path, exc.orig)
+        error = db_errors.integrity_error(exc)
+        return error_response(error.code, error.message)
     if isinstance(exc, DataError | ProgrammingError):
         log.info("database refused a value in %s %s: %s", request.method, request.url.path, exc.orig)
-        return error_response(codes.INVALID_ARGUMENT, "the database refused a value of the request: " + _first_line(exc))
+        return error_response(codes.INVALID_ARGUMENT, db_errors.data_error(exc).message)
     log.exception("database error in %s %s", request.method, request.url.path)
     return error_response(codes.UNAVAILABLE, "database error: " + _first_line(exc))
 

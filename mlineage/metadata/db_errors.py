@@ -1,0 +1,95 @@
+"""Database errors in the API's words: which rule a request broke, never a constraint, table or SQL text.
+
+SQLite and PostgreSQL word the same violation differently ("UNIQUE constraint
+failed: contexts.type_id, contexts.name" against "duplicate key value violates
+unique constraint …"); both are read here into (table, columns) and answered
+with one sentence, the same on both databases.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+from mlineage.errors import AlreadyExistsError, InvalidArgumentError, MlineageError
+from mlineage.metadata.limits import MAX_NAME_LENGTH
+
+_SQLITE_COLUMNS = re.compile(r"constraint failed: (?P<columns>[\w., ]+)")
+_PG_KEY = re.compile(r"Key \((?P<columns>[^)]*)\)=")
+
+_NODE_TABLES = {"artifacts": "artifact", "executions": "execution", "contexts": "context"}
+_TYPE_KINDS = "artifact, execution or context"
+
+
+def _violation(exc: DBAPIError) -> tuple[str, frozenset[str]]:
+    """(table, columns) of a constraint violation, as far as the driver says ('' and {} when it does not)."""
+    orig = getattr(exc, "orig", exc)
+    text = str(orig)
+    match = _SQLITE_COLUMNS.search(text)
+    if match:
+        pairs = [part.strip().split(".", 1) for part in match.group("columns").split(",")]
+        table = pairs[0][0] if pairs and len(pairs[0]) == 2 else ""
+        return table, frozenset(pair[-1] for pair in pairs)
+    diag = getattr(orig, "diag", None)
+    table = getattr(diag, "table_name", None) or ""
+    detail = getattr(diag, "message_detail", None) or text
+    match = _PG_KEY.search(detail)
+    columns = frozenset(c.strip() for c in match.group("columns").split(",")) if match else frozenset()
+    return table, columns
+
+
+def integrity_error(exc: IntegrityError) -> MlineageError:
+    """ALREADY_EXISTS (or INVALID_ARGUMENT) saying which uniqueness rule the request broke."""
+    table, columns = _violation(exc)
+    node = _NODE_TABLES.get(table)
+    if node and {"type_id", "name"} <= columns:
+        return AlreadyExistsError(
+            f"Given node already exists: another {node} of the same type has this name ({node} names are "
+            "unique within a type)"
+        )
+    if node and "external_id" in columns:
+        return AlreadyExistsError(
+            f"Given node already exists: another {node} has this external_id (external ids are unique "
+            f"among {node}s)"
+        )
+    if table == "types" and "external_id" in columns:
+        return AlreadyExistsError(
+            "Conflict of external_id: another type of the same kind has this external_id"
+        )
+    if table == "types":
+        return AlreadyExistsError(f"Type already exists: an {_TYPE_KINDS} type with this name and version")
+    if table == "events":
+        return AlreadyExistsError(
+            "Given event already exists: an event with the same artifact_id, execution_id and type"
+        )
+    if table == "parent_contexts":
+        return AlreadyExistsError("Given parent_context already exists")
+    if table == "metric_points":
+        return AlreadyExistsError("a metric point with this execution, name and sequence number already exists")
+    if table in ("attributions", "associations"):
+        return AlreadyExistsError(f"the {table[:-1]} already exists")
+    if "FOREIGN KEY" in str(getattr(exc, "orig", exc)) or "foreign key" in str(getattr(exc, "orig", exc)):
+        return InvalidArgumentError("the request refers to a node or type that does not exist")
+    return AlreadyExistsError("the request conflicts with stored data: a value that must be unique is taken")
+
+
+def data_error(exc: DBAPIError) -> InvalidArgumentError:
+    """INVALID_ARGUMENT for a value the database cannot hold, in the API's words."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "nul" in text or "0x00" in text:
+        return InvalidArgumentError("a text value of the request contains a NUL character (\\0), which text cannot hold")
+    if "too long" in text:
+        return InvalidArgumentError(
+            f"a name, version, external_id or property name of the request is longer than {MAX_NAME_LENGTH} "
+            "characters"
+        )
+    if "out of range" in text or "overflow" in text:
+        return InvalidArgumentError("a number of the request is out of range (64-bit integers and doubles)")
+    if "invalid input syntax" in text or "invalid text representation" in text:
+        return InvalidArgumentError("a value of the request does not have the type its field or comparison needs")
+    return InvalidArgumentError("a value of the request cannot be stored or compared")
+
+
+def is_data_error(exc: BaseException) -> bool:
+    return isinstance(exc, DataError)
