@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 
 TAIL_BYTES = 64 * 1024
+#: The execution type of every ``mlineage run`` step unless --type names another: one type, whatever the command.
+COMMAND_TYPE = "mlineage.Command"
 
 ENVIRONMENT = """\
 environment:
@@ -42,8 +44,10 @@ def add_commands(commands, default_db: str) -> None:
                           f"(default: $MLINEAGE_URL, $MLINEAGE_DB or {default_db})")
     run.add_argument("--pipeline", help="pipeline name (default: $MLINEAGE_PIPELINE or 'default')")
     run.add_argument("--run", dest="run_id", help="run id (default: $MLINEAGE_RUN_ID or a new one)")
-    run.add_argument("--step", help="step name (default: the command's name)")
-    run.add_argument("--type", dest="step_type", help="execution type (default: the step name)")
+    run.add_argument("--step", help="step name, also in the execution's name <pipeline>/<run>/<step> "
+                                    "(default: the command's name)")
+    run.add_argument("--type", dest="step_type", default=COMMAND_TYPE,
+                     help=f"execution type (default: {COMMAND_TYPE}, whatever the command)")
     run.add_argument("--gpus", type=int, help="GPUs the step asks for: records what it got and samples their use")
     run.add_argument("--input", action="append", default=[], metavar="TYPE=URI", help="an input artifact")
     run.add_argument("--output", action="append", default=[], metavar="TYPE=URI", help="an output artifact")
@@ -131,6 +135,7 @@ def cmd_run(args: argparse.Namespace, default_db: str) -> int:
     step_name = args.step or Path(command[0]).name
     run = start_run(args.pipeline, args.run_id, url=url)
     code = 0
+    state = "COMPLETE"
     with run:
         spec = run.step(step_name, type=args.step_type, gpus=args.gpus, sample_interval=args.sample_interval)
         with spec as step:
@@ -148,43 +153,83 @@ def cmd_run(args: argparse.Namespace, default_db: str) -> int:
                 step.set_properties(exit_code=127)
                 step.fail(f"cannot start {command[0]!r}: {exc}")
                 print(f"mlineage run: cannot start {command[0]!r}: {exc}", file=sys.stderr)
-                return 127
-            tails = (collections.deque(), collections.deque())
-            pumps = [
-                threading.Thread(target=_pump, args=(process.stdout, sys.stdout.buffer, tails[0]), daemon=True),
-                threading.Thread(target=_pump, args=(process.stderr, sys.stderr.buffer, tails[1]), daemon=True),
-            ]
-            for pump in pumps:
-                pump.start()
-            previous = {}
-
-            def forward(signum, _frame) -> None:
-                if process.poll() is None:
-                    process.send_signal(signum)
-
-            if threading.current_thread() is threading.main_thread():
-                for signum in (signal.SIGINT, signal.SIGTERM):
-                    previous[signum] = signal.signal(signum, forward)
-            try:
-                returncode = process.wait()
-            finally:
-                for signum, handler in previous.items():
-                    signal.signal(signum, handler)
-            for pump in pumps:
-                pump.join(timeout=10)
-            code = returncode if returncode >= 0 else 128 - returncode
-            step.set_properties(exit_code=code)
-            if returncode == 0:
-                for type_name, uri in _pairs(args.output, "--output"):
-                    step.output(type_name, uri)
+                state, code = "FAILED", 127
             else:
-                reason = f"exit code {returncode}" if returncode > 0 else f"killed by signal {-returncode}"
-                step.set_properties(stdout_tail=_tail(tails[0], args.tail_lines),
-                                    stderr_tail=_tail(tails[1], args.tail_lines))
-                step.fail(f"{shlex.join(command)}: {reason}")
-        if code != 0:
-            run.close("FAILED")
+                code, state = _supervise(process, command, step, args)
+        run.close(state)
+    _say_recorded(run, step, url, state)
     return code
+
+
+def _supervise(process: subprocess.Popen, command: list[str], step, args: argparse.Namespace) -> tuple[int, str]:
+    """Wait for the command, passing its output through; record how it ended. (exit code, state)."""
+    tails = (collections.deque(), collections.deque())
+    pumps = [
+        threading.Thread(target=_pump, args=(process.stdout, sys.stdout.buffer, tails[0]), daemon=True),
+        threading.Thread(target=_pump, args=(process.stderr, sys.stderr.buffer, tails[1]), daemon=True),
+    ]
+    for pump in pumps:
+        pump.start()
+    previous = {}
+    interrupted: list[int] = []
+
+    def forward(signum, _frame) -> None:
+        interrupted.append(signum)
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, forward)
+    try:
+        returncode = process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    for pump in pumps:
+        pump.join(timeout=10)
+    code = returncode if returncode >= 0 else 128 - returncode
+    step.set_properties(exit_code=code)
+    if returncode == 0:
+        for type_name, uri in _pairs(args.output, "--output"):
+            step.output(type_name, uri)
+        return code, "COMPLETE"
+    step.set_properties(stdout_tail=_tail(tails[0], args.tail_lines),
+                        stderr_tail=_tail(tails[1], args.tail_lines))
+    if interrupted or returncode == -signal.SIGINT:
+        # Interrupted (Ctrl-C, or SIGTERM from a scheduler that stops the job): CANCELED, as a
+        # KeyboardInterrupt inside `with run.step()` is in the Python API.
+        signum = interrupted[0] if interrupted else signal.SIGINT
+        step.cancel("KeyboardInterrupt" if signum == signal.SIGINT else f"interrupted by {signal.Signals(signum).name}")
+        return (code if returncode != 0 else 128 + signum), "CANCELED"
+    reason = f"exit code {returncode}" if returncode > 0 else f"killed by signal {-returncode}"
+    step.fail(f"{shlex.join(command)}: {reason}")
+    return code, "FAILED"
+
+
+def _say_recorded(run, step, url: str, state: str) -> None:
+    """One line on stderr: what was recorded where, with the server's ids once it holds them."""
+    execution_id, context_id = step.stored_id, run.stored_id
+    shown = _redact(url)
+    if execution_id is not None:
+        where = f"execution {execution_id} ({step.execution_name}, type {step.type_name}, {state})"
+        context = f"run context {context_id} ({run.name})" if context_id is not None else f"run {run.name}"
+        print(f"mlineage: recorded {where} in {context} at {shown}", file=sys.stderr)
+    else:
+        print(f"mlineage: recorded execution {step.execution_name} (external id {step.external_id}, "
+              f"{state}) in run {run.name} for {shown}; the server does not hold it yet (see above)",
+              file=sys.stderr)
+
+
+def _redact(url: str) -> str:
+    """``url`` without a password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
 
 
 def cmd_journal(args: argparse.Namespace) -> int:

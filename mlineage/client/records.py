@@ -9,19 +9,28 @@ answer, and the store still holds each once:
 * ``["ctx", key, type, name, props, parent_key]``: a context, found by
   (type, name) or created with ``external_id=key``; ``props`` are merged into
   its custom properties.
-* ``["exe", key, type, state, props, context_keys]``: the whole state of an
-  execution (``external_id=key``): created once, then replaced by each newer record.
+* ``["exe", key, type, state, props, context_keys, name]``: the whole state of an
+  execution (``external_id=key``): created once (named ``name``, or, when another
+  execution of the type has that name, ``name#<key[:8]>``), then replaced by each
+  newer record. ``name`` may be missing (records of earlier versions).
 * ``["art", key, type, uri, props, reuse, exe_key, event_type, event_key, event_index, context_keys, id]``:
   an artifact and its event with an execution. ``reuse`` is ``"new"``,
   ``"external_id"`` (link the artifact with that external id if it exists) or
-  ``"uri"`` (link the newest artifact of the type at that URI if one exists);
-  ``id`` links a stored artifact by its server id.
+  ``"uri"`` (link the newest artifact of the type at that URI whose stored
+  properties agree with every one in ``props``; when none agrees, a new artifact
+  at that URI with ``props``: a new version of what is there, never a silent
+  link to an artifact that says otherwise); ``id`` links a stored artifact by its
+  server id.
 * ``["xp", exe_key, type, props]``: properties merged into an execution
   (params logged between state changes), without resending the rest.
 * ``["m", exe_key, name, seq, step, value, timestamp_ms]``: one metric point.
 
 Between contexts and execution states, the Applier writes all metric
 points in one call and all artifacts in one ``put_lineage_subgraph``.
+
+A property the node's type declares must be given a value of that type (an int
+is widened where a DOUBLE is declared); any other value is refused with
+INVALID_ARGUMENT naming the property, never moved to the custom properties.
 """
 
 from __future__ import annotations
@@ -40,6 +49,10 @@ from mlineage.proto import metric_series_pb2 as mpb
 CONTEXT, EXECUTION, ARTIFACT, METRIC, EXECUTION_PROPERTIES = "ctx", "exe", "art", "m", "xp"
 
 EXECUTION_STATES = dict(pb.Execution.State.items())
+PROPERTY_TYPE_NAMES = {value: name for name, value in pb.PropertyType.items()}
+_VALUE_FIELDS = {pb.INT: "int_value", pb.DOUBLE: "double_value", pb.STRING: "string_value",
+                 pb.STRUCT: "struct_value", pb.BOOLEAN: "bool_value", pb.PROTO: "proto_value"}
+_KIND_NAMES = {"ctx": "context", "exe": "execution", "art": "artifact", "xp": "execution"}
 EVENT_TYPES = dict(pb.Event.Type.items())
 MODEL_BASE_TYPE = pb.ArtifactType.SystemDefinedBaseType.Value("MODEL")
 
@@ -102,6 +115,30 @@ def from_value(value: pb.Value) -> Any:
         data = json_format.MessageToDict(value.struct_value)
         return data["value"] if set(data) == {"value"} and isinstance(data["value"], list) else data
     return getattr(value, which) if which else None
+
+
+def _agrees(node, props: dict) -> bool:
+    """Whether ``node`` holds each of ``props`` with an equal value (as a property or a custom property)."""
+    for name, value in props.items():
+        if value is None:
+            continue
+        if name in node.properties:
+            stored = node.properties[name]
+        elif name in node.custom_properties:
+            stored = node.custom_properties[name]
+        else:
+            return False
+        wanted = pb.Value()
+        to_value(value, wanted)
+        if stored == wanted:
+            continue
+        have, want = from_value(stored), from_value(wanted)
+        numbers = (int, float)
+        if (isinstance(have, numbers) and isinstance(want, numbers) and not isinstance(have, bool)
+                and not isinstance(want, bool) and float(have) == float(want)):
+            continue  # 3 and 3.0: an int logged where a DOUBLE is declared
+        return False
+    return True
 
 
 def _put_metric_series(store, series: list[mpb.MetricSeries]) -> int:
@@ -208,22 +245,33 @@ class Applier:
         return result
 
     @staticmethod
-    def _fill_properties(message, props: dict, declared: dict[str, int]) -> None:
-        """Declared properties go to ``properties`` when the value fits the declared type; the rest are custom."""
-        kinds = {pb.INT: "int_value", pb.DOUBLE: "double_value", pb.STRING: "string_value",
-                 pb.STRUCT: "struct_value", pb.BOOLEAN: "bool_value"}
+    def _fill_properties(message, props: dict, declared: dict[str, int], *, kind: str = "",
+                         type_name: str = "") -> None:
+        """Declared properties go to ``properties``, the rest to ``custom_properties``.
+
+        A value for a declared property must have the declared type (an int may fill a DOUBLE);
+        anything else raises InvalidArgumentError rather than landing somewhere the reader does not look.
+        """
         for name, value in props.items():
             if value is None:
                 continue
             target = pb.Value()
             to_value(value, target)
             declared_type = declared.get(name)
-            if declared_type is not None and kinds.get(declared_type) == target.WhichOneof("value"):
+            if declared_type is None:
+                message.custom_properties[name].CopyFrom(target)
+            elif _VALUE_FIELDS.get(declared_type) == target.WhichOneof("value"):
                 message.properties[name].CopyFrom(target)
             elif declared_type == pb.DOUBLE and target.WhichOneof("value") == "int_value":
                 message.properties[name].double_value = float(value)
             else:
-                message.custom_properties[name].CopyFrom(target)
+                shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+                raise errors.InvalidArgumentError(
+                    f"property {name!r} of {_KIND_NAMES.get(kind, 'node')} type {type_name!r} is declared "
+                    f"{PROPERTY_TYPE_NAMES.get(declared_type, declared_type)}; got {shown} "
+                    f"(a {type(value).__name__}): pass a value of the declared type, or log it under "
+                    "another name"
+                )
 
     # --- contexts -------------------------------------------------------------------------------
 
@@ -235,7 +283,7 @@ class Applier:
             found = self.store.get_context_by_type_and_name(type_name, name)
             if found is None:
                 message = pb.Context(type_id=type_id, name=name, external_id=key)
-                self._fill_properties(message, props, declared)
+                self._fill_properties(message, props, declared, kind=CONTEXT, type_name=type_name)
                 try:
                     [context_id] = self.store.put_contexts([message])
                 except errors.AlreadyExistsError:
@@ -253,7 +301,7 @@ class Applier:
         if props:
             # Merge: only the keys given change, so two processes on one run context keep each other's keys.
             message = pb.Context(id=context_id, type_id=type_id, name=name)
-            self._fill_properties(message, props, declared)
+            self._fill_properties(message, props, declared, kind=CONTEXT, type_name=type_name)
             mask = [f"properties.{k}" for k in message.properties] + [
                 f"custom_properties.{k}" for k in message.custom_properties
             ]
@@ -281,20 +329,27 @@ class Applier:
     # --- executions -----------------------------------------------------------------------------
 
     def _execution(self, record: list) -> int:
-        _, key, type_name, state, props, context_keys = record
+        _, key, type_name, state, props, context_keys, *rest = record
+        name = rest[0] if rest else None
         type_id, declared = self.type_id(EXECUTION, type_name)
         message = pb.Execution(type_id=type_id, external_id=key, last_known_state=EXECUTION_STATES[state])
-        self._fill_properties(message, props, declared)
+        self._fill_properties(message, props, declared, kind=EXECUTION, type_name=type_name)
         execution_id = self.lookup(EXECUTION, key)
         if execution_id is None:
+            if name:
+                message.name = name
             try:
                 [execution_id] = self.store.put_executions([message])
             except errors.AlreadyExistsError:
                 execution_id = self.lookup(EXECUTION, key)
-                if execution_id is None:
+                if execution_id is not None:  # stored meanwhile (a replay racing a live sender)
+                    message.id = execution_id
+                    self.store.put_executions([message])
+                elif name:  # another execution of the type has the name (the same step twice in a run)
+                    message.name = f"{name}#{key[:8]}"
+                    [execution_id] = self.store.put_executions([message])
+                else:
                     raise
-                message.id = execution_id
-                self.store.put_executions([message])
             self.ids[(EXECUTION, key)] = execution_id
         else:
             message.id = execution_id
@@ -315,7 +370,7 @@ class Applier:
         for key, (type_name, props) in merged.items():
             type_id, declared = self.type_id(EXECUTION, type_name)
             message = pb.Execution(id=self._execution_id(key), type_id=type_id)
-            self._fill_properties(message, props, declared)
+            self._fill_properties(message, props, declared, kind=EXECUTION, type_name=type_name)
             mask = [f"properties.{k}" for k in message.properties] + [
                 f"custom_properties.{k}" for k in message.custom_properties
             ]
@@ -360,9 +415,12 @@ class Applier:
                 event.path.steps.add().index = event_index or 0
             artifact_id = known_id if known_id is not None else self.ids.get((ARTIFACT, key))
             if artifact_id is None and reuse == "uri" and key not in new_index:
-                artifact_id = self._newest_at_uri(type_name, uri)
+                artifact_id = self._newest_agreeing_at_uri(type_name, uri, props)
                 if artifact_id is not None:
                     self.ids[(ARTIFACT, key)] = artifact_id
+                    if artifact_id not in stored:  # its events were not read above: the step may have one
+                        present.update((e.artifact_id, e.execution_id, e.type)
+                                       for e in self.store.get_events_by_artifact_ids([artifact_id]))
             if artifact_id is not None:
                 if (artifact_id, execution_id, event.type) not in present:
                     event.artifact_id = artifact_id
@@ -375,7 +433,7 @@ class Applier:
                     artifact = pb.Artifact(type_id=type_id, external_id=key, state=pb.Artifact.LIVE)
                     if uri is not None:
                         artifact.uri = uri
-                    self._fill_properties(artifact, props, declared)
+                    self._fill_properties(artifact, props, declared, kind=ARTIFACT, type_name=type_name)
                     new_index[key] = len(new_artifacts)
                     new_artifacts.append(artifact)
                 marker = (key, execution_id, event.type)
@@ -399,12 +457,14 @@ class Applier:
             )
             self._linked.update(("art", c, a) for c, a in pairs)
 
-    def _newest_at_uri(self, type_name: str, uri: str | None) -> int | None:
+    def _newest_agreeing_at_uri(self, type_name: str, uri: str | None, props: dict) -> int | None:
+        """The newest artifact of the type at ``uri`` whose stored properties agree with ``props``."""
         if uri is None:
             return None
         type_id, _ = self.type_id(ARTIFACT, type_name)
-        candidates = [a.id for a in self.store.get_artifacts_by_uri(uri) if a.type_id == type_id]
-        return max(candidates) if candidates else None
+        candidates = [a for a in self.store.get_artifacts_by_uri(uri) if a.type_id == type_id]
+        agreeing = [a.id for a in candidates if _agrees(a, props)]
+        return max(agreeing) if agreeing else None
 
     # --- metrics --------------------------------------------------------------------------------
 

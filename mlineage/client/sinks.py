@@ -113,6 +113,10 @@ class DirectSink:
         self.flush()
         return self.applier.lookup(kind, key)
 
+    def known_id(self, kind: str, key: str) -> int | None:
+        """The server id of a node this sink stored, if it did (no query)."""
+        return self.applier.ids.get((kind, key))
+
     def close(self, timeout: float | None = None) -> None:
         self.flush()
         if self._owns_store:

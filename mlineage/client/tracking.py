@@ -8,15 +8,27 @@
             step.output_model("gs://b/models/7", framework="tensorflow", format="saved_model")
 
 A run is a ``pipeline_run`` context under a ``pipeline`` context (the parent
-link); a step is an execution in both, going NEW → RUNNING → COMPLETE (FAILED
-with the error text on an exception, CANCELED on KeyboardInterrupt, CACHED
-when an earlier execution with the same ``cache_key`` is reused). Custom
+link); a step is an execution in both, named ``<pipeline>/<run id>/<step>``,
+going NEW → RUNNING → COMPLETE (FAILED with the error text on an exception,
+CANCELED on KeyboardInterrupt, CACHED when an earlier execution with the same
+``cache_key`` is reused). Custom
 properties of a step: ``param.<name>`` for parameters, ``metric.<name>`` for the
 last value of a metric (the whole series is in the metric store), and the
 environment (host, user, pid, git_commit, python_version, packages, …).
 Every call only makes a record and hands it to the run's sink
 (``mlineage.client.sinks``); with a gRPC store that is a journal append, so the
 step's thread never waits for the network.
+
+Two rules a caller can count on. A value for a property that the node's type
+declares must have the declared type (an int may fill a DOUBLE); any other is
+refused with ``InvalidArgumentError`` (at the call with a database URL; when
+the record is sent with a gRPC server, which sets it aside in the journal's
+dead letters and warns), never stored as a custom property instead.
+``step.input(type, uri, **properties)`` links the newest artifact of the type
+at ``uri`` whose stored values agree with every property given; when none
+does (say the stored one has ``span=2`` and the call says ``span=3``), it
+records a new artifact at that URI with those properties, a new version of the
+data there, and the stored one is left as it was.
 """
 
 from __future__ import annotations
@@ -118,6 +130,11 @@ class Run:
     @property
     def context_keys(self) -> list[str]:
         return [self.pipeline_key, self.key]
+
+    @property
+    def stored_id(self) -> int | None:
+        """The run context's server id if this process has seen it stored; None otherwise (never waits)."""
+        return self.sink.known_id(rec.CONTEXT, self.key)
 
     def step(self, name: str, *, type: str | None = None, gpus: int | None = None,  # noqa: A002
              cache_key: str | None = None, properties: Mapping[str, Any] | None = None,
@@ -232,6 +249,7 @@ class Step:
         self.run = run
         self.name = name
         self.type_name = type or name
+        self.execution_name = f"{run.name}/{name}"
         self.key = uuid.uuid4().hex
         self.gpus = gpus
         self.cache_key = cache_key
@@ -263,7 +281,8 @@ class Step:
     def _snapshot(self) -> None:
         props = dict(self.props)
         props.update({f"metric.{name}": value for name, value in self._last.items()})
-        self._emit([rec.EXECUTION, self.key, self.type_name, self.state, props, self._contexts])
+        self._emit([rec.EXECUTION, self.key, self.type_name, self.state, props, self._contexts,
+                    self.execution_name])
 
     def start(self) -> Step:
         self._started = time.monotonic()
@@ -303,12 +322,19 @@ class Step:
 
     def fail(self, message: str) -> None:
         """End the step as FAILED with ``message`` (for callers that do not raise, e.g. ``mlineage run``)."""
+        self._end_as("FAILED", message)
+
+    def cancel(self, message: str = "KeyboardInterrupt") -> None:
+        """End the step as CANCELED, as an interrupt (KeyboardInterrupt) inside ``with run.step()`` does."""
+        self._end_as("CANCELED", message)
+
+    def _end_as(self, state: str, message: str) -> None:
         self.props["error"] = message[-ERROR_TEXT_LIMIT:]
         self.props["ended_at_ms"] = _now_ms()
         self.props["duration_s"] = round(time.monotonic() - self._started, 6)
         if self._sampler is not None:
             self._finish_gpu()
-        self.state = "FAILED"
+        self.state = state
         self._snapshot()
 
     def __enter__(self) -> Step:
@@ -325,6 +351,11 @@ class Step:
     def id(self) -> int | None:
         """The execution's server id (waits for the records to be stored with a remote store)."""
         return self.run.sink.resolve(rec.EXECUTION, self.key)
+
+    @property
+    def stored_id(self) -> int | None:
+        """The execution's server id if this process has seen it stored; None otherwise (never waits)."""
+        return self.run.sink.known_id(rec.EXECUTION, self.key)
 
     # --- params and properties ------------------------------------------------------------------
 
@@ -469,6 +500,10 @@ class Step:
         self.props["gpus_requested"] = int(self.gpus or 0)
         self.props["gpus_allocated"] = len(info.devices)
         self.props["gpu"] = info.as_dict()
+        shortfall = gpu.shortfall(int(self.gpus or 0), info)
+        if shortfall:
+            self.props["gpu_warning"] = shortfall
+            log.warning("mlineage: step %r %s", self.name, shortfall)
         if info.devices:
             self._sampler = gpu.GpuSampler(info, interval=self.sample_interval)
             self._sampler.start()

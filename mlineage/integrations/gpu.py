@@ -267,6 +267,17 @@ def probe(*, nvml=None, smi_runner=None, environ: dict[str, str] | None = None) 
     return info
 
 
+def shortfall(requested: int, info: GpuInfo) -> str | None:
+    """What to warn about when a job asked for ``requested`` GPUs and ``info`` found fewer; None if it got them."""
+    found = len(info.devices)
+    if requested <= 0 or found >= requested:
+        return None
+    if found == 0:
+        return (f"asked for {requested} GPU(s) and found none ({info.reason or 'no devices'}); "
+                "it runs without GPU accounting")
+    return f"asked for {requested} GPU(s) and found {found}; their use is recorded"
+
+
 # --- sampling --------------------------------------------------------------------------------------
 
 
@@ -417,4 +428,5 @@ class GpuSampler:
                         devices=self._usage)
 
 
-__all__ = ["GpuDevice", "GpuInfo", "GpuSampler", "GpuUsage", "parse_cuda_version", "parse_query_gpu_csv", "probe"]
+__all__ = ["GpuDevice", "GpuInfo", "GpuSampler", "GpuUsage", "parse_cuda_version", "parse_query_gpu_csv", "probe",
+           "shortfall"]
