@@ -18,6 +18,7 @@ import pytest
 
 from mlineage.lineage import one_statement
 from mlineage.lineage.mlmd import subgraph_walk
+from mlineage.lineage.reads import EventReader
 from mlineage.lineage.traversal import Direction, plain_walk, traverse
 from mlineage.proto import metadata_store_pb2 as pb
 
@@ -38,6 +39,14 @@ def _random_dag(seed: int) -> dict:
     return {"artifacts": artifacts, "executions": executions, "events": events, "contexts": {}}
 
 
+def _full_rows(connection, edges) -> list[tuple]:
+    reader = EventReader(connection)
+    try:
+        return reader.event_rows([edge.id for edge in edges])
+    finally:
+        reader.close()
+
+
 def _agree(connection, **start) -> None:
     for direction in Direction:
         for hops in HOPS:
@@ -47,13 +56,14 @@ def _agree(connection, **start) -> None:
             assert list(plain.artifacts.items()) == list(frontier.artifacts.items()), where
             assert list(plain.executions.items()) == list(frontier.executions.items()), where
             assert plain.events == sorted(frontier.events) and plain.hops == frontier.hops, where
+            assert plain.event_rows == {row[0]: row for row in _full_rows(connection, frontier.events)}, where
             if not one_statement.supported(connection):
                 continue
             statement = one_statement.walk(connection, direction=direction, max_hops=hops, **start)
             assert list(statement.artifacts.items()) == list(frontier.artifacts.items()), where
             assert list(statement.executions.items()) == list(frontier.executions.items()), where
             assert statement.events == sorted(frontier.events), where
-            assert set(statement.event_rows) == {edge.id for edge in frontier.events}, where
+            assert statement.event_rows == {row[0]: row for row in _full_rows(connection, frontier.events)}, where
 
 
 @pytest.mark.parametrize("graph_name", [*scenarios["GRAPHS"], "random"])

@@ -121,7 +121,7 @@ def fill_graph(
 ) -> pb.LineageGraph:
     """Fill ``graph`` as MLMD's server does: nodes (ids only when dehydrated), events, memberships, and
     for the ``*_types`` fields every type of the store, system types included. ``found_memberships``
-    and ``event_rows``: what the walk already read (see ``one_statement``)."""
+    and ``event_rows``: what the walk already read (``Traversal.event_rows``, ``one_statement``)."""
     attributions: list[tuple[int, int]] = []
     associations: list[tuple[int, int]] = []
     if {"contexts", "attributions", "associations"} & fields:

@@ -179,7 +179,7 @@ def lineage_subgraph(
             dehydrated=dehydrated,
             namespace=store.namespace,
             found_memberships=(walk.attributions, walk.associations) if read else None,
-            event_rows=walk.event_rows if read else None,
+            event_rows=walk.event_rows,
         )
 
 
@@ -226,7 +226,7 @@ def hydrated_lineage_subgraph(
         for name, types in zip(typed, used_types(connection, *(found[name] for name in typed)), strict=True):
             getattr(graph, name).extend(types)
         if "events" in wanted:
-            add_edges(connection, graph.events, walk.events, walk.event_rows if read else None)
+            add_edges(connection, graph.events, walk.events, walk.event_rows)
     add_memberships(
         graph,
         attributions if "attributions" in wanted else (),

@@ -40,10 +40,9 @@ _ARTIFACT, _EXECUTION, _EVENT, _ATTRIBUTION, _ASSOCIATION = range(5)
 
 @dataclass
 class StatementWalk(Traversal):
-    """A Traversal with what the same statement read for the answer: full event rows, memberships."""
+    """A Traversal with what the same statement read for the answer: full event rows (``event_rows``),
+    memberships."""
 
-    #: (id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata) by event id.
-    event_rows: dict[int, tuple] = field(default_factory=dict)
     attributions: list[tuple[int, int]] = field(default_factory=list)  # (context_id, artifact_id), sorted
     associations: list[tuple[int, int]] = field(default_factory=list)  # (context_id, execution_id), sorted
 

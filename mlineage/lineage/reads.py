@@ -14,6 +14,7 @@ from mlineage.metadata.kinds import ARTIFACT, NodeKind
 _BATCH = 900
 #: Ids per JSON array or PostgreSQL array parameter.
 _BIG_BATCH = 10_000
+_FULL_COLUMNS = "id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata"
 
 
 class EventEdge(NamedTuple):
@@ -41,9 +42,10 @@ class EventReader:
         self._postgres = connection.dialect.name == "postgresql"
 
     def statement(
-        self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None
+        self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None, *, full: bool = False
     ) -> tuple[str, tuple]:
-        """The hop query (SQL text and parameters) for the events of ``ids``, optionally of some types."""
+        """The hop query (SQL text and parameters) for the events of ``ids``, optionally of some types
+        (``full``: the columns of ``event_rows``, not only the edge's)."""
         column = "artifact_id" if kind is ARTIFACT else "execution_id"
         ids = list(ids)
         if self._postgres:
@@ -58,14 +60,19 @@ class EventReader:
             if types is not None:
                 where += f" AND type IN ({','.join('?' * len(types))})"
                 params += tuple(types)
-        return f"SELECT id, artifact_id, execution_id, type FROM events WHERE {where}", params
+        columns = _FULL_COLUMNS if full else "id, artifact_id, execution_id, type"
+        return f"SELECT {columns} FROM events WHERE {where}", params
 
-    def events_of(self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None) -> list[EventEdge]:
-        """Events of the given artifacts (or executions), optionally of some types only."""
-        rows: list[EventEdge] = []
+    def events_of(
+        self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None, *, full: bool = False
+    ) -> list:
+        """Events of the given artifacts (or executions), optionally of some types only: EventEdges,
+        or with ``full`` the rows ``event_rows`` answers (plain tuples)."""
+        rows: list = []
         for start in range(0, len(ids), _BATCH):
-            self._cursor.execute(*self.statement(kind, ids[start : start + _BATCH], types))
-            rows.extend(EventEdge(*row) for row in self._cursor.fetchall())
+            self._cursor.execute(*self.statement(kind, ids[start : start + _BATCH], types, full=full))
+            found = self._cursor.fetchall()
+            rows.extend(found if full else (EventEdge(*row) for row in found))
         return rows
 
     def ids_clause(self, column: str) -> str:
@@ -85,10 +92,7 @@ class EventReader:
 
     def event_rows(self, event_ids: Sequence[int]) -> list[tuple]:
         """(id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata) by id."""
-        sql = (
-            "SELECT id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata "
-            f"FROM events WHERE {self.ids_clause('id')}"
-        )
+        sql = f"SELECT {_FULL_COLUMNS} FROM events WHERE {self.ids_clause('id')}"
         return self._by_ids(sql, event_ids)
 
     def memberships(self, kind: NodeKind, ids: Sequence[int]) -> list[tuple[int, int]]:

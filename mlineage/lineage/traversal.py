@@ -88,6 +88,9 @@ class Traversal:
     #: Nodes that matched an ending condition (admitted or not).
     ending_artifacts: set[int] = field(default_factory=set)
     ending_executions: set[int] = field(default_factory=set)
+    #: The walked events' full rows by id, where the walk read them on its way (else None):
+    #: (id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata).
+    event_rows: dict[int, tuple] | None = None
 
     @property
     def node_count(self) -> int:
@@ -360,7 +363,7 @@ def plain_walk(
     for name, ids in frontier.items():
         seen[name].update((node_id, 0) for node_id in ids)
     types = {kind.name: step_event_types(direction, kind) for kind in _KINDS}
-    edges: dict[int, EventEdge] = {}
+    rows: dict[int, tuple] = {}
     reader = EventReader(connection)
     hop = 0
     try:
@@ -373,8 +376,9 @@ def plain_walk(
                 if not sources:
                     continue
                 visited, fresh = seen[target_name], found[target_name]
-                for row in reader.events_of(kind, sources, types[kind.name]):
-                    edges[row[0]] = row
+                # Full rows: the answer needs them, and every row read here is an edge of it.
+                for row in reader.events_of(kind, sources, types[kind.name], full=True):
+                    rows[row[0]] = row
                     target = row[column]
                     if target not in visited:
                         visited[target] = hop
@@ -389,7 +393,8 @@ def plain_walk(
             frontier = found
     finally:
         reader.close()
-    result.events = [edges[event_id] for event_id in sorted(edges)]
+    result.events = [EventEdge(*rows[event_id][:4]) for event_id in sorted(rows)]
+    result.event_rows = rows
     result.hops = hop
     return result
 
