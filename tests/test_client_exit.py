@@ -3,13 +3,14 @@
 Every test runs the step as a subprocess with the defaults as shipped (no
 ``MLINEAGE_JOURNAL_*`` timeouts set), against each way a server can be out of
 reach: nothing listening, an unknown host, a server killed in the middle of
-the step, a host that accepts connections and never answers, and TLS on one
+the step or frozen in the middle of a send, a host that accepts connections and never answers, and TLS on one
 side only. Afterwards the records reach a real server exactly once.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -305,3 +306,35 @@ def test_a_tls_step_leaves_at_once_when_the_server_speaks_plaintext(tmp_path, jo
     with Server(db, port=port, extra_args=tls_args):
         flush(journal_dir)
         assert_delivered_once(url, "tls-to-plain", 50)
+
+
+# --- a server that stops answering in the middle of a send (frozen, not dead) -------------------------
+
+
+def test_a_step_whose_server_freezes_midway_leaves_at_once_and_loses_nothing(tmp_path, journal_dir):
+    server = Server(f"sqlite:///{tmp_path / 'frozen.db'}").start()
+    try:
+        started = time.time()
+        process = subprocess.Popen([sys.executable, "-c", STEP, server.url, "frozen", "200", "pause"],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   env=shipped_env(journal_dir))
+        assert process.stdout.readline().strip() == "paused"
+        deadline = time.monotonic() + 30
+        while pending_records(journal_dir, server.url) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        server.process.send_signal(signal.SIGSTOP)  # connections stay open; nothing answers
+        try:
+            stdout, stderr = process.communicate("go\n", timeout=60)
+        finally:
+            server.process.send_signal(signal.SIGCONT)
+        step = Timed(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr), started,
+                     time.time(), stdout)
+        assert step.returncode == 0, stderr
+        assert step.exit_s < EXIT_LIMIT_S, (step.exit_s, stderr)
+        assert_one_line_saying_where(stderr, journal_dir)
+
+        flush(journal_dir)
+        assert_delivered_once(server.url, "frozen", 400)
+        assert journal.segments(journal_dir) == []
+    finally:
+        server.stop()

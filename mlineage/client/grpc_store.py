@@ -274,7 +274,8 @@ class Target:
         return cls(parts.netloc, parts.scheme == "grpcs", query.get("ca"), query.get("cert"), query.get("key"),
                    query.get("server_name"))
 
-    def channel(self, connect_timeout_ms: int = CONNECT_TIMEOUT_MS) -> grpc.Channel:
+    def channel(self, connect_timeout_ms: int = CONNECT_TIMEOUT_MS, *, own_connection: bool = False) -> grpc.Channel:
+        """A channel to the target; ``own_connection``: never share another channel's connection."""
         options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -284,6 +285,8 @@ class Target:
             # gRPC names the minimum connect timeout "min_reconnect_backoff".
             ("grpc.min_reconnect_backoff_ms", connect_timeout_ms),
         ]
+        if own_connection:  # channels with equal options share connections otherwise
+            options.append(("grpc.use_local_subchannel_pool", 1))
         if not self.tls:
             return grpc.insecure_channel(self.address, options=options)
 
@@ -408,7 +411,7 @@ class GrpcStore(ListingMethods):
 
         Says whether the server process is alive even while all its workers are busy.
         """
-        channel = self._target.channel(connect_timeout_ms=max(1, int(timeout * 1000)))
+        channel = self._target.channel(connect_timeout_ms=max(1, int(timeout * 1000)), own_connection=True)
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout)
             return True

@@ -457,19 +457,25 @@ class Sender(threading.Thread):
                 self._progress.wait(min(remaining, 0.05))
         return True
 
-    def wait_while_progressing(self, *, stall: float, limit: float | None = None) -> ExitOutcome:
+    def wait_while_progressing(self, *, stall: float, limit: float | None = None,
+                               exiting: bool = True) -> ExitOutcome:
         """Wait until the segment is fully acked, as long as the server is reachable and taking records.
 
         Gives up at once when a send made during the wait finds the server
         unreachable (refused, unknown host, TLS mismatch, killed, or silent
         past the connect timeout); after ``stall`` seconds without any answer
         from the server, unless a send is under way and the server still
-        completes a new connection (it is alive, just busy); and after
-        ``limit`` seconds in any case (``None``: no limit).
+        completes a new connection within half that time (it is alive, just
+        busy with a large batch); and after
+        ``limit`` seconds in any case (``None``: no limit). ``exiting``: the
+        process is leaving (``hurry``); otherwise a wait in the middle of a run.
         """
         started = time.monotonic()
         target = self.writer.size()
-        self.hurry()
+        if exiting:
+            self.hurry()
+        else:
+            self._wake.set()
         last_probe = started
         while read_ack(self.writer.path) < target:
             now = time.monotonic()
@@ -482,14 +488,16 @@ class Sender(threading.Thread):
             store = self.store
             answered = max(self.acked_at, getattr(store, "last_answer_at", 0.0) if store is not None else 0.0,
                            started, last_probe)
-            if now - answered >= stall:
+            if now - answered >= stall and not self.busy:
+                return ExitOutcome(False, self.last_error or f"no answer from the server for {stall:g} s")
+            if now - answered >= stall / 2 and self.busy:
+                # A send is under way and unanswered: is the server alive (busy with a large batch) or
+                # frozen? A new connection tells, in the other half of the stall time.
                 probe = getattr(store, "reachable", None)
-                if not self.busy:
-                    return ExitOutcome(False, self.last_error or f"no answer from the server for {stall:g} s")
                 if probe is not None:
-                    if not probe(timeout=min(stall, 1.0)):
+                    if not probe(timeout=stall / 2):
                         return ExitOutcome(False, f"no answer from the server for {stall:g} s")
-                    last_probe = time.monotonic()  # alive, busy with a large batch: keep waiting
+                    last_probe = time.monotonic()
             with self._progress:
                 self._progress.wait(0.02)
         return ExitOutcome(True)

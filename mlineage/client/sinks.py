@@ -176,11 +176,15 @@ class JournalSink:
         (capped by ``MLINEAGE_JOURNAL_EXIT_TIMEOUT``), and give up within about
         ``MLINEAGE_JOURNAL_STALL_TIMEOUT`` seconds when it is not.
         """
+        return self._wait(timeout, exiting=False)
+
+    def _wait(self, timeout: float | None, *, exiting: bool) -> bool:
         if self.closed:
             return self.writer.path.exists() is False
         if timeout is not None:
             return self.sender.wait_sent(timeout)
-        self.outcome = self.sender.wait_while_progressing(stall=stall_timeout(), limit=exit_timeout())
+        self.outcome = self.sender.wait_while_progressing(stall=stall_timeout(), limit=exit_timeout(),
+                                                          exiting=exiting)
         return self.outcome.delivered
 
     def resolve(self, kind: str, key: str, timeout: float | None = None) -> int | None:
@@ -201,7 +205,7 @@ class JournalSink:
         if self.closed:
             return
         self.outcome = None
-        done = self.flush(timeout)
+        done = self._wait(timeout, exiting=True)
         if done and timeout is None and not self.sender.orphans_done:
             self.sender.drain_orphans_before_exit(ORPHANS_AT_EXIT_S)
         reason = (self.outcome.reason if self.outcome is not None else None) or self.sender.last_error
