@@ -492,9 +492,13 @@ class Sender(threading.Thread):
                 return ExitOutcome(False, self.last_error or f"no answer from the server for {stall:g} s")
             if now - answered >= stall / 2 and self.busy:
                 # A send is under way and unanswered: is the server alive (busy with a large batch) or
-                # frozen? A new connection tells, in the other half of the stall time.
+                # frozen? A new connection tells, in the other half of the stall time. A server that has
+                # never answered is still being connected to: its connect timeout decides, or the stall.
                 probe = getattr(store, "reachable", None)
-                if probe is not None:
+                if getattr(store, "last_answer_at", None) == 0.0:
+                    if now - answered >= stall:
+                        return ExitOutcome(False, self.last_error or f"no answer from the server in {stall:g} s")
+                elif probe is not None:
                     if not probe(timeout=stall / 2):
                         return ExitOutcome(False, f"no answer from the server for {stall:g} s")
                     last_probe = time.monotonic()
