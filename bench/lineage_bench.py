@@ -1,13 +1,17 @@
-"""Lineage benchmark: mlineage (SQLite, PostgreSQL) against MLMD in-process on the same graph, in one run.
+"""Lineage benchmark: mlineage (SQLite, PostgreSQL; in-process and over gRPC) against MLMD in-process, in one run.
 
 For each store size (default 10k and 1M nodes) gen_store.py builds, or reuses,
 the same TFX-like graph in an mlineage SQLite file, an mlineage PostgreSQL
 database and an MLMD SQLite file. Four queries start in pipeline 0, whose
 answers are the same at every size: upstream from its last model and
-downstream from its first Examples, 10 and 50 hops. Each round runs
-lineage_worker.py once per store, in a subprocess (MLMD under the ml-metadata
-venv), alternating stores; the table shows the median over rounds of each
-worker's median.
+downstream from its first Examples, 10 and 50 hops; two more walk a 40-step
+chain (one execution per hop) end to end, upstream and downstream. Each round
+runs lineage_worker.py once per backend, in a subprocess (MLMD and the gRPC
+backends under the ml-metadata venv), alternating; the table shows the median
+over rounds of each worker's median. The gRPC backends are MLMD's own client,
+unmodified, against one ``mlineage serve`` per store started for the run
+(SQLite, SQLite with MLINEAGE_GRPC_BY_ID_CACHE=0, PostgreSQL); their table
+prints MLMD/gRPC, the goal being >= 1 (no slower than MLMD in-process).
 
 Columns: ``subgraph`` is ``get_lineage_subgraph`` as MLMD's Python client
 calls it (nodes hydrated, contexts, events, types), the same call on both
@@ -18,6 +22,7 @@ queries' plans (EXPLAIN QUERY PLAN / EXPLAIN ANALYZE) are printed after the
 table. Results go to bench/results/lineage_bench.json.
 
     python bench/lineage_bench.py [--sizes 10000,1000000] [--postgres URL] [--rounds 3] [--repeat 20]
+                                  [--backends mlmd,grpc_sqlite,...] [--queries up10,chain40,...]
 
 Exit status: 0 all goals met, 1 a goal missed, 2 a store failed or two stores disagreed.
 """
