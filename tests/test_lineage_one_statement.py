@@ -82,7 +82,9 @@ def test_one_statement_walk_reads_memberships(store):
     ids = scenarios["build_graph"](store, pb, scenarios["GRAPHS"]["shared"]())
     with store.reading() as connection:
         if not one_statement.supported(connection):
-            pytest.skip(f"{connection.dialect.name} walks hop by hop")
+            # SQLite walks hop by hop (one JSON-array CTE measured slower there): nothing to compare.
+            assert connection.dialect.name == "sqlite"
+            return
         from mlineage.lineage.graph import memberships
 
         for artifact_id in ids["artifact"].values():

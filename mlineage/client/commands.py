@@ -147,22 +147,61 @@ def cmd_run(args: argparse.Namespace, default_db: str) -> int:
                 step.input(type_name, uri)
             env = dict(os.environ, MLINEAGE_URL=url, MLINEAGE_PIPELINE=run.pipeline, MLINEAGE_RUN_ID=run.run_id,
                        MLINEAGE_PARENT_EXECUTION=step.external_id)
-            try:
-                process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-            except OSError as exc:
-                step.set_properties(exit_code=127)
-                step.fail(f"cannot start {command[0]!r}: {exc}")
-                print(f"mlineage run: cannot start {command[0]!r}: {exc}", file=sys.stderr)
-                state, code = "FAILED", 127
-            else:
-                code, state = _supervise(process, command, step, args)
+            with _Interrupts() as interrupts:  # before the command starts: a Ctrl-C at any moment counts
+                try:
+                    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                except OSError as exc:
+                    step.set_properties(exit_code=127)
+                    step.fail(f"cannot start {command[0]!r}: {exc}")
+                    print(f"mlineage run: cannot start {command[0]!r}: {exc}", file=sys.stderr)
+                    state, code = "FAILED", 127
+                else:
+                    code, state = _supervise(process, command, step, args, interrupts)
         run.close(state)
     _say_recorded(run, step, url, state)
     return code
 
 
-def _supervise(process: subprocess.Popen, command: list[str], step, args: argparse.Namespace) -> tuple[int, str]:
+class _Interrupts:
+    """SIGINT/SIGTERM while a command runs: forwarded to it, and remembered (the step is then CANCELED).
+
+    Installed before the command starts, so a signal that arrives between the start and the wait is
+    neither lost nor a KeyboardInterrupt in the middle of bookkeeping; a signal that comes before the
+    command exists is passed on as soon as it does.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.process: subprocess.Popen | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> _Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._forward)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def _forward(self, signum, _frame) -> None:
+        self.received.append(signum)
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signum)
+
+    def attach(self, process: subprocess.Popen) -> None:
+        self.process = process
+        for signum in self.received:  # came while the command was being started
+            if process.poll() is None:
+                process.send_signal(signum)
+
+
+def _supervise(process: subprocess.Popen, command: list[str], step, args: argparse.Namespace,
+               interrupts: _Interrupts) -> tuple[int, str]:
     """Wait for the command, passing its output through; record how it ended. (exit code, state)."""
+    interrupts.attach(process)
+    interrupted = interrupts.received
     tails = (collections.deque(), collections.deque())
     pumps = [
         threading.Thread(target=_pump, args=(process.stdout, sys.stdout.buffer, tails[0]), daemon=True),
@@ -170,22 +209,7 @@ def _supervise(process: subprocess.Popen, command: list[str], step, args: argpar
     ]
     for pump in pumps:
         pump.start()
-    previous = {}
-    interrupted: list[int] = []
-
-    def forward(signum, _frame) -> None:
-        interrupted.append(signum)
-        if process.poll() is None:
-            process.send_signal(signum)
-
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, forward)
-    try:
-        returncode = process.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    returncode = process.wait()
     for pump in pumps:
         pump.join(timeout=10)
     code = returncode if returncode >= 0 else 128 - returncode
