@@ -708,25 +708,35 @@ def test_an_unknown_kind_is_a_programming_error() -> None:
 
 
 def _parse_or_error(parser, query: str):
-    """What a lark parser makes of ``query``: its tree (with positions), or its error and where."""
-    from lark import Token
+    """What a parser (lark's or ours) makes of ``query``: its tree with every position, or its error and where.
+
+    The shape is compared as plain tuples, so both libraries' classes reduce to the same values.
+    """
     from lark.exceptions import UnexpectedInput
+
+    from mlineage.metadata import lalr
 
     try:
         tree = parser.parse(query)
-    except UnexpectedInput as error:
-        return type(error).__name__, error.line, error.column
+    except (UnexpectedInput, lalr.ParseError) as error:
+        kind = type(error).__name__
+        if kind == "UnexpectedToken":
+            token = error.token
+            return kind, token.type, str(token), token.line, token.column
+        return kind, error.line, error.column
 
-    def child(item):
-        if isinstance(item, Token):
-            return (item.type, str(item), item.line, item.column)
-        return str(item.data)
+    def shape(item):
+        if not hasattr(item, "data"):  # a token
+            return ("token", item.type, str(item), item.start_pos, item.line, item.column,
+                    item.end_line, item.end_column, item.end_pos)
+        meta = item.meta
+        where = tuple(getattr(meta, name, None) for name in (
+            "line", "column", "start_pos", "end_line", "end_column", "end_pos",
+            "container_line", "container_column", "container_start_pos",
+            "container_end_line", "container_end_column", "container_end_pos"))
+        return ("tree", str(item.data), where, tuple(shape(child) for child in item.children))
 
-    meta = [
-        (str(node.data), node.meta.line, node.meta.column, node.meta.start_pos, node.meta.end_pos)
-        for node in tree.iter_subtrees()
-    ]
-    return meta, [[child(item) for item in node.children] for node in tree.iter_subtrees()]
+    return shape(tree)
 
 
 def test_the_prebuilt_parser_is_current_with_the_grammar() -> None:
@@ -734,13 +744,24 @@ def test_the_prebuilt_parser_is_current_with_the_grammar() -> None:
     import sys
     from pathlib import Path
 
-    from mlineage.metadata import filter_query
+    from mlineage.metadata import filter_query, lalr
 
     script = Path(__file__).resolve().parents[1] / "scripts" / "gen_filter_parser.py"
     check = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert check.returncode == 0, f"{check.stdout}{check.stderr}: run scripts/gen_filter_parser.py"
-    # ... and the parser in use is the loaded one, not one built on first use.
-    assert filter_query._parser().source_path == "<deserialized>"
+    # ... and the parser in use runs the prebuilt tables on our runtime, not one lark built on first use.
+    assert isinstance(filter_query._parser(), lalr.Parser)
+
+
+def test_a_first_filter_query_imports_no_lark() -> None:
+    import subprocess
+    import sys
+
+    script = ("import sys; from mlineage.metadata.filter_query import compile_filter; "
+              "compile_filter('artifact', \"uri LIKE 'x%' AND properties.p.int_value IN (1, 2)\"); "
+              "print(sorted(m for m in sys.modules if m == 'lark' or m.startswith('lark.')))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_prebuilt_parser_parses_as_one_built_from_the_grammar() -> None:
@@ -760,6 +781,17 @@ def test_the_prebuilt_parser_parses_as_one_built_from_the_grammar() -> None:
         "'x",
         "id = 1 OR OR",
         "a.in.b",
+        "(id = 1) AND (uri = 'x' OR NOT (name = 'y'))",
+        "\n  id =\n 1 AND\n\tname IN ('a',\n 'b')\n",
+        "a.`b c`.d = 1 AND `e` IS NOT NULL",
+        "id > 0 )",
+        "name = 'multi\nline' AND uri = \"x\"",
+        "id IN ()",
+        "id = 1 AND @",
+        "\n\n  'x",
+        "properties.in.int_value = 1e5 OR x.y NOT LIKE 'a%'",
+        "",
+        "   ",
     ]
     assert len(corpus) > 100
     for query in corpus:

@@ -4,7 +4,7 @@
 SQLAlchemy boolean expression over ``artifacts`` for a ``WHERE`` clause. Three
 steps, one job each:
 
-1. **Parse**: a LALR grammar (lark) turns the text into a parse tree, with
+1. **Parse**: a LALR grammar (lark's analysis, prebuilt; run by ``lalr``) turns the text into a parse tree, with
    positions, so that every error says where it is (``[at line:column]``).
 2. **Resolve**: the tree becomes a small AST of checked atoms. Names are
    resolved against the node kind (``uri`` only on artifacts, ``contexts_<a>``
@@ -48,9 +48,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-import lark
-from lark import Lark, Token, Tree
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedToken
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -71,6 +68,15 @@ from sqlalchemy import (
 from sqlalchemy.sql.elements import Grouping
 
 from mlineage.errors import InvalidArgumentError
+from mlineage.metadata.lalr import (
+    ParseError,
+    Parser,
+    Tables,
+    Token,
+    Tree,
+    UnexpectedCharacters,
+    UnexpectedToken,
+)
 from mlineage.metadata.limits import FILTER_MAX_DEPTH, FILTER_MAX_LENGTH
 from mlineage.schema import tables as t
 
@@ -174,20 +180,29 @@ _LARK_OPTIONS = {"parser": "lalr", "propagate_positions": True}
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Lark:
-    """The grammar's LALR parser, loaded from the tables prebuilt by scripts/gen_filter_parser.py.
+def _parser() -> Parser:
+    """The grammar's LALR parser, run from the tables prebuilt by scripts/gen_filter_parser.py.
 
-    Building the tables costs ~40 ms, paid by a process's first filter query; loading them
-    ~1 ms. A test keeps the prebuilt module current with the grammar; should it not match
-    (or another lark be installed), the parser is built from the grammar instead.
+    lark builds the tables in ~40 ms and importing it costs as much again, both paid by a
+    process's first filter query; the prebuilt tables load in about a millisecond and run on
+    ``mlineage.metadata.lalr``. A test keeps them current with the grammar; should they not
+    match it (a grammar edited without regenerating), lark builds them from the grammar.
     """
     from mlineage.metadata import _filter_parser as prebuilt
 
-    if prebuilt.GRAMMAR_SHA256 == hashlib.sha256(_GRAMMAR.encode()).hexdigest() and (
-        prebuilt.LARK_VERSION == lark.__version__
-    ):
-        return Lark.load({"data": prebuilt.DATA, "memo": prebuilt.MEMO})
-    return Lark(_GRAMMAR, **_LARK_OPTIONS)
+    if prebuilt.GRAMMAR_SHA256 == hashlib.sha256(_GRAMMAR.encode()).hexdigest():
+        tables = Tables(
+            terminals=prebuilt.TERMINALS, ignore=prebuilt.IGNORE, lexers=prebuilt.LEXERS,
+            state_lexer=prebuilt.STATE_LEXER, root_lexer=prebuilt.ROOT_LEXER, start=prebuilt.START,
+            end=prebuilt.END, actions=prebuilt.ACTIONS, rules=prebuilt.RULES,
+        )  # fmt: skip
+    else:  # pragma: no cover - the tests fail first
+        import lark
+
+        from mlineage.metadata.lalr import tables_from_lark
+
+        tables = tables_from_lark(lark.Lark(_GRAMMAR, **_LARK_OPTIONS))
+    return Parser(tables)
 
 
 _KEYWORD_TOKENS = {"_OR", "_AND", "_NOT", "_IN", "_LIKE", "_IS", "NULL", "TRUE", "FALSE"}
@@ -371,7 +386,7 @@ def _parse(query: str) -> Tree:
         if exc.token.type == "$END":
             raise _error("syntax error: unexpected end of expression", *_end_of(query)) from None
         raise _error(f"syntax error: unexpected {_describe_token(exc.token)}", *_at(exc.token)) from None
-    except LarkError:  # pragma: no cover - LALR raises the two above
+    except ParseError:  # pragma: no cover - the parser raises the two above
         raise _error("syntax error", 1, 1) from None
 
 
