@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 
 from mlineage.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
@@ -65,16 +67,49 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, create=create)
     try:
-        return create_engine(
+        engine = create_engine(
             url,
             pool_size=int(os.environ.get("MLINEAGE_DB_POOL_SIZE", "10")),
             max_overflow=20,
-            pool_pre_ping=True,
         )
     except ModuleNotFoundError as exc:  # psycopg is a dependency; a broken install can still lack it
         raise FailedPreconditionError(
             f"PostgreSQL needs the psycopg driver, which is not installed ({exc}): pip install 'psycopg[binary]'"
         ) from None
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled PostgreSQL connection idle longer than this is pinged before use (seconds).
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection on checkout only when it sat idle for a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: one more round trip
+    for every read, a fifth of a get by id on loopback. A connection returned
+    to the pool within the last second is alive (a server restart in that
+    second fails that one call, UNAVAILABLE, as a restart during the call
+    would); one idle longer is pinged, and a dead one is replaced before use.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection, record) -> None:  # pragma: no cover - trivial
+        if record is not None:
+            record.info["mlineage_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection, record, _proxy) -> None:
+        since = record.info.get("mlineage_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_S:
+            return  # a new connection, or one used a moment ago
+        try:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            dbapi_connection.rollback()  # the ping opened a transaction; leave the connection idle
+        except engine.dialect.loaded_dbapi.Error:
+            raise DisconnectionError("a pooled connection was closed by the server") from None
 
 
 def check_connection(engine: Engine) -> None:

@@ -78,6 +78,14 @@ class Store(ListingMethods):
         self._max_node_bytes = validation.max_node_bytes(max_node_bytes)
         self._engine = make_engine(url) if isinstance(url, str) else url
         self._write_engine = self._engine.execution_options(**{WRITE: True})
+        # PostgreSQL reads run at READ COMMITTED, where each statement sees its own snapshot whether
+        # or not a transaction surrounds it; in autocommit they skip the BEGIN and ROLLBACK round
+        # trips (two of a get by id's four). SQLite reads keep their transaction: one snapshot.
+        self._read_engine = (
+            self._engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self._engine.dialect.name == "postgresql"
+            else self._engine
+        )
         # SQLite has one writer at a time. Threads of this process queue on a lock (in order)
         # rather than on SQLite's busy timeout, whose retry sleeps make the wait unfair and
         # the tail latency of writes seconds long under load. PostgreSQL needs no such lock.
@@ -168,8 +176,9 @@ class Store(ListingMethods):
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
-            with self._engine.connect() as connection:
-                # Begin now so raw-cursor reads (nodes.read_nodes) share one snapshot with the rest.
+            with self._read_engine.connect() as connection:
+                # Begin now so raw-cursor reads (nodes.read_nodes) share one snapshot with the rest
+                # (on SQLite; on PostgreSQL, see _read_engine, the begin sends nothing).
                 connection.begin()
                 yield connection
         except DataError as exc:  # e.g. a filter's text literal PostgreSQL cannot compare (a NUL)
@@ -187,17 +196,23 @@ class Store(ListingMethods):
             fairy = self._engine.raw_connection()
         except OperationalError as exc:
             raise self._operational(exc) from None
+        autocommit = False
         try:
             connection = executor.RawConnection(self._engine.dialect, fairy)
             with executor.wrapped_errors(connection, "BEGIN"):
                 if connection.dialect.name == "sqlite":
                     fairy.dbapi_connection.execute("BEGIN")
+                else:  # no BEGIN and ROLLBACK round trips: see _read_engine
+                    fairy.dbapi_connection.autocommit = autocommit = True
                 yield connection
         except DataError as exc:
             raise db_errors.data_error(exc) from None
         except OperationalError as exc:
             raise self._operational(exc) from None
         finally:
+            if autocommit:
+                with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
+                    fairy.dbapi_connection.autocommit = False
             fairy.close()  # the pool rolls the read transaction back
 
     def reading(self) -> contextlib.AbstractContextManager[Connection]:
