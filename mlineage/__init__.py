@@ -38,9 +38,12 @@ def connect(url: str | None = None, *, namespace: str = "default", upgrade: bool
         from mlineage.client.grpc_store import GrpcStore
 
         return GrpcStore(url)
+    from mlineage.metadata import filter_query
     from mlineage.metadata.store import Store
 
-    return Store(url, namespace=namespace, upgrade=upgrade)
+    store = Store(url, namespace=namespace, upgrade=upgrade)
+    filter_query.warm_up()
+    return store
 
 
 def run(*args, **kwargs):

@@ -111,14 +111,10 @@ class AccessLogInterceptor(grpc.ServerInterceptor):
 
 
 def _warm_up() -> None:
-    """Pay one-time costs before serving rather than in the first caller's latency.
+    """Pay one-time costs before serving rather than in the first caller's latency."""
+    from mlineage.metadata.filter_query import warm_up
 
-    The filter-query parser is built on first use (importing lark and its LALR tables,
-    ~0.2 s): without this the first ``filter_query`` a client sends waits for it.
-    """
-    from mlineage.metadata.filter_query import compile_filter
-
-    compile_filter("artifact", "id = 0")
+    warm_up()
 
 
 def _add_health(server: grpc.Server) -> None:
