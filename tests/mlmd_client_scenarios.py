@@ -1014,6 +1014,12 @@ def large_answers(g: Group) -> dict[str, Any]:
     own = set(ids)
     too_big = artifact(type_id, g.t("huge"))
     too_big.custom_properties["data"].string_value = "x" * 10_000_000
+    large = artifact(type_id, g.t("large"))  # over 1 MB, under the 4 MiB an MLMD server takes over gRPC
+    large.custom_properties["data"].string_value = "y" * 3_000_000
+
+    def put_and_read_large() -> int:
+        [large_id] = s.put_artifacts([large])
+        return len(s.get_artifacts_by_id([large_id])[0].custom_properties["data"].string_value)
 
     def labels(found) -> list[str]:
         return [g.name_of("artifact", a.id) for a in found if a.id in own]
@@ -1027,6 +1033,7 @@ def large_answers(g: Group) -> dict[str, Any]:
         "by_type": attempt(lambda: labels(s.get_artifacts_by_type(g.t("Blob")))),
         "by_context": attempt(lambda: labels(s.get_artifacts_by_context(context_id))),
         "put_10_mb_artifact": err(lambda: s.put_artifacts([too_big])),
+        "put_and_read_3_mb_artifact": attempt(put_and_read_large),
     }
 
 

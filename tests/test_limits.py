@@ -143,7 +143,7 @@ def test_a_node_larger_than_the_limit_is_refused_on_every_write(store, type_id):
         lambda: store.put_lineage_subgraph([], [big], [], []),
     ]
     for call in calls:
-        with pytest.raises(InvalidArgumentError, match="bytes serialized; a node may have at most 1,048,576"):
+        with pytest.raises(InvalidArgumentError, match=f"bytes serialized; a node may have at most {DEFAULT_MAX_NODE_BYTES:,}"):
             call()
     assert store.get_artifacts() == [] and store.get_executions() == []
 

@@ -31,10 +31,12 @@ MAX_STRUCT_OBJECT_DEPTH = 32
 # REST bodies: JSON nested deeper than this is refused before it is read into messages.
 MAX_JSON_DEPTH = 100
 
-# One node (artifact, execution, context) serialized, properties included: every write surface refuses a
-# larger one. MLINEAGE_MAX_NODE_BYTES (or Store(max_node_bytes=...)) changes it.
-DEFAULT_MAX_NODE_BYTES = 1024 * 1024
-MAX_NODE_BYTES_ENV = "MLINEAGE_MAX_NODE_BYTES"
 # A gRPC list answer (GetArtifacts, …ByType, …ByContext) is cut to at most this many bytes, with a
 # next_page_token for the rest: ml-metadata's clients receive at most 4 MiB by default.
 MAX_GRPC_LIST_ANSWER_BYTES = 4 * 1024 * 1024 - 64 * 1024
+# One node (artifact, execution, context) serialized, properties included: every write surface refuses a
+# larger one. MLINEAGE_MAX_NODE_BYTES (or Store(max_node_bytes=...)) changes it. By default, as large as
+# one list answer holds: every node an MLMD server takes over gRPC (whose clients send at most 4 MiB) is
+# taken, and any node can still be read back by a default ml-metadata client.
+DEFAULT_MAX_NODE_BYTES = MAX_GRPC_LIST_ANSWER_BYTES
+MAX_NODE_BYTES_ENV = "MLINEAGE_MAX_NODE_BYTES"

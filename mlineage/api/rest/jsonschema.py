@@ -107,7 +107,7 @@ def _limits(field: FieldDescriptor) -> dict[str, Any]:
     if field.name in ("properties", "custom_properties"):
         return {"propertyNames": {"maxLength": MAX_NAME_LENGTH}, "description": f"property names: at most "
                 f"{MAX_NAME_LENGTH} characters, {_NO_NUL}; string values: {_NO_NUL}; the whole node "
-                "serialized: at most the server's node size limit (1 MiB by default)"}
+                "serialized: at most the server's node size limit (4 MiB less 64 KiB by default)"}
     return {}
 
 
