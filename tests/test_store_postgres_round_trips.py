@@ -81,13 +81,55 @@ def test_a_get_by_id_sends_no_begin_rollback_or_ping(pg_store) -> None:
     expected = pg_store.get_artifacts_by_id(ids)
     with traced(pg_store) as wire:
         got = pg_store.get_artifacts_by_id(ids)
-        types = pg_store.get_artifact_types_by_id([expected[0].type_id])
-    assert got == expected and types[0].properties["span"] == pb.INT
+    assert got == expected and got[3].properties["span"].int_value == 3
     commands = [command.split()[0].upper() for command in wire[0].commands]
     assert "BEGIN" not in commands and "ROLLBACK" not in commands, commands
     assert "SELECT" not in commands, commands  # no "SELECT 1" ping: the connection was used a moment ago
-    # A get by id: its nodes and their properties; types by id: types and their properties.
-    assert wire[0].round_trips <= 4
+    assert wire[0].round_trips == 1  # the nodes and their properties in one statement
+
+
+def test_types_by_id_are_one_round_trip(pg_store) -> None:
+    ids = _artifacts(pg_store, 1)
+    type_id = pg_store.get_artifacts_by_id(ids)[0].type_id
+    with traced(pg_store) as wire:
+        types = pg_store.get_artifact_types_by_id([type_id, type_id])
+    assert [t.name for t in types] == ["Data", "Data"] and types[0].properties["span"] == pb.INT
+    assert wire[0].round_trips == 1  # the types and their declared properties in one statement
+
+
+def test_artifacts_with_their_types_are_two_round_trips(pg_store) -> None:
+    ids = _artifacts(pg_store, 4)
+    with traced(pg_store) as wire:
+        pairs = pg_store.get_artifacts_and_types_by_artifact_ids(ids)
+    assert [a.id for a, _ in pairs] == ids and pairs[0][1].properties["span"] == pb.INT
+    assert wire[0].round_trips == 2
+
+
+def test_a_lineage_subgraph_is_one_round_trip(pg_store) -> None:
+    from mlineage.lineage.mlmd import lineage_subgraph
+
+    ids = _artifacts(pg_store, 2)
+    execution_type = pg_store.put_execution_type(pb.ExecutionType(name="Step"))
+    [execution] = pg_store.put_executions([pb.Execution(type_id=execution_type)])
+    pg_store.put_events(
+        [
+            pb.Event(artifact_id=ids[0], execution_id=execution, type=pb.Event.INPUT),
+            pb.Event(artifact_id=ids[1], execution_id=execution, type=pb.Event.OUTPUT),
+        ]
+    )
+    q = pb.LineageSubgraphQueryOptions
+    options = q(starting_artifacts=q.StartingNodes(filter_query=f"id = {ids[1]}"), max_num_hops=10)
+    # The read mask ml-metadata's client sends (it reads the types by id afterwards).
+    mask = ["artifacts", "executions", "contexts", "events", "attributions", "associations"]
+    expected = lineage_subgraph(pg_store, options, mask, dehydrated=True)
+    with traced(pg_store) as wire:
+        graph = lineage_subgraph(pg_store, options, mask, dehydrated=True)
+    assert graph == expected and sorted(a.id for a in graph.artifacts) == ids and len(graph.events) == 2
+    # The starting nodes' filter, the walk, its events and memberships: one statement.
+    assert wire[0].round_trips == 1, wire[0].commands
+    missing = q(starting_artifacts=q.StartingNodes(filter_query="id = 999999"))
+    with pytest.raises(mlineage.errors.NotFoundError, match="Cannot find qualified nodes"):
+        lineage_subgraph(pg_store, missing, dehydrated=True)
 
 
 def test_a_connection_the_server_closed_is_replaced_after_an_idle_spell(pg_store, monkeypatch) -> None:

@@ -77,7 +77,7 @@ def _filter(kind_name: str, query: str):
     return compile_filter(kind_name, query)
 
 
-def _starting_ids(connection: Connection, kind: NodeKind, query: str, namespace: str) -> list[int]:
+def _starting_select(kind: NodeKind, query: str):
     table = kind.table
 
     def build(dialect_name: str):
@@ -88,9 +88,20 @@ def _starting_ids(connection: Connection, kind: NodeKind, query: str, namespace:
             .limit(MAX_STARTING_NODES)
         )
 
+    return build
+
+
+def _starting_ids(connection: Connection, kind: NodeKind, query: str, namespace: str) -> list[int]:
     # Compiled once per filter text (its literals are part of the text) and run on the raw cursor.
-    rows = executor.fetch(connection, ("lineage_start", kind.name, query), build, {"namespace": namespace})
+    rows = executor.fetch(
+        connection, ("lineage_start", kind.name, query), _starting_select(kind, query), {"namespace": namespace}
+    )
     return [row[0] for row in rows]
+
+
+def _starting_query(connection: Connection, kind: NodeKind, query: str, namespace: str) -> one_statement.StartingQuery:
+    sql, params = executor.named_statement(connection, ("lineage_start", kind.name, query), _starting_select(kind, query))
+    return one_statement.StartingQuery(kind=kind, sql=sql, params={**params, "namespace": namespace})
 
 
 def _ending(options: pb.LineageSubgraphQueryOptions) -> Ending:
@@ -134,15 +145,24 @@ def subgraph_walk(
     direction = DIRECTIONS.get(options.direction, Direction.BOTH)
     start_kind = ARTIFACT if which == "starting_artifacts" else EXECUTION
     ending = _ending(options)
+    plain = ending.artifacts is None and ending.executions is None
+    if plain and one_statement.supported(connection):
+        # The starting nodes' query, the walk and its memberships: one statement, one round trip.
+        walk = one_statement.walk(
+            connection,
+            start=_starting_query(connection, start_kind, query, namespace),
+            direction=direction,
+            max_hops=hops,
+            with_memberships=with_memberships,
+        )
+        if not walk.started:
+            raise NotFoundError("Cannot find qualified nodes to start the traversal.")
+        return walk
     start = _starting_ids(connection, start_kind, query, namespace)
     if not start:
         raise NotFoundError("Cannot find qualified nodes to start the traversal.")
-    if ending.artifacts is None and ending.executions is None:
+    if plain:
         starting = {"artifact_ids": start} if start_kind is ARTIFACT else {"execution_ids": start}
-        if one_statement.supported(connection):
-            return one_statement.walk(
-                connection, **starting, direction=direction, max_hops=hops, with_memberships=with_memberships
-            )
         return plain_walk(connection, **starting, direction=direction, max_hops=hops)
     return traverse(
         connection,

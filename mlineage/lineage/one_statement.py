@@ -13,7 +13,8 @@ attributions and associations: one round trip for the whole answer.
 The answer is the frontier walk's exactly, for the walks it covers (no ending
 nodes, no keep test, no node cap): nodes reached within ``max_hops``, each
 with the hop that first reached it, and the events, of the direction's types,
-of every node expanded (reached before ``max_hops``). On a one-way walk those
+of every node expanded (reached before ``max_hops``). The starting nodes'
+query (a filter) can be part of the same statement too (``StartingQuery``). On a one-way walk those
 are the edges the frontier walk keeps (to new and to visited nodes); on a
 two-way walk every neighbour of an expanded node is one hop nearer or farther
 (the graph is bipartite), so they are the edges to new nodes, each once.
@@ -24,18 +25,19 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection
 
 from mlineage.lineage.reads import EventEdge
 from mlineage.lineage.traversal import Direction, Traversal, step_event_types
-from mlineage.metadata.kinds import ARTIFACT, EXECUTION
+from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
 
 #: Dialects that walk in one statement. SQLite has no round trips to save: there the frontier walk
 #: measured faster than the same CTE over JSON arrays (0.68 vs 0.80 ms, 10 hops; 1.2 vs 1.6 ms, 80 hops).
 DIALECTS = frozenset({"postgresql"})
 
-_ARTIFACT, _EXECUTION, _EVENT, _ATTRIBUTION, _ASSOCIATION = range(5)
+_ARTIFACT, _EXECUTION, _EVENT, _ATTRIBUTION, _ASSOCIATION, _START = range(6)
 
 
 @dataclass
@@ -45,6 +47,17 @@ class StatementWalk(Traversal):
 
     attributions: list[tuple[int, int]] = field(default_factory=list)  # (context_id, artifact_id), sorted
     associations: list[tuple[int, int]] = field(default_factory=list)  # (context_id, execution_id), sorted
+    started: list[int] = field(default_factory=list)  # the starting nodes a StartingQuery selected, in order
+
+
+@dataclass(frozen=True)
+class StartingQuery:
+    """The starting nodes as a query the walk's statement runs first: a SELECT of ids, in order,
+    compiled for PostgreSQL with named parameters (``params``; none named ``walk_*``)."""
+
+    kind: NodeKind
+    sql: str
+    params: dict[str, Any]
 
 
 def supported(connection: Connection) -> bool:
@@ -83,29 +96,47 @@ SELECT {_EVENT}, v.id, v.artifact_id, v.execution_id, v.type, v.path, v.millisec
 """
 
 
-@functools.lru_cache(maxsize=8)
-def _statement(direction: Direction, with_memberships: bool) -> str:
+@functools.lru_cache(maxsize=256)
+def _statement(direction: Direction, with_memberships: bool, start: tuple[str, str] | None = None) -> str:
+    """The walk; ``start`` = (kind of the starting nodes, a SELECT of their ids in order) puts the
+    starting nodes' query in the same statement, the starting ids then coming back tagged _START."""
     from_artifacts = _types_clause(step_event_types(direction, ARTIFACT))
     from_executions = _types_clause(step_event_types(direction, EXECUTION))
+    if start is None:
+        head, source, first_a, first_e, start_rows = "", "", "CAST(%(walk_a)s AS bigint[])", "CAST(%(walk_e)s AS bigint[])", ""
+    else:
+        kind_name, select_ids = start
+        head = f"start(ids) AS MATERIALIZED (SELECT CAST(ARRAY({select_ids}) AS bigint[])),\n"
+        source = " FROM start"
+        empty = "CAST(ARRAY[] AS bigint[])"
+        first_a, first_e = ("ids", empty) if kind_name == ARTIFACT.name else (empty, "ids")
+        start_rows = f"""
+UNION ALL
+SELECT {_START}, s.id, s.ord, NULL, NULL, NULL, NULL, NULL
+  FROM start CROSS JOIN LATERAL unnest(start.ids) WITH ORDINALITY AS s(id, ord)"""
+    # Each hop's step is fenced (OFFSET 0) so that its two arrays are computed once, not once per
+    # reference; a node already seen is left out with ``<> ALL`` on the few candidates of the hop
+    # (cheaper than EXCEPT, which hashed every node seen at every hop: up50 2.5 -> 1.7 ms, chain 1.0 -> 0.5).
     return f"""
-WITH RECURSIVE walk(hop, fa, fe, sa, se) AS (
-  SELECT 0, CAST(%(a)s AS bigint[]), CAST(%(e)s AS bigint[]), CAST(%(a)s AS bigint[]), CAST(%(e)s AS bigint[])
+WITH RECURSIVE {head}walk(hop, fa, fe, sa, se) AS (
+  SELECT 0, {first_a}, {first_e}, {first_a}, {first_e}{source}
   UNION ALL
   SELECT w.hop + 1, step.na, step.ne, w.sa || step.na, w.se || step.ne
     FROM walk w CROSS JOIN LATERAL (
       SELECT
-        ARRAY(SELECT v.artifact_id FROM events v WHERE v.execution_id = ANY(w.fe){from_executions}
-              EXCEPT SELECT unnest(w.sa)) AS na,
-        ARRAY(SELECT v.execution_id FROM events v WHERE v.artifact_id = ANY(w.fa){from_artifacts}
-              EXCEPT SELECT unnest(w.se)) AS ne
+        ARRAY(SELECT DISTINCT v.artifact_id FROM events v
+               WHERE v.execution_id = ANY(w.fe) AND NOT v.artifact_id = ANY(w.sa){from_executions}) AS na,
+        ARRAY(SELECT DISTINCT v.execution_id FROM events v
+               WHERE v.artifact_id = ANY(w.fa) AND NOT v.execution_id = ANY(w.se){from_artifacts}) AS ne
+      OFFSET 0
     ) step
-   WHERE w.hop < %(max_hops)s AND (cardinality(w.fa) > 0 OR cardinality(w.fe) > 0)
+   WHERE w.hop < %(walk_hops)s AND (cardinality(w.fa) > 0 OR cardinality(w.fe) > 0)
 ),
 nodes(kind, id, hop) AS (
   SELECT {_ARTIFACT}, unnest(fa), hop FROM walk
   UNION ALL
   SELECT {_EXECUTION}, unnest(fe), hop FROM walk
-){_answer(from_artifacts, from_executions, "%(max_hops)s", with_memberships)}"""
+){_answer(from_artifacts, from_executions, "%(walk_hops)s", with_memberships)}{start_rows}"""
 
 
 def walk(
@@ -113,19 +144,26 @@ def walk(
     *,
     artifact_ids: Sequence[int] = (),
     execution_ids: Sequence[int] = (),
+    start: StartingQuery | None = None,
     direction: Direction = Direction.BOTH,
     max_hops: int,
     with_memberships: bool = False,
 ) -> StatementWalk:
-    """The frontier walk's answer (no ending nodes, no keep test, no cap) in one statement."""
+    """The frontier walk's answer (no ending nodes, no keep test, no cap) in one statement.
+
+    With ``start`` the starting nodes are those its query selects, read by the same statement
+    (``StatementWalk.started`` lists them; none: an empty walk)."""
     artifacts = list(dict.fromkeys(int(i) for i in artifact_ids))
     executions = list(dict.fromkeys(int(i) for i in execution_ids))
-    if not connection.in_transaction():
-        connection.begin()  # the walk and the reads that follow it see one snapshot
+    # No transaction: one statement is its own snapshot (PostgreSQL reads run in autocommit).
     cursor = connection.connection.cursor()
     try:
-        params = {"a": artifacts, "e": executions, "max_hops": max_hops}
-        cursor.execute(_statement(direction, with_memberships), params)
+        if start is None:
+            params = {"walk_a": artifacts, "walk_e": executions, "walk_hops": max_hops}
+            cursor.execute(_statement(direction, with_memberships), params)
+        else:
+            params = {**start.params, "walk_hops": max_hops}
+            cursor.execute(_statement(direction, with_memberships, (start.kind.name, start.sql)), params)
         rows = cursor.fetchall()
     finally:
         cursor.close()
@@ -134,6 +172,7 @@ def walk(
     events: dict[int, tuple] = {}
     attributions: set[tuple[int, int]] = set()
     associations: set[tuple[int, int]] = set()
+    started: list[tuple[int, int]] = []
     hops = 0
     for row in rows:
         tag = row[0]
@@ -143,15 +182,23 @@ def walk(
             attributions.add((row[1], row[2]))
         elif tag == _ASSOCIATION:
             associations.add((row[1], row[2]))
+        elif tag == _START:
+            started.append((row[2], row[1]))
         else:
             reached[tag].append((row[2], row[1]))
             hops = max(hops, row[2])
+    if start is not None:
+        result.started = [node_id for _, node_id in sorted(started)]
+        if start.kind is ARTIFACT:
+            artifacts = result.started
+        else:
+            executions = result.started
     # As the frontier walk admits them: starting nodes in the order given, then hop by hop in id order.
-    for kind, start, target in (
+    for kind, first, target in (
         (_ARTIFACT, artifacts, result.artifacts),
         (_EXECUTION, executions, result.executions),
     ):
-        target.update((node_id, 0) for node_id in start)
+        target.update((node_id, 0) for node_id in first)
         target.update((node_id, hop) for hop, node_id in sorted(reached[kind]) if hop > 0)
     result.events = [EventEdge(*events[event_id][:4]) for event_id in sorted(events)]
     result.event_rows = events

@@ -64,6 +64,15 @@ def _compiled(
     return found
 
 
+def named_statement(connection: Connection, key: Any, build: _Builder) -> tuple[str, dict[str, Any]]:
+    """A statement's SQL (named parameters, as PostgreSQL's driver takes them) and the values bound
+    when it was built, for a caller that puts it inside a statement of its own (a lineage walk)."""
+    sql, positions, defaults = _compiled(connection, key, build)
+    if positions is not None:
+        raise ValueError(f"{connection.dialect.name} statements take positional parameters")
+    return sql, dict(defaults)
+
+
 def _bind(positions: tuple[str, ...] | None, params: Mapping[str, Any]):
     return tuple(params[name] for name in positions) if positions is not None else params
 

@@ -129,11 +129,49 @@ def rows_to_messages(connection: Connection, kind: NodeKind, rows: Sequence) -> 
     return messages
 
 
+def _with_properties_statement(kind: NodeKind):
+    def build(dialect_name: str):
+        table, props = kind.table, kind.properties
+        joined = table.join(t.types, t.types.c.id == table.c.type_id).outerjoin(
+            props, props.c[kind.owner_column] == table.c.id
+        )
+        return (
+            select(*_node_columns(kind), *_property_columns(kind))
+            .select_from(joined)
+            .where(executor.ids_match(dialect_name, table.c.id))
+        )
+
+    return build
+
+
+def _read_nodes_in_one_statement(connection: Connection, kind: NodeKind, ids: list[int]) -> list:
+    # Each row: a node's columns, then one of its properties (NULLs for a node without any).
+    rows = executor.fetch(
+        connection,
+        ("by_ids", kind.name, "with_properties"),
+        _with_properties_statement(kind),
+        {"ids": executor.ids_param(connection, ids)},
+    )
+    by_id: dict[int, Any] = {}
+    for row in rows:
+        message = by_id.get(row[0])
+        if message is None:
+            message = by_id[row[0]] = _build_message(kind, row)
+        if row[10] is not None:
+            target = (message.custom_properties if row[12] else message.properties)[row[11]]
+            fill_value_tuple(target, row[10:])
+    return [by_id[node_id] for node_id in ids if node_id in by_id]
+
+
 def read_nodes(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> list:
     """Nodes with the given ids, in the order asked, missing ids skipped, duplicates once."""
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         return []
+    if len(ids) <= CHUNK:
+        # Nodes and their properties in one statement: one round trip on PostgreSQL, and one
+        # consistent snapshot there (two statements at READ COMMITTED could see a write between them).
+        return _read_nodes_in_one_statement(connection, kind, ids)
     rows = []
     for part in chunks(ids, LARGE_CHUNK):
         rows.extend(_raw_by_ids(connection, kind, "nodes", part))
