@@ -1,29 +1,34 @@
 """The records a step logs, and the Applier that writes them to a store idempotently.
 
-A record is a small JSON array, cheap to make on the step's thread and to
-append to the journal. Every record names what it writes by a client-made key
-(the node's ``external_id``, or a metric point's ``seq``), never by a server
-id, so the Applier can write the same records twice, after a crash or a lost
-answer, and the store still holds each once:
+A record is a small frozen dataclass, cheap to make on the step's thread, and
+one JSON array on a journal line (``encode``/``decode``; the array's first item
+names the record's class, and the format is the one journals have always been
+written in, so an old journal still replays). Every record names what it writes
+by a client-made key (the node's ``external_id``, or a metric point's ``seq``),
+never by a server id, so the Applier can write the same records twice, after a
+crash or a lost answer, and the store still holds each once:
 
-* ``["ctx", key, type, name, props, parent_key]``: a context, found by
-  (type, name) or created with ``external_id=key``; ``props`` are merged into
-  its custom properties.
-* ``["exe", key, type, state, props, context_keys, name]``: the whole state of an
-  execution (``external_id=key``): created once (named ``name``, or, when another
-  execution of the type has that name, ``name#<key[:8]>``), then replaced by each
-  newer record. ``name`` may be missing (records of earlier versions).
-* ``["art", key, type, uri, props, reuse, exe_key, event_type, event_key, event_index, context_keys, id]``:
-  an artifact and its event with an execution. ``reuse`` is ``"new"``,
-  ``"external_id"`` (link the artifact with that external id if it exists) or
-  ``"uri"`` (link the newest artifact of the type at that URI whose stored
-  properties agree with every one in ``props``; when none agrees, a new artifact
-  at that URI with ``props``: a new version of what is there, never a silent
-  link to an artifact that says otherwise); ``id`` links a stored artifact by its
-  server id.
-* ``["xp", exe_key, type, props]``: properties merged into an execution
-  (params logged between state changes), without resending the rest.
-* ``["m", exe_key, name, seq, step, value, timestamp_ms]``: one metric point.
+* ``ContextRecord`` (``["ctx", key, type, name, props, parent_key]``): a context,
+  found by (type, name) or created with ``external_id=key``; ``props`` are
+  merged into its custom properties.
+* ``ExecutionRecord`` (``["exe", key, type, state, props, context_keys, name]``):
+  the whole state of an execution (``external_id=key``): created once (named
+  ``name``, or, when another execution of the type has that name,
+  ``name#<key[:8]>``), then replaced by each newer record. ``name`` is missing
+  from the records of earlier versions.
+* ``ArtifactRecord`` (``["art", key, type, uri, props, reuse, exe_key,
+  event_type, event_key, event_index, context_keys, id]``): an artifact and its
+  event with an execution. ``reuse`` is ``"new"``, ``"external_id"`` (link the
+  artifact with that external id if it exists) or ``"uri"`` (link the newest
+  artifact of the type at that URI whose stored properties agree with every one
+  in ``props``; when none agrees, a new artifact at that URI with ``props``: a
+  new version of what is there, never a silent link to an artifact that says
+  otherwise); ``id`` links a stored artifact by its server id.
+* ``ExecutionPropertiesRecord`` (``["xp", exe_key, type, props]``): properties
+  merged into an execution (params logged between state changes), without
+  resending the rest.
+* ``MetricRecord`` (``["m", exe_key, name, seq, step, value, timestamp_ms]``):
+  one metric point.
 
 Between contexts and execution states, the Applier writes all metric
 points in one call and all artifacts in one ``put_lineage_subgraph``.
@@ -35,10 +40,12 @@ INVALID_ARGUMENT naming the property, never moved to the custom properties.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from google.protobuf import struct_pb2
 
@@ -57,13 +64,127 @@ EVENT_TYPES = dict(pb.Event.Type.items())
 MODEL_BASE_TYPE = pb.ArtifactType.SystemDefinedBaseType.Value("MODEL")
 
 
-def encode(record: list) -> bytes:
-    """One journal line."""
-    return (json.dumps(record, separators=(",", ":"), default=_jsonable) + "\n").encode()
+# --- the records ----------------------------------------------------------------------------------
+# Field order is the order of the journal's JSON array (after its tag): never reorder, only append.
 
 
-def decode(line: bytes) -> list:
-    return json.loads(line)
+@dataclass(frozen=True)
+class ContextRecord:
+    """A context, found by (type, name) or created; ``props`` merged into it; linked under ``parent_key``."""
+
+    TAG: ClassVar[str] = CONTEXT
+    key: str
+    type_name: str
+    name: str
+    props: dict[str, Any] = field(default_factory=dict)
+    parent_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ExecutionRecord:
+    """The whole state of an execution: created once, replaced by each newer record."""
+
+    TAG: ClassVar[str] = EXECUTION
+    key: str
+    type_name: str
+    state: str  # an Execution.State name
+    props: dict[str, Any] = field(default_factory=dict)
+    context_keys: list[str] = field(default_factory=list)
+    name: str | None = None  # None: a record of a version before names (written without the field)
+
+
+@dataclass(frozen=True)
+class ArtifactRecord:
+    """An artifact (new, or reused by external id, URI or server id) and its event with an execution."""
+
+    TAG: ClassVar[str] = ARTIFACT
+    key: str
+    type_name: str
+    uri: str | None
+    props: dict[str, Any]
+    reuse: str  # "new" | "external_id" | "uri"
+    execution_key: str
+    event_type: str  # an Event.Type name
+    event_key: str | None = None
+    event_index: int | None = None
+    context_keys: list[str] = field(default_factory=list)
+    known_id: int | None = None  # the server id of a stored artifact to link
+
+
+@dataclass(frozen=True)
+class ExecutionPropertiesRecord:
+    """Properties merged into an execution, without resending its state."""
+
+    TAG: ClassVar[str] = EXECUTION_PROPERTIES
+    execution_key: str
+    type_name: str
+    props: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One point of an execution's metric series."""
+
+    TAG: ClassVar[str] = METRIC
+    execution_key: str
+    name: str
+    seq: int
+    step: int
+    value: float | None
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class UnknownRecord:
+    """A line whose tag this version does not know: kept as read, refused when applied."""
+
+    fields: list
+
+
+Record = (ContextRecord | ExecutionRecord | ArtifactRecord | ExecutionPropertiesRecord | MetricRecord
+          | UnknownRecord)
+RECORD_CLASSES: dict[str, type] = {
+    cls.TAG: cls for cls in (ContextRecord, ExecutionRecord, ArtifactRecord, ExecutionPropertiesRecord, MetricRecord)
+}
+_FIELD_NAMES = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in RECORD_CLASSES.values()}
+
+
+def to_fields(record: Record) -> list:
+    """The record as the journal's JSON array: its tag, then its fields in order."""
+    if isinstance(record, UnknownRecord):
+        return list(record.fields)
+    items = [record.TAG, *(getattr(record, name) for name in _FIELD_NAMES[type(record)])]
+    if isinstance(record, ExecutionRecord) and record.name is None:
+        items.pop()  # the form of the versions before names
+    return items
+
+
+def from_fields(items: list) -> Record:
+    """The record a journal array holds; ValueError when it cannot be one."""
+    if not isinstance(items, list) or not items:
+        raise ValueError("a record is a non-empty JSON array")
+    cls = RECORD_CLASSES.get(items[0]) if isinstance(items[0], str) else None
+    if cls is None:
+        return UnknownRecord(list(items))
+    try:
+        return cls(*items[1:])
+    except TypeError:
+        raise ValueError(f"a {items[0]!r} record with {len(items) - 1} fields") from None
+
+
+def encode(record: Record | list) -> bytes:
+    """One journal line (a record, or the JSON array of one)."""
+    items = record if isinstance(record, list) else to_fields(record)
+    return (json.dumps(items, separators=(",", ":"), default=_jsonable) + "\n").encode()
+
+
+def decode(line: bytes) -> Record:
+    """The record of one journal line; ValueError when the line holds none."""
+    return from_fields(json.loads(line))
+
+
+def as_record(record: Record | list) -> Record:
+    return from_fields(record) if isinstance(record, list) else record
 
 
 def _jsonable(value: Any):
@@ -161,8 +282,8 @@ class Applier:
 
     # --- public ---------------------------------------------------------------------------------
 
-    def apply(self, records: Sequence[list]) -> None:
-        """Write ``records`` in order.
+    def apply(self, records: Sequence[Record | list]) -> None:
+        """Write ``records`` (records, or their journal arrays) in order.
 
         Contexts and execution states are barriers, applied where they stand.
         Between two barriers, metric points, artifacts and property merges
@@ -170,30 +291,37 @@ class Applier:
         in one call (keeping its own order): points first, then artifacts,
         then properties.
         """
-        groups: dict[str, list[list]] = {METRIC: [], ARTIFACT: [], EXECUTION_PROPERTIES: []}
+        metrics: list[MetricRecord] = []
+        artifacts: list[ArtifactRecord] = []
+        merges: list[ExecutionPropertiesRecord] = []
 
         def flush_groups() -> None:
-            if groups[METRIC]:
-                self._metrics(groups[METRIC])
-            if groups[ARTIFACT]:
-                self._artifacts(groups[ARTIFACT])
-            if groups[EXECUTION_PROPERTIES]:
-                self._execution_properties(groups[EXECUTION_PROPERTIES])
-            for group in groups.values():
+            if metrics:
+                self._metrics(metrics)
+            if artifacts:
+                self._artifacts(artifacts)
+            if merges:
+                self._execution_properties(merges)
+            for group in (metrics, artifacts, merges):
                 group.clear()
 
-        for record in records:
-            kind = record[0]
-            if kind in groups:
-                groups[kind].append(record)
-                continue
-            flush_groups()
-            if kind == EXECUTION:
-                self._execution(record)
-            elif kind == CONTEXT:
-                self._context(record)
+        for given in records:
+            record = as_record(given)
+            if isinstance(record, MetricRecord):
+                metrics.append(record)
+            elif isinstance(record, ArtifactRecord):
+                artifacts.append(record)
+            elif isinstance(record, ExecutionPropertiesRecord):
+                merges.append(record)
             else:
-                raise errors.InvalidArgumentError(f"unknown journal record kind {kind!r}")
+                flush_groups()
+                if isinstance(record, ExecutionRecord):
+                    self._execution(record)
+                elif isinstance(record, ContextRecord):
+                    self._context(record)
+                else:
+                    kind = record.fields[0] if isinstance(record, UnknownRecord) else record
+                    raise errors.InvalidArgumentError(f"unknown journal record kind {kind!r}")
         flush_groups()
 
     def lookup(self, kind: str, key: str) -> int | None:
@@ -275,8 +403,9 @@ class Applier:
 
     # --- contexts -------------------------------------------------------------------------------
 
-    def _context(self, record: list) -> int:
-        _, key, type_name, name, props, parent_key = record
+    def _context(self, record: ContextRecord) -> int:
+        key, type_name, name, props, parent_key = (record.key, record.type_name, record.name, record.props,
+                                                   record.parent_key)
         type_id, declared = self.type_id(CONTEXT, type_name)
         context_id = self.ids.get((CONTEXT, key))
         if context_id is None:
@@ -328,9 +457,9 @@ class Applier:
 
     # --- executions -----------------------------------------------------------------------------
 
-    def _execution(self, record: list) -> int:
-        _, key, type_name, state, props, context_keys, *rest = record
-        name = rest[0] if rest else None
+    def _execution(self, record: ExecutionRecord) -> int:
+        key, type_name, props, name = record.key, record.type_name, record.props, record.name
+        state, context_keys = record.state, record.context_keys
         type_id, declared = self.type_id(EXECUTION, type_name)
         message = pb.Execution(type_id=type_id, external_id=key, last_known_state=EXECUTION_STATES[state])
         self._fill_properties(message, props, declared, kind=EXECUTION, type_name=type_name)
@@ -362,11 +491,11 @@ class Applier:
             self._linked.update(("exe", c, execution_id) for c in links)
         return execution_id
 
-    def _execution_properties(self, records: Sequence[list]) -> None:
+    def _execution_properties(self, records: Sequence[ExecutionPropertiesRecord]) -> None:
         """Merge property changes into executions: one masked update per execution, whatever the count."""
         merged: dict[str, tuple[str, dict]] = {}
-        for _, key, type_name, props in records:
-            merged.setdefault(key, (type_name, {}))[1].update(props)
+        for record in records:
+            merged.setdefault(record.execution_key, (record.type_name, {}))[1].update(record.props)
         for key, (type_name, props) in merged.items():
             type_id, declared = self.type_id(EXECUTION, type_name)
             message = pb.Execution(id=self._execution_id(key), type_id=type_id)
@@ -385,18 +514,18 @@ class Applier:
 
     # --- artifacts ------------------------------------------------------------------------------
 
-    def _artifacts(self, records: Sequence[list]) -> None:
-        keys = [r[1] for r in records if (ARTIFACT, r[1]) not in self.ids and r[11] is None]
+    def _artifacts(self, records: Sequence[ArtifactRecord]) -> None:
+        keys = [r.key for r in records if (ARTIFACT, r.key) not in self.ids and r.known_id is None]
         if keys:
             try:
                 for artifact in self.store.get_artifacts_by_external_ids(list(dict.fromkeys(keys))):
                     self.ids[(ARTIFACT, artifact.external_id)] = artifact.id
             except errors.NotFoundError:
                 pass
-        execution_ids = {r[6]: self._execution_id(r[6]) for r in records}
+        execution_ids = {r.execution_key: self._execution_id(r.execution_key) for r in records}
         # Only an artifact that is already stored can already have the event (a replay, or an input).
-        stored = sorted({r[11] if r[11] is not None else self.ids[(ARTIFACT, r[1])] for r in records
-                         if r[11] is not None or (ARTIFACT, r[1]) in self.ids})
+        stored = sorted({r.known_id if r.known_id is not None else self.ids[(ARTIFACT, r.key)] for r in records
+                         if r.known_id is not None or (ARTIFACT, r.key) in self.ids})
         present = {
             (e.artifact_id, e.execution_id, e.type)
             for e in (self.store.get_events_by_artifact_ids(stored) if stored else [])
@@ -406,13 +535,13 @@ class Applier:
         edges: list[tuple[int | None, int | None, pb.Event]] = []
         attributions: list[tuple[int, str | int]] = []  # (context id, artifact key or id)
         for record in records:
-            (_, key, type_name, uri, props, reuse, exe_key, event_type, event_key, event_index,
-             context_keys, known_id) = record
-            execution_id = execution_ids[exe_key]
-            event = pb.Event(execution_id=execution_id, type=EVENT_TYPES[event_type])
-            if event_key is not None:
-                event.path.steps.add().key = event_key
-                event.path.steps.add().index = event_index or 0
+            key, type_name, uri, props, reuse = record.key, record.type_name, record.uri, record.props, record.reuse
+            known_id = record.known_id
+            execution_id = execution_ids[record.execution_key]
+            event = pb.Event(execution_id=execution_id, type=EVENT_TYPES[record.event_type])
+            if record.event_key is not None:
+                event.path.steps.add().key = record.event_key
+                event.path.steps.add().index = record.event_index or 0
             artifact_id = known_id if known_id is not None else self.ids.get((ARTIFACT, key))
             if artifact_id is None and reuse == "uri" and key not in new_index:
                 artifact_id = self._newest_agreeing_at_uri(type_name, uri, props)
@@ -441,7 +570,7 @@ class Applier:
                     edges.append((None, new_index[key], event))
                     present.add(marker)  # type: ignore[arg-type]
                 target = key
-            attributions.extend((c, target) for c in self._context_ids(context_keys))
+            attributions.extend((c, target) for c in self._context_ids(record.context_keys))
         if new_artifacts or edges:
             _, artifact_ids, _ = self.store.put_lineage_subgraph([], new_artifacts, [], edges)
             for artifact, artifact_id in zip(new_artifacts, artifact_ids, strict=True):
@@ -468,18 +597,34 @@ class Applier:
 
     # --- metrics --------------------------------------------------------------------------------
 
-    def _metrics(self, records: Sequence[list]) -> None:
+    def _metrics(self, records: Sequence[MetricRecord]) -> None:
         series: dict[tuple[int, str], mpb.MetricSeries] = {}
-        for _, exe_key, name, seq, step, value, stamp in records:
-            execution_id = self._execution_id(exe_key)
-            one = series.get((execution_id, name))
+        for record in records:
+            execution_id = self._execution_id(record.execution_key)
+            one = series.get((execution_id, record.name))
             if one is None:
-                one = series[(execution_id, name)] = mpb.MetricSeries(execution_id=execution_id, name=name)
-            one.seq.append(seq)
-            one.step.append(step)
-            one.value.append(math.nan if value is None else value)
-            one.timestamp_ms.append(stamp)
+                one = series[(execution_id, record.name)] = mpb.MetricSeries(execution_id=execution_id,
+                                                                             name=record.name)
+            one.seq.append(record.seq)
+            one.step.append(record.step)
+            one.value.append(math.nan if record.value is None else record.value)
+            one.timestamp_ms.append(record.timestamp_ms)
         _put_metric_series(self.store, list(series.values()))
 
 
-__all__ = ["Applier", "decode", "encode", "from_value", "to_value"]
+__all__ = [
+    "Applier",
+    "ArtifactRecord",
+    "ContextRecord",
+    "ExecutionPropertiesRecord",
+    "ExecutionRecord",
+    "MetricRecord",
+    "Record",
+    "UnknownRecord",
+    "decode",
+    "encode",
+    "from_fields",
+    "from_value",
+    "to_fields",
+    "to_value",
+]

@@ -82,14 +82,14 @@ class DirectSink:
         self.store = store
         self.applier = rec.Applier(store)
         self._owns_store = owns_store
-        self._metrics: list[list] = []
+        self._metrics: list[rec.Record] = []
         self._first_metric = 0.0
         self._lock = threading.RLock()
         self.references = 0
 
-    def emit(self, record: list) -> None:
+    def emit(self, record: rec.Record) -> None:
         with self._lock:
-            if record[0] == rec.METRIC:
+            if isinstance(record, rec.MetricRecord):
                 if not self._metrics:
                     self._first_metric = time.monotonic()
                 self._metrics.append(record)
@@ -165,7 +165,7 @@ class JournalSink:
                     self._store = connect(self.url)
             return self._store
 
-    def emit(self, record: list) -> None:
+    def emit(self, record: rec.Record) -> None:
         self.writer.append(rec.encode(record))
 
     def flush(self, timeout: float | None = None) -> bool:

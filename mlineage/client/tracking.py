@@ -121,11 +121,11 @@ class Run:
         self.status: str | None = None
         self._token: contextvars.Token | None = None
         self._closed = False
-        self.sink.emit([rec.CONTEXT, self.pipeline_key, PIPELINE_TYPE, pipeline, {}, None])
+        self.sink.emit(rec.ContextRecord(self.pipeline_key, PIPELINE_TYPE, pipeline, {}, None))
         props: dict[str, Any] = {"pipeline_name": pipeline, "run_id": self.run_id, "started_at_ms": self.started_ms}
         props.update({k: v for k, v in self.environment.items() if k in ("host", "user", "git_commit")})
         props.update(properties or {})
-        self.sink.emit([rec.CONTEXT, self.key, RUN_TYPE, self.name, props, self.pipeline_key])
+        self.sink.emit(rec.ContextRecord(self.key, RUN_TYPE, self.name, props, self.pipeline_key))
 
     @property
     def context_keys(self) -> list[str]:
@@ -145,7 +145,7 @@ class Run:
 
     def set_properties(self, **properties: Any) -> None:
         """Merge custom properties into the run's context."""
-        self.sink.emit([rec.CONTEXT, self.key, RUN_TYPE, self.name, properties, self.pipeline_key])
+        self.sink.emit(rec.ContextRecord(self.key, RUN_TYPE, self.name, properties, self.pipeline_key))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until the store holds every record so far (a no-op wait for embedded stores)."""
@@ -281,8 +281,8 @@ class Step:
     def _snapshot(self) -> None:
         props = dict(self.props)
         props.update({f"metric.{name}": value for name, value in self._last.items()})
-        self._emit([rec.EXECUTION, self.key, self.type_name, self.state, props, self._contexts,
-                    self.execution_name])
+        self._emit(rec.ExecutionRecord(self.key, self.type_name, self.state, props, self._contexts,
+                                       self.execution_name))
 
     def start(self) -> Step:
         self._started = time.monotonic()
@@ -374,7 +374,7 @@ class Step:
         changes = {k: v for k, v in changes.items() if v is not None}
         if changes:
             self.props.update(changes)
-            self._emit([rec.EXECUTION_PROPERTIES, self.key, self.type_name, changes])
+            self._emit(rec.ExecutionPropertiesRecord(self.key, self.type_name, changes))
 
     # --- metrics --------------------------------------------------------------------------------
 
@@ -386,8 +386,8 @@ class Step:
         seq = next(counter)
         value = float(value)
         self._last[name] = value
-        self._emit([rec.METRIC, self.key, name, seq, seq if step is None else int(step), value,
-                    time.time_ns() // 1_000_000 if timestamp is None else int(timestamp * 1000)])
+        self._emit(rec.MetricRecord(self.key, name, seq, seq if step is None else int(step), value,
+                                    time.time_ns() // 1_000_000 if timestamp is None else int(timestamp * 1000)))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         for name, value in metrics.items():
@@ -406,8 +406,8 @@ class Step:
             props.setdefault("producer_component", self.name)
             props.setdefault("pipeline_name", self.run.pipeline)
             props.setdefault("run_id", self.run.run_id)
-        self._emit([rec.ARTIFACT, artifact_key, type_name, uri, props, reuse, self.key, event_type, slot_key,
-                    next(counter), self._contexts, known_id])
+        self._emit(rec.ArtifactRecord(artifact_key, type_name, uri, props, reuse, self.key, event_type, slot_key,
+                                      next(counter), self._contexts, known_id))
         return ArtifactRef(artifact_key, type_name, uri, props, self.run.sink)
 
     def input(self, type_name: str, uri: str | None = None, *, external_id: str | None = None,
