@@ -1,25 +1,23 @@
 """GrpcStore: the methods of ``metadata.Store``, with the same signatures and answers, over gRPC.
 
-The methods are generated from one table (``_RPCS``): each row names a Store
-method, the RPC that serves it, how the method's arguments fill the request
-and which field of the response is the answer. The signature and docstring
-are copied from ``Store``, so ``help(GrpcStore.put_artifacts)`` and
-``inspect.signature`` read the same as for the embedded store. Status codes
-come back as ``mlineage.errors`` classes; UNAVAILABLE and ABORTED are retried
-with exponential backoff.
+Each method is written out: it fills the request of the RPC that serves it
+and returns the response field that answers it, so editors and type checkers
+see the same signatures as ``Store``'s (both implement
+``metadata.interface.StoreInterface``; a test compares them with
+``inspect.signature``). ``_RPCS`` lists which RPC serves which method. Status
+codes come back as ``mlineage.errors`` classes; UNAVAILABLE and ABORTED are
+retried with exponential backoff.
 """
 
 from __future__ import annotations
-import __future__
 
-import inspect
 import os
 import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 # gRPC's core logs a line per failed TLS handshake or connection at its default verbosity; a step's
@@ -45,195 +43,79 @@ NO_ANSWER = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grp
 CONNECT_TIMEOUT_MS = 500
 
 
-# --- the table ---------------------------------------------------------------------------------
+# --- which RPC serves which method -------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Rpc:
-    """One Store method served by one RPC.
-
-    ``signature`` is the method's signature as Store declares it (a test holds
-    the two equal; Store itself is not imported, to keep SQLAlchemy out of a
-    remote client). ``fields`` maps a parameter to the request field it fills
-    (a dotted path for nested fields; unnamed parameters fill the field of the
-    same name). ``build`` replaces that mapping for requests with a shape of
-    their own. ``result`` is the response field returned (``None``: nothing),
-    or a function of the response and the bound arguments.
-    """
+    """One GrpcStore method and the RPC (of ``service``) that serves it."""
 
     method: str
     rpc: str
-    signature: str
-    result: str | Callable[[Any, dict], Any] | None = None
-    fields: dict[str, str] = field(default_factory=dict)
-    build: Callable[[Any, dict], None] | None = None
     service: str = STORE_SERVICE
-    module: Any = svc
-    doc: str | None = None
 
 
-def _signature(text: str) -> inspect.Signature:
-    """An inspect.Signature from ``"(self, x: int = 0) -> int"``, annotations kept as strings (as Store's are)."""
-    code = compile(f"def method{text}: pass", "<signature>", "exec",
-                   flags=__future__.annotations.compiler_flag, dont_inherit=True)
-    namespace: dict[str, Any] = {}
-    exec(code, {}, namespace)  # noqa: S102 - our own constant text
-    return inspect.signature(namespace["method"])
+#: Every method served by one RPC, in the order they are defined below.
+_RPCS: list[Rpc] = []
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
-def _first(name: str) -> Callable[[Any, dict], Any]:
+def _served_by(rpc: str, service: str = STORE_SERVICE, doc: str | None = None) -> Callable[[_Method], _Method]:
+    """Record that the decorated method calls ``rpc``; give it a docstring that says so."""
+
+    def record(method: _Method) -> _Method:
+        _RPCS.append(Rpc(method.__name__, rpc, service))
+        method.__doc__ = doc or f"Store.{method.__name__}, through the {rpc} RPC."
+        return method
+
+    return record
+
+
+def _set_field(request: Any, path: str, value: Any) -> None:
+    """Fill field ``path`` (dotted for a nested one): extend a repeated field, copy a message, set a scalar."""
+    *parents, last = path.split(".")
+    target = request
+    for name in parents:
+        target = getattr(target, name)
+    current = getattr(target, last)
+    if hasattr(current, "extend") and not isinstance(value, (str, bytes)):
+        current.extend(value)
+    elif hasattr(current, "CopyFrom"):
+        current.CopyFrom(value)
+    else:
+        setattr(target, last, value)
+
+
+def _fill(request: Any, path: str, value: Any) -> None:
+    """``_set_field``, except that None leaves the field unset (as MLMD's client sends an absent argument)."""
+    if value is not None:
+        _set_field(request, path, value)
+
+
+def _flag(request: Any, path: str, value: Any) -> None:
+    """Set a boolean option only when asked for: a flag left at its default (False) stays unset on the wire."""
+    if value is not None and value is not False:
+        _set_field(request, path, value)
+
+
+def _listed(value: Any) -> Any:
+    """A repeated response field as a list; any other field as it is."""
+    return list(value) if hasattr(value, "extend") else value
+
+
+def _present(response: Any, name: str) -> Any:
     """The message in field ``name``, or None when the server sent none (a lookup that found nothing)."""
-    return lambda response, _args: getattr(response, name) if response.HasField(name) else None
+    return getattr(response, name) if response.HasField(name) else None
 
 
-def _pairs(response, _args) -> list[tuple[pb.Artifact, pb.ArtifactType]]:
-    types = {artifact_type.id: artifact_type for artifact_type in response.artifact_types}
-    return [(artifact, types[artifact.type_id]) for artifact in response.artifacts]
+def _related(response: Any, context_ids: Sequence[int], inner: str) -> dict[int, list[pb.Context]]:
+    """Each asked-for context id's related contexts (parents or children; [] for one the server left out)."""
+    return {
+        context_id: list(getattr(response.contexts[context_id], inner)) if context_id in response.contexts else []
+        for context_id in dict.fromkeys(context_ids)
+    }
 
-
-def _related(kind: str, inner: str) -> Callable[[Any, dict], dict[int, list[pb.Context]]]:
-    def read(response, args) -> dict[int, list[pb.Context]]:
-        return {
-            context_id: list(getattr(response.contexts[context_id], inner)) if context_id in response.contexts else []
-            for context_id in dict.fromkeys(args["context_ids"])
-        }
-
-    return read
-
-
-def _build_put_execution(request, args) -> None:
-    request.execution.CopyFrom(args["execution"])
-    for pair in args["artifact_and_events"]:
-        artifact, event = (tuple(pair) + (None, None))[:2]
-        added = request.artifact_event_pairs.add()
-        if artifact is not None:
-            added.artifact.CopyFrom(artifact)
-        if event is not None:
-            added.event.CopyFrom(event)
-    request.contexts.extend(args["contexts"])
-    for name in ("reuse_context_if_already_exist", "reuse_artifact_if_already_exist_by_external_id",
-                 "force_reuse_context", "force_update_time"):
-        setattr(request.options, name, bool(args[name]))
-
-
-def _build_put_lineage_subgraph(request, args) -> None:
-    request.executions.extend(args["executions"])
-    request.artifacts.extend(args["artifacts"])
-    request.contexts.extend(args["contexts"])
-    for execution_index, artifact_index, event in args["event_edges"]:
-        edge = request.event_edges.add()
-        if execution_index is not None:
-            edge.execution_index = execution_index
-        if artifact_index is not None:
-            edge.artifact_index = artifact_index
-        edge.event.CopyFrom(event)
-    request.options.reuse_context_if_already_exist = bool(args["reuse_context_if_already_exist"])
-    request.options.reuse_artifact_if_already_exist_by_external_id = bool(
-        args["reuse_artifact_if_already_exist_by_external_id"]
-    )
-
-
-_TYPE_OPTIONS = ("can_add_fields: bool = False, can_delete_fields: bool = False, all_fields_match: bool = True, "
-                 "can_omit_fields: bool = False")
-
-
-def _by_type_kinds() -> list[Rpc]:
-    rows = []
-    for kind, title in (("artifact", "Artifact"), ("execution", "Execution"), ("context", "Context")):
-        rows += [
-            Rpc(f"put_{kind}_type", f"Put{title}Type",
-                f"(self, {kind}_type: pb.{title}Type, {_TYPE_OPTIONS}) -> int", "type_id"),
-            Rpc(f"get_{kind}_type", f"Get{title}Type",
-                f"(self, type_name: str, type_version: str | None = None) -> pb.{title}Type", f"{kind}_type"),
-            Rpc(f"get_{kind}_types", f"Get{title}Types", f"(self) -> list[pb.{title}Type]", f"{kind}_types"),
-            Rpc(f"get_{kind}_types_by_id", f"Get{title}TypesByID",
-                f"(self, type_ids: Sequence[int]) -> list[pb.{title}Type]", f"{kind}_types"),
-            Rpc(f"get_{kind}_types_by_external_ids", f"Get{title}TypesByExternalIds",
-                f"(self, external_ids: Sequence[str]) -> list[pb.{title}Type]", f"{kind}_types"),
-            Rpc(f"get_{kind}s_by_id", f"Get{title}sByID",
-                f"(self, {kind}_ids: Sequence[int]) -> list[pb.{title}]", f"{kind}s"),
-            Rpc(f"get_{kind}s_by_external_ids", f"Get{title}sByExternalIds",
-                f"(self, external_ids: Sequence[str]) -> list[pb.{title}]", f"{kind}s"),
-            Rpc(f"get_{kind}_by_type_and_name", f"Get{title}ByTypeAndName",
-                f"(self, type_name: str, {kind}_name: str, type_version: str | None = None) -> pb.{title} | None",
-                _first(kind)),
-        ]
-    rows += [
-        Rpc("put_artifacts", "PutArtifacts",
-            "(self, artifacts: Sequence[pb.Artifact], field_mask_paths: Sequence[str] | None = None, "
-            "abort_if_latest_updated_time_changed: bool = False) -> list[int]", "artifact_ids",
-            fields={"field_mask_paths": "update_mask.paths",
-                    "abort_if_latest_updated_time_changed": "options.abort_if_latest_updated_time_changed"}),
-        Rpc("put_executions", "PutExecutions",
-            "(self, executions: Sequence[pb.Execution], field_mask_paths: Sequence[str] | None = None) -> list[int]",
-            "execution_ids", fields={"field_mask_paths": "update_mask.paths"}),
-        Rpc("put_contexts", "PutContexts",
-            "(self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None) -> list[int]",
-            "context_ids", fields={"field_mask_paths": "update_mask.paths"}),
-    ]
-    return rows
-
-
-_RPCS: list[Rpc] = [
-    *_by_type_kinds(),
-    Rpc("put_types", "PutTypes",
-        "(self, artifact_types: Sequence[pb.ArtifactType] = (), execution_types: Sequence[pb.ExecutionType] = (), "
-        "context_types: Sequence[pb.ContextType] = (), can_add_fields: bool = False, can_omit_fields: bool = False)"
-        " -> tuple[list[int], list[int], list[int]]",
-        lambda r, _a: (list(r.artifact_type_ids), list(r.execution_type_ids), list(r.context_type_ids))),
-    Rpc("put_events", "PutEvents", "(self, events: Sequence[pb.Event]) -> None"),
-    Rpc("put_execution", "PutExecution",
-        "(self, execution: pb.Execution, artifact_and_events: Sequence[tuple[pb.Artifact | None, pb.Event | None]], "
-        "contexts: Sequence[pb.Context], reuse_context_if_already_exist: bool = False, "
-        "reuse_artifact_if_already_exist_by_external_id: bool = False, force_reuse_context: bool = False, "
-        "force_update_time: bool = False) -> tuple[int, list[int], list[int]]",
-        lambda r, _a: (r.execution_id, list(r.artifact_ids), list(r.context_ids)), build=_build_put_execution),
-    Rpc("put_lineage_subgraph", "PutLineageSubgraph",
-        "(self, executions: Sequence[pb.Execution], artifacts: Sequence[pb.Artifact], contexts: Sequence[pb.Context], "
-        "event_edges: Sequence[tuple[int | None, int | None, pb.Event]], reuse_context_if_already_exist: bool = False, "
-        "reuse_artifact_if_already_exist_by_external_id: bool = False) -> tuple[list[int], list[int], list[int]]",
-        lambda r, _a: (list(r.execution_ids), list(r.artifact_ids), list(r.context_ids)),
-        build=_build_put_lineage_subgraph),
-    Rpc("put_attributions_and_associations", "PutAttributionsAndAssociations",
-        "(self, attributions: Sequence[pb.Attribution], associations: Sequence[pb.Association]) -> None"),
-    Rpc("put_parent_contexts", "PutParentContexts", "(self, parent_contexts: Sequence[pb.ParentContext]) -> None"),
-    Rpc("get_artifacts_and_types_by_artifact_ids", "GetArtifactsByID",
-        "(self, artifact_ids: Sequence[int]) -> list[tuple[pb.Artifact, pb.ArtifactType]]", _pairs,
-        build=lambda r, a: (r.artifact_ids.extend(a["artifact_ids"]), setattr(r, "populate_artifact_types", True))),
-    Rpc("get_artifacts_by_uri", "GetArtifactsByURI", "(self, uri: str | Sequence[str]) -> list[pb.Artifact]",
-        "artifacts", build=lambda r, a: r.uris.extend([a["uri"]] if isinstance(a["uri"], str) else a["uri"])),
-    Rpc("get_contexts_by_artifact", "GetContextsByArtifact", "(self, artifact_id: int) -> list[pb.Context]",
-        "contexts"),
-    Rpc("get_contexts_by_execution", "GetContextsByExecution", "(self, execution_id: int) -> list[pb.Context]",
-        "contexts"),
-    Rpc("get_parent_contexts_by_context", "GetParentContextsByContext",
-        "(self, context_id: int) -> list[pb.Context]", "contexts"),
-    Rpc("get_children_contexts_by_context", "GetChildrenContextsByContext",
-        "(self, context_id: int) -> list[pb.Context]", "contexts"),
-    Rpc("get_parent_contexts_by_contexts", "GetParentContextsByContexts",
-        "(self, context_ids: Sequence[int]) -> dict[int, list[pb.Context]]", _related("parent", "parent_contexts")),
-    Rpc("get_children_contexts_by_contexts", "GetChildrenContextsByContexts",
-        "(self, context_ids: Sequence[int]) -> dict[int, list[pb.Context]]",
-        _related("children", "children_contexts")),
-    Rpc("get_events_by_execution_ids", "GetEventsByExecutionIDs",
-        "(self, execution_ids: Sequence[int]) -> list[pb.Event]", "events"),
-    Rpc("get_events_by_artifact_ids", "GetEventsByArtifactIDs",
-        "(self, artifact_ids: Sequence[int]) -> list[pb.Event]", "events"),
-    Rpc("get_lineage_graph", "GetLineageGraph", "(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph",
-        "subgraph", fields={"query_options": "options"}),
-    # mlineage's own service: metric series.
-    Rpc("put_metric_series", "PutMetricSeries", "(self, series: Sequence[mpb.MetricSeries]) -> int",
-        "inserted_points", service=METRIC_SERVICE, module=mpb,
-        doc="Store metric points; returns how many were new (points already stored are skipped)."),
-    Rpc("get_metric_series", "GetMetricSeries",
-        "(self, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]",
-        "series", service=METRIC_SERVICE, module=mpb,
-        doc="Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``."),
-]
-
-# Parameters of Store methods that MLMD's requests have no field for: accepted and ignored, as MLMD's
-# own client ignores them (the server applies its rules).
-_IGNORED_PARAMETERS = {"all_fields_match"}
 
 # list_nodes: (kind, scope) -> RPC name.
 _LIST_RPCS = {
@@ -276,7 +158,7 @@ class Target:
 
     def channel(self, connect_timeout_ms: int = CONNECT_TIMEOUT_MS, *, own_connection: bool = False) -> grpc.Channel:
         """A channel to the target; ``own_connection``: never share another channel's connection."""
-        options = [
+        options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             # Reconnect quickly after a server restart rather than backing off for up to two minutes.
@@ -361,7 +243,7 @@ class GrpcStore(ListingMethods):
 
     # --- calls ----------------------------------------------------------------------------------
 
-    def _stub(self, service: str, rpc: str, response_class) -> Callable:
+    def _stub(self, service: str, rpc: str, response_class: Any) -> Callable:
         key = (service, rpc)
         stub = self._stubs.get(key)
         if stub is None:
@@ -374,8 +256,8 @@ class GrpcStore(ListingMethods):
                 self._stubs[key] = stub
         return stub
 
-    def call(self, rpc: str, request, *, service: str = STORE_SERVICE, module=svc, retries: int | None = None,
-             timeout: float | None = None):
+    def call(self, rpc: str, request: Any, *, service: str = STORE_SERVICE, module: Any = svc,
+             retries: int | None = None, timeout: float | None = None) -> Any:
         """Send ``request`` to ``rpc``; the response message, or an ``mlineage.errors`` exception."""
         stub = self._stub(service, rpc, getattr(module, f"{rpc}Response"))
         attempts = 1 + (self._retries if retries is None else retries)
@@ -472,7 +354,7 @@ class GrpcStore(ListingMethods):
             del getattr(graph, name)[:]
             if ids:
                 getattr(graph, name).extend(getter(ids))
-        for name, nodes, getter in (
+        for name, nodes, get_types in (
             ("artifact_types", graph.artifacts, self.get_artifact_types_by_id),
             ("execution_types", graph.executions, self.get_execution_types_by_id),
             ("context_types", graph.contexts, self.get_context_types_by_id),
@@ -480,72 +362,385 @@ class GrpcStore(ListingMethods):
             del getattr(graph, name)[:]
             type_ids = sorted({node.type_id for node in nodes})
             if (wanted is None or name in wanted) and type_ids:
-                getattr(graph, name).extend(getter(type_ids))
+                getattr(graph, name).extend(get_types(type_ids))
         return graph
 
+    # --- types ----------------------------------------------------------------------------------
 
-def _set_field(request, path: str, value) -> None:
-    *parents, last = path.split(".")
-    target = request
-    for name in parents:
-        target = getattr(target, name)
-    current = getattr(target, last)
-    if hasattr(current, "extend") and not isinstance(value, (str, bytes)):
-        current.extend(value)
-    elif hasattr(current, "CopyFrom"):
-        current.CopyFrom(value)
-    else:
-        setattr(target, last, value)
+    def _put_type(
+        self, rpc: str, field: str, message: Any, can_add_fields: bool, can_delete_fields: bool,
+        can_omit_fields: bool,
+    ) -> int:
+        # all_fields_match has no field in MLMD's request: accepted and ignored, as MLMD's own client does.
+        request = getattr(svc, f"{rpc}Request")()
+        _fill(request, field, message)
+        _flag(request, "can_add_fields", can_add_fields)
+        _flag(request, "can_delete_fields", can_delete_fields)
+        _flag(request, "can_omit_fields", can_omit_fields)
+        return self.call(rpc, request).type_id
+
+    @_served_by("PutArtifactType")
+    def put_artifact_type(
+        self,
+        artifact_type: pb.ArtifactType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        return self._put_type("PutArtifactType", "artifact_type", artifact_type, can_add_fields, can_delete_fields,
+                              can_omit_fields)
+
+    @_served_by("PutExecutionType")
+    def put_execution_type(
+        self,
+        execution_type: pb.ExecutionType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        return self._put_type("PutExecutionType", "execution_type", execution_type, can_add_fields,
+                              can_delete_fields, can_omit_fields)
+
+    @_served_by("PutContextType")
+    def put_context_type(
+        self,
+        context_type: pb.ContextType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        return self._put_type("PutContextType", "context_type", context_type, can_add_fields, can_delete_fields,
+                              can_omit_fields)
+
+    @_served_by("PutTypes")
+    def put_types(
+        self,
+        artifact_types: Sequence[pb.ArtifactType] = (),
+        execution_types: Sequence[pb.ExecutionType] = (),
+        context_types: Sequence[pb.ContextType] = (),
+        can_add_fields: bool = False,
+        can_omit_fields: bool = False,
+    ) -> tuple[list[int], list[int], list[int]]:
+        request = svc.PutTypesRequest()
+        _fill(request, "artifact_types", artifact_types)
+        _fill(request, "execution_types", execution_types)
+        _fill(request, "context_types", context_types)
+        _flag(request, "can_add_fields", can_add_fields)
+        _flag(request, "can_omit_fields", can_omit_fields)
+        response = self.call("PutTypes", request)
+        return list(response.artifact_type_ids), list(response.execution_type_ids), list(response.context_type_ids)
+
+    def _get_type(self, rpc: str, field: str, type_name: str, type_version: str | None) -> Any:
+        request = getattr(svc, f"{rpc}Request")()
+        _fill(request, "type_name", type_name)
+        _fill(request, "type_version", type_version)
+        return getattr(self.call(rpc, request), field)
+
+    @_served_by("GetArtifactType")
+    def get_artifact_type(self, type_name: str, type_version: str | None = None) -> pb.ArtifactType:
+        return self._get_type("GetArtifactType", "artifact_type", type_name, type_version)
+
+    @_served_by("GetExecutionType")
+    def get_execution_type(self, type_name: str, type_version: str | None = None) -> pb.ExecutionType:
+        return self._get_type("GetExecutionType", "execution_type", type_name, type_version)
+
+    @_served_by("GetContextType")
+    def get_context_type(self, type_name: str, type_version: str | None = None) -> pb.ContextType:
+        return self._get_type("GetContextType", "context_type", type_name, type_version)
+
+    def _ask(self, rpc: str, answer: str, field: str | None = None, value: Any = None) -> Any:
+        """Call ``rpc`` with at most one request field filled; response field ``answer`` (a list if repeated)."""
+        request = getattr(svc, f"{rpc}Request")()
+        if field is not None:
+            _fill(request, field, value)
+        return _listed(getattr(self.call(rpc, request), answer))
+
+    @_served_by("GetArtifactTypes")
+    def get_artifact_types(self) -> list[pb.ArtifactType]:
+        return self._ask("GetArtifactTypes", "artifact_types")
+
+    @_served_by("GetExecutionTypes")
+    def get_execution_types(self) -> list[pb.ExecutionType]:
+        return self._ask("GetExecutionTypes", "execution_types")
+
+    @_served_by("GetContextTypes")
+    def get_context_types(self) -> list[pb.ContextType]:
+        return self._ask("GetContextTypes", "context_types")
+
+    @_served_by("GetArtifactTypesByID")
+    def get_artifact_types_by_id(self, type_ids: Sequence[int]) -> list[pb.ArtifactType]:
+        return self._ask("GetArtifactTypesByID", "artifact_types", "type_ids", type_ids)
+
+    @_served_by("GetExecutionTypesByID")
+    def get_execution_types_by_id(self, type_ids: Sequence[int]) -> list[pb.ExecutionType]:
+        return self._ask("GetExecutionTypesByID", "execution_types", "type_ids", type_ids)
+
+    @_served_by("GetContextTypesByID")
+    def get_context_types_by_id(self, type_ids: Sequence[int]) -> list[pb.ContextType]:
+        return self._ask("GetContextTypesByID", "context_types", "type_ids", type_ids)
+
+    @_served_by("GetArtifactTypesByExternalIds")
+    def get_artifact_types_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.ArtifactType]:
+        return self._ask("GetArtifactTypesByExternalIds", "artifact_types", "external_ids", external_ids)
+
+    @_served_by("GetExecutionTypesByExternalIds")
+    def get_execution_types_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.ExecutionType]:
+        return self._ask("GetExecutionTypesByExternalIds", "execution_types", "external_ids", external_ids)
+
+    @_served_by("GetContextTypesByExternalIds")
+    def get_context_types_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.ContextType]:
+        return self._ask("GetContextTypesByExternalIds", "context_types", "external_ids", external_ids)
+
+    # --- nodes ----------------------------------------------------------------------------------
+
+    @_served_by("PutArtifacts")
+    def put_artifacts(
+        self,
+        artifacts: Sequence[pb.Artifact],
+        field_mask_paths: Sequence[str] | None = None,
+        abort_if_latest_updated_time_changed: bool = False,
+    ) -> list[int]:
+        request = svc.PutArtifactsRequest()
+        _fill(request, "artifacts", artifacts)
+        _fill(request, "update_mask.paths", field_mask_paths)
+        _flag(request, "options.abort_if_latest_updated_time_changed", abort_if_latest_updated_time_changed)
+        return list(self.call("PutArtifacts", request).artifact_ids)
+
+    @_served_by("PutExecutions")
+    def put_executions(
+        self, executions: Sequence[pb.Execution], field_mask_paths: Sequence[str] | None = None
+    ) -> list[int]:
+        request = svc.PutExecutionsRequest()
+        _fill(request, "executions", executions)
+        _fill(request, "update_mask.paths", field_mask_paths)
+        return list(self.call("PutExecutions", request).execution_ids)
+
+    @_served_by("PutContexts")
+    def put_contexts(self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None) -> list[int]:
+        request = svc.PutContextsRequest()
+        _fill(request, "contexts", contexts)
+        _fill(request, "update_mask.paths", field_mask_paths)
+        return list(self.call("PutContexts", request).context_ids)
+
+    @_served_by("GetArtifactsByID")
+    def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[pb.Artifact]:
+        return self._ask("GetArtifactsByID", "artifacts", "artifact_ids", artifact_ids)
+
+    @_served_by("GetExecutionsByID")
+    def get_executions_by_id(self, execution_ids: Sequence[int]) -> list[pb.Execution]:
+        return self._ask("GetExecutionsByID", "executions", "execution_ids", execution_ids)
+
+    @_served_by("GetContextsByID")
+    def get_contexts_by_id(self, context_ids: Sequence[int]) -> list[pb.Context]:
+        return self._ask("GetContextsByID", "contexts", "context_ids", context_ids)
+
+    @_served_by("GetArtifactsByID")
+    def get_artifacts_and_types_by_artifact_ids(
+        self, artifact_ids: Sequence[int]
+    ) -> list[tuple[pb.Artifact, pb.ArtifactType]]:
+        request = svc.GetArtifactsByIDRequest(populate_artifact_types=True)
+        request.artifact_ids.extend(artifact_ids)
+        response = self.call("GetArtifactsByID", request)
+        types = {artifact_type.id: artifact_type for artifact_type in response.artifact_types}
+        return [(artifact, types[artifact.type_id]) for artifact in response.artifacts]
+
+    @_served_by("GetArtifactsByExternalIds")
+    def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Artifact]:
+        return self._ask("GetArtifactsByExternalIds", "artifacts", "external_ids", external_ids)
+
+    @_served_by("GetExecutionsByExternalIds")
+    def get_executions_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Execution]:
+        return self._ask("GetExecutionsByExternalIds", "executions", "external_ids", external_ids)
+
+    @_served_by("GetContextsByExternalIds")
+    def get_contexts_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Context]:
+        return self._ask("GetContextsByExternalIds", "contexts", "external_ids", external_ids)
+
+    @_served_by("GetArtifactsByURI")
+    def get_artifacts_by_uri(self, uri: str | Sequence[str]) -> list[pb.Artifact]:
+        request = svc.GetArtifactsByURIRequest()
+        request.uris.extend([uri] if isinstance(uri, str) else uri)
+        return list(self.call("GetArtifactsByURI", request).artifacts)
+
+    def _by_type_and_name(
+        self, rpc: str, kind: str, type_name: str, name: str, type_version: str | None
+    ) -> Any:
+        request = getattr(svc, f"{rpc}Request")()
+        _fill(request, "type_name", type_name)
+        _fill(request, f"{kind}_name", name)
+        _fill(request, "type_version", type_version)
+        return _present(self.call(rpc, request), kind)
+
+    @_served_by("GetArtifactByTypeAndName")
+    def get_artifact_by_type_and_name(
+        self, type_name: str, artifact_name: str, type_version: str | None = None
+    ) -> pb.Artifact | None:
+        return self._by_type_and_name("GetArtifactByTypeAndName", "artifact", type_name, artifact_name, type_version)
+
+    @_served_by("GetExecutionByTypeAndName")
+    def get_execution_by_type_and_name(
+        self, type_name: str, execution_name: str, type_version: str | None = None
+    ) -> pb.Execution | None:
+        return self._by_type_and_name("GetExecutionByTypeAndName", "execution", type_name, execution_name,
+                                      type_version)
+
+    @_served_by("GetContextByTypeAndName")
+    def get_context_by_type_and_name(
+        self, type_name: str, context_name: str, type_version: str | None = None
+    ) -> pb.Context | None:
+        return self._by_type_and_name("GetContextByTypeAndName", "context", type_name, context_name, type_version)
+
+    # --- events, memberships, parent contexts ---------------------------------------------------
+
+    @_served_by("PutEvents")
+    def put_events(self, events: Sequence[pb.Event]) -> None:
+        request = svc.PutEventsRequest()
+        _fill(request, "events", events)
+        self.call("PutEvents", request)
+
+    @_served_by("PutExecution")
+    def put_execution(
+        self,
+        execution: pb.Execution,
+        artifact_and_events: Sequence[tuple[pb.Artifact | None, pb.Event | None]],
+        contexts: Sequence[pb.Context],
+        reuse_context_if_already_exist: bool = False,
+        reuse_artifact_if_already_exist_by_external_id: bool = False,
+        force_reuse_context: bool = False,
+        force_update_time: bool = False,
+    ) -> tuple[int, list[int], list[int]]:
+        request = svc.PutExecutionRequest()
+        request.execution.CopyFrom(execution)
+        for pair in artifact_and_events:
+            artifact, event = (tuple(pair) + (None, None))[:2]
+            added = request.artifact_event_pairs.add()
+            if artifact is not None:
+                added.artifact.CopyFrom(artifact)
+            if event is not None:
+                added.event.CopyFrom(event)
+        request.contexts.extend(contexts)
+        # These options are always sent (False too), as MLMD's client sends them.
+        request.options.reuse_context_if_already_exist = bool(reuse_context_if_already_exist)
+        request.options.reuse_artifact_if_already_exist_by_external_id = bool(
+            reuse_artifact_if_already_exist_by_external_id
+        )
+        request.options.force_reuse_context = bool(force_reuse_context)
+        request.options.force_update_time = bool(force_update_time)
+        response = self.call("PutExecution", request)
+        return response.execution_id, list(response.artifact_ids), list(response.context_ids)
+
+    @_served_by("PutLineageSubgraph")
+    def put_lineage_subgraph(
+        self,
+        executions: Sequence[pb.Execution],
+        artifacts: Sequence[pb.Artifact],
+        contexts: Sequence[pb.Context],
+        event_edges: Sequence[tuple[int | None, int | None, pb.Event]],
+        reuse_context_if_already_exist: bool = False,
+        reuse_artifact_if_already_exist_by_external_id: bool = False,
+    ) -> tuple[list[int], list[int], list[int]]:
+        request = svc.PutLineageSubgraphRequest()
+        request.executions.extend(executions)
+        request.artifacts.extend(artifacts)
+        request.contexts.extend(contexts)
+        for execution_index, artifact_index, event in event_edges:
+            edge = request.event_edges.add()
+            if execution_index is not None:
+                edge.execution_index = execution_index
+            if artifact_index is not None:
+                edge.artifact_index = artifact_index
+            edge.event.CopyFrom(event)
+        request.options.reuse_context_if_already_exist = bool(reuse_context_if_already_exist)
+        request.options.reuse_artifact_if_already_exist_by_external_id = bool(
+            reuse_artifact_if_already_exist_by_external_id
+        )
+        response = self.call("PutLineageSubgraph", request)
+        return list(response.execution_ids), list(response.artifact_ids), list(response.context_ids)
+
+    @_served_by("PutAttributionsAndAssociations")
+    def put_attributions_and_associations(
+        self, attributions: Sequence[pb.Attribution], associations: Sequence[pb.Association]
+    ) -> None:
+        request = svc.PutAttributionsAndAssociationsRequest()
+        _fill(request, "attributions", attributions)
+        _fill(request, "associations", associations)
+        self.call("PutAttributionsAndAssociations", request)
+
+    @_served_by("PutParentContexts")
+    def put_parent_contexts(self, parent_contexts: Sequence[pb.ParentContext]) -> None:
+        request = svc.PutParentContextsRequest()
+        _fill(request, "parent_contexts", parent_contexts)
+        self.call("PutParentContexts", request)
+
+    @_served_by("GetContextsByArtifact")
+    def get_contexts_by_artifact(self, artifact_id: int) -> list[pb.Context]:
+        return self._ask("GetContextsByArtifact", "contexts", "artifact_id", artifact_id)
+
+    @_served_by("GetContextsByExecution")
+    def get_contexts_by_execution(self, execution_id: int) -> list[pb.Context]:
+        return self._ask("GetContextsByExecution", "contexts", "execution_id", execution_id)
+
+    @_served_by("GetParentContextsByContext")
+    def get_parent_contexts_by_context(self, context_id: int) -> list[pb.Context]:
+        return self._ask("GetParentContextsByContext", "contexts", "context_id", context_id)
+
+    @_served_by("GetChildrenContextsByContext")
+    def get_children_contexts_by_context(self, context_id: int) -> list[pb.Context]:
+        return self._ask("GetChildrenContextsByContext", "contexts", "context_id", context_id)
+
+    @_served_by("GetParentContextsByContexts")
+    def get_parent_contexts_by_contexts(self, context_ids: Sequence[int]) -> dict[int, list[pb.Context]]:
+        request = svc.GetParentContextsByContextsRequest()
+        _fill(request, "context_ids", context_ids)
+        return _related(self.call("GetParentContextsByContexts", request), context_ids, "parent_contexts")
+
+    @_served_by("GetChildrenContextsByContexts")
+    def get_children_contexts_by_contexts(self, context_ids: Sequence[int]) -> dict[int, list[pb.Context]]:
+        request = svc.GetChildrenContextsByContextsRequest()
+        _fill(request, "context_ids", context_ids)
+        return _related(self.call("GetChildrenContextsByContexts", request), context_ids, "children_contexts")
+
+    @_served_by("GetEventsByExecutionIDs")
+    def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[pb.Event]:
+        return self._ask("GetEventsByExecutionIDs", "events", "execution_ids", execution_ids)
+
+    @_served_by("GetEventsByArtifactIDs")
+    def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[pb.Event]:
+        return self._ask("GetEventsByArtifactIDs", "events", "artifact_ids", artifact_ids)
+
+    @_served_by("GetLineageGraph")
+    def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
+        request = svc.GetLineageGraphRequest()
+        _fill(request, "options", query_options)
+        return self.call("GetLineageGraph", request).subgraph
+
+    # --- metric series (mlineage's own service) -------------------------------------------------
+
+    @_served_by("PutMetricSeries", METRIC_SERVICE,
+                doc="Store metric points; returns how many were new (points already stored are skipped).")
+    def put_metric_series(self, series: Sequence[mpb.MetricSeries]) -> int:
+        request = mpb.PutMetricSeriesRequest()
+        _fill(request, "series", series)
+        return self.call("PutMetricSeries", request, service=METRIC_SERVICE, module=mpb).inserted_points
+
+    @_served_by("GetMetricSeries", METRIC_SERVICE,
+                doc="Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``.")
+    def get_metric_series(self, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
+        request = mpb.GetMetricSeriesRequest()
+        _fill(request, "execution_ids", execution_ids)
+        _fill(request, "names", names)
+        return list(self.call("GetMetricSeries", request, service=METRIC_SERVICE, module=mpb).series)
 
 
-def _make_method(spec: Rpc) -> Callable:
-    signature = _signature(spec.signature)
-    request_class = getattr(spec.module, f"{spec.rpc}Request")
-    response_class = getattr(spec.module, f"{spec.rpc}Response")
-    request_fields = {f.name for f in request_class.DESCRIPTOR.fields}
-    names = [p for p in signature.parameters if p != "self"]
-    paths = {}
-    for name in names:
-        path = spec.fields.get(name, name)
-        if spec.build is None and path.split(".")[0] not in request_fields and name not in _IGNORED_PARAMETERS:
-            raise TypeError(f"{spec.rpc}Request has no field for {spec.method}({name})")
-        paths[name] = path
-    defaults = {name: p.default for name, p in signature.parameters.items()}
+if TYPE_CHECKING:
+    from mlineage.metadata.interface import StoreInterface
 
-    def method(self: GrpcStore, *args, **kwargs):
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        arguments = bound.arguments
-        request = request_class()
-        if spec.build is not None:
-            spec.build(request, arguments)
-        else:
-            for name in names:
-                value = arguments[name]
-                if value is None or name in _IGNORED_PARAMETERS:
-                    continue
-                if value is defaults[name] and isinstance(value, bool) and not value:
-                    continue  # leave an unset default flag unset on the wire
-                _set_field(request, paths[name], value)
-        response = self.call(spec.rpc, request, service=spec.service, module=spec.module)
-        if spec.result is None:
-            return None
-        if callable(spec.result):
-            return spec.result(response, arguments)
-        value = getattr(response, spec.result)
-        return list(value) if hasattr(value, "extend") else value
+    def _implements_the_interface(store: GrpcStore) -> StoreInterface:
+        return store  # the type checker holds GrpcStore to StoreInterface here
 
-    method.__name__ = spec.method
-    method.__qualname__ = f"GrpcStore.{spec.method}"
-    method.__signature__ = signature  # type: ignore[attr-defined]
-    method.__doc__ = spec.doc or f"Store.{spec.method}, through the {spec.rpc} RPC."
-    assert response_class is not None
-    return method
-
-
-for _spec in _RPCS:
-    setattr(GrpcStore, _spec.method, _make_method(_spec))
-del _spec
 
 #: Store methods a remote store cannot offer (they reach into the database itself).
 LOCAL_ONLY = frozenset({"engine", "reading"})
