@@ -72,21 +72,21 @@ class MetadataStoreServicer:
     def __init__(self, store: Store, lineage=None, *, cache: bool | None = None) -> None:
         self.store = store
         self._lineage = lineage
-        # Gets by id answer from serialized messages while the (SQLite) database is unchanged;
-        # MLINEAGE_GRPC_BY_ID_CACHE=0 turns that off.
+        # Gets by id answer from serialized messages while the database is unchanged (SQLite's
+        # data_version, PostgreSQL's snapshot); MLINEAGE_GRPC_BY_ID_CACHE=0 turns that off.
         if cache is None:
             cache = os.environ.get("MLINEAGE_GRPC_BY_ID_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
         self._cache = ByIdCache.for_engine(store.engine) if cache else None
 
-    def _cached_types(self, what: str, type_ids, read, field_number: int = 1) -> bytes | None:
+    def _cached_types(self, what: str, type_ids, read, field_number: int = 1, version=None) -> bytes | None:
         # MLMD answers types in the order asked, missing ids skipped, repeats repeated.
         if self._cache is None:
             return None
-        found = self._cache.get(what, sorted(set(type_ids)), lambda ids: _serialized(read(ids)))
+        found = self._cache.get(what, sorted(set(type_ids)), lambda ids: _serialized(read(ids)), version)
         return repeated_field(field_number, (found[i][0] for i in type_ids if i in found))
 
-    def _cached_nodes(self, what: str, ids: list[int], read) -> dict[int, tuple[bytes, int]]:
-        return self._cache.get(what, sorted(set(ids)), lambda missing: _serialized(read(missing)))
+    def _cached_nodes(self, what: str, ids: list[int], read, version=None) -> dict[int, tuple[bytes, int]]:
+        return self._cache.get(what, sorted(set(ids)), lambda missing: _serialized(read(missing)), version)
 
     # --- types ----------------------------------------------------------------------------------
 
@@ -270,13 +270,16 @@ class MetadataStoreServicer:
             # As the store answers: in id order, each once; with types, in the order asked, each once.
             asked = list(request.artifact_ids)
             ids = list(dict.fromkeys(asked)) if request.populate_artifact_types else sorted(set(asked))
-            found = self._cached_nodes("artifact", ids, self.store.get_artifacts_by_id)
+            version = self._cache.current()  # one look at the database's version for both reads
+            found = self._cached_nodes("artifact", ids, self.store.get_artifacts_by_id, version)
             body = repeated_field(1, (found[i][0] for i in ids if i in found))
             if not request.populate_artifact_types:
                 return body
             # The types the answer's artifacts use, in the order they first appear.
             type_ids = list(dict.fromkeys(found[i][1] for i in ids if i in found))
-            return body + self._cached_types("artifact_type", type_ids, self.store.get_artifact_types_by_id, 2)
+            return body + self._cached_types(
+                "artifact_type", type_ids, self.store.get_artifact_types_by_id, 2, version
+            )
         if request.populate_artifact_types:
             pairs = self.store.get_artifacts_and_types_by_artifact_ids(request.artifact_ids)
             types = {artifact_type.id: artifact_type for _, artifact_type in pairs}

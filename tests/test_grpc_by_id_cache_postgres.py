@@ -1,0 +1,127 @@
+"""The gRPC service's by-id cache on PostgreSQL: valid while the server's snapshot is unchanged.
+
+Pinned here: cached answers equal the uncached service's for every request shape;
+a repeated get is one round trip (the snapshot) and reads no node; a commit by
+another store on the same database (another replica), by plain SQL outside
+mlineage, or a type that grew, is seen by the next get; a write not yet
+committed is not, and is once it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from test_grpc_by_id_cache import _call, _requests
+from test_store_postgres_round_trips import traced
+
+import mlineage
+from mlineage.api.grpc.service import MetadataStoreServicer
+from mlineage.metadata.engine import normalize_url
+from mlineage.metadata.store import Store
+from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.proto import metadata_store_service_pb2 as svc
+from tests.conftest import _reset_postgres
+
+
+@pytest.fixture
+def populated(postgres_store_url) -> Iterator[tuple[str, Store, dict]]:
+    _reset_postgres(postgres_store_url)
+    store = mlineage.connect(postgres_store_url)
+    dataset = store.put_artifact_type(pb.ArtifactType(name="Dataset", properties={"span": pb.INT}))
+    model = store.put_artifact_type(pb.ArtifactType(name="Model"))
+    trainer = store.put_execution_type(pb.ExecutionType(name="Trainer"))
+    run = store.put_context_type(pb.ContextType(name="Run"))
+    artifacts = []
+    for i in range(6):
+        artifact = pb.Artifact(type_id=dataset if i % 2 else model, uri=f"/d/{i}", name=f"a{i}")
+        if i % 2:
+            artifact.properties["span"].int_value = i
+        artifact.custom_properties["tag"].string_value = f"t{i}"
+        artifacts.append(artifact)
+    ids = {
+        "artifacts": store.put_artifacts(artifacts),
+        "executions": store.put_executions([pb.Execution(type_id=trainer, name=f"x{i}") for i in range(3)]),
+        "contexts": store.put_contexts([pb.Context(type_id=run, name=f"r{i}") for i in range(2)]),
+        "types": {"Dataset": dataset, "Model": model, "Trainer": trainer, "Run": run},
+    }
+    yield postgres_store_url, store, ids
+    store.close()
+
+
+def _psycopg_url(url: str) -> str:
+    return normalize_url(url).replace("postgresql+psycopg://", "postgresql://")
+
+
+def test_cached_answers_are_the_uncached_answers(populated):
+    _, store, ids = populated
+    cached, plain = MetadataStoreServicer(store, cache=True), MetadataStoreServicer(store, cache=False)
+    assert cached._cache is not None and plain._cache is None
+    for _ in range(2):  # a miss, then a hit
+        for name, request in _requests(ids):
+            assert _call(cached, name, request) == _call(plain, name, request), (name, request)
+
+
+def test_a_repeated_get_is_one_round_trip_that_reads_no_node(populated):
+    _, store, ids = populated
+    servicer = MetadataStoreServicer(store, cache=True)
+    request = svc.GetArtifactsByIDRequest(artifact_ids=ids["artifacts"], populate_artifact_types=True)
+    first = _call(servicer, "GetArtifactsByID", request)
+    with traced(store) as wire:
+        assert _call(servicer, "GetArtifactsByID", request) == first
+    assert wire[0].round_trips == 1 and wire[0].commands == ["SELECT pg_current_snapshot()::text"]
+
+
+def test_every_commit_is_seen_by_the_next_get(populated):
+    url, store, ids = populated
+    servicer = MetadataStoreServicer(store, cache=True)
+    artifact_id = ids["artifacts"][1]
+    request = svc.GetArtifactsByIDRequest(artifact_ids=[artifact_id], populate_artifact_types=True)
+    types_request = svc.GetArtifactTypesByIDRequest(type_ids=[ids["types"]["Dataset"]])
+    assert _call(servicer, "GetArtifactsByID", request).artifacts[0].properties["span"].int_value == 1
+    _call(servicer, "GetArtifactTypesByID", types_request)
+
+    # Through the same store.
+    [artifact] = store.get_artifacts_by_id([artifact_id])
+    artifact.properties["span"].int_value = 2
+    store.put_artifacts([artifact])
+    assert _call(servicer, "GetArtifactsByID", request).artifacts[0].properties["span"].int_value == 2
+
+    # Through another store on the same database (another replica of the server).
+    other = mlineage.connect(url)
+    artifact.properties["span"].int_value = 3
+    other.put_artifacts([artifact])
+    other.put_artifact_type(
+        pb.ArtifactType(name="Dataset", properties={"span": pb.INT, "split": pb.STRING}), can_add_fields=True
+    )
+    other.close()
+    got = _call(servicer, "GetArtifactsByID", request)
+    assert got.artifacts[0].properties["span"].int_value == 3
+    assert "split" in got.artifact_types[0].properties
+    assert "split" in _call(servicer, "GetArtifactTypesByID", types_request).artifact_types[0].properties
+
+    # Through plain SQL, outside mlineage, first uncommitted (not seen), then committed (seen).
+    with psycopg.connect(_psycopg_url(url)) as db:
+        db.execute("UPDATE artifacts SET uri = '/moved' WHERE id = %s", (artifact_id,))
+        assert _call(servicer, "GetArtifactsByID", request).artifacts[0].uri == "/d/1"
+        db.commit()
+        assert _call(servicer, "GetArtifactsByID", request).artifacts[0].uri == "/moved"
+        db.execute("DELETE FROM artifact_properties WHERE artifact_id = %s", (artifact_id,))
+        db.commit()
+    assert not _call(servicer, "GetArtifactsByID", request).artifacts[0].properties
+
+
+def test_a_database_that_cannot_answer_is_unavailable_not_internal(populated, monkeypatch):
+    _, store, ids = populated
+    servicer = MetadataStoreServicer(store, cache=True)
+    request = svc.GetExecutionsByIDRequest(execution_ids=ids["executions"])
+    _call(servicer, "GetExecutionsByID", request)
+    from mlineage.api.grpc import by_id_cache
+
+    def down(_engine):
+        raise psycopg.OperationalError("connection refused")
+
+    monkeypatch.setattr(by_id_cache, "_read_snapshot", down)
+    # The snapshot cannot be read: the get reads through the store (here still up) instead of the cache.
+    assert [e.id for e in _call(servicer, "GetExecutionsByID", request).executions] == ids["executions"]
