@@ -6,16 +6,14 @@ from collections.abc import Iterable
 
 from google.protobuf.message import Message
 
+from mlineage.metadata.kinds import KIND_BY_MESSAGE, NodeKind
 from mlineage.metadata.store import Store
-from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
-
-_KIND_OF_MESSAGE = {pb.Artifact: "artifact", pb.Execution: "execution", pb.Context: "context"}
 
 
 def _nodes_of(request: Message) -> Iterable[Message]:
     """The artifacts, executions and contexts a write request (or a single node) carries."""
-    if type(request) in _KIND_OF_MESSAGE:
+    if type(request) in KIND_BY_MESSAGE:
         yield request
         return
     if isinstance(request, svc.PutExecutionRequest):
@@ -36,14 +34,14 @@ def resolve_type_names(store: Store, request: Message) -> None:
     ``type`` is output-only, so the gRPC service never calls this. A name that
     names no type of the node's kind is NOT_FOUND.
     """
-    found: dict[tuple[str, str], int] = {}
+    found: dict[tuple[NodeKind, str], int] = {}
     for node in _nodes_of(request):
         if node.type_id or not node.type:
             continue
-        kind = _KIND_OF_MESSAGE[type(node)]
+        kind = KIND_BY_MESSAGE[type(node)]
         key = (kind, node.type)
         if key not in found:
-            found[key] = getattr(store, f"get_{kind}_type")(node.type).id
+            found[key] = getattr(store, f"get_{kind.name}_type")(node.type).id
         node.type_id = found[key]
 
 

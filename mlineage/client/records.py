@@ -50,29 +50,29 @@ from typing import Any, ClassVar
 from google.protobuf import struct_pb2
 
 from mlineage import errors
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metric_series_pb2 as mpb
-
-CONTEXT, EXECUTION, ARTIFACT, METRIC, EXECUTION_PROPERTIES = "ctx", "exe", "art", "m", "xp"
 
 EXECUTION_STATES = dict(pb.Execution.State.items())
 PROPERTY_TYPE_NAMES = {value: name for name, value in pb.PropertyType.items()}
 _VALUE_FIELDS = {pb.INT: "int_value", pb.DOUBLE: "double_value", pb.STRING: "string_value",
                  pb.STRUCT: "struct_value", pb.BOOLEAN: "bool_value", pb.PROTO: "proto_value"}
-_KIND_NAMES = {"ctx": "context", "exe": "execution", "art": "artifact", "xp": "execution"}
 EVENT_TYPES = dict(pb.Event.Type.items())
 MODEL_BASE_TYPE = pb.ArtifactType.SystemDefinedBaseType.Value("MODEL")
 
 
 # --- the records ----------------------------------------------------------------------------------
 # Field order is the order of the journal's JSON array (after its tag): never reorder, only append.
+# TAG is the array's first item, the on-disk name of the record's class (not a node kind: KIND is).
 
 
 @dataclass(frozen=True)
 class ContextRecord:
     """A context, found by (type, name) or created; ``props`` merged into it; linked under ``parent_key``."""
 
-    TAG: ClassVar[str] = CONTEXT
+    TAG: ClassVar[str] = "ctx"
+    KIND: ClassVar[NodeKind] = CONTEXT
     key: str
     type_name: str
     name: str
@@ -84,7 +84,8 @@ class ContextRecord:
 class ExecutionRecord:
     """The whole state of an execution: created once, replaced by each newer record."""
 
-    TAG: ClassVar[str] = EXECUTION
+    TAG: ClassVar[str] = "exe"
+    KIND: ClassVar[NodeKind] = EXECUTION
     key: str
     type_name: str
     state: str  # an Execution.State name
@@ -97,7 +98,8 @@ class ExecutionRecord:
 class ArtifactRecord:
     """An artifact (new, or reused by external id, URI or server id) and its event with an execution."""
 
-    TAG: ClassVar[str] = ARTIFACT
+    TAG: ClassVar[str] = "art"
+    KIND: ClassVar[NodeKind] = ARTIFACT
     key: str
     type_name: str
     uri: str | None
@@ -115,7 +117,8 @@ class ArtifactRecord:
 class ExecutionPropertiesRecord:
     """Properties merged into an execution, without resending its state."""
 
-    TAG: ClassVar[str] = EXECUTION_PROPERTIES
+    TAG: ClassVar[str] = "xp"
+    KIND: ClassVar[NodeKind] = EXECUTION
     execution_key: str
     type_name: str
     props: dict[str, Any]
@@ -125,7 +128,7 @@ class ExecutionPropertiesRecord:
 class MetricRecord:
     """One point of an execution's metric series."""
 
-    TAG: ClassVar[str] = METRIC
+    TAG: ClassVar[str] = "m"
     execution_key: str
     name: str
     seq: int
@@ -276,9 +279,10 @@ class Applier:
 
     def __init__(self, store) -> None:
         self.store = store
-        self._types: dict[tuple[str, str], tuple[int, dict[str, int]]] = {}
-        self.ids: dict[tuple[str, str], int] = {}  # (kind, key) -> server id
-        self._linked: set[tuple[str, int, int]] = set()
+        self._types: dict[tuple[NodeKind, str], tuple[int, dict[str, int]]] = {}
+        self.ids: dict[tuple[NodeKind, str], int] = {}  # (kind, key) -> server id
+        # Links made: (CONTEXT, child, parent), (EXECUTION, context, execution), (ARTIFACT, context, artifact).
+        self._linked: set[tuple[NodeKind, int, int]] = set()
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -324,7 +328,7 @@ class Applier:
                     raise errors.InvalidArgumentError(f"unknown journal record kind {kind!r}")
         flush_groups()
 
-    def lookup(self, kind: str, key: str) -> int | None:
+    def lookup(self, kind: NodeKind, key: str) -> int | None:
         """The server id of the node with ``key`` (its external id), from memory or the store."""
         found = self.ids.get((kind, key))
         if found is not None:
@@ -345,7 +349,7 @@ class Applier:
 
     # --- types ----------------------------------------------------------------------------------
 
-    def type_id(self, kind: str, name: str) -> tuple[int, dict[str, int]]:
+    def type_id(self, kind: NodeKind, name: str) -> tuple[int, dict[str, int]]:
         """(id, declared properties) of the type ``name``, creating it (without properties) if missing."""
         cached = self._types.get((kind, name))
         if cached is not None:
@@ -373,7 +377,7 @@ class Applier:
         return result
 
     @staticmethod
-    def _fill_properties(message, props: dict, declared: dict[str, int], *, kind: str = "",
+    def _fill_properties(message, props: dict, declared: dict[str, int], *, kind: NodeKind | None = None,
                          type_name: str = "") -> None:
         """Declared properties go to ``properties``, the rest to ``custom_properties``.
 
@@ -395,7 +399,7 @@ class Applier:
             else:
                 shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
                 raise errors.InvalidArgumentError(
-                    f"property {name!r} of {_KIND_NAMES.get(kind, 'node')} type {type_name!r} is declared "
+                    f"property {name!r} of {kind.name if kind is not None else 'node'} type {type_name!r} is declared "
                     f"{PROPERTY_TYPE_NAMES.get(declared_type, declared_type)}; got {shown} "
                     f"(a {type(value).__name__}): pass a value of the declared type, or log it under "
                     "another name"
@@ -438,12 +442,12 @@ class Applier:
                 self.store.put_contexts([message], field_mask_paths=mask)
         if parent_key:
             parent_id = self.ids.get((CONTEXT, parent_key)) or self.lookup(CONTEXT, parent_key)
-            if parent_id is not None and ("parent", context_id, parent_id) not in self._linked:
+            if parent_id is not None and (CONTEXT, context_id, parent_id) not in self._linked:
                 try:
                     self.store.put_parent_contexts([pb.ParentContext(child_id=context_id, parent_id=parent_id)])
                 except errors.AlreadyExistsError:
                     pass
-                self._linked.add(("parent", context_id, parent_id))
+                self._linked.add((CONTEXT, context_id, parent_id))
         return context_id
 
     def _context_ids(self, keys: Iterable[str]) -> list[int]:
@@ -483,12 +487,12 @@ class Applier:
         else:
             message.id = execution_id
             self.store.put_executions([message])
-        links = [c for c in self._context_ids(context_keys) if ("exe", c, execution_id) not in self._linked]
+        links = [c for c in self._context_ids(context_keys) if (EXECUTION, c, execution_id) not in self._linked]
         if links:
             self.store.put_attributions_and_associations(
                 [], [pb.Association(context_id=c, execution_id=execution_id) for c in links]
             )
-            self._linked.update(("exe", c, execution_id) for c in links)
+            self._linked.update((EXECUTION, c, execution_id) for c in links)
         return execution_id
 
     def _execution_properties(self, records: Sequence[ExecutionPropertiesRecord]) -> None:
@@ -579,12 +583,12 @@ class Applier:
             (context_id, target if isinstance(target, int) else self.ids[(ARTIFACT, target)])
             for context_id, target in attributions
         }
-        pairs = {p for p in pairs if ("art", p[0], p[1]) not in self._linked}
+        pairs = {p for p in pairs if (ARTIFACT, p[0], p[1]) not in self._linked}
         if pairs:
             self.store.put_attributions_and_associations(
                 [pb.Attribution(context_id=c, artifact_id=a) for c, a in sorted(pairs)], []
             )
-            self._linked.update(("art", c, a) for c, a in pairs)
+            self._linked.update((ARTIFACT, c, a) for c, a in pairs)
 
     def _newest_agreeing_at_uri(self, type_name: str, uri: str | None, props: dict) -> int | None:
         """The newest artifact of the type at ``uri`` whose stored properties agree with ``props``."""

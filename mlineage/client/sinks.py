@@ -35,6 +35,7 @@ import time
 from mlineage import errors
 from mlineage.client import journal as jn
 from mlineage.client import records as rec
+from mlineage.metadata.kinds import NodeKind
 
 log = logging.getLogger("mlineage.client")
 
@@ -109,11 +110,11 @@ class DirectSink:
             self._flush_metrics()
         return True
 
-    def resolve(self, kind: str, key: str, timeout: float | None = None) -> int | None:
+    def resolve(self, kind: NodeKind, key: str, timeout: float | None = None) -> int | None:
         self.flush()
         return self.applier.lookup(kind, key)
 
-    def known_id(self, kind: str, key: str) -> int | None:
+    def known_id(self, kind: NodeKind, key: str) -> int | None:
         """The server id of a node this sink stored, if it did (no query)."""
         return self.applier.ids.get((kind, key))
 
@@ -187,12 +188,12 @@ class JournalSink:
                                                           exiting=exiting)
         return self.outcome.delivered
 
-    def resolve(self, kind: str, key: str, timeout: float | None = None) -> int | None:
+    def resolve(self, kind: NodeKind, key: str, timeout: float | None = None) -> int | None:
         if not self.closed and not self.flush(timeout if timeout is not None else 10.0):
             return None
         return self.known_id(kind, key) or rec.Applier(self.store).lookup(kind, key)
 
-    def known_id(self, kind: str, key: str) -> int | None:
+    def known_id(self, kind: NodeKind, key: str) -> int | None:
         """The server id of a node this process's sender stored, if it did (no network)."""
         applier = self.sender.applier
         return applier.ids.get((kind, key)) if applier is not None else None

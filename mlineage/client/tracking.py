@@ -49,6 +49,7 @@ from typing import Any
 from mlineage import errors
 from mlineage.client import environment, sinks
 from mlineage.client import records as rec
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
 
 log = logging.getLogger("mlineage.client")
 
@@ -89,7 +90,7 @@ class ArtifactRef:
     @property
     def id(self) -> int | None:
         """The server id (waits for the record to be stored: up to 10 s with a remote store)."""
-        return self._sink.resolve(rec.ARTIFACT, self.key) if self._sink is not None else None
+        return self._sink.resolve(ARTIFACT, self.key) if self._sink is not None else None
 
 
 class Run:
@@ -134,7 +135,7 @@ class Run:
     @property
     def stored_id(self) -> int | None:
         """The run context's server id if this process has seen it stored; None otherwise (never waits)."""
-        return self.sink.known_id(rec.CONTEXT, self.key)
+        return self.sink.known_id(CONTEXT, self.key)
 
     def step(self, name: str, *, type: str | None = None, gpus: int | None = None,  # noqa: A002
              cache_key: str | None = None, properties: Mapping[str, Any] | None = None,
@@ -350,12 +351,12 @@ class Step:
     @property
     def id(self) -> int | None:
         """The execution's server id (waits for the records to be stored with a remote store)."""
-        return self.run.sink.resolve(rec.EXECUTION, self.key)
+        return self.run.sink.resolve(EXECUTION, self.key)
 
     @property
     def stored_id(self) -> int | None:
         """The execution's server id if this process has seen it stored; None otherwise (never waits)."""
-        return self.run.sink.known_id(rec.EXECUTION, self.key)
+        return self.run.sink.known_id(EXECUTION, self.key)
 
     # --- params and properties ------------------------------------------------------------------
 

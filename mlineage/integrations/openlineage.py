@@ -60,6 +60,7 @@ from mlineage.errors import (
     UnavailableError,
 )
 from mlineage.metadata.engine import WRITE
+from mlineage.metadata.kinds import EXECUTION
 from mlineage.metadata.store import Store, now_ms
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
@@ -762,7 +763,7 @@ def execution_events(store: Store, execution_id: int) -> list[dict[str, Any]]:
 
 def export_events(store: Store, options: pb.ListOperationOptions) -> tuple[list[dict[str, Any]], str]:
     """Run events of one page of executions (MLMD list options: filter, order, page), and the next token."""
-    executions, token = store.list_nodes("execution", options)
+    executions, token = store.list_nodes(EXECUTION.name, options)
     return events_of_executions(store, executions), token
 
 

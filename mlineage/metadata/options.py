@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from mlineage.errors import InvalidArgumentError
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlineage.proto import metadata_store_pb2 as pb
 
 # The ml-metadata client asks for at most this many rows per page and follows tokens.
@@ -62,7 +63,8 @@ class ListingMethods:
     ) -> tuple[list, str]:
         raise NotImplementedError
 
-    def _list_all(self, kind_name: str, list_options: ListOptions | None, **scope) -> list:
+    def _list_all(self, kind: NodeKind, list_options: ListOptions | None, **scope) -> list:
+        kind_name = kind.name  # list_nodes names the kind as a listing scope does
         if list_options is None:
             # Everything; a server may still cut the answer (by size) and give a token, as MLMD's client
             # expects: follow it (the follow-up options keep the default order, by id).
@@ -86,31 +88,31 @@ class ListingMethods:
         return result
 
     def get_artifacts(self, list_options: ListOptions | None = None) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options)
+        return self._list_all(ARTIFACT, list_options)
 
     def get_executions(self, list_options: ListOptions | None = None) -> list[pb.Execution]:
-        return self._list_all("execution", list_options)
+        return self._list_all(EXECUTION, list_options)
 
     def get_contexts(self, list_options: ListOptions | None = None) -> list[pb.Context]:
-        return self._list_all("context", list_options)
+        return self._list_all(CONTEXT, list_options)
 
     def get_artifacts_by_type(
         self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
     ) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options, type_name=type_name, type_version=type_version)
+        return self._list_all(ARTIFACT, list_options, type_name=type_name, type_version=type_version)
 
     def get_executions_by_type(
         self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
     ) -> list[pb.Execution]:
-        return self._list_all("execution", list_options, type_name=type_name, type_version=type_version)
+        return self._list_all(EXECUTION, list_options, type_name=type_name, type_version=type_version)
 
     def get_contexts_by_type(
         self, type_name: str, type_version: str | None = None, list_options: ListOptions | None = None
     ) -> list[pb.Context]:
-        return self._list_all("context", list_options, type_name=type_name, type_version=type_version)
+        return self._list_all(CONTEXT, list_options, type_name=type_name, type_version=type_version)
 
     def get_artifacts_by_context(self, context_id: int, list_options: ListOptions | None = None) -> list[pb.Artifact]:
-        return self._list_all("artifact", list_options, context_id=context_id)
+        return self._list_all(ARTIFACT, list_options, context_id=context_id)
 
     def get_executions_by_context(
         self, context_id: int, list_options: ListOptions | None = None
@@ -118,4 +120,4 @@ class ListingMethods:
         if list_options is None:
             # ml_metadata's client lists a context's executions newest first unless told otherwise.
             list_options = ListOptions(order_by=OrderByField.CREATE_TIME, is_asc=False)
-        return self._list_all("execution", list_options, context_id=context_id)
+        return self._list_all(EXECUTION, list_options, context_id=context_id)

@@ -13,6 +13,7 @@ from mlineage.api.rest import protojson
 from mlineage.api.rest.io import JSON, Documentation, read_message, respond, respond_json
 from mlineage.api.rest.params import MAX_ID, MAX_QUERY_TEXT, mask_paths
 from mlineage.errors import InvalidArgumentError
+from mlineage.metadata.kinds import ARTIFACT, EXECUTION
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
@@ -87,7 +88,7 @@ LINEAGE_SCHEMAS = {
     "LineageNode": {
         "type": "object",
         "properties": {
-            "kind": {"type": "string", "enum": ["artifact", "execution"]},
+            "kind": {"type": "string", "enum": [ARTIFACT.name, EXECUTION.name]},
             "id": {"type": "string", "pattern": "^[0-9]+$"},
             "hop": {"type": "integer", "minimum": 0},
         },

@@ -3,8 +3,7 @@ the composite writes (PutExecution, PutLineageSubgraph) and the neighbourhood re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Depends, Query, Request
 from google.protobuf.descriptor import FieldDescriptor
@@ -23,29 +22,25 @@ from mlineage.api.rest.params import (
     mask_paths,
 )
 from mlineage.errors import InvalidArgumentError, NotFoundError
-from mlineage.metadata.kinds import KINDS
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlineage.metadata.nodes import check_mask_strictly
 from mlineage.metadata.store import Store
-from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
 
 
-@dataclass(frozen=True)
-class Kind:
-    name: str  # artifact
-    plural: str  # artifacts
-    message: type
+class _Wire(NamedTuple):
+    """The service messages a kind's endpoints speak (the kind itself is a ``NodeKind``)."""
+
     list_response: type
     put_request: type
     put_response: type
 
 
-ARTIFACTS = Kind("artifact", "artifacts", pb.Artifact, svc.GetArtifactsResponse, svc.PutArtifactsRequest,
-                 svc.PutArtifactsResponse)
-EXECUTIONS = Kind("execution", "executions", pb.Execution, svc.GetExecutionsResponse, svc.PutExecutionsRequest,
-                  svc.PutExecutionsResponse)
-CONTEXTS = Kind("context", "contexts", pb.Context, svc.GetContextsResponse, svc.PutContextsRequest,
-                svc.PutContextsResponse)
+_WIRE = {
+    ARTIFACT: _Wire(svc.GetArtifactsResponse, svc.PutArtifactsRequest, svc.PutArtifactsResponse),
+    EXECUTION: _Wire(svc.GetExecutionsResponse, svc.PutExecutionsRequest, svc.PutExecutionsResponse),
+    CONTEXT: _Wire(svc.GetContextsResponse, svc.PutContextsRequest, svc.PutContextsResponse),
+}
 
 # Set by the server, never written by a request: not part of a mask derived from a PATCH body.
 _OUTPUT_ONLY = {"id", "type_id", "type", "create_time_since_epoch", "last_update_time_since_epoch"}
@@ -93,19 +88,20 @@ def derived_mask(message) -> list[str]:
 
 def router(store: Store, docs: Documentation) -> APIRouter:
     routes = APIRouter(prefix="/api/v1")
-    for kind in (ARTIFACTS, EXECUTIONS, CONTEXTS):
+    for kind in (ARTIFACT, EXECUTION, CONTEXT):
         _add_kind(routes, store, docs, kind)
     _add_neighbourhood(routes, store, docs)
     _add_composite(routes, store, docs)
     return routes
 
 
-def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) -> None:
+def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: NodeKind) -> None:
     tag = kind.plural
     base = f"/{kind.plural}"
+    wire = _WIRE[kind]
     put_nodes = getattr(store, f"put_{kind.plural}")
     by_ids = getattr(store, f"get_{kind.plural}_by_id")
-    is_artifact = kind is ARTIFACTS
+    is_artifact = kind is ARTIFACT
 
     def read_back(node_id: int):
         found = by_ids([node_id])
@@ -119,7 +115,7 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
 
     def put(nodes, mask=None, occ: bool = False):
         if mask:
-            check_mask_strictly(KINDS[kind.name], mask)  # REST is strict; the store ignores such paths, as MLMD
+            check_mask_strictly(kind, mask)  # REST is strict; the store ignores such paths, as MLMD
         if is_artifact:
             return put_nodes(nodes, mask, abort_if_latest_updated_time_changed=occ)
         return put_nodes(nodes, mask)
@@ -210,7 +206,7 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
         nodes, token = await run_in_threadpool(
             store.list_nodes, kind.name, options, type_name=type_name or None, type_version=type_version or None
         )
-        return respond(kind.list_response(**{kind.plural: nodes, "next_page_token": token}))
+        return respond(wire.list_response(**{kind.plural: nodes, "next_page_token": token}))
 
     list_nodes.__doc__ = (
         f"One page of {kind.plural}, filtered with the MLMD filter language and ordered; follow "
@@ -218,18 +214,18 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
     )
     routes.add_api_route(
         base, list_nodes, methods=["GET"], tags=[tag], summary=f"List {kind.plural}",
-        **docs.documented(response=kind.list_response),
+        **docs.documented(response=wire.list_response),
     )
 
     async def batch_put(request: Request):
-        body = await read_message(request, kind.put_request)
+        body = await read_message(request, wire.put_request)
         mask = list(body.update_mask.paths)
         await run_in_threadpool(requests.resolve_type_names, store, body)
         if is_artifact:
             ids = await run_in_threadpool(put, body.artifacts, mask, body.options.abort_if_latest_updated_time_changed)
         else:
             ids = await run_in_threadpool(put, getattr(body, kind.plural), mask)
-        return respond(kind.put_response(**{f"{kind.name}_ids": ids}))
+        return respond(wire.put_response(**{f"{kind.name}_ids": ids}))
 
     batch_put.__doc__ = (
         f"Insert (no id) or update (id set) many {kind.plural} in one transaction (MLMD's "
@@ -238,16 +234,16 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: Kind) 
     )
     routes.add_api_route(
         f"{base}:batchPut", batch_put, methods=["POST"], tags=[tag], summary=f"Put many {kind.plural}",
-        **docs.documented(body=kind.put_request, response=kind.put_response),
+        **docs.documented(body=wire.put_request, response=wire.put_response),
     )
 
 
-def _require(store: Store, kind: Kind, node_id: int) -> None:
+def _require(store: Store, kind: NodeKind, node_id: int) -> None:
     if not getattr(store, f"get_{kind.plural}_by_id")([node_id]):
         raise NotFoundError(f"no {kind.name} with id {node_id}")
 
 
-def _neighbours(store: Store, kind: Kind, node_id: int, read) -> list:
+def _neighbours(store: Store, kind: NodeKind, node_id: int, read) -> list:
     """``read()`` for a node that exists: NOT_FOUND is for a missing node, none is an empty list."""
     _require(store, kind, node_id)
     try:
@@ -257,7 +253,7 @@ def _neighbours(store: Store, kind: Kind, node_id: int, read) -> list:
 
 
 def _add_neighbourhood(routes: APIRouter, store: Store, docs: Documentation) -> None:
-    for member in (ARTIFACTS, EXECUTIONS):
+    for member in (ARTIFACT, EXECUTION):
         response = getattr(svc, f"Get{member.plural.capitalize()}ByContextResponse")
         _add_members(routes, store, docs, member, response)
         _add_contexts_of(routes, store, docs, member)
@@ -269,9 +265,9 @@ def _add_neighbourhood(routes: APIRouter, store: Store, docs: Documentation) -> 
         _add_hierarchy(routes, store, docs, relation, response)
 
 
-def _add_members(routes: APIRouter, store: Store, docs: Documentation, member: Kind, response) -> None:
+def _add_members(routes: APIRouter, store: Store, docs: Documentation, member: NodeKind, response) -> None:
     def members(context_id: int, options):
-        _require(store, CONTEXTS, context_id)
+        _require(store, CONTEXT, context_id)
         return store.list_nodes(member.name, options, context_id=context_id)
 
     async def list_members(
@@ -292,7 +288,7 @@ def _add_members(routes: APIRouter, store: Store, docs: Documentation, member: K
     )
 
 
-def _add_contexts_of(routes: APIRouter, store: Store, docs: Documentation, member: Kind) -> None:
+def _add_contexts_of(routes: APIRouter, store: Store, docs: Documentation, member: NodeKind) -> None:
     response = getattr(svc, f"GetContextsBy{member.name.capitalize()}Response")
     read = getattr(store, f"get_contexts_by_{member.name}")
 
@@ -309,7 +305,7 @@ def _add_contexts_of(routes: APIRouter, store: Store, docs: Documentation, membe
     )
 
 
-def _add_events_of(routes: APIRouter, store: Store, docs: Documentation, member: Kind) -> None:
+def _add_events_of(routes: APIRouter, store: Store, docs: Documentation, member: NodeKind) -> None:
     response = getattr(svc, f"GetEventsBy{member.name.capitalize()}IDsResponse")
     read = getattr(store, f"get_events_by_{member.name}_ids")
 
@@ -330,7 +326,7 @@ def _add_hierarchy(routes: APIRouter, store: Store, docs: Documentation, relatio
     read = store.get_parent_contexts_by_context if relation == "parents" else store.get_children_contexts_by_context
 
     def related(context_id: int):
-        return _neighbours(store, CONTEXTS, context_id, lambda: read(context_id))
+        return _neighbours(store, CONTEXT, context_id, lambda: read(context_id))
 
     async def list_related(id: NodeId):
         return respond(response(contexts=await run_in_threadpool(related, id)))

@@ -10,15 +10,15 @@ from starlette.concurrency import run_in_threadpool
 from mlineage.api.rest.io import Documentation, read_message, respond
 from mlineage.api.rest.params import TypeId
 from mlineage.errors import NotFoundError
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
 from mlineage.metadata.store import Store
-from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
 
-KINDS = (
-    ("artifact", pb.ArtifactType, svc.GetArtifactTypesResponse),
-    ("execution", pb.ExecutionType, svc.GetExecutionTypesResponse),
-    ("context", pb.ContextType, svc.GetContextTypesResponse),
-)
+_LIST_RESPONSES = {
+    ARTIFACT: svc.GetArtifactTypesResponse,
+    EXECUTION: svc.GetExecutionTypesResponse,
+    CONTEXT: svc.GetContextTypesResponse,
+}
 
 NameParam = Annotated[str, Query(min_length=1, max_length=255, description="type name")]
 VersionParam = Annotated[str | None, Query(max_length=255, description="type version (unset: none)")]
@@ -30,8 +30,8 @@ FlagParam = Annotated[bool, Query()]
 
 def router(store: Store, docs: Documentation) -> APIRouter:
     routes = APIRouter(prefix="/api/v1")
-    for kind, message, list_response in KINDS:
-        _add_kind(routes, store, docs, kind, message, list_response)
+    for kind, list_response in _LIST_RESPONSES.items():
+        _add_kind(routes, store, docs, kind, list_response)
 
     async def put_types(request: Request):
         """Upsert types of all three kinds in one transaction (MLMD's PutTypes)."""
@@ -61,7 +61,8 @@ def router(store: Store, docs: Documentation) -> APIRouter:
     return routes
 
 
-def _add_kind(routes: APIRouter, store: Store, docs: Documentation, kind: str, message, list_response) -> None:
+def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: NodeKind, list_response) -> None:
+    kind, message = node_kind.name, node_kind.type_message
     path = f"/{kind}_types"
     tag = "types"
     put = getattr(store, f"put_{kind}_type")
