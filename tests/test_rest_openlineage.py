@@ -131,6 +131,23 @@ def test_raw_events_are_kept_and_paged(api):
     assert api.get("/api/v1/openlineage/received", params={"page_token": "nope"}).status_code == 400
 
 
+def test_a_received_events_token_is_bound_to_its_run_and_in_the_shared_format(api):
+    """One page-token format (metadata/page_tokens): a token of one run's events is refused for another run."""
+    from mlineage.metadata import page_tokens
+
+    run_a, run_b = str(uuid.uuid4()), str(uuid.uuid4())
+    for run_id in (run_a, run_a, run_b):
+        post(api, run_event("START", START, run_id))
+    first = api.get("/api/v1/openlineage/received", params={"run_id": run_a, "page_size": 1}).json()
+    token = first["next_page_token"]
+    assert page_tokens.decode(token, page_tokens.fingerprint("openlineage_events", "default", run_a),
+                              lambda body: body["i"]) > 0
+    other = api.get("/api/v1/openlineage/received", params={"run_id": run_b, "page_token": token})
+    assert other.status_code == 400 and "another run_id" in other.text
+    same = api.get("/api/v1/openlineage/received", params={"run_id": run_a, "page_token": token}).json()
+    assert len(same["events"]) == 1 and same["next_page_token"] == ""
+
+
 def test_parent_run_facet_links_the_jobs(api):
     run_id = str(uuid.uuid4())
     parent = facet(run={"runId": str(uuid.uuid4())}, job={"namespace": "ml", "name": "pipeline"})

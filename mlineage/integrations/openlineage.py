@@ -34,8 +34,6 @@ an ``mlineage_*`` facet carrying the MLMD node.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import threading
@@ -59,6 +57,7 @@ from mlineage.errors import (
     NotFoundError,
     UnavailableError,
 )
+from mlineage.metadata import page_tokens
 from mlineage.metadata.engine import WRITE
 from mlineage.metadata.kinds import EXECUTION
 from mlineage.metadata.store import Store, now_ms
@@ -368,34 +367,29 @@ def store_raw_event(store: Store, event: Event) -> int:
 def raw_events(
     store: Store, *, run_id: str | None = None, page_size: int = 100, page_token: str | None = None
 ) -> tuple[list[dict[str, Any]], str]:
-    """Stored events, oldest first, optionally of one run; and the token of the next page."""
+    """Stored events, oldest first, optionally of one run; and the token of the next page (bound to the run)."""
     table = t.openlineage_events
     conditions = [table.c.namespace == store.namespace]
-    if run_id:
-        conditions.append(table.c.run_id == run_id.lower())
+    run = run_id.lower() if run_id else None
+    if run:
+        conditions.append(table.c.run_id == run)
+    query = page_tokens.fingerprint("openlineage_events", store.namespace, run)
     if page_token:
-        conditions.append(table.c.id > _decode_raw_token(page_token))
+        after = page_tokens.decode(page_token, query, lambda body: page_tokens.int64(body["i"]),
+                                   invalid=_INVALID_TOKEN, mismatch=_OTHER_RUN_TOKEN)
+        conditions.append(table.c.id > after)
     stmt = select(table.c.id, table.c.payload).where(and_(*conditions)).order_by(table.c.id).limit(page_size + 1)
     with store.reading() as connection:
         rows = connection.execute(stmt).all()
     token = ""
     if len(rows) > page_size:
         rows = rows[:page_size]
-        token = base64.urlsafe_b64encode(f"ol:{rows[-1].id}".encode()).decode().rstrip("=")
+        token = page_tokens.encode(query, {"i": rows[-1].id})
     return [json.loads(row.payload) for row in rows], token
 
 
-def _decode_raw_token(token: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        if not text.startswith("ol:"):
-            raise ValueError
-        value = int(text[3:])
-        if not 0 <= value < 2**63:
-            raise ValueError
-        return value
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgumentError("invalid page_token: not a token this server issued") from None
+_INVALID_TOKEN = "invalid page_token: not a token this server issued"
+_OTHER_RUN_TOKEN = "the page_token was issued for another run_id: ask with the run_id it came with"
 
 
 # --- in: events to nodes -------------------------------------------------------------------------

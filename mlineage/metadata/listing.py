@@ -1,22 +1,23 @@
-"""Paged listing: ListOperationOptions to ordered keyset queries, and opaque page tokens."""
+"""Paged listing: ListOperationOptions to ordered keyset queries, and opaque page tokens (``page_tokens``)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, or_
 
 from mlineage.errors import InvalidArgumentError
+from mlineage.metadata import page_tokens
 from mlineage.metadata.kinds import NodeKind
 from mlineage.proto import metadata_store_pb2 as pb
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INVALID = "invalid next_page_token: not a token this server issued"
+_MISMATCH = (
+    "ListOperationOptions mismatch between calls: the next_page_token was issued for a different "
+    "listing, order or filter_query"
+)
 
 _Field = pb.ListOperationOptions.OrderByField
 _ORDER_COLUMNS = {
@@ -72,8 +73,7 @@ class PageRequest:
 
 
 def _fingerprint(scope: str, order_column: str, ascending: bool, filter_query: str) -> str:
-    text = json.dumps([scope, order_column, ascending, filter_query])
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return page_tokens.fingerprint(scope, order_column, ascending, filter_query)
 
 
 def decode_options(options, scope: str) -> PageRequest:
@@ -95,35 +95,19 @@ def decode_options(options, scope: str) -> PageRequest:
     filter_query = options.filter_query
     after = None
     if options.next_page_token:
-        after = _decode_token(options.next_page_token, _fingerprint(scope, column, ascending, filter_query))
+        after = page_tokens.decode(
+            options.next_page_token, _fingerprint(scope, column, ascending, filter_query), _position,
+            invalid=_INVALID, mismatch=_MISMATCH,
+        )
     return PageRequest(size, column, ascending, filter_query, after)
 
 
 def encode_token(request: PageRequest, scope: str, last_row) -> str:
-    value = getattr(last_row, request.order_column)
-    body = {
-        "v": 1,
-        "q": _fingerprint(scope, request.order_column, request.ascending, request.filter_query),
-        "f": value,
-        "i": last_row.id,
-    }
-    raw = json.dumps(body, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """The token of the page after ``last_row`` (its order value and id), bound to the listing and its options."""
+    fingerprint = _fingerprint(scope, request.order_column, request.ascending, request.filter_query)
+    return page_tokens.encode(fingerprint, {"f": getattr(last_row, request.order_column), "i": last_row.id})
 
 
-def _decode_token(token: str, fingerprint: str) -> tuple:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        body = json.loads(raw)
-        value, last_id, query = body["f"], body["i"], body["q"]
-        # A token is not secret; a forged one must fail here, never as a database error.
-        if body.get("v") != 1 or not all(type(n) is int and _INT64_MIN <= n <= _INT64_MAX for n in (value, last_id)):
-            raise ValueError
-    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
-        raise InvalidArgumentError("invalid next_page_token: not a token this server issued") from None
-    if query != fingerprint:
-        raise InvalidArgumentError(
-            "ListOperationOptions mismatch between calls: the next_page_token was issued for a different "
-            "listing, order or filter_query"
-        )
-    return value, last_id
+def _position(body: dict) -> tuple[int, int]:
+    # Both are int64 columns (an id, or a time in ms): a forged value fails here, never in the database.
+    return page_tokens.int64(body["f"]), page_tokens.int64(body["i"])
