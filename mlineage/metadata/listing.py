@@ -44,22 +44,12 @@ class PageRequest:
         columns.append(table.c.id)
         return [column.asc() if self.ascending else column.desc() for column in columns]
 
-    def resume_condition(self, kind: NodeKind):
-        if self.after is None:
-            return None
-        table = kind.table
-        value, last_id = self.after
-        ident = table.c.id
-        if self.order_column == "id":
-            return ident > last_id if self.ascending else ident < last_id
-        column = table.c[self.order_column]
-        if self.ascending:
-            return or_(column > value, and_(column == value, ident > last_id))
-        return or_(column < value, and_(column == value, ident < last_id))
-
-
     def bound_resume_condition(self, kind: NodeKind):
-        """``resume_condition`` with the position as parameters ``l_after_value`` / ``l_after_id``."""
+        """Rows after the previous page's last one, its position bound as ``l_after_value`` / ``l_after_id``.
+
+        The position is a parameter, not part of the statement, so one built
+        statement serves every page of a listing of the same shape.
+        """
         table = kind.table
         ident = table.c.id
         last_id = bindparam("l_after_id")
