@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
             )
             return 1
         if status.state is runner.SchemaState.FOREIGN:
-            print("error: the database holds tables that are not mlineage's; see `mlineage import-mlmd`",
-                  file=sys.stderr)
+            print("error: the database holds tables that are not mlineage's (an MLMD database?); it is not "
+                  "upgraded in place: import its records into an mlineage database instead", file=sys.stderr)
             return 1
         before = status.current
         runner.upgrade(engine)
