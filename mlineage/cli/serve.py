@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         # Drain: refuse new calls, let in-flight ones finish (up to the grace period), then close.
         mark_not_serving(server)
         server.stop(grace=args.grace).wait()
-        if http_server is not None:
+        if http_server is not None and http_thread is not None:
             http_server.should_exit = True
             http_thread.join(timeout=args.grace)
         print("mlineage: stopped", flush=True)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 TAIL_BYTES = 64 * 1024
 #: The execution type of every ``mlineage run`` step unless --type names another: one type, whatever the command.
@@ -173,7 +174,7 @@ class _Interrupts:
     def __init__(self) -> None:
         self.received: list[int] = []
         self.process: subprocess.Popen | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> _Interrupts:
         if threading.current_thread() is threading.main_thread():
@@ -202,7 +203,7 @@ def _supervise(process: subprocess.Popen, command: list[str], step, args: argpar
     """Wait for the command, passing its output through; record how it ended. (exit code, state)."""
     interrupts.attach(process)
     interrupted = interrupts.received
-    tails = (collections.deque(), collections.deque())
+    tails: tuple[collections.deque[bytes], collections.deque[bytes]] = (collections.deque(), collections.deque())
     pumps = [
         threading.Thread(target=_pump, args=(process.stdout, sys.stdout.buffer, tails[0]), daemon=True),
         threading.Thread(target=_pump, args=(process.stderr, sys.stderr.buffer, tails[1]), daemon=True),
@@ -373,7 +374,8 @@ def _journal_drop(args: argparse.Namespace, directory: Path) -> int:
     except errors.MlineageError as exc:
         print(f"mlineage journal drop: {exc}", file=sys.stderr)
         return 1
-    [state] = [s for s in journal.status(segment.parent) if s.path == segment] or [None]
+    states = [s for s in journal.status(segment.parent) if s.path == segment]
+    state = states[0] if states else None
     what = (f"{segment.name} ({state.url}): {state.records_pending} unsent record(s), {state.dead} refused"
             if state else segment.name)
     if state is not None and state.locked:

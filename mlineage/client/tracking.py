@@ -44,12 +44,15 @@ import traceback
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlineage import errors
 from mlineage.client import environment, sinks
 from mlineage.client import records as rec
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
+
+if TYPE_CHECKING:
+    from mlineage.integrations.gpu import GpuSampler
 
 log = logging.getLogger("mlineage.client")
 
@@ -272,7 +275,7 @@ class Step:
         self._seq: dict[str, itertools.count] = {}
         self._last: dict[str, float] = {}
         self._slot_counts: dict[tuple[str, str], itertools.count] = {}
-        self._sampler = None
+        self._sampler: GpuSampler | None = None
         self._started = 0.0
         self._emit = run.sink.emit
         self._contexts = run.context_keys
@@ -453,6 +456,7 @@ class Step:
         from mlineage.metadata.options import ListOptions, OrderByField
         from mlineage.proto import metadata_store_pb2 as pb
 
+        assert self.cache_key is not None  # start() asks only for a step with a cache key
         quoted = self.cache_key.replace("\\", "\\\\").replace("'", "\\'")
         query = f"custom_properties.cache_key.string_value = '{quoted}' AND last_known_state = COMPLETE"
         try:
@@ -510,6 +514,7 @@ class Step:
             self._sampler.start()
 
     def _finish_gpu(self) -> None:
+        assert self._sampler is not None  # callers check
         usage = self._sampler.stop()
         self._sampler = None
         gpu_record = dict(self.props.get("gpu") or {})

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -135,10 +136,9 @@ def cuda_version_from_int(value: int) -> str:
     return f"{value // 1000}.{(value % 1000) // 10}"
 
 
-def visible_devices(environ: dict[str, str] | None = None) -> str | None:
+def visible_devices(environ: Mapping[str, str] | None = None) -> str | None:
     """$CUDA_VISIBLE_DEVICES (indices or UUIDs), or None when unset."""
-    environ = os.environ if environ is None else environ
-    return environ.get("CUDA_VISIBLE_DEVICES")
+    return (os.environ if environ is None else environ).get("CUDA_VISIBLE_DEVICES")
 
 
 def filter_visible(devices: list[GpuDevice], visible: str | None) -> list[GpuDevice]:
@@ -183,12 +183,13 @@ def probe_nvml(nvml=None) -> GpuInfo:
             device = GpuDevice(index=index)
             device.name = _text(nvml.nvmlDeviceGetName(handle))
             device.uuid = _text(nvml.nvmlDeviceGetUUID(handle))
-            for attribute, read in (
+            reads: tuple[tuple[str, Callable[[Any], Any]], ...] = (
                 ("memory", lambda h: nvml.nvmlDeviceGetMemoryInfo(h)),
                 ("compute_capability", lambda h: "{}.{}".format(*nvml.nvmlDeviceGetCudaComputeCapability(h))),
                 ("pci_bus_id", lambda h: _text(nvml.nvmlDeviceGetPciInfo(h).busId)),
                 ("power_limit_w", lambda h: nvml.nvmlDeviceGetEnforcedPowerLimit(h) / 1000.0),
-            ):
+            )
+            for attribute, read in reads:
                 try:
                     value = read(handle)
                 except nvml.NVMLError:  # NotSupported on some parts and under MIG
@@ -214,7 +215,7 @@ def run_nvidia_smi(args: list[str], timeout: float = SMI_TIMEOUT_S) -> subproces
 
 def probe_nvidia_smi(runner=run_nvidia_smi) -> GpuInfo:
     """Ask ``nvidia-smi`` (CSV query, then the banner for the CUDA version)."""
-    fields = QUERY_FIELDS
+    fields: tuple[str, ...] = QUERY_FIELDS
     done = runner([f"--query-gpu={','.join(fields)}", "--format=csv,noheader,nounits"])
     if done.returncode != 0 and "compute_cap" in (done.stdout + done.stderr):
         fields = tuple(f for f in QUERY_FIELDS if f != "compute_cap")  # drivers before R510
@@ -395,7 +396,8 @@ class GpuSampler:
             self._read_smi()
 
     def _run(self) -> None:
-        nvml = handles = None
+        nvml: Any = None
+        handles: dict[int, Any] | None = None
         try:
             if self.info.source == "nvml":
                 nvml = self._nvml or _import_nvml()

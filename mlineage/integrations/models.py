@@ -253,7 +253,8 @@ def saved_model_signature(saved_model_pb: str | os.PathLike) -> dict[str, Any]:
 
 def _onnx_value_info(data: bytes) -> tuple[str, dict[str, Any]]:
     reader = _message(data)
-    name, info = "", {}
+    name = ""
+    info: dict[str, Any] = {}
     for number, wire, value in reader.fields(0, len(data)):
         if number == 1 and wire == 2:
             name = reader.string(value)

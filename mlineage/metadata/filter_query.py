@@ -46,7 +46,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -373,7 +373,8 @@ def _describe_token(token: Token) -> str:
 
 def _parse(query: str) -> Tree:
     try:
-        return _parser().parse(query)
+        # The start rule inlines to a rule's node for every sentence of the grammar: never a bare token.
+        return cast(Tree, _parser().parse(query))
     except UnexpectedCharacters as exc:
         char = query[exc.pos_in_stream]
         message = {
@@ -1025,7 +1026,7 @@ def warm_up() -> None:
     compile_filter("artifact", "uri LIKE 'x' AND NOT (properties.p.int_value IN (1, 2) OR name IS NULL)")
 
 
-def compile_filter(kind: NodeKindName, query: str) -> ColumnElement[bool]:
+def compile_filter(kind: NodeKindName | str, query: str) -> ColumnElement[bool]:
     """A boolean SQL expression over the ``<kind>s`` table that is true for the nodes ``query`` selects.
 
     ``kind`` is "artifact", "execution" or "context"; use the result as
@@ -1041,4 +1042,5 @@ def compile_filter(kind: NodeKindName, query: str) -> ColumnElement[bool]:
         )
     if not query.strip():
         return true()
-    return _Compiler(kind, _analyze(kind, query)).build()
+    name = cast(NodeKindName, kind)  # checked above; callers pass a NodeKind's name, typed as str
+    return _Compiler(name, _analyze(name, query)).build()

@@ -27,6 +27,13 @@ class Token(str):
     """A terminal's text, with its type and where it stands (1-based lines and columns)."""
 
     __slots__ = ("type", "start_pos", "end_pos", "line", "column", "end_line", "end_column")
+    type: str
+    start_pos: int
+    end_pos: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
 
     def __new__(cls, type_: str, value: str, start_pos: int = 0, line: int = 1, column: int = 1,
                 end_line: int = 1, end_column: int = 1, end_pos: int = 0) -> Token:
@@ -44,7 +51,24 @@ class Token(str):
 
 
 class Meta:
-    """Where a tree's text starts and ends; ``empty`` until a child with a position sets it."""
+    """Where a tree's text starts and ends; ``empty`` until a child with a position sets it.
+
+    The positions are set (``_propagate``) only once known: until then ``hasattr`` says they are not.
+    """
+
+    line: int
+    column: int
+    start_pos: int
+    end_line: int
+    end_column: int
+    end_pos: int
+    # The span with the filtered tokens too (see _propagate).
+    container_line: int
+    container_column: int
+    container_start_pos: int
+    container_end_line: int
+    container_end_column: int
+    container_end_pos: int
 
     def __init__(self) -> None:
         self.empty = True
@@ -125,10 +149,11 @@ class _Scanner:
         if found is None:
             return None
         kind, value = found.lastgroup, found.group()
+        assert kind is not None  # every alternative is a named group
         retype = self._unless.get(kind)
         if retype is not None:
             keyword = retype(value)
-            if keyword is not None:
+            if keyword is not None and keyword.lastgroup is not None:
                 kind = keyword.lastgroup
         return kind, value
 
@@ -179,7 +204,7 @@ class Parser:
                     line_start = pos - token.end_column + 1
                 break
             at_end = token is None
-            if at_end:
+            if token is None:
                 token = (Token("$END", "", last.start_pos, last.line, last.column, last.end_line,
                                last.end_column, last.end_pos) if last is not None else Token("$END", ""))
             # Feed it: reduce as long as the table says so, then shift (or accept at the end).

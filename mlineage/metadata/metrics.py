@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import ColumnElement, Connection, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
@@ -101,7 +101,7 @@ def get_metric_series(
     current: mpb.MetricSeries | None = None
     with store._read() as connection:  # noqa: SLF001
         for part in chunks(ids):
-            condition = points.c.execution_id.in_(part)
+            condition: ColumnElement[bool] = points.c.execution_id.in_(part)
             if names:
                 condition = and_(condition, points.c.name.in_(sorted(set(names))))
             statement = (

@@ -68,13 +68,13 @@ class ListingMethods:
         if list_options is None:
             # Everything; a server may still cut the answer (by size) and give a token, as MLMD's client
             # expects: follow it (the follow-up options keep the default order, by id).
-            result, token = self.list_nodes(kind_name, None, **scope)
-            result = list(result)
+            first, token = self.list_nodes(kind_name, None, **scope)
+            everything = list(first)
             while token:
                 follow = pb.ListOperationOptions(max_result_size=PAGE_SIZE, next_page_token=token)
                 page, token = self.list_nodes(kind_name, follow, **scope)
-                result.extend(page)
-            return result
+                everything.extend(page)
+            return everything
         options = list_options.to_proto()
         result: list = []
         while True:

@@ -49,17 +49,26 @@ def script_directory() -> ScriptDirectory:
 _REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*(?:None|[\"']([^\"']+)[\"'])\s*$", re.MULTILINE)
 
 
+def _alembic_head() -> str:
+    head = script_directory().get_current_head()
+    if head is None:  # pragma: no cover - an installation without its revision files
+        raise RuntimeError(f"no migration revisions found in {_HERE / 'versions'}")
+    return head
+
+
 def head_revision() -> str:
     """The newest revision: read from the revision files' own lines when they form one chain, else by Alembic."""
-    revisions, parents = set(), set()
+    revisions: set[str | None] = set()
+    parents: set[str | None] = set()
     for path in (_HERE / "versions").glob("*.py"):
-        found = dict(match.groups() for match in _REVISION_LINE.finditer(path.read_text()))
+        found = {match.group(1): match.group(2) for match in _REVISION_LINE.finditer(path.read_text())}
         if "revision" not in found or "down_revision" not in found:
-            return script_directory().get_current_head()
+            return _alembic_head()
         revisions.add(found["revision"])
         parents.add(found["down_revision"])
     heads = revisions - parents
-    return heads.pop() if len(heads) == 1 else script_directory().get_current_head()
+    head = heads.pop() if len(heads) == 1 else None
+    return head if head is not None else _alembic_head()
 
 
 class SchemaState(enum.Enum):

@@ -80,6 +80,7 @@ class ByIdCache:
     def _data_version(self) -> Any:
         if self._engine is not None:
             return _snapshot(self._engine)
+        assert self._watch is not None  # a cache has an engine (PostgreSQL) or a watch connection (SQLite)
         with self._watch_lock:
             return self._watch.execute("PRAGMA data_version").fetchone()[0]
 
@@ -148,7 +149,7 @@ def _snapshot(engine: Engine) -> Any:
 def _read_snapshot(engine: Engine) -> str:
     fairy = engine.raw_connection()
     try:
-        connection = fairy.dbapi_connection
+        connection: Any = fairy.dbapi_connection  # psycopg's, on a PostgreSQL engine
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:

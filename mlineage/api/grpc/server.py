@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -124,7 +125,7 @@ def _add_health(server: grpc.Server) -> None:
     for name in ("", MLMD_SERVICE, OUR_SERVICE):
         servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    server._mlineage_health = servicer  # type: ignore[attr-defined] - to flip to NOT_SERVING on drain
+    server._mlineage_health = servicer  # type: ignore[attr-defined]  # to flip to NOT_SERVING on drain
 
 
 def _add_reflection(server: grpc.Server) -> None:
@@ -141,7 +142,7 @@ def _add_reflection(server: grpc.Server) -> None:
 _ALIAS_FILE = "mlineage/v1/ml_metadata_service_alias.proto"
 
 
-def _reflection_pool():
+def _reflection_pool() -> Any:
     """Descriptors for reflection: the default pool's files, plus ``ml_metadata.MetadataStoreService``.
 
     Our messages live in package ``mlineage.v1`` (a TFX step imports both), so

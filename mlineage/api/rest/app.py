@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.responses import Response
 from sqlalchemy import text
@@ -18,9 +20,9 @@ from mlineage.metadata.store import Store
 
 # uvicorn settings for serving the app: request lines up to 1 MiB, so that a long filter query (up to
 # 16 KiB, percent-encoded) reaches the app and its error body instead of h11's plain-text 400.
-HTTP_SERVER_OPTIONS = {"h11_max_incomplete_event_size": 1024 * 1024}
+HTTP_SERVER_OPTIONS: dict[str, Any] = {"h11_max_incomplete_event_size": 1024 * 1024}
 
-_STATUS_SCHEMA = {
+_STATUS_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"status": {"type": "string"}, "read_only": {"type": "boolean"}},
     "required": ["status"],
@@ -44,12 +46,13 @@ def create_app(store: Store) -> FastAPI:
     docs_page.install(app)
     for module in (types, nodes, edges, metric_series, lineage, openlineage):
         app.include_router(module.router(store, docs))
-    openapi.install(app, docs, {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS})
+    schemas: dict[str, Any] = {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS}
+    openapi.install(app, docs, schemas)
     return app
 
 
 def _add_health(app: FastAPI, store: Store) -> None:
-    status_response = {200: {"description": "OK", "content": {"application/json": {"schema": _STATUS_SCHEMA}}}}
+    status_response: dict[int | str, dict[str, Any]] = {200: {"description": "OK", "content": {"application/json": {"schema": _STATUS_SCHEMA}}}}
 
     @app.get("/healthz", tags=["health"], responses=status_response)
     async def healthz() -> dict:

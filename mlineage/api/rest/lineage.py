@@ -3,7 +3,7 @@ JSON or DOT, GraphML, Mermaid, node-link) and /api/v1/lineage_subgraph (MLMD's s
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -17,6 +17,9 @@ from mlineage.metadata.kinds import ARTIFACT, EXECUTION
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
+
+if TYPE_CHECKING:
+    from mlineage.lineage.query import Lineage
 
 _Q = pb.LineageSubgraphQueryOptions
 DIRECTIONS = {
@@ -104,7 +107,7 @@ LINEAGE_SCHEMAS = {
 }
 
 
-def _walk(store: Store, options: dict) -> tuple:
+def _walk(store: Store, options: dict) -> Lineage:
     from mlineage.lineage.query import lineage
 
     return lineage(store, **options)

@@ -3,7 +3,7 @@ the composite writes (PutExecution, PutLineageSubgraph) and the neighbourhood re
 
 from __future__ import annotations
 
-from typing import Annotated, NamedTuple
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, Query, Request
 from google.protobuf.descriptor import FieldDescriptor
@@ -31,9 +31,9 @@ from mlineage.proto import metadata_store_service_pb2 as svc
 class _Wire(NamedTuple):
     """The service messages a kind's endpoints speak (the kind itself is a ``NodeKind``)."""
 
-    list_response: type
-    put_request: type
-    put_response: type
+    list_response: type[Any]
+    put_request: type[Any]
+    put_response: type[Any]
 
 
 _WIRE = {
