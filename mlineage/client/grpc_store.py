@@ -235,7 +235,7 @@ class GrpcStore(ListingMethods):
     def __enter__(self) -> GrpcStore:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
