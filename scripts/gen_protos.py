@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate mlineage/proto/*_pb2.py and *_pb2_grpc.py from the .proto files.
+"""Regenerate mlineage/proto/*_pb2.py, their type stubs *_pb2.pyi and *_pb2_grpc.py from the .proto files.
 
 Generation pins grpcio-tools==1.62.3 (protoc 25): its output imports under
 protobuf 4.25 (what ml-metadata needs) and under current protobuf alike,
@@ -47,11 +47,12 @@ def proto_sources() -> list[str]:
 
 
 def expected_outputs() -> list[str]:
-    """Generated files, relative to the repository root: a _pb2.py per proto, _pb2_grpc.py for services."""
+    """Generated files, relative to the repository root: a _pb2.py and its _pb2.pyi stub per proto,
+    _pb2_grpc.py for services."""
     outputs = []
     for source in proto_sources():
         stem = source.removesuffix(".proto")
-        outputs.append(f"{stem}_pb2.py")
+        outputs += [f"{stem}_pb2.py", f"{stem}_pb2.pyi"]
         if "service " in (REPO_ROOT / source).read_text():
             outputs.append(f"{stem}_pb2_grpc.py")
     return outputs
@@ -66,6 +67,8 @@ def generate(out_dir: Path) -> None:
             "grpc_tools.protoc",
             f"-I{REPO_ROOT}",
             f"--python_out={out_dir}",
+            # Type stubs, so that type checkers and editors see the messages' classes and fields.
+            f"--pyi_out={out_dir}",
             f"--grpc_python_out={out_dir}",
             *proto_sources(),
         ],

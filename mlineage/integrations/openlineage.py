@@ -636,14 +636,14 @@ def _job_of(store: Store, execution: pb.Execution, contexts: Sequence[pb.Context
                 facets = _stored_facets(context)
                 break
         return {"namespace": namespace, "name": name, "facets": facets}
-    context = contexts[0] if contexts else None
+    first = contexts[0] if contexts else None
     namespace = "mlineage" if store.namespace == t.DEFAULT_NAMESPACE else f"mlineage/{store.namespace}"
-    name = f"{context.name}.{execution.type}" if context is not None else execution.type or f"type-{execution.type_id}"
+    name = f"{first.name}.{execution.type}" if first is not None else execution.type or f"type-{execution.type_id}"
     facets = {}
-    if context is not None:
+    if first is not None:
         facets["mlineage_context"] = _custom_facet(
-            "MlineageContextJobFacet", id=str(context.id), type=context.type, name=context.name,
-            properties=_values(context.properties), custom_properties=_values(context.custom_properties),
+            "MlineageContextJobFacet", id=str(first.id), type=first.type, name=first.name,
+            properties=_values(first.properties), custom_properties=_values(first.custom_properties),
         )
     return {"namespace": namespace, "name": name, "facets": facets}
 
