@@ -182,16 +182,22 @@ def _mask(read_mask: Sequence[str]) -> set[str]:
 
 
 def lineage_subgraph(
-    store: Store, options: pb.LineageSubgraphQueryOptions, read_mask: Sequence[str] = (), *, dehydrated: bool = False
+    store: Store,
+    options: pb.LineageSubgraphQueryOptions,
+    read_mask: Sequence[str] = (),
+    *,
+    dehydrated: bool = False,
+    into: pb.LineageGraph | None = None,
 ) -> pb.LineageGraph:
-    """GetLineageSubgraph as MLMD's server answers it (``dehydrated=True``: nodes are ids only)."""
+    """GetLineageSubgraph as MLMD's server answers it (``dehydrated=True``: nodes are ids only), filled
+    into ``into`` when given (e.g. a response's field, so that the answer is not copied)."""
     fields = _mask(read_mask)
     with store.reading() as connection:
         walk = subgraph_walk(connection, options, store.namespace, with_memberships=bool(_MEMBERSHIP_FIELDS & fields))
         read = isinstance(walk, one_statement.StatementWalk)
         return fill_graph(
             connection,
-            pb.LineageGraph(),
+            pb.LineageGraph() if into is None else into,
             artifact_ids=list(walk.artifacts),
             execution_ids=list(walk.executions),
             events=walk.events,
@@ -246,7 +252,7 @@ def hydrated_lineage_subgraph(
         for name, types in zip(typed, used_types(connection, *(found[name] for name in typed)), strict=True):
             getattr(graph, name).extend(types)
         if "events" in wanted:
-            add_edges(connection, graph.events, walk.events, walk.event_rows)
+            add_edges(connection, graph, walk.events, walk.event_rows)
     add_memberships(
         graph,
         attributions if "attributions" in wanted else (),

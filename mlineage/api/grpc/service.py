@@ -443,10 +443,15 @@ class MetadataStoreServicer:
     def GetLineageSubgraph(self, request):
         from mlineage.lineage.mlmd import lineage_subgraph
 
-        graph = lineage_subgraph(
-            self.store, request.lineage_subgraph_query_options, list(request.read_mask.paths), dehydrated=True
+        response = svc.GetLineageSubgraphResponse()
+        lineage_subgraph(
+            self.store,
+            request.lineage_subgraph_query_options,
+            list(request.read_mask.paths),
+            dehydrated=True,
+            into=response.lineage_subgraph,
         )
-        return svc.GetLineageSubgraphResponse(lineage_subgraph=graph)
+        return response
 
 
 class Undecodable:
