@@ -45,6 +45,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any, ClassVar
 
 from google.protobuf import struct_pb2
@@ -67,7 +68,7 @@ MODEL_BASE_TYPE = pb.ArtifactType.SystemDefinedBaseType.Value("MODEL")
 # TAG is the array's first item, the on-disk name of the record's class (not a node kind: KIND is).
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContextRecord:
     """A context, found by (type, name) or created; ``props`` merged into it; linked under ``parent_key``."""
 
@@ -80,7 +81,7 @@ class ContextRecord:
     parent_key: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExecutionRecord:
     """The whole state of an execution: created once, replaced by each newer record."""
 
@@ -94,7 +95,7 @@ class ExecutionRecord:
     name: str | None = None  # None: a record of a version before names (written without the field)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ArtifactRecord:
     """An artifact (new, or reused by external id, URI or server id) and its event with an execution."""
 
@@ -113,7 +114,7 @@ class ArtifactRecord:
     known_id: int | None = None  # the server id of a stored artifact to link
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ExecutionPropertiesRecord:
     """Properties merged into an execution, without resending its state."""
 
@@ -124,7 +125,7 @@ class ExecutionPropertiesRecord:
     props: dict[str, Any]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricRecord:
     """One point of an execution's metric series."""
 
@@ -137,7 +138,7 @@ class MetricRecord:
     timestamp_ms: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnknownRecord:
     """A line whose tag this version does not know: kept as read, refused when applied."""
 
@@ -149,14 +150,15 @@ Record = (ContextRecord | ExecutionRecord | ArtifactRecord | ExecutionProperties
 RECORD_CLASSES: dict[str, type] = {
     cls.TAG: cls for cls in (ContextRecord, ExecutionRecord, ArtifactRecord, ExecutionPropertiesRecord, MetricRecord)
 }
-_FIELD_NAMES = {cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in RECORD_CLASSES.values()}
+# Each class's fields in order, read in one call (a record is encoded on the step's thread).
+_FIELD_VALUES = {cls: attrgetter(*(f.name for f in dataclasses.fields(cls))) for cls in RECORD_CLASSES.values()}
 
 
 def to_fields(record: Record) -> list:
     """The record as the journal's JSON array: its tag, then its fields in order."""
     if isinstance(record, UnknownRecord):
         return list(record.fields)
-    items = [record.TAG, *(getattr(record, name) for name in _FIELD_NAMES[type(record)])]
+    items = [record.TAG, *_FIELD_VALUES[type(record)](record)]
     if isinstance(record, ExecutionRecord) and record.name is None:
         items.pop()  # the form of the versions before names
     return items

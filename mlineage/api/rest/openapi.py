@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 
 from mlineage.api.rest.errors import ERROR_SCHEMA
 from mlineage.api.rest.io import JSON, Documentation
+from mlineage.metadata.kinds import ALL_KINDS
 
 DESCRIPTION = """\
 ML metadata and lineage: MLMD's data model (types, artifacts, executions, contexts, events,
@@ -55,9 +56,7 @@ def install(app: FastAPI, docs: Documentation, extra_schemas: dict[str, dict[str
             routes=app.routes,
             tags=[
                 {"name": "types", "description": "artifact, execution and context types"},
-                {"name": "artifacts"},
-                {"name": "executions"},
-                {"name": "contexts"},
+                *({"name": kind.plural} for kind in ALL_KINDS),
                 {"name": "events"},
                 {"name": "lineage"},
                 {"name": "openlineage", "description": "OpenLineage run events in and out"},
