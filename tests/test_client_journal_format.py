@@ -114,3 +114,19 @@ def test_decoded_records_name_their_fields():
     assert (artifact.key, artifact.reuse, artifact.execution_key, artifact.event_key, artifact.known_id) == (
         "art-examples", "uri", "exe-trainer-0001", "examples", None)
     assert isinstance(rec.decode(b'["zz",1]'), rec.UnknownRecord)
+
+
+def test_a_record_of_an_unknown_kind_is_set_aside_as_written(tmp_path):
+    directory = tmp_path / "journal"
+    url = f"sqlite:///{tmp_path / 'unknown.db'}"
+    writer = journal.SegmentWriter(journal.journal_dir(directory), url)
+    writer.append(rec.encode(rec.ContextRecord("p", "pipeline", "unknown-kinds")))
+    writer.append(b'["zz","from-a-newer-client",{"a":1}]\n')
+    writer.close()
+    assert [(r.sent, r.error) for r in journal.flush(directory)] == [(2, None)]
+    [dead] = [json.loads(line) for line in open(next(directory.glob("*.dead")))]
+    assert dead["record"] == '["zz","from-a-newer-client",{"a":1}]'
+    assert dead["error"].startswith("InvalidArgumentError: unknown journal record kind 'zz'")
+    store = mlineage.connect(url)
+    assert [c.name for c in store.get_contexts()] == ["unknown-kinds"]
+    store.close()
