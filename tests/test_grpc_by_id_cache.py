@@ -184,3 +184,21 @@ def test_mlineage_serve_answers_updates_from_its_clients_and_from_other_writers(
         got = rpc("GetArtifactsByID", get)
         assert got.artifacts[0].uri == "/three" and got.artifact_types[0].name == "D"
         channel.close()
+
+
+def test_uncached_gets_answer_exactly_the_stores_messages(populated):
+    # With the cache off the service writes the response's repeated field itself: the same bytes
+    # as a response message holding the store's answer.
+    _, store, ids = populated
+    plain = MetadataStoreServicer(store, cache=False)
+    asked = {"artifact": [ids["artifacts"][3], ids["artifacts"][0], 10_000], "execution": ids["executions"][::-1]}
+    asked["context"] = ids["contexts"]
+    for kind, response_class, field in (
+        ("artifact", svc.GetArtifactsByIDResponse, "artifacts"),
+        ("execution", svc.GetExecutionsByIDResponse, "executions"),
+        ("context", svc.GetContextsByIDResponse, "contexts"),
+    ):
+        request = getattr(svc, f"Get{field.capitalize()}ByIDRequest")(**{f"{kind}_ids": asked[kind]})
+        answer = getattr(plain, f"Get{field.capitalize()}ByID")(request, _Context())
+        expected = response_class(**{field: getattr(store, f"get_{field}_by_id")(asked[kind])})
+        assert _serialize(answer) == expected.SerializeToString()

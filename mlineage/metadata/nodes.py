@@ -168,9 +168,11 @@ def read_nodes(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> li
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         return []
-    if len(ids) <= CHUNK:
-        # Nodes and their properties in one statement: one round trip on PostgreSQL, and one
-        # consistent snapshot there (two statements at READ COMMITTED could see a write between them).
+    if len(ids) <= CHUNK and connection.dialect.name == "postgresql":
+        # Nodes and their properties in one statement: one round trip, and one consistent snapshot
+        # (two statements at READ COMMITTED could see a write between them). On SQLite, where the
+        # read transaction is the snapshot and a statement costs no trip, two measured faster
+        # (10 artifacts with 3 properties each: 80 vs 85 us).
         return _read_nodes_in_one_statement(connection, kind, ids)
     rows = []
     for part in chunks(ids, LARGE_CHUNK):

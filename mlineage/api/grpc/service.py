@@ -286,7 +286,7 @@ class MetadataStoreServicer:
             return svc.GetArtifactsByIDResponse(
                 artifacts=[artifact for artifact, _ in pairs], artifact_types=list(types.values())
             )
-        return svc.GetArtifactsByIDResponse(artifacts=self.store.get_artifacts_by_id(request.artifact_ids))
+        return _wire(self.store.get_artifacts_by_id(request.artifact_ids))
 
     @rpc
     def GetExecutionsByID(self, request):
@@ -294,7 +294,7 @@ class MetadataStoreServicer:
             ids = sorted(set(request.execution_ids))
             found = self._cached_nodes("execution", ids, self.store.get_executions_by_id)
             return repeated_field(1, (found[i][0] for i in ids if i in found))
-        return svc.GetExecutionsByIDResponse(executions=self.store.get_executions_by_id(request.execution_ids))
+        return _wire(self.store.get_executions_by_id(request.execution_ids))
 
     @rpc
     def GetContextsByID(self, request):
@@ -302,7 +302,7 @@ class MetadataStoreServicer:
             ids = sorted(set(request.context_ids))
             found = self._cached_nodes("context", ids, self.store.get_contexts_by_id)
             return repeated_field(1, (found[i][0] for i in ids if i in found))
-        return svc.GetContextsByIDResponse(contexts=self.store.get_contexts_by_id(request.context_ids))
+        return _wire(self.store.get_contexts_by_id(request.context_ids))
 
     @rpc
     def GetArtifactsByType(self, request):
@@ -484,6 +484,12 @@ def _decoder(request_class) -> Callable[[bytes], object]:
 def _serialize(message) -> bytes:
     # Cached answers are already the response's wire form.
     return message if type(message) is bytes else message.SerializeToString()
+
+
+def _wire(messages) -> bytes:
+    # A response whose only field (number 1) repeats these messages, serialized without first copying
+    # them into a response message (the same bytes: a repeated field is its elements, each tagged).
+    return repeated_field(1, [message.SerializeToString() for message in messages])
 
 
 def _serialized(messages) -> list[tuple[int, tuple[bytes, int]]]:
