@@ -57,7 +57,7 @@ from mlineage.proto import metric_series_pb2 as mpb
 
 EXECUTION_STATES = dict(pb.Execution.State.items())
 PROPERTY_TYPE_NAMES = {value: name for name, value in pb.PropertyType.items()}
-_VALUE_FIELDS = {pb.INT: "int_value", pb.DOUBLE: "double_value", pb.STRING: "string_value",
+_VALUE_FIELDS: dict[int, str] = {pb.INT: "int_value", pb.DOUBLE: "double_value", pb.STRING: "string_value",
                  pb.STRUCT: "struct_value", pb.BOOLEAN: "bool_value", pb.PROTO: "proto_value"}
 EVENT_TYPES = dict(pb.Event.Type.items())
 MODEL_BASE_TYPE = pb.ArtifactType.SystemDefinedBaseType.Value("MODEL")

@@ -33,8 +33,8 @@ class NodeKind:
     properties_table_name: str  # its property table
     owner_column: str  # column of the property table naming the node
     type_kind: int  # types.kind
-    message: type
-    type_message: type
+    message: type[Any]
+    type_message: type[Any]
     state_field: str | None  # "state" | "last_known_state" | None
     has_uri: bool
     # A context's name is required and an update may change it; an artifact's or

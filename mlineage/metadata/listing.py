@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, bindparam, or_
+from sqlalchemy import BindParameter, and_, bindparam, or_
 
 from mlineage.errors import InvalidArgumentError
 from mlineage.metadata import page_tokens
@@ -52,11 +53,11 @@ class PageRequest:
         """
         table = kind.table
         ident = table.c.id
-        last_id = bindparam("l_after_id")
+        last_id: BindParameter[Any] = bindparam("l_after_id")
         if self.order_column == "id":
             return ident > last_id if self.ascending else ident < last_id
         column = table.c[self.order_column]
-        value = bindparam("l_after_value")
+        value: BindParameter[Any] = bindparam("l_after_value")
         if self.ascending:
             return or_(column > value, and_(column == value, ident > last_id))
         return or_(column < value, and_(column == value, ident < last_id))
