@@ -63,14 +63,21 @@ def test_cached_answers_are_the_uncached_answers(populated):
             assert _call(cached, name, request) == _call(plain, name, request), (name, request)
 
 
-def test_a_repeated_get_is_one_round_trip_that_reads_no_node(populated):
+def test_a_repeated_get_is_one_snapshot_read_and_reads_no_node(populated, monkeypatch):
+    from mlineage.api.grpc import by_id_cache
+
     _, store, ids = populated
     servicer = MetadataStoreServicer(store, cache=True)
     request = svc.GetArtifactsByIDRequest(artifact_ids=ids["artifacts"], populate_artifact_types=True)
     first = _call(servicer, "GetArtifactsByID", request)
+    reads = []
+    original = by_id_cache._SnapshotReader.read
+    monkeypatch.setattr(by_id_cache._SnapshotReader, "read", lambda self: reads.append(1) or original(self))
     with traced(store) as wire:
         assert _call(servicer, "GetArtifactsByID", request) == first
-    assert wire[0].round_trips == 1 and wire[0].commands == ["SELECT pg_current_snapshot()::text"]
+    # One look at the snapshot (on the cache's own connection) for the artifacts and their types;
+    # nothing through the store's pool.
+    assert reads == [1] and wire[0].round_trips == 0
 
 
 def test_every_commit_is_seen_by_the_next_get(populated):
@@ -112,16 +119,27 @@ def test_every_commit_is_seen_by_the_next_get(populated):
     assert not _call(servicer, "GetArtifactsByID", request).artifacts[0].properties
 
 
-def test_a_database_that_cannot_answer_is_unavailable_not_internal(populated, monkeypatch):
+def test_a_server_restart_is_survived_by_the_next_gets(populated, monkeypatch):
+    from sqlalchemy import create_engine, text
+
+    from mlineage.metadata import engine as engine_module
+
     _, store, ids = populated
     servicer = MetadataStoreServicer(store, cache=True)
     request = svc.GetExecutionsByIDRequest(execution_ids=ids["executions"])
-    _call(servicer, "GetExecutionsByID", request)
-    from mlineage.api.grpc import by_id_cache
-
-    def down(_engine):
-        raise psycopg.OperationalError("connection refused")
-
-    monkeypatch.setattr(by_id_cache, "_read_snapshot", down)
-    # The snapshot cannot be read: the get reads through the store (here still up) instead of the cache.
-    assert [e.id for e in _call(servicer, "GetExecutionsByID", request).executions] == ids["executions"]
+    expected = _call(servicer, "GetExecutionsByID", request)
+    admin = create_engine(normalize_url(store.engine.url.render_as_string(hide_password=False)))
+    with admin.begin() as connection:  # every other session ends, the cache's own connections too
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    admin.dispose()
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)  # as after an idle second
+    # The snapshot cannot be read on the dead connection: the get reads through the store.
+    assert _call(servicer, "GetExecutionsByID", request) == expected
+    # The next one reads the snapshot on a new connection (and hits the cache).
+    assert _call(servicer, "GetExecutionsByID", request) == expected
+    assert isinstance(servicer._cache.current(), str)

@@ -58,7 +58,7 @@ class ByIdCache:
     def __init__(self, path: str | None, max_entries: int = DEFAULT_MAX_ENTRIES, *, engine: Engine | None = None) -> None:
         # SQLite: a watch connection of our own; PostgreSQL (``engine``): the pool's connections.
         self._watch = sqlite3.connect(path, check_same_thread=False, isolation_level=None) if path else None
-        self._engine = engine
+        self._snapshots = _SnapshotReader(engine) if engine is not None else None
         self._watch_lock = threading.Lock()
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[str, int], Any] = OrderedDict()
@@ -78,8 +78,8 @@ class ByIdCache:
         return cls(url.database, max_entries)
 
     def _data_version(self) -> Any:
-        if self._engine is not None:
-            return _snapshot(self._engine)
+        if self._snapshots is not None:
+            return self._snapshots.read()
         assert self._watch is not None  # a cache has an engine (PostgreSQL) or a watch connection (SQLite)
         with self._watch_lock:
             return self._watch.execute("PRAGMA data_version").fetchone()[0]
@@ -133,29 +133,97 @@ class ByIdCache:
         with self._watch_lock:
             if self._watch is not None:
                 self._watch.close()
+        if self._snapshots is not None:
+            self._snapshots.close()
 
 
-def _snapshot(engine: Engine) -> Any:
-    """PostgreSQL's current snapshot, as text (one statement on an autocommit pooled connection).
-
-    When the database cannot answer, a version equal to no other: the get then reads from the
-    store, which says what is wrong in its own words."""
-    try:
-        return _read_snapshot(engine)
-    except Exception:  # noqa: BLE001 - the store's read reports the error
-        return object()
+#: Connections kept for reading PostgreSQL's snapshot, outside the pool (at most this many).
+SNAPSHOT_CONNECTIONS = 4
 
 
-def _read_snapshot(engine: Engine) -> str:
-    fairy = engine.raw_connection()
-    try:
-        connection: Any = fairy.dbapi_connection  # psycopg's, on a PostgreSQL engine
-        connection.autocommit = True
+class _SnapshotReader:
+    """Reads ``pg_current_snapshot()`` on a few autocommit connections of its own.
+
+    Taken out of the engine's pool once (``detach``) and kept in autocommit, they skip the pool's
+    checkout, reset and autocommit switches on every get; when all are busy, a pooled connection
+    serves. A connection that fails is closed and replaced by the next read."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._idle: list[Any] = []
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def read(self) -> Any:
+        """The snapshot as text; when the database cannot answer, a version equal to no other (the
+        get then reads through the store, which says what is wrong in its own words)."""
+        try:
+            connection = self._take()
+        except Exception:  # noqa: BLE001 - the store's read reports the error
+            return object()
+        if connection is None:
+            return _pooled_snapshot(self._engine)
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_current_snapshot()::text")
-                return cursor.fetchone()[0]
+                snapshot = cursor.fetchone()[0]
+        except Exception:  # noqa: BLE001 - a broken connection: dropped; the store's read reports why
+            self._drop(connection)
+            return object()
+        with self._lock:
+            self._idle.append(connection)
+        return snapshot
+
+    def _take(self) -> Any:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            if self._count >= SNAPSHOT_CONNECTIONS:
+                return None
+            self._count += 1
+        try:
+            fairy = self._engine.raw_connection()
+            fairy.detach()  # ours now: the pool neither resets nor counts it
+            connection: Any = fairy.dbapi_connection
+            connection.autocommit = True
+            return connection
+        except Exception:
+            with self._lock:
+                self._count -= 1
+            raise
+
+    def _drop(self, connection: Any) -> None:
+        with self._lock:
+            self._count -= 1
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001, S110 - closing a broken connection may fail too
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._count -= len(idle)
+        for connection in idle:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001, S110
+                pass
+
+
+def _pooled_snapshot(engine: Engine) -> Any:
+    try:
+        fairy = engine.raw_connection()
+        try:
+            connection: Any = fairy.dbapi_connection  # psycopg's, on a PostgreSQL engine
+            connection.autocommit = True
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_current_snapshot()::text")
+                    return cursor.fetchone()[0]
+            finally:
+                connection.autocommit = False
         finally:
-            connection.autocommit = False
-    finally:
-        fairy.close()
+            fairy.close()
+    except Exception:  # noqa: BLE001 - the store's read reports the error
+        return object()
