@@ -147,3 +147,26 @@ def test_a_connection_the_server_closed_is_replaced_after_an_idle_spell(pg_store
     monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)
     assert pg_store.get_artifacts_by_id(ids) == expected
     assert [a.id for a in pg_store.get_artifacts()] == ids
+
+
+def test_a_lineage_walk_on_a_connection_that_dies_is_unavailable_not_a_driver_error(pg_store) -> None:
+    from mlineage.lineage.mlmd import lineage_subgraph
+
+    ids = _artifacts(pg_store, 1)
+    admin = psycopg.connect(normalize_url(str(pg_store.engine.url.render_as_string(hide_password=False))).replace(
+        "postgresql+psycopg://", "postgresql://"
+    ), autocommit=True)
+
+    def killed(dbapi_connection, _record, _proxy) -> None:  # the server ends the session under the walk
+        admin.execute("SELECT pg_terminate_backend(%s)", (dbapi_connection.info.backend_pid,))
+
+    q = pb.LineageSubgraphQueryOptions
+    options = q(starting_artifacts=q.StartingNodes(filter_query=f"id = {ids[0]}"), max_num_hops=10)
+    event.listen(pg_store.engine, "checkout", killed)
+    try:
+        with pytest.raises(mlineage.errors.UnavailableError, match="database unavailable"):
+            lineage_subgraph(pg_store, options, dehydrated=True)
+    finally:
+        event.remove(pg_store.engine, "checkout", killed)
+        admin.close()
+    assert lineage_subgraph(pg_store, options, dehydrated=True).artifacts[0].id == ids[0]

@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 
 from mlineage.lineage.reads import EventEdge
 from mlineage.lineage.traversal import Direction, Traversal, step_event_types
+from mlineage.metadata import executor
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
 
 #: Dialects that walk in one statement. SQLite has no round trips to save: there the frontier walk
@@ -156,15 +157,18 @@ def walk(
     artifacts = list(dict.fromkeys(int(i) for i in artifact_ids))
     executions = list(dict.fromkeys(int(i) for i in execution_ids))
     # No transaction: one statement is its own snapshot (PostgreSQL reads run in autocommit).
+    if start is None:
+        sql = _statement(direction, with_memberships)
+        params: dict[str, Any] = {"walk_a": artifacts, "walk_e": executions, "walk_hops": max_hops}
+    else:
+        sql = _statement(direction, with_memberships, (start.kind.name, start.sql))
+        params = {**start.params, "walk_hops": max_hops}
     cursor = connection.connection.cursor()
     try:
-        if start is None:
-            params = {"walk_a": artifacts, "walk_e": executions, "walk_hops": max_hops}
-            cursor.execute(_statement(direction, with_memberships), params)
-        else:
-            params = {**start.params, "walk_hops": max_hops}
-            cursor.execute(_statement(direction, with_memberships, (start.kind.name, start.sql)), params)
-        rows = cursor.fetchall()
+        # Database errors as SQLAlchemy's, which the store's read maps (UNAVAILABLE, INVALID_ARGUMENT, …).
+        with executor.wrapped_errors(connection, sql):
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     finally:
         cursor.close()
     result = StatementWalk()
