@@ -11,4 +11,5 @@ eval "$(scripts/start_postgres.sh)"
 # In this script nothing may be skipped for want of PostgreSQL, ml-metadata or the TFX stack.
 export MLINEAGE_REQUIRE_POSTGRES=1 MLINEAGE_REQUIRE_MLMD=1 MLINEAGE_REQUIRE_TFX=1
 .venv/bin/ruff check mlineage tests bench scripts
+.venv/bin/mypy mlineage
 exec .venv/bin/python -m pytest -q "$@"

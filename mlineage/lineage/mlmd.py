@@ -194,7 +194,9 @@ def lineage_subgraph(
     fields = _mask(read_mask)
     with store.reading() as connection:
         walk = subgraph_walk(connection, options, store.namespace, with_memberships=bool(_MEMBERSHIP_FIELDS & fields))
-        read = isinstance(walk, one_statement.StatementWalk)
+        found_memberships = None
+        if isinstance(walk, one_statement.StatementWalk):
+            found_memberships = (walk.attributions, walk.associations)
         return fill_graph(
             connection,
             pb.LineageGraph() if into is None else into,
@@ -204,7 +206,7 @@ def lineage_subgraph(
             fields=fields,
             dehydrated=dehydrated,
             namespace=store.namespace,
-            found_memberships=(walk.attributions, walk.associations) if read else None,
+            found_memberships=found_memberships,
             event_rows=walk.event_rows,
         )
 
@@ -221,12 +223,11 @@ def hydrated_lineage_subgraph(
     with store.reading() as connection:
         needs_memberships = bool(_MEMBERSHIP_FIELDS & server_fields)
         walk = subgraph_walk(connection, options, store.namespace, with_memberships=needs_memberships)
-        read = isinstance(walk, one_statement.StatementWalk)
         artifact_ids, execution_ids = list(walk.artifacts), list(walk.executions)
         attributions: list[tuple[int, int]] = []
         associations: list[tuple[int, int]] = []
         if needs_memberships:
-            if read:
+            if isinstance(walk, one_statement.StatementWalk):
                 attributions, associations = walk.attributions, walk.associations
             else:
                 attributions, associations = memberships(connection, artifact_ids, execution_ids)

@@ -369,7 +369,7 @@ def plain_walk(
     try:
         while hop < max_hops and (frontier["artifact"] or frontier["execution"]):
             hop += 1
-            found = {"artifact": [], "execution": []}
+            found: dict[str, list[int]] = {"artifact": [], "execution": []}
             # Both kinds' rows first, then their targets: a hop's new nodes are admitted kind by kind.
             for kind, target_name, column in ((ARTIFACT, "execution", 2), (EXECUTION, "artifact", 1)):
                 sources = frontier[kind.name]

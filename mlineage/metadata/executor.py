@@ -15,11 +15,12 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal_column, select
+from sqlalchemy import Connection, Dialect, PoolProxiedConnection, bindparam, func, literal_column, select
 from sqlalchemy import exc as exc_module
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.elements import DQLDMLClauseElement
 
-_Builder = Callable[[str], ClauseElement]  # dialect name -> statement
+# dialect name -> statement (a query or DML, never DDL: compiled by a SQLCompiler)
+_Builder = Callable[[str], DQLDMLClauseElement]
 
 # (dialect, key) -> (SQL, parameter order or None for named, values bound at construction)
 _CACHE: dict[tuple[str, Any], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
@@ -34,14 +35,14 @@ def ids_match(dialect_name: str, column, name: str = "ids"):
     return column == func.any(bindparam(name))
 
 
-def ids_param(connection: Connection, ids: Iterable[int]) -> Any:
+def ids_param(connection: AnyConnection, ids: Iterable[int]) -> Any:
     values = [int(i) for i in ids]
     # A JSON array of ints; joined by hand, which is several times cheaper than json.dumps.
     return "[" + ",".join(map(str, values)) + "]" if connection.dialect.name == "sqlite" else values
 
 
 def _compiled(
-    connection: Connection, key: Any, build: _Builder
+    connection: AnyConnection, key: Any, build: _Builder
 ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
     dialect = connection.dialect
     cache_key = (dialect.name, key)
@@ -49,9 +50,13 @@ def _compiled(
     if found is None:
         # Expanding parameters (a filter's ``IN (…)``) are rendered into the text once: the key fixes them.
         compiled = build(dialect.name).compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        positions: tuple[str, ...] | None = None
+        if compiled.positional:
+            assert compiled.positiontup is not None  # set by a positional compiler (empty: no parameters)
+            positions = tuple(compiled.positiontup)
         found = (
             compiled.string,
-            tuple(compiled.positiontup) if compiled.positional else None,
+            positions,
             # Literals bound when the statement was built (e.g. a filter's values); the key
             # must then determine them, as a filter's text determines its values.
             {name: value for name, value in compiled.params.items() if value is not None},
@@ -64,7 +69,7 @@ def _compiled(
     return found
 
 
-def named_statement(connection: Connection, key: Any, build: _Builder) -> tuple[str, dict[str, Any]]:
+def named_statement(connection: AnyConnection, key: Any, build: _Builder) -> tuple[str, dict[str, Any]]:
     """A statement's SQL (named parameters, as PostgreSQL's driver takes them) and the values bound
     when it was built, for a caller that puts it inside a statement of its own (a lineage walk)."""
     sql, positions, defaults = _compiled(connection, key, build)
@@ -82,17 +87,24 @@ class RawConnection:
 
     __slots__ = ("connection", "dialect")
 
-    def __init__(self, dialect, pooled_connection) -> None:
+    def __init__(self, dialect: Dialect, pooled_connection: PoolProxiedConnection) -> None:
         self.dialect = dialect
         self.connection = pooled_connection
 
 
-def _cursor(connection: Connection):
-    return connection.connection.dbapi_connection.cursor()
+# What the executor's functions run on: a SQLAlchemy Connection or a RawConnection (both give
+# ``dialect`` and ``connection``, the pooled DBAPI connection).
+AnyConnection = Connection | RawConnection
+
+
+def _cursor(connection: AnyConnection):
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None  # None only once the connection is invalidated or closed
+    return dbapi_connection.cursor()
 
 
 @contextlib.contextmanager
-def wrapped_errors(connection: Connection, sql: str):
+def wrapped_errors(connection: AnyConnection, sql: str):
     """Raise DBAPI errors as SQLAlchemy's (IntegrityError, OperationalError, …), as Connection.execute does."""
     dbapi = connection.dialect.loaded_dbapi
     try:
@@ -101,7 +113,7 @@ def wrapped_errors(connection: Connection, sql: str):
         raise exc_module.DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
 
 
-def fetch(connection: Connection, key: Any, build: _Builder, params: Mapping[str, Any]) -> list[tuple]:
+def fetch(connection: AnyConnection, key: Any, build: _Builder, params: Mapping[str, Any]) -> list[tuple]:
     """Run one statement and return its rows (as tuples)."""
     sql, positions, defaults = _compiled(connection, key, build)
     if defaults:
@@ -116,7 +128,9 @@ def fetch(connection: Connection, key: Any, build: _Builder, params: Mapping[str
         cursor.close()
 
 
-def execute_many(connection: Connection, key: Any, build: _Builder, rows: Sequence[Mapping[str, Any]]) -> None:
+def execute_many(
+    connection: AnyConnection, key: Any, build: _Builder, rows: Sequence[Mapping[str, Any]]
+) -> None:
     """Run one statement for each parameter set (no results)."""
     if not rows:
         return
@@ -133,7 +147,7 @@ def execute_many(connection: Connection, key: Any, build: _Builder, rows: Sequen
 
 
 def insert_returning_ids(
-    connection: Connection, key: Any, build: _Builder, rows: Sequence[Mapping[str, Any]]
+    connection: AnyConnection, key: Any, build: _Builder, rows: Sequence[Mapping[str, Any]]
 ) -> list[int]:
     """Insert rows one statement each (``build`` must RETURN the id) and return ids in order."""
     sql, positions, _ = _compiled(connection, key, build)

@@ -85,7 +85,7 @@ def _by_ids_statement(kind: NodeKind, what: str):
     return build
 
 
-def _raw_by_ids(connection: Connection, kind: NodeKind, what: str, ids: Sequence[int]) -> list:
+def _raw_by_ids(connection: executor.AnyConnection, kind: NodeKind, what: str, ids: Sequence[int]) -> list:
     """Node or property rows for ids, through the executor (one array parameter for all ids)."""
     return executor.fetch(
         connection, ("by_ids", kind.name, what), _by_ids_statement(kind, what), {"ids": executor.ids_param(connection, ids)}
@@ -108,13 +108,14 @@ def _build_message(kind: NodeKind, row):
     if uri is not None:
         message.uri = uri
     if state is not None:
+        assert kind.state_field is not None  # a kind without a state field selects NULL as its state
         setattr(message, kind.state_field, state)
     if system_metadata is not None:
         message.system_metadata.ParseFromString(bytes(system_metadata))
     return message
 
 
-def rows_to_messages(connection: Connection, kind: NodeKind, rows: Sequence) -> list:
+def rows_to_messages(connection: executor.AnyConnection, kind: NodeKind, rows: Sequence) -> list:
     """Messages for node rows (as selected by ``node_select``), properties included, in row order."""
     if not rows:
         return []
@@ -144,7 +145,7 @@ def _with_properties_statement(kind: NodeKind):
     return build
 
 
-def _read_nodes_in_one_statement(connection: Connection, kind: NodeKind, ids: list[int]) -> list:
+def _read_nodes_in_one_statement(connection: executor.AnyConnection, kind: NodeKind, ids: list[int]) -> list:
     # Each row: a node's columns, then one of its properties (NULLs for a node without any).
     rows = executor.fetch(
         connection,
@@ -163,7 +164,7 @@ def _read_nodes_in_one_statement(connection: Connection, kind: NodeKind, ids: li
     return [by_id[node_id] for node_id in ids if node_id in by_id]
 
 
-def read_nodes(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> list:
+def read_nodes(connection: executor.AnyConnection, kind: NodeKind, ids: Sequence[int]) -> list:
     """Nodes with the given ids, in the order asked, missing ids skipped, duplicates once."""
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:

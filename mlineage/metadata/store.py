@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, select, text
+from sqlalchemy import Connection, Engine, Row, and_, bindparam, insert, select, text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from mlineage.errors import (
@@ -199,11 +199,13 @@ class Store(ListingMethods):
         autocommit = False
         try:
             connection = executor.RawConnection(self._engine.dialect, fairy)
+            dbapi_connection = fairy.dbapi_connection
+            assert dbapi_connection is not None  # a connection just taken from the pool is open
             with executor.wrapped_errors(connection, "BEGIN"):
                 if connection.dialect.name == "sqlite":
-                    fairy.dbapi_connection.execute("BEGIN")
+                    dbapi_connection.execute("BEGIN")
                 else:  # no BEGIN and ROLLBACK round trips: see _read_engine
-                    fairy.dbapi_connection.autocommit = autocommit = True
+                    dbapi_connection.autocommit = autocommit = True
                 yield connection
         except DataError as exc:
             raise db_errors.data_error(exc) from None
@@ -212,7 +214,9 @@ class Store(ListingMethods):
         finally:
             if autocommit:
                 with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
-                    fairy.dbapi_connection.autocommit = False
+                    # Read again: an invalidated connection has none (then nothing to reset).
+                    if (dbapi_connection := fairy.dbapi_connection) is not None:
+                        dbapi_connection.autocommit = False
             fairy.close()  # the pool rolls the read transaction back
 
     def reading(self) -> contextlib.AbstractContextManager[Connection]:
@@ -1098,7 +1102,7 @@ class Store(ListingMethods):
         ids = list(dict.fromkeys(context_ids))
         result: dict[int, list[pb.Context]] = {i: [] for i in ids}
         with self._read() as connection:
-            pairs = []
+            pairs: list[Row] = []
             for part in node_access.chunks(ids):
                 pairs.extend(connection.execute(select(source, target).where(source.in_(part))).all())
             contexts = {
@@ -1122,7 +1126,7 @@ class Store(ListingMethods):
 
     def _events(self, column: str, ids: Sequence[int]) -> list[pb.Event]:
         ids = list(dict.fromkeys(ids))
-        rows = []
+        rows: list[Row] = []
         with self._read() as connection:
             for part in node_access.chunks(ids):
                 rows.extend(
@@ -1195,10 +1199,12 @@ def _list_statement(kind: NodeKind, request: PageRequest, shape: tuple):
 def _insert_ignoring_duplicates(dialect_name: str, table):
     """INSERT … ON CONFLICT DO NOTHING, in the given dialect."""
     if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def _path_json(event: pb.Event) -> str:

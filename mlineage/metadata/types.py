@@ -145,7 +145,7 @@ class TypeCache:
             self._by_id.clear()
 
 
-def types_by_ids(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> list[TypeInfo]:
+def types_by_ids(connection: executor.AnyConnection, kind: NodeKind, ids: Sequence[int]) -> list[TypeInfo]:
     """Types of ``kind`` with the given ids, in the order asked, missing ids skipped, repeats repeated (as MLMD)."""
     if not ids:
         return []

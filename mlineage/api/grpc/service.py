@@ -86,6 +86,7 @@ class MetadataStoreServicer:
         return repeated_field(field_number, (found[i][0] for i in type_ids if i in found))
 
     def _cached_nodes(self, what: str, ids: list[int], read, version=None) -> dict[int, tuple[bytes, int]]:
+        assert self._cache is not None  # callers check that the cache is on
         return self._cache.get(what, sorted(set(ids)), lambda missing: _serialized(read(missing)), version)
 
     # --- types ----------------------------------------------------------------------------------
