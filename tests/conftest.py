@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+
+# Shared helpers live in tests/support/ (servers, scenarios, paths); tests import them by module name.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
 import mlineage
 from mlineage.metadata.engine import normalize_url

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from pg_wire import traced
 from test_grpc_by_id_cache import _call, _requests
-from test_store_postgres_round_trips import traced
 
 import mlineage
 from mlineage.api.grpc.service import MetadataStoreServicer

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from conftest import POSTGRES_URL, postgres_database
+from paths import REPO_ROOT
 
 from mlineage.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 def _cli(*args: str, cwd: Path | None = None, code: str | None = None) -> subprocess.CompletedProcess:

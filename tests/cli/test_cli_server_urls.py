@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import runpy
 import shutil
-from pathlib import Path
 
 import pytest
 from grpc_server import mlineage_server
+from paths import SUPPORT
 
 from mlineage.cli import build_parser, main
 from mlineage.proto import metadata_store_pb2 as pb
 
-scenarios = runpy.run_path(str(Path(__file__).with_name("lineage_scenarios.py")))
+scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import math
 import shutil
 from pathlib import Path
 
+from paths import DATA
+
 import mlineage
 from mlineage.client import journal
 from mlineage.client import records as rec
@@ -20,7 +22,6 @@ from mlineage.client.records import from_value
 from mlineage.metadata import metrics
 from mlineage.proto import metadata_store_pb2 as pb
 
-DATA = Path(__file__).parent / "data"
 SEGMENT = DATA / "journal_v1" / "01764547200000000000-4242-0badcafe.jsonl"
 EXPECTED = DATA / "journal_v1_expected.json"
 

@@ -11,11 +11,12 @@ import hashlib
 import json
 import struct
 import zipfile
-from pathlib import Path
+
+from paths import DATA
 
 from mlineage.integrations.models import checksum, describe_model, onnx_signature, saved_model_signature
 
-MODELS = Path(__file__).parent / "data" / "models"
+MODELS = DATA / "models"
 
 
 def test_saved_model_signatures_are_read_without_tensorflow():

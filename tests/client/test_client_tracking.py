@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import client_support
 import pytest
 from client_support import connect, execution, metric_series, props, unique
+from paths import DATA
 
 import mlineage
 from mlineage.client.records import Applier
 from mlineage.proto import metadata_store_pb2 as pb
 
-MODELS = Path(__file__).parent / "data" / "models"
+MODELS = DATA / "models"
 STATE = pb.Execution.State
 server, target = client_support.server, client_support.target  # fixtures
 

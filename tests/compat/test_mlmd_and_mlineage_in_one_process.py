@@ -10,15 +10,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 from grpc_server import require_mlmd_python
+from paths import REPO_ROOT, SUPPORT
 
 pytestmark = pytest.mark.mlmd
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = Path(__file__).with_name("mlmd_and_mlineage_in_one_process.py")
+SCRIPT = SUPPORT / "mlmd_and_mlineage_in_one_process.py"
 
 
 def test_copy_an_artifact_between_ml_metadata_and_mlineage(tmp_path):

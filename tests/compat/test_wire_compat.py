@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import runpy
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import SUPPORT
 
-_DUMP_SCRIPT = Path(__file__).with_name("descriptor_dump.py")
+_DUMP_SCRIPT = SUPPORT / "descriptor_dump.py"
 _dump = runpy.run_path(str(_DUMP_SCRIPT))
 
 MLMD_MODULES = ["ml_metadata.proto.metadata_store_pb2", "ml_metadata.proto.metadata_store_service_pb2"]

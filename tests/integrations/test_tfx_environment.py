@@ -13,8 +13,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from paths import REPO_ROOT, SUPPORT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def tfx_python() -> str:
@@ -29,7 +30,7 @@ def tfx_python() -> str:
 def test_tfdv_outputs_are_recorded_and_traced_in_the_tfx_environment(tmp_path):
     python = tfx_python()
     result = subprocess.run(
-        [python, str(ROOT / "tests" / "tfx" / "tfdv_pipeline.py"), str(tmp_path)],
+        [python, str(SUPPORT / "tfdv_pipeline.py"), str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=600,

@@ -10,16 +10,16 @@ Graphs (tests/lineage_scenarios.py):
 from __future__ import annotations
 
 import runpy
-from pathlib import Path
 
 import pytest
+from paths import SUPPORT
 
 from mlineage.errors import InvalidArgumentError
 from mlineage.lineage import reads, traversal
 from mlineage.lineage.traversal import Direction, Ending, filter_test, traverse, type_state_test
 from mlineage.proto import metadata_store_pb2 as pb
 
-scenarios = runpy.run_path(str(Path(__file__).with_name("lineage_scenarios.py")))
+scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))
 UP, DOWN, BOTH = Direction.UPSTREAM, Direction.DOWNSTREAM, Direction.BOTH
 
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import runpy
 import subprocess
-from pathlib import Path
 
 import pytest
+from paths import DATA, SUPPORT
 
 from mlineage.proto import metadata_store_pb2 as pb
 
-HERE = Path(__file__).parent
-SCENARIOS = HERE / "lineage_scenarios.py"
-EXPECTED = HERE / "data" / "lineage_mlmd_expected.json"
+SCENARIOS = SUPPORT / "lineage_scenarios.py"
+EXPECTED = DATA / "lineage_mlmd_expected.json"
 scenarios = runpy.run_path(str(SCENARIOS))
 
 
@@ -44,7 +43,7 @@ def test_lineage_subgraph_matches_mlmd(store, graph_name):
 
 @pytest.mark.mlmd
 def test_expected_answers_are_mlmds():
-    python = runpy.run_path(str(HERE / "descriptor_dump.py"))["mlmd_python"]()
+    python = runpy.run_path(str(SUPPORT / "descriptor_dump.py"))["mlmd_python"]()
     if python is None:
         pytest.skip("no ml-metadata environment: set MLINEAGE_MLMD_PYTHON or create .venvs/mlmd")
     result = subprocess.run([python, str(SCENARIOS)], capture_output=True, text=True, check=True, timeout=600)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import random
 import runpy
-from pathlib import Path
 
 import pytest
+from paths import SUPPORT
 
 from mlineage.lineage import one_statement
 from mlineage.lineage.mlmd import subgraph_walk
@@ -22,7 +22,7 @@ from mlineage.lineage.reads import EventReader
 from mlineage.lineage.traversal import Direction, plain_walk, traverse
 from mlineage.proto import metadata_store_pb2 as pb
 
-scenarios = runpy.run_path(str(Path(__file__).parent / "lineage_scenarios.py"))
+scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))
 HOPS = (0, 1, 2, 3, 5, 8, 100)
 
 

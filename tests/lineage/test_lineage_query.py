@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import runpy
-from pathlib import Path
 
 import pytest
+from paths import SUPPORT
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.lineage.query import direction_of, lineage
 from mlineage.lineage.traversal import Direction
 from mlineage.proto import metadata_store_pb2 as pb
 
-scenarios = runpy.run_path(str(Path(__file__).with_name("lineage_scenarios.py")))
+scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))
 
 
 @pytest.fixture

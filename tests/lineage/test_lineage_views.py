@@ -6,10 +6,10 @@ import io
 import json
 import runpy
 from contextlib import redirect_stderr, redirect_stdout
-from pathlib import Path
 
 import networkx as nx
 import pytest
+from paths import SUPPORT
 
 from mlineage.cli import main
 from mlineage.errors import InvalidArgumentError, NotFoundError
@@ -19,7 +19,7 @@ from mlineage.lineage.traversal import Direction
 from mlineage.lineage.tree import render_tree
 from mlineage.proto import metadata_store_pb2 as pb
 
-scenarios = runpy.run_path(str(Path(__file__).with_name("lineage_scenarios.py")))
+scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from paths import REPO_ROOT
 from sqlalchemy import Engine, create_engine, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -742,11 +743,10 @@ def _parse_or_error(parser, query: str):
 def test_the_prebuilt_parser_is_current_with_the_grammar() -> None:
     import subprocess
     import sys
-    from pathlib import Path
 
     from mlineage.metadata import filter_query, lalr
 
-    script = Path(__file__).resolve().parents[1] / "scripts" / "gen_filter_parser.py"
+    script = REPO_ROOT / "scripts" / "gen_filter_parser.py"
     check = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert check.returncode == 0, f"{check.stdout}{check.stderr}: run scripts/gen_filter_parser.py"
     # ... and the parser in use runs the prebuilt tables on our runtime, not one lark built on first use.

@@ -8,10 +8,10 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from google.protobuf import struct_pb2
+from paths import REPO_ROOT, SUPPORT
 
 from mlineage.proto import (
     SYSTEM_TYPE_BASE_TYPES,
@@ -21,8 +21,7 @@ from mlineage.proto import (
     metadata_store_service_pb2_grpc,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-mlmd_python = runpy.run_path(str(Path(__file__).with_name("descriptor_dump.py")))["mlmd_python"]
+mlmd_python = runpy.run_path(str(SUPPORT / "descriptor_dump.py"))["mlmd_python"]
 
 
 def _artifact() -> metadata_store_pb2.Artifact:
