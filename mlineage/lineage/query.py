@@ -121,12 +121,20 @@ def lineage(
         include_artifacts=include_ending,
         include_executions=include_ending,
     )
+    states = _states(artifact_states, pb.Artifact.State), _states(execution_states, pb.Execution.State)
     keep = type_state_test(
         artifact_types=artifact_types,
         execution_types=execution_types,
-        artifact_states=_states(artifact_states, pb.Artifact.State),
-        execution_states=_states(execution_states, pb.Execution.State),
+        artifact_states=states[0],
+        execution_states=states[1],
     )
+    # What the walk's tests are, for the cursor's binding (type and state filters as sets).
+    bound = [
+        ending_artifacts,
+        ending_executions,
+        *(None if names is None else sorted(set(names)) for names in (artifact_types, execution_types)),
+        *(None if values is None else sorted(set(values)) for values in states),
+    ]
     with store.reading() as connection:
         missing = _missing(connection, artifact_ids, execution_ids)
         if missing:
@@ -143,6 +151,7 @@ def lineage(
             keep=keep,
             max_nodes=max_nodes,
             cursor=cursor,
+            bound=bound,
         )
         graph = answer_graph(connection, walk, with_contexts=with_contexts)
     hops = {("artifact", i): h for i, h in walk.artifacts.items()}

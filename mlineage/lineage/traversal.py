@@ -21,17 +21,16 @@ Pages never repeat a node or an edge, and their union is the uncapped answer.
 
 from __future__ import annotations
 
-import base64
 import enum
-import json
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, select
 
 from mlineage.errors import InvalidArgumentError
 from mlineage.lineage.reads import EventEdge, EventReader
+from mlineage.metadata import page_tokens
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t
@@ -149,16 +148,48 @@ class _State:
     pending_events: dict[tuple[str, int], list[EventEdge]] = field(default_factory=dict)
 
 
-def _encode(state: _State, direction: Direction, max_hops: int) -> str:
+#: The cursor's messages: a damaged or forged cursor, and a well-formed one of another query.
+_INVALID_CURSOR = "the lineage cursor is not one this server issued"
+_OTHER_QUERY_CURSOR = (
+    "the lineage cursor belongs to another query (another direction or hop limit, other starting nodes, "
+    "ending conditions or filters): pass it back with the arguments of the query that returned it"
+)
+_KIND_NAMES = ("artifact", "execution")
+
+
+def _fingerprint(
+    direction: Direction,
+    max_hops: int,
+    artifact_ids: Sequence[int],
+    execution_ids: Sequence[int],
+    ending: Ending,
+    keep: NodeTest | None,
+    bound: Sequence[Any],
+) -> str:
+    """The query a cursor is bound to: everything that shapes the walk (not ``max_nodes``, a page's size).
+
+    ``ending`` and ``keep`` are functions: the token holds whether each is set and the
+    include flags, and the caller's ``bound`` values say what the tests are (their filters).
+    """
+    return page_tokens.fingerprint(
+        "lineage",
+        direction.value,
+        max_hops,
+        sorted(set(artifact_ids)),
+        sorted(set(execution_ids)),
+        [ending.artifacts is not None, ending.executions is not None, ending.include_artifacts, ending.include_executions],
+        keep is not None,
+        list(bound),
+    )
+
+
+def _encode(state: _State, query: str) -> str:
     def ids(mapping: dict[int, int]) -> list[list[int]]:
         keys = sorted(mapping)
         deltas = [b - a for a, b in zip([0, *keys], keys, strict=False)]
         return [deltas, [mapping[k] for k in keys]]
 
-    payload = {
-        "v": 1,
-        "d": direction.value,
-        "m": max_hops,
+    position = {
         "hop": state.hop,
         "f": state.frontier,
         "s": {k: ids(v) for k, v in state.seen.items()},
@@ -166,36 +197,46 @@ def _encode(state: _State, direction: Direction, max_hops: int) -> str:
         "p": state.pending,
         "pe": [[kind, node, [list(e) for e in edges]] for (kind, node), edges in state.pending_events.items()],
     }
-    raw = zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 9)
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return page_tokens.encode(query, position, compress=True)
 
 
-def _decode(cursor: str, direction: Direction, max_hops: int) -> _State:
-    try:
-        raw = zlib.decompress(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        payload = json.loads(raw)
-        if payload["v"] != 1:
-            raise ValueError("version")
-    except Exception:  # noqa: BLE001 - any damage means the same thing to the caller
-        raise InvalidArgumentError("the lineage cursor is not one this server issued") from None
-    if payload["d"] != direction.value or payload["m"] != max_hops:
-        raise InvalidArgumentError("the lineage cursor belongs to a query with another direction or hop limit")
+def _read_state(body: dict[str, Any]) -> _State:
+    """The walk's state from a cursor's body; ValueError, KeyError or TypeError for one that is not."""
+    int64 = page_tokens.int64
 
-    def ids(pair: list[list[int]]) -> dict[int, int]:
+    def kind(value: Any) -> str:
+        if value not in _KIND_NAMES:
+            raise ValueError("not a node kind")
+        return value
+
+    def by_kind(value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict) or sorted(value) != sorted(_KIND_NAMES):
+            raise ValueError("not one entry per node kind")
+        return value
+
+    def ids(pair: Any) -> dict[int, int]:
+        deltas, hops = pair
         out, current = {}, 0
-        for delta, hop in zip(*pair, strict=True):
-            current += delta
-            out[current] = hop
+        for delta, hop in zip(deltas, hops, strict=True):
+            current = int64(current + int64(delta))
+            out[current] = int64(hop)
         return out
 
     return _State(
-        hop=payload["hop"],
-        frontier={k: list(v) for k, v in payload["f"].items()},
-        seen={k: ids(v) for k, v in payload["s"].items()},
-        ending={k: ids(v) for k, v in payload["x"].items()},
-        pending=[(k, int(i), int(h)) for k, i, h in payload["p"]],
-        pending_events={(k, int(i)): [EventEdge(*e) for e in edges] for k, i, edges in payload["pe"]},
+        hop=int64(body["hop"]),
+        frontier={k: [int64(i) for i in v] for k, v in by_kind(body["f"]).items()},
+        seen={k: ids(v) for k, v in by_kind(body["s"]).items()},
+        ending={k: ids(v) for k, v in by_kind(body["x"]).items()},
+        pending=[(kind(k), int64(i), int64(h)) for k, i, h in body["p"]],
+        pending_events={
+            (kind(k), int64(i)): [EventEdge(*(int64(value) for value in e)) for e in edges]
+            for k, i, edges in body["pe"]
+        },
     )
+
+
+def _decode(cursor: str, query: str) -> _State:
+    return page_tokens.decode(cursor, query, _read_state, invalid=_INVALID_CURSOR, mismatch=_OTHER_QUERY_CURSOR)
 
 
 def traverse(
@@ -209,24 +250,32 @@ def traverse(
     keep: NodeTest | None = None,
     max_nodes: int | None = None,
     cursor: str | None = None,
+    bound: Sequence[Any] = (),
 ) -> Traversal:
     """Walk from the starting nodes; one page of at most ``max_nodes`` nodes (starting nodes always fit).
 
     ``ending`` names nodes that are reached but not expanded (MLMD's ending
     nodes; starting nodes that match are dropped unless included). ``keep``
     drops the nodes it rejects and prunes the walk behind them.
+
+    The ``cursor`` of a page is bound to the query: direction, hop limit,
+    starting nodes, which of ``ending``/``keep`` are set, and ``bound`` (JSON
+    values the caller names its tests by, e.g. their filter queries); handed
+    to another query it is INVALID_ARGUMENT. ``max_nodes`` may change between pages.
     """
     if max_hops < 0:
         raise InvalidArgumentError(f"max_hops must not be negative, got {max_hops}")
     if max_nodes is not None and max_nodes < 1:
         raise InvalidArgumentError(f"max_nodes must be positive, got {max_nodes}")
     ending = ending or Ending()
+    artifact_ids, execution_ids = list(dict.fromkeys(artifact_ids)), list(dict.fromkeys(execution_ids))
+    query = _fingerprint(direction, max_hops, artifact_ids, execution_ids, ending, keep, bound)
     walk = _Walk(connection, direction, max_hops, ending, keep)
     try:
         if cursor:
-            state = _decode(cursor, direction, max_hops)
+            state = _decode(cursor, query)
         else:
-            state = walk.start(list(dict.fromkeys(artifact_ids)), list(dict.fromkeys(execution_ids)))
+            state = walk.start(artifact_ids, execution_ids)
         result = Traversal()
         # Starting nodes are always admitted; after them, up to max_nodes per page.
         room = max_nodes if cursor else None
@@ -234,7 +283,7 @@ def traverse(
             walk.admit(state, result, room)
             if state.pending:
                 result.truncated = True
-                result.cursor = _encode(state, direction, max_hops)
+                result.cursor = _encode(state, query)
                 break
             if state.hop >= max_hops or not (state.frontier["artifact"] or state.frontier["execution"]):
                 break

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import zlib
+
 import httpx
 import pytest
 from rest_server import http_client
@@ -478,4 +482,27 @@ def test_lineage_walk_with_the_engine_options_and_formats(api, chain):
     error(api.get("/api/v1/lineage", params={"artifact_id": a1, "artifact_state": "SHINY"}), 400, "INVALID_ARGUMENT")
     error(api.get("/api/v1/lineage", params={"artifact_id": a1, "direction": "sideways"}), 400, "INVALID_ARGUMENT")
     error(api.get("/api/v1/lineage", params={"artifact_id": a1, "max_nodes": 0}), 400, "INVALID_ARGUMENT")
+
+
+def test_lineage_walk_cursor_of_another_query_or_forged_is_a_bad_request(api, chain):
+    a1, a2, _ = chain["a"]
+    page = ok(api.get("/api/v1/lineage", params={"artifact_id": a1, "max_nodes": 2}))
+    assert page["truncated"] and page["cursor"]
+    cursor = page["cursor"]
+    message = error(api.get("/api/v1/lineage", params={"artifact_id": a2, "max_nodes": 2, "cursor": cursor}), 400,
+                    "INVALID_ARGUMENT")  # fmt: skip
+    assert "another query" in message and "starting nodes" in message
+    error(api.get("/api/v1/lineage", params={"artifact_id": a1, "direction": "down", "cursor": cursor}), 400,
+          "INVALID_ARGUMENT")  # fmt: skip
+    error(api.get("/api/v1/lineage", params={"artifact_id": a1, "execution_type": "X", "cursor": cursor}), 400,
+          "INVALID_ARGUMENT")  # fmt: skip
+    # A forged cursor: the page token format with the right query but no walk state in it.
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    body = json.loads(raw if raw[:1] == b"{" else zlib.decompress(raw))
+    forged = base64.urlsafe_b64encode(json.dumps({"v": body["v"], "q": body["q"]}).encode()).decode().rstrip("=")
+    message = error(api.get("/api/v1/lineage", params={"artifact_id": a1, "cursor": forged}), 400, "INVALID_ARGUMENT")
+    assert "not one this server issued" in message
+    error(api.get("/api/v1/lineage", params={"artifact_id": a1, "cursor": cursor[:-6]}), 400, "INVALID_ARGUMENT")
+    # The cursor still serves its own query.
+    assert ok(api.get("/api/v1/lineage", params={"artifact_id": a1, "max_nodes": 2, "cursor": cursor}))["hops"]
     error(api.get("/api/v1/lineage", params={"artifact_id": a1, "ending_artifacts": "(("}), 400, "INVALID_ARGUMENT")

@@ -9,7 +9,10 @@ Graphs (tests/lineage_scenarios.py):
 
 from __future__ import annotations
 
+import base64
+import json
 import runpy
+import zlib
 
 import pytest
 from paths import SUPPORT
@@ -188,6 +191,66 @@ def test_a_cursor_must_come_from_the_same_query(store, build):
         walk(store, ids, artifacts=["ds1"], max_nodes=2, cursor=result.cursor, direction=UP)
     with pytest.raises(InvalidArgumentError, match="not one this server issued"):
         walk(store, ids, artifacts=["ds1"], max_nodes=2, cursor="garbage")
+
+
+def _rewritten(cursor: str, change) -> str:
+    """``cursor`` with its JSON body changed by ``change`` (a client forging a token)."""
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    body = json.loads(raw if raw[:1] == b"{" else zlib.decompress(raw))
+    change(body)
+    return base64.urlsafe_b64encode(zlib.compress(json.dumps(body).encode())).decode().rstrip("=")
+
+
+def test_a_cursor_is_bound_to_the_starting_nodes_and_tests_of_its_query(store, build):
+    ids = build("fan")
+    _, _, result = walk(store, ids, artifacts=["ds1"], max_nodes=2)
+    assert result.truncated
+    message = "another query .*starting nodes"
+    with pytest.raises(InvalidArgumentError, match=message):
+        walk(store, ids, artifacts=["ds2"], max_nodes=2, cursor=result.cursor)
+    with pytest.raises(InvalidArgumentError, match=message):
+        walk(store, ids, artifacts=["ds1", "ds2"], max_nodes=2, cursor=result.cursor)
+    with pytest.raises(InvalidArgumentError, match=message):
+        walk(store, ids, artifacts=["ds1"], max_nodes=2, cursor=result.cursor, max_hops=3)
+    with pytest.raises(InvalidArgumentError, match=message):
+        walk(store, ids, artifacts=["ds1"], max_nodes=2, cursor=result.cursor, ending=Ending(include_artifacts=True))
+    keep = type_state_test(execution_types=["Trainer"])
+    with pytest.raises(InvalidArgumentError, match=message):
+        walk(store, ids, artifacts=["ds1"], max_nodes=2, cursor=result.cursor, keep=keep)
+    with pytest.raises(InvalidArgumentError, match=message):
+        walk(store, ids, artifacts=["ds1"], max_nodes=2, cursor=result.cursor, bound=["type = 'Model'"])
+    # The same query goes on, whatever the page size.
+    nodes, _, _ = walk(store, ids, artifacts=["ds1"], max_nodes=100, cursor=result.cursor)
+    assert nodes
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda body: body.pop("f"),
+        lambda body: body.pop("pe"),
+        lambda body: body.pop("q"),
+        lambda body: body.update(v=2),
+        lambda body: body.update(hop="one"),
+        lambda body: body.update(f={"artifact": []}),
+        lambda body: body.update(f={"artifact": [], "execution": [], "context": []}),
+        lambda body: body.update(s={"artifact": [[1, 2], [0]], "execution": [[], []]}),
+        lambda body: body.update(p=[["context", 1, 0]]),
+        lambda body: body.update(p=[["artifact", 2**63, 0]]),
+        lambda body: body.update(p=[["artifact", True, 0]]),
+        lambda body: body.update(pe=[["artifact", 1, [[1, 2]]]]),
+        lambda body: body.update(pe={"a": 1}),
+    ],
+)
+def test_a_forged_cursor_is_an_invalid_argument(store, build, change):
+    ids = build("fan")
+    _, _, result = walk(store, ids, artifacts=["ds1"], max_nodes=2)
+    forged = _rewritten(result.cursor, change)
+    with pytest.raises(InvalidArgumentError, match="not one this server issued"):
+        walk(store, ids, artifacts=["ds1"], max_nodes=2, cursor=forged)
+    # The rewriting itself keeps a cursor good.
+    nodes, _, _ = walk(store, ids, artifacts=["ds1"], max_nodes=2, cursor=_rewritten(result.cursor, lambda body: None))
+    assert nodes
 
 
 def test_bad_limits_are_invalid_arguments(store, build):

@@ -84,6 +84,31 @@ def test_lineage_pages(store, build):
     assert len(seen) == len(set(seen)) == 23
 
 
+def test_lineage_cursor_belongs_to_its_query(store, build):
+    ids = build("fan")
+    ds1, ds2 = ids["artifact"]["ds1"], ids["artifact"]["ds2"]
+    first = lineage(store, artifact_ids=[ds1], max_nodes=5, artifact_states=["LIVE", "PENDING"])
+    assert first.truncated and first.cursor
+    other_queries = [
+        {"artifact_ids": [ds2], "artifact_states": ["LIVE", "PENDING"]},
+        {"artifact_ids": [ds1], "artifact_states": ["LIVE"]},
+        {"artifact_ids": [ds1]},
+        {"artifact_ids": [ds1], "artifact_states": ["LIVE", "PENDING"], "ending_artifacts": "type = 'Model'"},
+        {"artifact_ids": [ds1], "artifact_states": ["LIVE", "PENDING"], "execution_types": ["Trainer"]},
+        {"artifact_ids": [ds1], "artifact_states": ["LIVE", "PENDING"], "include_ending": False},
+        {"artifact_ids": [ds1], "artifact_states": ["LIVE", "PENDING"], "direction": "down"},
+    ]
+    for query in other_queries:
+        with pytest.raises(InvalidArgumentError, match="belongs to another query"):
+            lineage(store, max_nodes=5, cursor=first.cursor, **query)
+    # The same query, its filters written otherwise (a state by number, in another order), goes on.
+    rest = lineage(store, artifact_ids=[ds1], max_nodes=50, artifact_states=[pb.Artifact.PENDING, "LIVE"],
+                   cursor=first.cursor)  # fmt: skip
+    assert not rest.truncated
+    with pytest.raises(InvalidArgumentError, match="not one this server issued"):
+        lineage(store, artifact_ids=[ds1], max_nodes=5, cursor=first.cursor[:-8])
+
+
 def test_lineage_needs_existing_starting_nodes(store, build):
     build("chain")
     with pytest.raises(InvalidArgumentError):
