@@ -120,7 +120,7 @@ class Store(ListingMethods):
         elif status.state is state.FOREIGN:
             raise FailedPreconditionError(
                 "the database holds tables that are not an mlineage schema (an MLMD database?); "
-                "use `mlineage import-mlmd SOURCE_URL --db URL` to copy it into an mlineage database"
+                "it is not opened or upgraded in place: import its records into an mlineage database instead"
             )
         enable_wal(self._engine)
 

@@ -293,12 +293,15 @@ def test_connect_with_upgrade_upgrades_an_older_database(old_sqlite_url):
         assert [a.uri for a in store.get_artifacts()] == ["/kept"]
 
 
-def test_an_mlmd_database_is_refused_with_a_pointer_to_import_mlmd(tmp_path):
+def test_an_mlmd_database_is_refused_without_naming_a_missing_command(tmp_path):
     path = tmp_path / "mlmd.db"
     shutil.copy(MLMD_FIXTURES / "mlmd_v10_empty.db", path)
     before = path.read_bytes()
-    with pytest.raises(FailedPreconditionError, match="import-mlmd"):
+    with pytest.raises(FailedPreconditionError, match="an MLMD database") as refused:
         mlineage.connect(f"sqlite:///{path}")
+    message = str(refused.value)
+    assert "import its records into an mlineage database" in message
+    assert "import-mlmd" not in message and "`mlineage " not in message  # no pointer at a command that does not exist
     assert path.read_bytes() == before
 
 
