@@ -93,9 +93,9 @@ def plans(meta: dict[str, Any]) -> dict[str, list[str]]:
     """Plans of the walk's hop queries, on a real frontier of each store."""
     from sqlalchemy import create_engine
 
-    from mlineage.lineage.reads import EventReader
-    from mlineage.lineage.traversal import INPUT_EVENTS, OUTPUT_EVENTS, Direction, traverse
     from mlineage.metadata.kinds import ARTIFACT, EXECUTION
+    from mlineage.metadata.lineage_engine.reads import EventReader
+    from mlineage.metadata.lineage_engine.traversal import INPUT_EVENTS, OUTPUT_EVENTS, Direction, traverse
 
     out: dict[str, list[str]] = {}
     model = meta["landmarks"]["last_model"]

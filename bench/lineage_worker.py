@@ -69,7 +69,7 @@ def _calls(backend: str, store, pb, query: dict[str, Any]) -> dict[str, Any]:
     )
     calls = {"subgraph": lambda: store.get_lineage_subgraph(options)}
     if backend == "mlineage":
-        from mlineage.lineage.traversal import Direction, traverse
+        from mlineage.metadata.lineage_engine.traversal import Direction, traverse
 
         direction = Direction.UPSTREAM if query["direction"] == "UPSTREAM" else Direction.DOWNSTREAM
 

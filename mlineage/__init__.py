@@ -29,21 +29,9 @@ def connect(url: str | None = None, *, namespace: str = "default", upgrade: bool
     ``grpcs://host:port[?ca=…&cert=…&key=…]`` talk to ``mlineage serve``
     through a store with the same methods.
     """
-    import os
+    from mlineage.connection import connect as open_store
 
-    url = url or os.environ.get("MLINEAGE_URL") or os.environ.get("MLINEAGE_DB")
-    if not url:
-        raise errors.InvalidArgumentError("no database URL: pass one or set MLINEAGE_URL")
-    if url.startswith(("grpc://", "grpcs://")):
-        from mlineage.client.grpc_store import GrpcStore
-
-        return GrpcStore(url)
-    from mlineage.metadata import filter_query
-    from mlineage.metadata.store import Store
-
-    store = Store(url, namespace=namespace, upgrade=upgrade)
-    filter_query.warm_up()
-    return store
+    return open_store(url, namespace=namespace, upgrade=upgrade)
 
 
 def run(*args, **kwargs):

@@ -105,7 +105,7 @@ def _walk_database(store, kind: str, ids: list[int], *, direction: str, max_hops
 def _walk_server(store, kind: str, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
     """The same answer from a server: MLMD's lineage subgraph, hops counted breadth-first from the start."""
     from mlineage.lineage.query import Lineage, direction_of
-    from mlineage.lineage.traversal import Direction
+    from mlineage.metadata.lineage_engine.traversal import Direction
     from mlineage.proto import metadata_store_pb2 as pb
 
     walk_direction = direction_of(direction)

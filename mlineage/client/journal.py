@@ -514,7 +514,7 @@ def open_store(url: str):
         from mlineage.client.sinks import send_timeout
 
         return GrpcStore(url, retries=2, timeout=send_timeout())
-    from mlineage import connect
+    from mlineage.connection import connect
 
     return connect(url)
 

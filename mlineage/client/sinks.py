@@ -139,7 +139,7 @@ class JournalSink:
             if remote:
                 # No retries inside: the sender backs off itself and keeps every record on disk meanwhile.
                 return GrpcStore(url, retries=0, timeout=send_timeout())
-            from mlineage import connect
+            from mlineage.connection import connect
 
             return connect(url)
 
@@ -156,7 +156,7 @@ class JournalSink:
         """A store for reads (cache look-ups, ids), separate from the sender's."""
         with self._store_lock:
             if self._store is None:
-                from mlineage import connect
+                from mlineage.connection import connect
 
                 if self.url.startswith(("grpc://", "grpcs://")):
                     from mlineage.client.grpc_store import GrpcStore
@@ -296,7 +296,7 @@ def open_sink(url: str | None = None, *, store=None, journal: bool | None = None
     remote = url.startswith(("grpc://", "grpcs://"))
     if journal or (journal is None and remote):
         return journal_sink(url, journal_dir)
-    from mlineage import connect
+    from mlineage.connection import connect
 
     return DirectSink(connect(url), owns_store=True)
 

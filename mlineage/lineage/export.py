@@ -16,7 +16,7 @@ from typing import Any
 import networkx as nx
 from google.protobuf import json_format
 
-from mlineage.lineage.traversal import INPUT_EVENTS
+from mlineage.metadata.lineage_engine.traversal import INPUT_EVENTS
 from mlineage.proto import metadata_store_pb2 as pb
 
 Node = tuple[str, int]

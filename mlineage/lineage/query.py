@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.lineage.graph import add_edges, add_memberships, memberships, nodes, used_types
-from mlineage.lineage.traversal import (
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
+from mlineage.metadata.lineage_engine.graph import add_edges, add_memberships, memberships, nodes, used_types
+from mlineage.metadata.lineage_engine.traversal import (
     MAX_HOPS_DEFAULT,
     Direction,
     Ending,
@@ -23,7 +24,6 @@ from mlineage.lineage.traversal import (
     traverse,
     type_state_test,
 )
-from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
 

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
-from mlineage.lineage.graph import edge_messages, nodes
 from mlineage.lineage.query import Lineage, Node, lineage
-from mlineage.lineage.reads import EventEdge, EventReader
-from mlineage.lineage.traversal import INPUT_EVENTS, MAX_HOPS_DEFAULT, Direction, step_event_types
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS
+from mlineage.metadata.lineage_engine.graph import edge_messages, nodes
+from mlineage.metadata.lineage_engine.reads import EventEdge, EventReader
+from mlineage.metadata.lineage_engine.traversal import (
+    INPUT_EVENTS,
+    MAX_HOPS_DEFAULT,
+    Direction,
+    step_event_types,
+)
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t

@@ -7,7 +7,7 @@ from typing import Any
 import networkx as nx
 
 from mlineage.lineage.export import label, to_networkx
-from mlineage.lineage.traversal import Direction
+from mlineage.metadata.lineage_engine.traversal import Direction
 
 Node = tuple[str, int]
 

@@ -1148,13 +1148,13 @@ class Store(ListingMethods):
         self, query_options: pb.LineageSubgraphQueryOptions, field_mask_paths: Sequence[str] | None = None
     ) -> pb.LineageGraph:
         """MLMD's get_lineage_subgraph: hydrated nodes, and only the types the nodes use."""
-        from mlineage.lineage.mlmd import hydrated_lineage_subgraph
+        from mlineage.metadata.lineage_engine.mlmd import hydrated_lineage_subgraph
 
         return hydrated_lineage_subgraph(self, query_options, field_mask_paths)
 
     def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
         """The deprecated GetLineageGraph (only reachable over gRPC in MLMD)."""
-        from mlineage.lineage.mlmd import lineage_graph
+        from mlineage.metadata.lineage_engine.mlmd import lineage_graph
 
         return lineage_graph(self, query_options)
 

@@ -18,8 +18,14 @@ import pytest
 from paths import SUPPORT
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.lineage import reads, traversal
-from mlineage.lineage.traversal import Direction, Ending, filter_test, traverse, type_state_test
+from mlineage.metadata.lineage_engine import reads, traversal
+from mlineage.metadata.lineage_engine.traversal import (
+    Direction,
+    Ending,
+    filter_test,
+    traverse,
+    type_state_test,
+)
 from mlineage.proto import metadata_store_pb2 as pb
 
 scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))

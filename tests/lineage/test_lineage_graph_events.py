@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from google.protobuf import any_pb2
 
-from mlineage.lineage.graph import add_events
+from mlineage.metadata.lineage_engine.graph import add_events
 from mlineage.proto import metadata_store_pb2 as pb
 
 

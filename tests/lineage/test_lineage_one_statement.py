@@ -16,10 +16,10 @@ import runpy
 import pytest
 from paths import SUPPORT
 
-from mlineage.lineage import one_statement
-from mlineage.lineage.mlmd import subgraph_walk
-from mlineage.lineage.reads import EventReader
-from mlineage.lineage.traversal import Direction, plain_walk, traverse
+from mlineage.metadata.lineage_engine import one_statement
+from mlineage.metadata.lineage_engine.mlmd import subgraph_walk
+from mlineage.metadata.lineage_engine.reads import EventReader
+from mlineage.metadata.lineage_engine.traversal import Direction, plain_walk, traverse
 from mlineage.proto import metadata_store_pb2 as pb
 
 scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))
@@ -85,7 +85,7 @@ def test_one_statement_walk_reads_memberships(store):
             # SQLite walks hop by hop (one JSON-array CTE measured slower there): nothing to compare.
             assert connection.dialect.name == "sqlite"
             return
-        from mlineage.lineage.graph import memberships
+        from mlineage.metadata.lineage_engine.graph import memberships
 
         for artifact_id in ids["artifact"].values():
             walk = one_statement.walk(connection, artifact_ids=[artifact_id], max_hops=100, with_memberships=True)

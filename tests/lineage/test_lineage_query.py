@@ -9,7 +9,7 @@ from paths import SUPPORT
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.lineage.query import direction_of, lineage
-from mlineage.lineage.traversal import Direction
+from mlineage.metadata.lineage_engine.traversal import Direction
 from mlineage.proto import metadata_store_pb2 as pb
 
 scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))

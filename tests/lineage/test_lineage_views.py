@@ -15,8 +15,8 @@ from mlineage.cli import main
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.lineage import export, questions
 from mlineage.lineage.query import lineage
-from mlineage.lineage.traversal import Direction
 from mlineage.lineage.tree import render_tree
+from mlineage.metadata.lineage_engine.traversal import Direction
 from mlineage.proto import metadata_store_pb2 as pb
 
 scenarios = runpy.run_path(str(SUPPORT / "lineage_scenarios.py"))

@@ -69,7 +69,7 @@ def test_artifacts_with_their_types_are_two_round_trips(pg_store) -> None:
 
 
 def test_a_lineage_subgraph_is_one_round_trip(pg_store) -> None:
-    from mlineage.lineage.mlmd import lineage_subgraph
+    from mlineage.metadata.lineage_engine.mlmd import lineage_subgraph
 
     ids = _artifacts(pg_store, 2)
     execution_type = pg_store.put_execution_type(pb.ExecutionType(name="Step"))
@@ -113,7 +113,7 @@ def test_a_connection_the_server_closed_is_replaced_after_an_idle_spell(pg_store
 
 
 def test_a_lineage_walk_on_a_connection_that_dies_is_unavailable_not_a_driver_error(pg_store) -> None:
-    from mlineage.lineage.mlmd import lineage_subgraph
+    from mlineage.metadata.lineage_engine.mlmd import lineage_subgraph
 
     ids = _artifacts(pg_store, 1)
     admin = psycopg.connect(normalize_url(str(pg_store.engine.url.render_as_string(hide_password=False))).replace(

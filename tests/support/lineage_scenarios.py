@@ -432,7 +432,7 @@ def server_answer(store, pb, options, mask: list[str]):
         response = svc.GetLineageSubgraphResponse()
         store._call("GetLineageSubgraph", request, response)
         return response.lineage_subgraph
-    from mlineage.lineage.mlmd import lineage_subgraph
+    from mlineage.metadata.lineage_engine.mlmd import lineage_subgraph
 
     return lineage_subgraph(store, options, mask, dehydrated=True)
 

@@ -436,13 +436,13 @@ class MetadataStoreServicer:
 
     @rpc
     def GetLineageGraph(self, request):
-        from mlineage.lineage.mlmd import lineage_graph
+        from mlineage.metadata.lineage_engine.mlmd import lineage_graph
 
         return svc.GetLineageGraphResponse(subgraph=lineage_graph(self.store, request.options))
 
     @rpc
     def GetLineageSubgraph(self, request):
-        from mlineage.lineage.mlmd import lineage_subgraph
+        from mlineage.metadata.lineage_engine.mlmd import lineage_subgraph
 
         response = svc.GetLineageSubgraphResponse()
         lineage_subgraph(

@@ -29,9 +29,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.lineage.reads import EventEdge, EventReader
 from mlineage.metadata import page_tokens
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
+from mlineage.metadata.lineage_engine.reads import EventEdge, EventReader
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t
 

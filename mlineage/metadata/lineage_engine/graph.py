@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection
 
-from mlineage.lineage.reads import EventEdge, EventReader
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+from mlineage.metadata.lineage_engine.reads import EventEdge, EventReader
 from mlineage.metadata.types import TypeInfo
 from mlineage.proto import metadata_store_pb2 as pb
 

@@ -29,10 +29,10 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from mlineage.lineage.reads import EventEdge
-from mlineage.lineage.traversal import Direction, Traversal, step_event_types
 from mlineage.metadata import executor
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
+from mlineage.metadata.lineage_engine.reads import EventEdge
+from mlineage.metadata.lineage_engine.traversal import Direction, Traversal, step_event_types
 
 #: Dialects that walk in one statement. SQLite has no round trips to save: there the frontier walk
 #: measured faster than the same CTE over JSON arrays (0.68 vs 0.80 ms, 10 hops; 1.2 vs 1.6 ms, 80 hops).

@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, bindparam, select
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
-from mlineage.lineage import one_statement
-from mlineage.lineage.graph import (
+from mlineage.metadata import executor
+from mlineage.metadata import types as type_access
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+from mlineage.metadata.lineage_engine import one_statement
+from mlineage.metadata.lineage_engine.graph import (
     GRAPH_FIELDS,
     add_edges,
     add_memberships,
@@ -40,7 +44,7 @@ from mlineage.lineage.graph import (
     nodes,
     used_types,
 )
-from mlineage.lineage.traversal import (
+from mlineage.metadata.lineage_engine.traversal import (
     MAX_HOPS_DEFAULT,
     Direction,
     Ending,
@@ -49,11 +53,10 @@ from mlineage.lineage.traversal import (
     plain_walk,
     traverse,
 )
-from mlineage.metadata import executor
-from mlineage.metadata import types as type_access
-from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
-from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
+
+if TYPE_CHECKING:  # the store calls this module; it never imports the store
+    from mlineage.metadata.store import Store
 
 _Q = pb.LineageSubgraphQueryOptions
 DIRECTIONS = {
