@@ -45,22 +45,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import and_, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import and_, select
 
 from mlineage import __version__
 from mlineage.errors import (
     AbortedError,
     AlreadyExistsError,
-    FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
-    UnavailableError,
 )
 from mlineage.metadata import page_tokens
-from mlineage.metadata.engine import WRITE
 from mlineage.metadata.kinds import EXECUTION
-from mlineage.metadata.store import Store, now_ms
+from mlineage.metadata.openlineage_events import RawEvent
+from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
 from mlineage.schema import tables as t
@@ -336,32 +333,19 @@ def _merge_struct(message, key: str, additions: dict[str, Any], where: str) -> N
 # --- raw events ----------------------------------------------------------------------------------
 
 
-def _write_connection(store: Store):
-    if store.read_only:
-        raise FailedPreconditionError("the store is read-only (its schema is newer than this server)")
-    return store.engine.execution_options(**{WRITE: True}).begin()
-
-
 def store_raw_event(store: Store, event: Event) -> int:
-    """Keep the event as received; its id."""
-    row = {
-        "namespace": store.namespace,
-        "received_time_since_epoch": now_ms(),
-        "event_time": event.event_time[:64],
-        "event_type": event.event_type,
-        "run_id": event.run_id,
-        "job_namespace": event.job_namespace,
-        "job_name": event.job_name,
-        "producer": event.producer,
-        "payload": json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False, sort_keys=True),
-    }
-    try:
-        with _write_connection(store) as connection:
-            return connection.execute(insert(t.openlineage_events).values(**row)).inserted_primary_key[0]
-    except OperationalError as exc:
-        raise UnavailableError(f"database unavailable: {str(exc.orig).splitlines()[0][:200]}") from None
-    except IntegrityError as exc:
-        raise AbortedError(f"could not store the event, retry: {str(exc.orig).splitlines()[0][:200]}") from None
+    """Keep the event as received (one unit of work of the store); its id."""
+    raw = RawEvent(
+        event_time=event.event_time,
+        event_type=event.event_type,
+        run_id=event.run_id,
+        job_namespace=event.job_namespace,
+        job_name=event.job_name,
+        producer=event.producer,
+        payload=json.dumps(event.raw, separators=(",", ":"), ensure_ascii=False, sort_keys=True),
+    )
+    with store.transaction() as tx:
+        return tx.add_openlineage_event(raw)
 
 
 def raw_events(

@@ -29,7 +29,7 @@ from mlineage.errors import (
     OutOfRangeError,
     UnavailableError,
 )
-from mlineage.metadata import db_errors, executor, validation
+from mlineage.metadata import db_errors, executor, openlineage_events, validation
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine
@@ -95,6 +95,8 @@ class Store(ListingMethods):
         self._namespace = namespace
         self._types = type_access.TypeCache()
         self._read_only_reason: str | None = None
+        # The unit of work (store.transaction()) each thread has open, which its writes join.
+        self._in_transaction = threading.local()
         self._open(upgrade)
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -151,8 +153,53 @@ class Store(ListingMethods):
 
     # --- transactions ---------------------------------------------------------------------------
 
+    def transaction(self) -> contextlib.AbstractContextManager[WriteTransaction]:
+        """A write unit of work: ``with store.transaction() as tx: tx.put_artifacts(...); ...``.
+
+        Everything done through ``tx`` (and every write method of this store called
+        in the same thread inside the block) is one transaction: it commits when the
+        block exits normally and rolls back, changing nothing, when it raises. It takes
+        the store's write lock (SQLite: one writer at a time, queued in order), maps
+        database errors to ``mlineage.errors`` as every store method does, and a
+        read-only store refuses it with FailedPreconditionError.
+
+        An error raised by an operation inside the block ends the unit of work: let it
+        propagate. If it is caught and the block exits normally, nothing is committed
+        and FailedPreconditionError is raised at the end of the block.
+        """
+        return self._unit_of_work()
+
+    @contextlib.contextmanager
+    def _unit_of_work(self) -> Iterator[WriteTransaction]:
+        with self._write() as connection:
+            tx = WriteTransaction(self, connection)
+            outer = getattr(self._in_transaction, "tx", None)
+            self._in_transaction.tx = tx if outer is None else outer
+            try:
+                yield tx
+            except BaseException:
+                tx._failed = True
+                raise
+            finally:
+                tx._open = False
+                self._in_transaction.tx = outer
+            if tx._failed or (outer is not None and outer._failed):
+                raise FailedPreconditionError(
+                    "the transaction was rolled back: an operation inside it failed (let that error propagate)"
+                )
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
+        joined: WriteTransaction | None = getattr(self._in_transaction, "tx", None)
+        if joined is not None:  # a write method called inside store.transaction(): join it
+            if joined._failed:
+                raise FailedPreconditionError("the transaction was rolled back: an operation inside it failed")
+            try:
+                yield joined._connection
+            except BaseException:
+                joined._failed = True
+                raise
+            return
         if self._read_only_reason:
             raise FailedPreconditionError(self._read_only_reason)
         try:
@@ -172,6 +219,9 @@ class Store(ListingMethods):
         except OperationalError as exc:
             self._types.clear()
             raise self._operational(exc) from None
+        except BaseException:  # e.g. a caller's own error inside store.transaction(): rolled back too
+            self._types.clear()
+            raise
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -1157,6 +1207,163 @@ class Store(ListingMethods):
         from mlineage.metadata.lineage_engine.mlmd import lineage_graph
 
         return lineage_graph(self, query_options)
+
+
+class WriteTransaction:
+    """One write unit of work on a Store, made by ``Store.transaction()``: its operations commit together.
+
+    Each method is the store method of the same name, run inside the unit of work
+    (same rules, same errors); use it only inside the ``with`` block, in the thread
+    that opened it.
+    """
+
+    def __init__(self, store: Store, connection: Connection) -> None:
+        self._store = store
+        self._connection = connection
+        self._open = True
+        self._failed = False
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection, for the access-tier functions of ``mlineage.metadata``."""
+        self._check_open()
+        return self._connection
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise FailedPreconditionError("the transaction is over: use it inside its `with` block")
+
+    def put_artifact_type(
+        self,
+        artifact_type: pb.ArtifactType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        self._check_open()
+        return self._store.put_artifact_type(
+            artifact_type, can_add_fields, can_delete_fields, all_fields_match, can_omit_fields
+        )
+
+    def put_execution_type(
+        self,
+        execution_type: pb.ExecutionType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        self._check_open()
+        return self._store.put_execution_type(
+            execution_type, can_add_fields, can_delete_fields, all_fields_match, can_omit_fields
+        )
+
+    def put_context_type(
+        self,
+        context_type: pb.ContextType,
+        can_add_fields: bool = False,
+        can_delete_fields: bool = False,
+        all_fields_match: bool = True,
+        can_omit_fields: bool = False,
+    ) -> int:
+        self._check_open()
+        return self._store.put_context_type(
+            context_type, can_add_fields, can_delete_fields, all_fields_match, can_omit_fields
+        )
+
+    def put_types(
+        self,
+        artifact_types: Sequence[pb.ArtifactType] = (),
+        execution_types: Sequence[pb.ExecutionType] = (),
+        context_types: Sequence[pb.ContextType] = (),
+        can_add_fields: bool = False,
+        can_omit_fields: bool = False,
+    ) -> tuple[list[int], list[int], list[int]]:
+        self._check_open()
+        return self._store.put_types(artifact_types, execution_types, context_types, can_add_fields, can_omit_fields)
+
+    def put_artifacts(
+        self,
+        artifacts: Sequence[pb.Artifact],
+        field_mask_paths: Sequence[str] | None = None,
+        abort_if_latest_updated_time_changed: bool = False,
+    ) -> list[int]:
+        self._check_open()
+        return self._store.put_artifacts(artifacts, field_mask_paths, abort_if_latest_updated_time_changed)
+
+    def put_executions(
+        self, executions: Sequence[pb.Execution], field_mask_paths: Sequence[str] | None = None
+    ) -> list[int]:
+        self._check_open()
+        return self._store.put_executions(executions, field_mask_paths)
+
+    def put_contexts(self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None) -> list[int]:
+        self._check_open()
+        return self._store.put_contexts(contexts, field_mask_paths)
+
+    def put_events(self, events: Sequence[pb.Event]) -> None:
+        self._check_open()
+        self._store.put_events(events)
+
+    def put_attributions_and_associations(
+        self, attributions: Sequence[pb.Attribution], associations: Sequence[pb.Association]
+    ) -> None:
+        self._check_open()
+        self._store.put_attributions_and_associations(attributions, associations)
+
+    def put_parent_contexts(self, parent_contexts: Sequence[pb.ParentContext]) -> None:
+        self._check_open()
+        self._store.put_parent_contexts(parent_contexts)
+
+    def put_execution(
+        self,
+        execution: pb.Execution,
+        artifact_and_events: Sequence[tuple[pb.Artifact | None, pb.Event | None]],
+        contexts: Sequence[pb.Context],
+        reuse_context_if_already_exist: bool = False,
+        reuse_artifact_if_already_exist_by_external_id: bool = False,
+        force_reuse_context: bool = False,
+        force_update_time: bool = False,
+    ) -> tuple[int, list[int], list[int]]:
+        self._check_open()
+        return self._store.put_execution(
+            execution,
+            artifact_and_events,
+            contexts,
+            reuse_context_if_already_exist,
+            reuse_artifact_if_already_exist_by_external_id,
+            force_reuse_context,
+            force_update_time,
+        )
+
+    def put_lineage_subgraph(
+        self,
+        executions: Sequence[pb.Execution],
+        artifacts: Sequence[pb.Artifact],
+        contexts: Sequence[pb.Context],
+        event_edges: Sequence[tuple[int | None, int | None, pb.Event]],
+        reuse_context_if_already_exist: bool = False,
+        reuse_artifact_if_already_exist_by_external_id: bool = False,
+    ) -> tuple[list[int], list[int], list[int]]:
+        self._check_open()
+        return self._store.put_lineage_subgraph(
+            executions,
+            artifacts,
+            contexts,
+            event_edges,
+            reuse_context_if_already_exist,
+            reuse_artifact_if_already_exist_by_external_id,
+        )
+
+    def add_openlineage_event(self, event: openlineage_events.RawEvent) -> int:
+        """Keep one OpenLineage event as received, in the store's namespace; its id."""
+        self._check_open()
+        return openlineage_events.insert_event(self._connection, self._store.namespace, event, now_ms())
 
 
 def _fitting(messages: Sequence, max_bytes: int) -> int:

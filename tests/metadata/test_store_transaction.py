@@ -1,0 +1,109 @@
+"""Store.transaction(): one write unit of work (commit together, roll back together, lock, errors, read-only)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import create_engine, insert, text
+
+from mlineage.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
+from mlineage.metadata.openlineage_events import RawEvent
+from mlineage.metadata.store import Store
+from mlineage.migrations import runner
+from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.schema import tables as t
+
+
+class Boom(Exception):
+    pass
+
+
+def test_operations_inside_a_transaction_commit_together(store):
+    with store.transaction() as tx:
+        type_id = tx.put_artifact_type(pb.ArtifactType(name="Model"))
+        [artifact_id] = tx.put_artifacts([pb.Artifact(type_id=type_id, uri="/m")])
+        # A store method called inside the block joins the same unit of work.
+        [context_id] = store.put_contexts([pb.Context(type_id=tx.put_context_type(pb.ContextType(name="P")), name="p")])
+        tx.put_attributions_and_associations([pb.Attribution(artifact_id=artifact_id, context_id=context_id)], [])
+    assert [a.uri for a in store.get_artifacts_by_context(context_id)] == ["/m"]
+
+
+def test_an_error_inside_the_block_rolls_everything_back(store):
+    with pytest.raises(Boom), store.transaction() as tx:
+        type_id = tx.put_artifact_type(pb.ArtifactType(name="Model"))
+        tx.put_artifacts([pb.Artifact(type_id=type_id, uri="/m")])
+        store.put_contexts([pb.Context(type_id=tx.put_context_type(pb.ContextType(name="P")), name="p")])
+        raise Boom
+    with pytest.raises(NotFoundError):  # the type cache forgot the rolled-back type too
+        store.get_artifact_type("Model")
+    assert store.get_artifacts() == [] and store.get_contexts() == []
+
+
+def test_a_failed_operation_caught_inside_the_block_commits_nothing(store):
+    type_id = store.put_execution_type(pb.ExecutionType(name="Run"))
+    [execution_id] = store.put_executions([pb.Execution(type_id=type_id)])
+    artifact_type = store.put_artifact_type(pb.ArtifactType(name="Data"))
+    with pytest.raises(FailedPreconditionError, match="rolled back"), store.transaction() as tx:
+        [artifact_id] = tx.put_artifacts([pb.Artifact(type_id=artifact_type, uri="/d")])
+        event = pb.Event(artifact_id=artifact_id, execution_id=execution_id, type=pb.Event.INPUT)
+        tx.put_events([event])
+        with pytest.raises(AlreadyExistsError):
+            tx.put_events([event])
+        with pytest.raises(FailedPreconditionError):
+            tx.put_artifacts([pb.Artifact(type_id=artifact_type, uri="/e")])
+    assert store.get_artifacts() == [] and store.get_events_by_execution_ids([execution_id]) == []
+
+
+def test_database_errors_inside_are_mapped_like_every_store_method(store):
+    event = RawEvent("2024-05-01T12:00:00Z", "START", None, None, None, None, "{}")
+    with store.transaction() as tx:
+        first = tx.add_openlineage_event(event)
+    with pytest.raises(AlreadyExistsError), store.transaction() as tx:  # not sqlalchemy's IntegrityError
+        tx.connection.execute(insert(t.openlineage_events).values(
+            id=first, namespace=store.namespace, received_time_since_epoch=1, event_time="x", payload="{}"))
+
+
+def test_a_transaction_is_used_only_inside_its_block(store):
+    with store.transaction() as tx:
+        pass
+    with pytest.raises(FailedPreconditionError, match="inside its `with` block"):
+        tx.put_artifact_type(pb.ArtifactType(name="Late"))
+    with pytest.raises(NotFoundError):
+        store.get_artifact_type("Late")
+
+
+def test_a_read_only_store_refuses_a_transaction(store_url):
+    with Store(store_url) as store:
+        store.put_artifact_type(pb.ArtifactType(name="Old"))
+    engine = create_engine(store_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = 'ffff_future'"))
+    try:
+        with Store(store_url) as store:
+            assert store.read_only
+            with pytest.raises(FailedPreconditionError, match="newer"), store.transaction():
+                pass  # pragma: no cover
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": runner.head_revision()})
+        engine.dispose()
+
+
+def test_a_transaction_holds_the_store_write_lock_until_it_ends(tmp_path):
+    with Store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        type_id = store.put_artifact_type(pb.ArtifactType(name="Data"))
+        done = threading.Event()
+
+        def other_writer() -> None:
+            store.put_artifacts([pb.Artifact(type_id=type_id, uri="/other")])
+            done.set()
+
+        with store.transaction() as tx:
+            tx.put_artifacts([pb.Artifact(type_id=type_id, uri="/mine")])
+            writer = threading.Thread(target=other_writer)
+            writer.start()
+            assert not done.wait(0.5)  # queued on the store's lock, not failing with "database is locked"
+        writer.join(30)
+        assert done.is_set()
+        assert sorted(a.uri for a in store.get_artifacts()) == ["/mine", "/other"]
