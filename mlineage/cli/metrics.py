@@ -46,11 +46,7 @@ def _execution_id(store, reference: str) -> int:
 
 
 def _series(store, execution_id: int, names: list[str]):
-    if hasattr(store, "get_metric_series"):  # a server
-        return store.get_metric_series([execution_id], names)
-    from mlineage.metadata.metrics import get_metric_series
-
-    return get_metric_series(store, [execution_id], names)
+    return store.get_metric_series([execution_id], names)  # a Store or a GrpcStore
 
 
 def run(args: argparse.Namespace) -> int:

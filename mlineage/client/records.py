@@ -267,15 +267,6 @@ def _agrees(node, props: dict) -> bool:
     return True
 
 
-def _put_metric_series(store, series: list[mpb.MetricSeries]) -> int:
-    put = getattr(store, "put_metric_series", None)
-    if put is not None:
-        return put(series)
-    from mlineage.metadata import metrics
-
-    return metrics.put_metric_series(store, series)
-
-
 class Applier:
     """Writes records to a store (a ``Store`` or a ``GrpcStore``), remembering the ids it learns."""
 
@@ -615,7 +606,7 @@ class Applier:
             one.step.append(record.step)
             one.value.append(math.nan if record.value is None else record.value)
             one.timestamp_ms.append(record.timestamp_ms)
-        _put_metric_series(self.store, list(series.values()))
+        self.store.put_metric_series(list(series.values()))
 
 
 __all__ = [

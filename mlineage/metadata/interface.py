@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from mlineage.metadata.options import ListOptions
 from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.proto import metric_series_pb2 as mpb
 
 
 @runtime_checkable
@@ -356,6 +357,16 @@ class StoreInterface(Protocol):
 
     def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
         """The deprecated GetLineageGraph."""
+        ...
+
+    # --- metric series (mlineage's own, not MLMD's) ---------------------------------------------
+
+    def put_metric_series(self, series: Sequence[mpb.MetricSeries]) -> int:
+        """Store metric points; how many were new. NOT_FOUND: an unknown execution; points already stored are skipped."""
+        ...
+
+    def get_metric_series(self, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
+        """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``."""
         ...
 
 

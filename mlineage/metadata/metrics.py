@@ -1,5 +1,9 @@
 """Metric series of executions: idempotent batched writes and whole-series reads on the ``metric_points`` table.
 
+The access functions (``metric_rows``, ``insert_points``, ``read_series``) work on a
+connection; ``Store.put_metric_series`` and ``Store.get_metric_series`` run them in
+the store's transactions.
+
 A point is keyed by (execution_id, name, seq), where ``seq`` is made by the
 client; inserting a batch again (a journal replay) stores nothing twice. Reads
 walk the primary key, so a series of thousands of points is one range scan.
@@ -65,66 +69,72 @@ def _insert_ignoring_duplicates(connection: Connection, rows: list[dict]) -> int
     return inserted
 
 
-def put_metric_series(store, series: Sequence[mpb.MetricSeries]) -> int:
-    """Store the points of ``series`` (one transaction); returns how many were new."""
-    from mlineage.metadata.store import now_ms
-
-    now = now_ms()
+def metric_rows(series: Sequence[mpb.MetricSeries], now: int) -> list[dict]:
+    """The rows of ``series``' points, checked (INVALID_ARGUMENT), duplicates inside the request collapsed."""
     rows: list[dict] = []
     for one in series:
         rows.extend(_rows(one, now))
-    if not rows:
-        return 0
     # Duplicates inside one request collapse too (the last one would be ignored by the database anyway).
     unique = {(r["execution_id"], r["name"], r["seq"]): r for r in reversed(rows)}
-    rows = list(reversed(unique.values()))
-    with store._write() as connection:  # noqa: SLF001 - the store's own transaction helper
-        execution_ids = sorted({r["execution_id"] for r in rows})
-        found: set[int] = set()
-        for part in chunks(execution_ids):
-            found.update(
-                connection.execute(select(EXECUTION.table.c.id).where(EXECUTION.table.c.id.in_(part))).scalars()
-            )
-        missing = set(execution_ids) - found
-        if missing:
-            raise NotFoundError(f"No execution with the given id {min(missing)}")
-        return _insert_ignoring_duplicates(connection, rows)
+    return list(reversed(unique.values()))
 
 
-def get_metric_series(
-    store, execution_ids: Sequence[int], names: Sequence[str] = ()
-) -> list[mpb.MetricSeries]:
-    """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``."""
+def insert_points(connection: Connection, rows: list[dict]) -> int:
+    """Insert the points of ``rows`` (from ``metric_rows``); returns how many were new.
+
+    NOT_FOUND when a row names an execution that does not exist (then nothing is inserted).
+    """
+    execution_ids = sorted({r["execution_id"] for r in rows})
+    found: set[int] = set()
+    for part in chunks(execution_ids):
+        found.update(connection.execute(select(EXECUTION.table.c.id).where(EXECUTION.table.c.id.in_(part))).scalars())
+    missing = set(execution_ids) - found
+    if missing:
+        raise NotFoundError(f"No execution with the given id {min(missing)}")
+    return _insert_ignoring_duplicates(connection, rows)
+
+
+def read_series(connection: Connection, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
+    """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``, one series each."""
     ids = sorted(set(execution_ids))
     points = t.metric_points
     result: list[mpb.MetricSeries] = []
     current: mpb.MetricSeries | None = None
-    with store._read() as connection:  # noqa: SLF001
-        for part in chunks(ids):
-            condition: ColumnElement[bool] = points.c.execution_id.in_(part)
-            if names:
-                condition = and_(condition, points.c.name.in_(sorted(set(names))))
-            statement = (
-                select(points.c.execution_id, points.c.name, points.c.seq, points.c.step, points.c.value,
-                       points.c.timestamp_ms)
-                .where(condition)
-                .order_by(points.c.execution_id, points.c.name, points.c.seq)
-            )
-            columns: tuple[list, list, list, list] = ([], [], [], [])
-            for execution_id, name, seq, step, value, stamp in connection.execute(statement):
-                if current is None or current.execution_id != execution_id or current.name != name:
-                    if current is not None:
-                        _fill(current, columns)
-                        columns = ([], [], [], [])
-                    current = mpb.MetricSeries(execution_id=execution_id, name=name)
-                    result.append(current)
-                columns[0].append(seq)
-                columns[1].append(step)
-                columns[2].append(math.nan if value is None else value)
-                columns[3].append(stamp)
-            if current is not None and columns[0]:
-                _fill(current, columns)
+    for part in chunks(ids):
+        condition: ColumnElement[bool] = points.c.execution_id.in_(part)
+        if names:
+            condition = and_(condition, points.c.name.in_(sorted(set(names))))
+        statement = (
+            select(points.c.execution_id, points.c.name, points.c.seq, points.c.step, points.c.value,
+                   points.c.timestamp_ms)
+            .where(condition)
+            .order_by(points.c.execution_id, points.c.name, points.c.seq)
+        )
+        columns: tuple[list, list, list, list] = ([], [], [], [])
+        for execution_id, name, seq, step, value, stamp in connection.execute(statement):
+            if current is None or current.execution_id != execution_id or current.name != name:
+                if current is not None:
+                    _fill(current, columns)
+                    columns = ([], [], [], [])
+                current = mpb.MetricSeries(execution_id=execution_id, name=name)
+                result.append(current)
+            columns[0].append(seq)
+            columns[1].append(step)
+            columns[2].append(math.nan if value is None else value)
+            columns[3].append(stamp)
+        if current is not None and columns[0]:
+            _fill(current, columns)
     return result
+
+
+def put_metric_series(store, series: Sequence[mpb.MetricSeries]) -> int:
+    """``store.put_metric_series(series)``: kept for callers of this module."""
+    return store.put_metric_series(series)
+
+
+def get_metric_series(store, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
+    """``store.get_metric_series(execution_ids, names)``: kept for callers of this module."""
+    return store.get_metric_series(execution_ids, names)
 
 
 def _fill(series: mpb.MetricSeries, columns: tuple[list, list, list, list]) -> None:
@@ -134,4 +144,4 @@ def _fill(series: mpb.MetricSeries, columns: tuple[list, list, list, list]) -> N
     series.timestamp_ms.extend(columns[3])
 
 
-__all__ = ["get_metric_series", "put_metric_series"]
+__all__ = ["get_metric_series", "insert_points", "metric_rows", "put_metric_series", "read_series"]

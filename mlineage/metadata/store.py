@@ -29,7 +29,7 @@ from mlineage.errors import (
     OutOfRangeError,
     UnavailableError,
 )
-from mlineage.metadata import db_errors, executor, openlineage_events, validation
+from mlineage.metadata import db_errors, executor, metrics, openlineage_events, validation
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine
@@ -38,6 +38,7 @@ from mlineage.metadata.listing import PageRequest, decode_options, encode_token
 from mlineage.metadata.options import ListingMethods
 from mlineage.migrations import runner
 from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.proto import metric_series_pb2 as mpb
 from mlineage.schema import tables as t
 from mlineage.schema.tables import DEFAULT_NAMESPACE
 
@@ -280,6 +281,21 @@ class Store(ListingMethods):
         if "locked" in reason or "deadlock" in reason or "could not serialize" in reason or "lock timeout" in reason:
             return AbortedError(f"concurrent transaction conflict, retry: {reason}")
         return UnavailableError(f"database unavailable: {reason}")
+
+    # --- metric series --------------------------------------------------------------------------
+
+    def put_metric_series(self, series: Sequence[mpb.MetricSeries]) -> int:
+        """Store metric points; returns how many were new (points already stored are skipped)."""
+        rows = metrics.metric_rows(series, now_ms())
+        if not rows:
+            return 0
+        with self._write() as connection:
+            return metrics.insert_points(connection, rows)
+
+    def get_metric_series(self, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
+        """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``."""
+        with self._read() as connection:
+            return metrics.read_series(connection, execution_ids, names)
 
     # --- types ----------------------------------------------------------------------------------
 
@@ -1359,6 +1375,10 @@ class WriteTransaction:
             reuse_context_if_already_exist,
             reuse_artifact_if_already_exist_by_external_id,
         )
+
+    def put_metric_series(self, series: Sequence[mpb.MetricSeries]) -> int:
+        self._check_open()
+        return self._store.put_metric_series(series)
 
     def add_openlineage_event(self, event: openlineage_events.RawEvent) -> int:
         """Keep one OpenLineage event as received, in the store's namespace; its id."""

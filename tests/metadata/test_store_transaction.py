@@ -12,6 +12,7 @@ from mlineage.metadata.openlineage_events import RawEvent
 from mlineage.metadata.store import Store
 from mlineage.migrations import runner
 from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.proto import metric_series_pb2 as mpb
 from mlineage.schema import tables as t
 
 
@@ -107,3 +108,23 @@ def test_a_transaction_holds_the_store_write_lock_until_it_ends(tmp_path):
         writer.join(30)
         assert done.is_set()
         assert sorted(a.uri for a in store.get_artifacts()) == ["/mine", "/other"]
+
+
+def test_metric_points_are_store_writes_that_join_a_transaction(store):
+    type_id = store.put_execution_type(pb.ExecutionType(name="Train"))
+    series = [mpb.MetricSeries(name="loss", seq=[0, 1], value=[0.9, 0.5])]
+    with pytest.raises(Boom), store.transaction() as tx:
+        [execution_id] = tx.put_executions([pb.Execution(type_id=type_id, name="rolled-back")])
+        series[0].execution_id = execution_id
+        assert tx.put_metric_series(series) == 2
+        raise Boom
+    assert store.get_executions() == []
+    with store.transaction() as tx:
+        [execution_id] = tx.put_executions([pb.Execution(type_id=type_id, name="kept")])
+        series[0].execution_id = execution_id
+        assert tx.put_metric_series(series) == 2
+    assert store.put_metric_series(series) == 0  # a replay stores nothing twice
+    [stored] = store.get_metric_series([execution_id])
+    assert (stored.name, list(stored.seq), list(stored.value)) == ("loss", [0, 1], [0.9, 0.5])
+    with pytest.raises(NotFoundError):
+        store.put_metric_series([mpb.MetricSeries(execution_id=execution_id + 1000, name="x", seq=[0], value=[1.0])])

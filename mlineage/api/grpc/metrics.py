@@ -5,7 +5,6 @@ from __future__ import annotations
 import grpc
 
 from mlineage.api.grpc.service import rpc
-from mlineage.metadata import metrics
 from mlineage.metadata.store import Store
 from mlineage.proto import metric_series_pb2 as mpb
 
@@ -18,11 +17,11 @@ class MetricServicer:
 
     @rpc
     def PutMetricSeries(self, request):
-        return mpb.PutMetricSeriesResponse(inserted_points=metrics.put_metric_series(self.store, request.series))
+        return mpb.PutMetricSeriesResponse(inserted_points=self.store.put_metric_series(request.series))
 
     @rpc
     def GetMetricSeries(self, request):
-        series = metrics.get_metric_series(self.store, list(request.execution_ids), list(request.names))
+        series = self.store.get_metric_series(list(request.execution_ids), list(request.names))
         return mpb.GetMetricSeriesResponse(series=series)
 
 
