@@ -147,7 +147,7 @@ def test_no_cache_on_memory(tmp_path):
     from sqlalchemy import create_engine
 
     assert ByIdCache.for_engine(create_engine("sqlite://")) is None
-    # PostgreSQL is cached by snapshot (tests/test_grpc_by_id_cache_postgres.py).
+    # PostgreSQL is cached by snapshot (tests/api/test_grpc_by_id_cache_postgres.py).
     cache = ByIdCache.for_engine(create_engine(f"sqlite:///{tmp_path / 'f.db'}"))
     assert cache is not None
     cache.close()

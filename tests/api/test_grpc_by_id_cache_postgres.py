@@ -66,15 +66,27 @@ def test_cached_answers_are_the_uncached_answers(populated):
 def test_a_repeated_get_is_one_snapshot_read_and_reads_no_node(populated, monkeypatch):
     from mlineage.api.grpc import by_id_cache
 
-    _, store, ids = populated
+    url, store, ids = populated
     servicer = MetadataStoreServicer(store, cache=True)
     request = svc.GetArtifactsByIDRequest(artifact_ids=ids["artifacts"], populate_artifact_types=True)
     first = _call(servicer, "GetArtifactsByID", request)
     reads = []
     original = by_id_cache._SnapshotReader.read
     monkeypatch.setattr(by_id_cache._SnapshotReader, "read", lambda self: reads.append(1) or original(self))
-    with traced(store) as wire:
-        assert _call(servicer, "GetArtifactsByID", request) == first
+    # The snapshot is the whole server's: a write in any database of it (another test process, a
+    # background job) moves it and the get rightly reads again. Measure a call the snapshot did not
+    # move across, as seen from a connection of the test's own.
+    with psycopg.connect(_psycopg_url(url), autocommit=True) as watch:
+        for _attempt in range(20):
+            before = watch.execute("SELECT pg_current_snapshot()::text").fetchone()
+            assert _call(servicer, "GetArtifactsByID", request) == first  # cached at this snapshot
+            reads.clear()
+            with traced(store) as wire:
+                assert _call(servicer, "GetArtifactsByID", request) == first
+            if watch.execute("SELECT pg_current_snapshot()::text").fetchone() == before:
+                break
+        else:
+            pytest.fail("the server's snapshot moved during every one of 20 calls")
     # One look at the snapshot (on the cache's own connection) for the artifacts and their types;
     # nothing through the store's pool.
     assert reads == [1] and wire[0].round_trips == 0
