@@ -45,7 +45,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from google.protobuf import json_format
-from sqlalchemy import and_, select
 
 from mlineage import __version__
 from mlineage.errors import (
@@ -352,24 +351,18 @@ def raw_events(
     store: Store, *, run_id: str | None = None, page_size: int = 100, page_token: str | None = None
 ) -> tuple[list[dict[str, Any]], str]:
     """Stored events, oldest first, optionally of one run; and the token of the next page (bound to the run)."""
-    table = t.openlineage_events
-    conditions = [table.c.namespace == store.namespace]
     run = run_id.lower() if run_id else None
-    if run:
-        conditions.append(table.c.run_id == run)
     query = page_tokens.fingerprint("openlineage_events", store.namespace, run)
+    after = None
     if page_token:
         after = page_tokens.decode(page_token, query, lambda body: page_tokens.int64(body["i"]),
                                    invalid=_INVALID_TOKEN, mismatch=_OTHER_RUN_TOKEN)
-        conditions.append(table.c.id > after)
-    stmt = select(table.c.id, table.c.payload).where(and_(*conditions)).order_by(table.c.id).limit(page_size + 1)
-    with store.reading() as connection:
-        rows = connection.execute(stmt).all()
+    rows = store.get_openlineage_events(run, after, page_size + 1)
     token = ""
     if len(rows) > page_size:
         rows = rows[:page_size]
-        token = page_tokens.encode(query, {"i": rows[-1].id})
-    return [json.loads(row.payload) for row in rows], token
+        token = page_tokens.encode(query, {"i": rows[-1][0]})
+    return [json.loads(payload) for _, payload in rows], token
 
 
 _INVALID_TOKEN = "invalid page_token: not a token this server issued"

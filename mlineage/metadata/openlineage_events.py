@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, and_, insert, select
 
 from mlineage.schema import tables as t
 
@@ -43,4 +43,18 @@ def insert_event(connection: Connection, namespace: str, event: RawEvent, receiv
     return int(key[0])
 
 
-__all__ = ["RawEvent", "insert_event"]
+def read_events(
+    connection: Connection, namespace: str, run_id: str | None, after_id: int | None, limit: int
+) -> list[tuple[int, str]]:
+    """(id, payload) of up to ``limit`` events of ``namespace`` (of one run when ``run_id``), after ``after_id``, by id."""
+    table = t.openlineage_events
+    conditions = [table.c.namespace == namespace]
+    if run_id:
+        conditions.append(table.c.run_id == run_id)
+    if after_id is not None:
+        conditions.append(table.c.id > after_id)
+    statement = select(table.c.id, table.c.payload).where(and_(*conditions)).order_by(table.c.id).limit(limit)
+    return [(row.id, row.payload) for row in connection.execute(statement)]
+
+
+__all__ = ["RawEvent", "insert_event", "read_events"]

@@ -297,6 +297,18 @@ class Store(ListingMethods):
         with self._read() as connection:
             return metrics.read_series(connection, execution_ids, names)
 
+    # --- OpenLineage events as received ---------------------------------------------------------
+
+    def get_openlineage_events(
+        self, run_id: str | None = None, after_id: int | None = None, limit: int = 100
+    ) -> list[tuple[int, str]]:
+        """(id, JSON payload) of up to ``limit`` kept OpenLineage events (of one run), after ``after_id``, oldest first.
+
+        Events are kept by ``WriteTransaction.add_openlineage_event``.
+        """
+        with self._read() as connection:
+            return openlineage_events.read_events(connection, self._namespace, run_id, after_id, limit)
+
     # --- types ----------------------------------------------------------------------------------
 
     def _put_type(self, kind: NodeKind, message, can_add_fields: bool, can_omit_fields: bool) -> int:

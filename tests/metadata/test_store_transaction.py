@@ -128,3 +128,13 @@ def test_metric_points_are_store_writes_that_join_a_transaction(store):
     assert (stored.name, list(stored.seq), list(stored.value)) == ("loss", [0, 1], [0.9, 0.5])
     with pytest.raises(NotFoundError):
         store.put_metric_series([mpb.MetricSeries(execution_id=execution_id + 1000, name="x", seq=[0], value=[1.0])])
+
+
+def test_kept_openlineage_events_are_read_back_through_the_store_in_pages(store):
+    with store.transaction() as tx:
+        ids = [tx.add_openlineage_event(RawEvent("2024-05-01T12:00:00Z", "START", run, "ml", "train", None,
+                                                 f'{{"n":{n}}}'))
+               for n, run in enumerate(["a", "b", "a"])]
+    assert store.get_openlineage_events() == [(ids[0], '{"n":0}'), (ids[1], '{"n":1}'), (ids[2], '{"n":2}')]
+    assert store.get_openlineage_events(run_id="a") == [(ids[0], '{"n":0}'), (ids[2], '{"n":2}')]
+    assert store.get_openlineage_events(after_id=ids[0], limit=1) == [(ids[1], '{"n":1}')]
