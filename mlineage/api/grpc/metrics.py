@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from mlineage.api.grpc.service import rpc
+from mlineage.api.metrics import timed_unary
 from mlineage.metadata.store import Store
 from mlineage.proto import metric_series_pb2 as mpb
 
@@ -30,7 +31,7 @@ def metric_handlers(store: Store) -> grpc.GenericRpcHandler:
     service = mpb.DESCRIPTOR.services_by_name["MetricService"]
     handlers = {
         method.name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name),
+            timed_unary(f"/{METRIC_SERVICE}/{method.name}", getattr(servicer, method.name)),
             request_deserializer=getattr(mpb, method.input_type.name).FromString,
             response_serializer=lambda message: message.SerializeToString(),
         )

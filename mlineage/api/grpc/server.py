@@ -14,7 +14,6 @@ import grpc
 
 from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
-from mlineage.api.metrics import GRPCMetricsInterceptor
 from mlineage.metadata.store import Store
 
 log = logging.getLogger("mlineage.grpc")
@@ -56,7 +55,9 @@ def build_server(
     ``mlineage.access`` logger. Raises OSError (or grpc's RuntimeError) when the
     address cannot be bound.
     """
-    interceptors: list[grpc.ServerInterceptor] = [GRPCMetricsInterceptor()]
+    # Requests and latency per method and status code (on /metrics of the HTTP port) are counted in
+    # the handlers themselves (api/metrics.timed_unary): an interceptor costs every call a new handler.
+    interceptors: list[grpc.ServerInterceptor] = []
     if access_log:
         interceptors.append(AccessLogInterceptor())
     server = grpc.server(
@@ -66,7 +67,6 @@ def build_server(
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
         ],
-        # Requests and latency per method and status code, on /metrics of the HTTP port.
         interceptors=interceptors,
     )
     server.add_generic_rpc_handlers(generic_handlers(MetadataStoreServicer(store)))

@@ -18,6 +18,7 @@ from google.protobuf.message import DecodeError
 
 from mlineage.api import requests
 from mlineage.api.grpc.by_id_cache import ByIdCache, repeated_field
+from mlineage.api.metrics import timed_unary
 from mlineage.errors import InternalError, MlineageError
 from mlineage.metadata.limits import MAX_GRPC_LIST_ANSWER_BYTES, MAX_STRUCT_OBJECT_DEPTH
 from mlineage.metadata.store import Store
@@ -505,15 +506,15 @@ def _method_names() -> list[str]:
 def generic_handlers(servicer: MetadataStoreServicer) -> list[grpc.GenericRpcHandler]:
     """Handlers for both service names, decoding with our messages (the wire format is MLMD's)."""
     service = svc.DESCRIPTOR.services_by_name["MetadataStoreService"]
-    handlers = {}
-    for method in service.methods:
-        request_class = getattr(svc, method.input_type.name)
-        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, method.name),
-            request_deserializer=_decoder(request_class),
-            response_serializer=_serialize,
-        )
-    return [
-        grpc.method_handlers_generic_handler(MLMD_SERVICE, handlers),
-        grpc.method_handlers_generic_handler(OUR_SERVICE, handlers),
-    ]
+    generic = []
+    for service_name in (MLMD_SERVICE, OUR_SERVICE):
+        handlers = {}
+        for method in service.methods:
+            request_class = getattr(svc, method.input_type.name)
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                timed_unary(f"/{service_name}/{method.name}", getattr(servicer, method.name)),
+                request_deserializer=_decoder(request_class),
+                response_serializer=_serialize,
+            )
+        generic.append(grpc.method_handlers_generic_handler(service_name, handlers))
+    return generic
