@@ -8,6 +8,20 @@ from mlineage import errors
 from mlineage.metadata.interface import StoreInterface
 
 
+def redact(url: str) -> str:
+    """``url`` for messages: its password, if any, shown as ``***`` (any scheme, no SQLAlchemy needed)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if not parts.password:
+            return url
+        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    except ValueError:  # an unparsable port, say: say nothing of the URL
+        return "the database"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def connect(url: str | None = None, *, namespace: str = "default", upgrade: bool = False) -> StoreInterface:
     """A store for ``url``; ``MLINEAGE_URL`` (or ``MLINEAGE_DB``) by default. See ``mlineage.connect``."""
     url = url or os.environ.get("MLINEAGE_URL") or os.environ.get("MLINEAGE_DB")

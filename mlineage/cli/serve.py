@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 
-from mlineage.cli.stores import DB_HELP, database_url, open_for_serving, redact
+from mlineage.cli.stores import DB_HELP, database_url, open_for_serving
+from mlineage.connection import redact
 
 HTTP_START_TIMEOUT_S = 30.0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from mlineage.connection import redact
 from mlineage.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 
 DEFAULT_DB = "sqlite:///mlineage.db"
@@ -110,14 +111,3 @@ def open_for_reading(url: str, *, command: str):
     except Exception:
         engine.dispose()
         raise
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for messages
-        return "the database"
-

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from mlineage.connection import redact
+
 TAIL_BYTES = 64 * 1024
 #: The execution type of every ``mlineage run`` step unless --type names another: one type, whatever the command.
 COMMAND_TYPE = "mlineage.Command"
@@ -235,7 +237,7 @@ def _supervise(process: subprocess.Popen, command: list[str], step, args: argpar
 def _say_recorded(run, step, url: str, state: str) -> None:
     """One line on stderr: what was recorded where, with the server's ids once it holds them."""
     execution_id, context_id = step.stored_id, run.stored_id
-    shown = _redact(url)
+    shown = redact(url)
     if execution_id is not None:
         where = f"execution {execution_id} ({step.execution_name}, type {step.type_name}, {state})"
         context = f"run context {context_id} ({run.name})" if context_id is not None else f"run {run.name}"
@@ -244,17 +246,6 @@ def _say_recorded(run, step, url: str, state: str) -> None:
         print(f"mlineage: recorded execution {step.execution_name} (external id {step.external_id}, "
               f"{state}) in run {run.name} for {shown}; the server does not hold it yet (see above)",
               file=sys.stderr)
-
-
-def _redact(url: str) -> str:
-    """``url`` without a password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url
 
 
 def cmd_journal(args: argparse.Namespace) -> int:
