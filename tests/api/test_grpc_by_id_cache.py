@@ -107,9 +107,9 @@ def test_a_repeated_get_runs_no_sql_until_something_commits(populated):
     assert any("artifact" in sql.lower() for sql in statements)
 
 
-def test_every_commit_is_seen_by_the_next_get(populated, tmp_path):
-    url, store, ids = populated
-    servicer = MetadataStoreServicer(store, cache=True)
+def assert_store_and_replica_commits_seen(url: str, store, servicer, ids) -> tuple[int, object]:
+    """Commits through the same store, then through another store on the same database (another
+    process or replica), each seen by the next cached get; returns (artifact id, its request)."""
     artifact_id = ids["artifacts"][1]
     request = svc.GetArtifactsByIDRequest(artifact_ids=[artifact_id], populate_artifact_types=True)
     types_request = svc.GetArtifactTypesByIDRequest(type_ids=[ids["types"]["Dataset"]])
@@ -122,7 +122,7 @@ def test_every_commit_is_seen_by_the_next_get(populated, tmp_path):
     store.put_artifacts([artifact])
     assert _call(servicer, "GetArtifactsByID", request).artifacts[0].properties["span"].int_value == 2
 
-    # Through another store on the same file (as another process would).
+    # Through another store on the same database (another process, another replica).
     other = mlineage.connect(url)
     artifact.properties["span"].int_value = 3
     other.put_artifacts([artifact])
@@ -134,6 +134,14 @@ def test_every_commit_is_seen_by_the_next_get(populated, tmp_path):
     assert got.artifacts[0].properties["span"].int_value == 3
     assert "split" in got.artifact_types[0].properties
     assert "split" in _call(servicer, "GetArtifactTypesByID", types_request).artifact_types[0].properties
+
+    return artifact_id, request
+
+
+def test_every_commit_is_seen_by_the_next_get(populated, tmp_path):
+    url, store, ids = populated
+    servicer = MetadataStoreServicer(store, cache=True)
+    artifact_id, request = assert_store_and_replica_commits_seen(url, store, servicer, ids)
 
     # Through plain sqlite3, outside mlineage altogether.
     db = sqlite3.connect(url.removeprefix("sqlite:///"))

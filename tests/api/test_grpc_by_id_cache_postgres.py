@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from pg_wire import traced
-from test_grpc_by_id_cache import _call, _requests
+from test_grpc_by_id_cache import _call, _requests, assert_store_and_replica_commits_seen
 
 import mlineage
 from mlineage.api.grpc.service import MetadataStoreServicer
@@ -95,30 +95,7 @@ def test_a_repeated_get_is_one_snapshot_read_and_reads_no_node(populated, monkey
 def test_every_commit_is_seen_by_the_next_get(populated):
     url, store, ids = populated
     servicer = MetadataStoreServicer(store, cache=True)
-    artifact_id = ids["artifacts"][1]
-    request = svc.GetArtifactsByIDRequest(artifact_ids=[artifact_id], populate_artifact_types=True)
-    types_request = svc.GetArtifactTypesByIDRequest(type_ids=[ids["types"]["Dataset"]])
-    assert _call(servicer, "GetArtifactsByID", request).artifacts[0].properties["span"].int_value == 1
-    _call(servicer, "GetArtifactTypesByID", types_request)
-
-    # Through the same store.
-    [artifact] = store.get_artifacts_by_id([artifact_id])
-    artifact.properties["span"].int_value = 2
-    store.put_artifacts([artifact])
-    assert _call(servicer, "GetArtifactsByID", request).artifacts[0].properties["span"].int_value == 2
-
-    # Through another store on the same database (another replica of the server).
-    other = mlineage.connect(url)
-    artifact.properties["span"].int_value = 3
-    other.put_artifacts([artifact])
-    other.put_artifact_type(
-        pb.ArtifactType(name="Dataset", properties={"span": pb.INT, "split": pb.STRING}), can_add_fields=True
-    )
-    other.close()
-    got = _call(servicer, "GetArtifactsByID", request)
-    assert got.artifacts[0].properties["span"].int_value == 3
-    assert "split" in got.artifact_types[0].properties
-    assert "split" in _call(servicer, "GetArtifactTypesByID", types_request).artifact_types[0].properties
+    artifact_id, request = assert_store_and_replica_commits_seen(url, store, servicer, ids)
 
     # Through plain SQL, outside mlineage, first uncommitted (not seen), then committed (seen).
     with psycopg.connect(_psycopg_url(url)) as db:
