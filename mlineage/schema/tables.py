@@ -63,6 +63,17 @@ def _namespace() -> Column:
     return Column("namespace", String(255), nullable=False, server_default=DEFAULT_NAMESPACE)
 
 
+def _revision() -> Column:
+    # The number of the row's current version: 1 when created, one more at each change.
+    return Column("revision", Integer, nullable=False, server_default="1")
+
+
+def _change_id() -> Column:
+    # The change (``changes.id``) that wrote the row's current version; 0 for rows
+    # written before history was kept (their version counts from their create time).
+    return Column("change_id", BigInteger, nullable=False, server_default="0")
+
+
 types = Table(
     "types",
     metadata,
@@ -77,6 +88,8 @@ types = Table(
     # Serialized ArtifactStructType messages of an ExecutionType (experimental in MLMD).
     Column("input_type", LargeBinary),
     Column("output_type", LargeBinary),
+    _revision(),
+    _change_id(),
     UniqueConstraint("namespace", "kind", "name", "version"),
     UniqueConstraint("namespace", "kind", "external_id"),
     sqlite_autoincrement=True,
@@ -88,6 +101,7 @@ type_properties = Table(
     Column("type_id", IdType, ForeignKey("types.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(255), nullable=False),
     Column("data_type", SmallInteger, nullable=False),
+    _change_id(),
     PrimaryKeyConstraint("type_id", "name"),
 )
 
@@ -108,6 +122,8 @@ def _node_table(name: str, *, state_column: str | None, with_uri: bool, name_req
         Column("create_time_since_epoch", BigInteger, nullable=False, server_default="0"),
         Column("last_update_time_since_epoch", BigInteger, nullable=False, server_default="0"),
         Column("system_metadata", LargeBinary),
+        _revision(),
+        _change_id(),
         UniqueConstraint("type_id", "name"),
         UniqueConstraint("namespace", "external_id"),
     ]
@@ -143,6 +159,9 @@ def _property_table(name: str, owner: Table) -> Table:
         Column("struct_value", Text),
         # Serialized google.protobuf.Any.
         Column("proto_value", LargeBinary),
+        # The change of the owner's current version (rewritten with it): a property row is
+        # valid exactly when its owner's version is.
+        _change_id(),
         PrimaryKeyConstraint(owner_column, "is_custom", "name"),
     )
     for column in ("int_value", "double_value", "bool_value"):
@@ -173,6 +192,7 @@ events = Table(
     Column("path", Text),
     Column("milliseconds_since_epoch", BigInteger),
     Column("system_metadata", LargeBinary),
+    _change_id(),
     UniqueConstraint("artifact_id", "execution_id", "type"),
     sqlite_autoincrement=True,
 )
@@ -184,6 +204,7 @@ attributions = Table(
     Column("context_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
     Column("artifact_id", IdType, ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False),
     Column("system_metadata", LargeBinary),
+    _change_id(),
     PrimaryKeyConstraint("context_id", "artifact_id"),
 )
 Index("ix_attributions_artifact_id", attributions.c.artifact_id)
@@ -194,6 +215,7 @@ associations = Table(
     Column("context_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
     Column("execution_id", IdType, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
     Column("system_metadata", LargeBinary),
+    _change_id(),
     PrimaryKeyConstraint("context_id", "execution_id"),
 )
 Index("ix_associations_execution_id", associations.c.execution_id)
@@ -204,6 +226,7 @@ parent_contexts = Table(
     Column("child_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
     Column("parent_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
     Column("system_metadata", LargeBinary),
+    _change_id(),
     PrimaryKeyConstraint("child_id", "parent_id"),
 )
 Index("ix_parent_contexts_parent_id", parent_contexts.c.parent_id)
@@ -250,3 +273,98 @@ openlineage_events = Table(
 )
 Index("ix_openlineage_events_run_id", openlineage_events.c.run_id, openlineage_events.c.id)
 Index("ix_openlineage_events_namespace_id", openlineage_events.c.namespace, openlineage_events.c.id)
+
+# History (mlineage's own). Every write transaction that changes something is one
+# ``changes`` row: when (server time, ms), by whom (the caller's identity once there
+# is authentication; until then the surface and the peer address). Main tables hold
+# each row's current version and the change that wrote it (``change_id``); when a
+# version is superseded (an update) or removed (a deletion), the row as it was goes
+# to the table's ``*_history`` twin with ``closed_by``, the change that ended it.
+# A version is therefore valid over the changes ``change_id <= c < closed_by``, and
+# a read "as of" a moment is the same query over the rows valid at the last change
+# recorded by then (see metadata/history.py). Nothing is copied when a row is
+# created, so history costs inserts one ``changes`` row per transaction.
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", IdType, primary_key=True, autoincrement=True),
+    _namespace(),
+    Column("recorded_ms", BigInteger, nullable=False),
+    Column("surface", String(32), nullable=False),
+    Column("actor", String(255)),
+    Column("peer", String(255)),
+    sqlite_autoincrement=True,
+)
+Index("ix_changes_recorded_ms", changes.c.recorded_ms, changes.c.id)
+
+
+def _history_of(table: Table, key: tuple[str, ...]) -> Table:
+    """The ``*_history`` twin of ``table``: its columns (no defaults, no constraints) and ``closed_by``."""
+    columns = [Column(c.name, c.type, nullable=c.nullable, autoincrement=False) for c in table.columns]
+    columns.append(Column("closed_by", BigInteger, nullable=False))
+    history = Table(f"{table.name}_history", metadata, *columns, PrimaryKeyConstraint(*key))
+    Index(f"ix_{table.name}_history_closed_by", history.c.closed_by)
+    return history
+
+
+types_history = _history_of(types, ("id", "revision"))
+# Properties belong to the version of their owner: ``revision`` is the owner's.
+type_properties_history = Table(
+    "type_properties_history",
+    metadata,
+    Column("type_id", IdType, nullable=False, autoincrement=False),
+    Column("name", String(255), nullable=False),
+    Column("data_type", SmallInteger, nullable=False),
+    Column("change_id", BigInteger, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("closed_by", BigInteger, nullable=False),
+    PrimaryKeyConstraint("type_id", "revision", "name"),
+)
+artifacts_history = _history_of(artifacts, ("id", "revision"))
+executions_history = _history_of(executions, ("id", "revision"))
+contexts_history = _history_of(contexts, ("id", "revision"))
+
+
+def _property_history_of(table: Table) -> Table:
+    owner_column = table.primary_key.columns.values()[0].name
+    columns = [Column(c.name, c.type, nullable=c.nullable, autoincrement=False) for c in table.columns]
+    columns += [Column("revision", Integer, nullable=False), Column("closed_by", BigInteger, nullable=False)]
+    history = Table(
+        f"{table.name}_history",
+        metadata,
+        *columns,
+        PrimaryKeyConstraint(owner_column, "revision", "is_custom", "name"),
+    )
+    Index(f"ix_{table.name}_history_closed_by", history.c.closed_by)
+    return history
+
+
+artifact_properties_history = _property_history_of(artifact_properties)
+execution_properties_history = _property_history_of(execution_properties)
+context_properties_history = _property_history_of(context_properties)
+# Events and links are never updated: a history row is one removed with a deleted node.
+events_history = _history_of(events, ("id",))
+attributions_history = _history_of(attributions, ("context_id", "artifact_id"))
+associations_history = _history_of(associations, ("context_id", "execution_id"))
+parent_contexts_history = _history_of(parent_contexts, ("child_id", "parent_id"))
+# The same lookups as on the live tables (a walk reads events by either end).
+Index("ix_events_history_artifact_id", events_history.c.artifact_id)
+Index("ix_events_history_execution_id", events_history.c.execution_id)
+Index("ix_attributions_history_artifact_id", attributions_history.c.artifact_id)
+Index("ix_associations_history_execution_id", associations_history.c.execution_id)
+Index("ix_parent_contexts_history_parent_id", parent_contexts_history.c.parent_id)
+
+HISTORY_TABLES = {
+    types: types_history,
+    type_properties: type_properties_history,
+    artifacts: artifacts_history,
+    executions: executions_history,
+    contexts: contexts_history,
+    artifact_properties: artifact_properties_history,
+    execution_properties: execution_properties_history,
+    context_properties: context_properties_history,
+    events: events_history,
+    attributions: attributions_history,
+    associations: associations_history,
+    parent_contexts: parent_contexts_history,
+}

@@ -1,0 +1,396 @@
+"""History: the change log, superseded versions, and reads as of a past moment, all in one place.
+
+How it works (the tables are described in ``schema/tables.py``):
+
+* A write transaction that changes something records one ``changes`` row (server
+  time in ms, the surface, the caller's identity and peer): :func:`record_change`.
+  Every row it writes carries that change's id in ``change_id``.
+* Before a row is overwritten (an update) or removed (a deletion), its current
+  version is copied to the table's ``*_history`` twin with ``closed_by`` set to
+  the change that ends it (:func:`close_node_versions`, :func:`close_type_versions`,
+  :func:`close_links`). Creating a row copies nothing.
+* A version is valid over the changes ``change_id <= c < closed_by``. A read as
+  of a moment is the same statement over the rows valid at the last change
+  recorded by then: :func:`as_of_statement` replaces every versioned table of a
+  statement by its slice (live rows written by then, UNION ALL history rows valid
+  then). The executor applies it to every statement it runs while a
+  :func:`reading_as_of` scope is active, so every read of the store (gets, lists
+  with their filters and paging, neighbourhoods, lineage walks) answers as of a
+  moment without a second implementation.
+
+Rows written before history was kept have ``change_id`` 0 and revision 1: their
+current state is their first known version, valid from their create time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, or_, select, union_all, update
+from sqlalchemy.sql.util import ClauseAdapter
+
+from mlineage.errors import InvalidArgumentError
+from mlineage.metadata import executor
+from mlineage.metadata.kinds import NodeKind
+from mlineage.schema import tables as t
+
+# Surfaces a change can come from (``changes.surface``).
+SURFACES = ("python", "grpc", "rest", "openlineage", "mlflow", "import", "cli", "migration")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes the writes of the current context: the surface, the authenticated identity, the peer."""
+
+    surface: str = "python"
+    actor: str | None = None
+    peer: str | None = None
+
+
+_PYTHON = Caller()
+_CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("mlineage_caller", default=None)
+
+
+@contextlib.contextmanager
+def calling_as(surface: str, *, actor: str | None = None, peer: str | None = None) -> Iterator[Caller]:
+    """Attribute the writes made inside the block to ``surface`` (and ``actor``/``peer``, cut to 255 chars)."""
+    if surface not in SURFACES:
+        raise ValueError(f"unknown surface {surface!r}")
+    caller = Caller(surface, actor[:255] if actor else None, peer[:255] if peer else None)
+    token = _CALLER.set(caller)
+    try:
+        yield caller
+    finally:
+        _CALLER.reset(token)
+
+
+def current_caller() -> Caller:
+    return _CALLER.get() or _PYTHON
+
+
+# --- recording -------------------------------------------------------------------------------------
+
+
+def record_change(connection: executor.AnyConnection, namespace: str, now_ms: int) -> int:
+    """Insert the ``changes`` row of a write transaction and return its id."""
+    caller = current_caller()
+    changes = t.changes
+    rows = executor.insert_returning_ids(
+        connection,
+        ("history.record_change",),
+        lambda _dialect: (
+            insert(changes)
+            .values(
+                namespace=bindparam("namespace"),
+                recorded_ms=bindparam("recorded_ms"),
+                surface=bindparam("surface"),
+                actor=bindparam("actor"),
+                peer=bindparam("peer"),
+            )
+            .returning(changes.c.id)
+        ),
+        [
+            {
+                "namespace": namespace,
+                "recorded_ms": now_ms,
+                "surface": caller.surface,
+                "actor": caller.actor,
+                "peer": caller.peer,
+            }
+        ],
+    )
+    return rows[0]
+
+
+def _copy_rows(live: Table, where_column: str, *, with_revision_of: Table | None = None):
+    """INSERT INTO <live>_history SELECT <live's columns>, [owner's revision,] :closed_by WHERE <column> IN :ids."""
+    history = t.HISTORY_TABLES[live]
+
+    def build(dialect_name: str):
+        columns: list[Any] = list(live.c)
+        source: Any = live
+        if with_revision_of is not None:
+            owner_key = live.c[where_column]
+            source = live.join(with_revision_of, with_revision_of.c.id == owner_key)
+            columns.append(with_revision_of.c.revision)
+        columns.append(bindparam("closed_by", type_=t.BigInteger()))
+        names = (
+            [c.name for c in live.c] + (["revision"] if with_revision_of is not None else []) + ["closed_by"]
+        )
+        chosen = (
+            select(*columns).select_from(source).where(executor.ids_match(dialect_name, live.c[where_column]))
+        )
+        return insert(history).from_select(names, chosen)
+
+    return build
+
+
+def close_node_versions(
+    connection: executor.AnyConnection, kind: NodeKind, ids: Sequence[int], closed_by: int
+) -> None:
+    """Copy the current versions of nodes ``ids`` (rows and properties) to history, ended by change ``closed_by``.
+
+    Call it before the nodes are updated or deleted, inside the same transaction.
+    """
+    if not ids:
+        return
+    params = {"ids": executor.ids_param(connection, ids), "closed_by": closed_by}
+    executor.fetch(connection, ("history.close", kind.name), _copy_rows(kind.table, "id"), params)
+    executor.fetch(
+        connection,
+        ("history.close_properties", kind.name),
+        _copy_rows(kind.properties, kind.owner_column, with_revision_of=kind.table),
+        params,
+    )
+
+
+def close_type_versions(connection: executor.AnyConnection, type_ids: Sequence[int], closed_by: int) -> None:
+    """Copy the current versions of types ``type_ids`` (rows and properties) to history."""
+    if not type_ids:
+        return
+    params = {"ids": executor.ids_param(connection, type_ids), "closed_by": closed_by}
+    executor.fetch(connection, ("history.close_types",), _copy_rows(t.types, "id"), params)
+    executor.fetch(
+        connection,
+        ("history.close_type_properties",),
+        _copy_rows(t.type_properties, "type_id", with_revision_of=t.types),
+        params,
+    )
+
+
+def bump_revisions(
+    connection: executor.AnyConnection,
+    table: Table,
+    properties: Table,
+    owner_column: str,
+    ids: Sequence[int],
+    change_id: int,
+) -> None:
+    """Give rows ``ids`` of ``table`` their next revision, written by ``change_id`` (their properties too)."""
+    if not ids:
+        return
+    params = {"ids": executor.ids_param(connection, ids), "change": change_id}
+    executor.fetch(
+        connection,
+        ("history.bump", table.name),
+        lambda d: (
+            update(table)
+            .where(executor.ids_match(d, table.c.id))
+            .values(revision=table.c.revision + 1, change_id=bindparam("change"))
+        ),
+        params,
+    )
+    executor.fetch(
+        connection,
+        ("history.stamp", properties.name),
+        lambda d: (
+            update(properties)
+            .where(executor.ids_match(d, properties.c[owner_column]))
+            .values(change_id=bindparam("change"))
+        ),
+        params,
+    )
+
+
+# Link tables and the columns naming a node of each kind.
+_LINK_ENDS: dict[str, tuple[tuple[Table, str], ...]] = {
+    "artifact": ((t.events, "artifact_id"), (t.attributions, "artifact_id")),
+    "execution": ((t.events, "execution_id"), (t.associations, "execution_id")),
+    "context": (
+        (t.attributions, "context_id"),
+        (t.associations, "context_id"),
+        (t.parent_contexts, "child_id"),
+        (t.parent_contexts, "parent_id"),
+    ),
+}
+
+
+def close_links(
+    connection: executor.AnyConnection, kind: NodeKind, ids: Sequence[int], closed_by: int
+) -> None:
+    """Copy the events and links touching nodes ``ids`` to history (before the nodes are deleted).
+
+    A link between two nodes deleted by the same change is copied once.
+    """
+    if not ids:
+        return
+    params = {"ids": executor.ids_param(connection, ids), "closed_by": closed_by}
+    for live, column in _LINK_ENDS[kind.name]:
+        history = t.HISTORY_TABLES[live]
+        key = [c for c in live.primary_key.columns]
+
+        def build(
+            dialect_name: str, live: Table = live, column: str = column, history: Table = history, key=key
+        ):
+            names = [c.name for c in live.c] + ["closed_by"]
+            already = select(literal(1)).where(*(history.c[c.name] == c for c in key))
+            chosen = select(*live.c, bindparam("closed_by", type_=t.BigInteger())).where(
+                executor.ids_match(dialect_name, live.c[column]), ~already.exists()
+            )
+            return insert(history).from_select(names, chosen)
+
+        executor.fetch(connection, ("history.close_links", live.name, column), build, params)
+
+
+# --- reading as of a moment -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """A past moment: the last change recorded by then, and the time itself (ms since the epoch)."""
+
+    change_id: int
+    ms: int
+
+
+_AS_OF: contextvars.ContextVar[AsOf | None] = contextvars.ContextVar("mlineage_as_of", default=None)
+
+
+@contextlib.contextmanager
+def reading_as_of(point: AsOf) -> Iterator[AsOf]:
+    """Run the store's reads inside the block as of ``point`` (see the module's docstring)."""
+    token = _AS_OF.set(point)
+    try:
+        yield point
+    finally:
+        _AS_OF.reset(token)
+
+
+def active_as_of() -> AsOf | None:
+    return _AS_OF.get()
+
+
+def _slice(live: Table) -> Any:
+    """The rows of ``live`` valid at change ``:h_change`` (time ``:h_ms`` for rows older than history)."""
+    history = t.HISTORY_TABLES[live]
+    change = bindparam("h_change", type_=t.BigInteger())
+    moment = bindparam("h_ms", type_=t.BigInteger())
+
+    def began(table: Table) -> Any:
+        if "create_time_since_epoch" in table.c:
+            return and_(
+                table.c.change_id <= change,
+                or_(table.c.change_id > 0, table.c.create_time_since_epoch <= moment),
+            )
+        return table.c.change_id <= change
+
+    current = select(*live.c).where(began(live))
+    past = select(*(history.c[c.name] for c in live.c)).where(began(history), history.c.closed_by > change)
+    return union_all(current, past).subquery(f"{live.name}_asof")
+
+
+_ADAPTER: ClauseAdapter | None = None
+
+
+def _adapter() -> ClauseAdapter:
+    global _ADAPTER
+    if _ADAPTER is None:
+        adapter: ClauseAdapter | None = None
+        for live in t.HISTORY_TABLES:
+            step = ClauseAdapter(_slice(live))
+            adapter = step if adapter is None else adapter.chain(step)
+        assert adapter is not None
+        _ADAPTER = adapter
+    return _ADAPTER
+
+
+def as_of_statement(statement: Any) -> Any:
+    """``statement`` with every versioned table replaced by its slice (parameters ``h_change``, ``h_ms``)."""
+    return _adapter().traverse(statement)
+
+
+def as_of_params(point: AsOf) -> dict[str, int]:
+    return {"h_change": point.change_id, "h_ms": point.ms}
+
+
+def resolve(connection: executor.AnyConnection, ms: int, namespace: str, now_ms: int) -> AsOf:
+    """The moment ``ms`` as an :class:`AsOf`; INVALID_ARGUMENT if it is in the future or before the store existed."""
+    if ms > now_ms:
+        raise InvalidArgumentError(f"as_of {ms} is in the future (the server's time is {now_ms})")
+    changes = t.changes
+    (row,) = executor.fetch(
+        connection,
+        ("history.resolve",),
+        lambda _d: select(
+            select(func.max(changes.c.id)).where(changes.c.recorded_ms <= bindparam("ms")).scalar_subquery(),
+            select(func.min(changes.c.recorded_ms)).scalar_subquery(),
+            select(func.min(t.artifacts.c.create_time_since_epoch)).scalar_subquery(),
+            select(func.min(t.executions.c.create_time_since_epoch)).scalar_subquery(),
+            select(func.min(t.contexts.c.create_time_since_epoch)).scalar_subquery(),
+        ),
+        {"ms": ms},
+    )
+    last_change, first_change_ms, *created = row
+    known = [value for value in (first_change_ms, *created) if value is not None]
+    began = min(known) if known else None
+    if began is None or ms < began:
+        since = f"; its first record is from {began}" if began is not None else "; it holds no records yet"
+        raise InvalidArgumentError(f"as_of {ms} is before the store existed{since}")
+    return AsOf(change_id=int(last_change or 0), ms=ms)
+
+
+# --- history of one node --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """One version of a node: its revision, the change that wrote it, the change that ended it (None: current)."""
+
+    revision: int
+    change_id: int
+    closed_by: int | None
+    create_time_ms: int | None
+
+
+@dataclass(frozen=True)
+class ChangeRow:
+    id: int
+    recorded_ms: int
+    surface: str
+    actor: str | None
+    peer: str | None
+
+
+def versions_of(connection: executor.AnyConnection, table: Table, node_id: int) -> list[VersionRow]:
+    """Every version of row ``node_id`` of ``table`` (artifacts, executions, contexts, types), oldest first."""
+    history = t.HISTORY_TABLES[table]
+    created = table.c.create_time_since_epoch if "create_time_since_epoch" in table.c else literal(None)
+    created_then = (
+        history.c.create_time_since_epoch if "create_time_since_epoch" in history.c else literal(None)
+    )
+    rows = executor.fetch(
+        connection,
+        ("history.versions", table.name),
+        lambda _d: union_all(
+            select(history.c.revision, history.c.change_id, history.c.closed_by, created_then).where(
+                history.c.id == bindparam("id")
+            ),
+            select(table.c.revision, table.c.change_id, literal(None), created).where(
+                table.c.id == bindparam("id")
+            ),
+        ),
+        {"id": node_id},
+    )
+    versions = [VersionRow(int(r[0]), int(r[1]), None if r[2] is None else int(r[2]), r[3]) for r in rows]
+    return sorted(versions, key=lambda v: v.revision)
+
+
+def changes_by_id(connection: executor.AnyConnection, change_ids: Sequence[int]) -> dict[int, ChangeRow]:
+    """The ``changes`` rows ``change_ids`` by id (missing ids are absent)."""
+    wanted = sorted({int(i) for i in change_ids if i})
+    if not wanted:
+        return {}
+    changes = t.changes
+    rows = executor.fetch(
+        connection,
+        ("history.changes",),
+        lambda d: select(
+            changes.c.id, changes.c.recorded_ms, changes.c.surface, changes.c.actor, changes.c.peer
+        ).where(executor.ids_match(d, changes.c.id)),
+        {"ids": executor.ids_param(connection, wanted)},
+    )
+    return {int(r[0]): ChangeRow(int(r[0]), int(r[1]), r[2], r[3], r[4]) for r in rows}
