@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from mlineage.errors import AlreadyExistsError, InvalidArgumentError, MlineageError
+from mlineage.errors import (
+    AbortedError,
+    AlreadyExistsError,
+    InvalidArgumentError,
+    MlineageError,
+    UnavailableError,
+)
 from mlineage.metadata.limits import MAX_NAME_LENGTH
 
 _SQLITE_COLUMNS = re.compile(r"constraint failed: (?P<columns>[\w., ]+)")
@@ -93,3 +99,38 @@ def data_error(exc: DBAPIError) -> InvalidArgumentError:
 
 def is_data_error(exc: BaseException) -> bool:
     return isinstance(exc, DataError)
+
+
+def operational_error(exc: DBAPIError) -> MlineageError:
+    """ABORTED for a lock conflict or deadlock (retry), UNAVAILABLE for a database that does not answer."""
+    message = str(getattr(exc, "orig", exc)).strip().splitlines()[0:1]
+    reason = message[0] if message else "database error"
+    if "locked" in reason or "deadlock" in reason or "could not serialize" in reason or "lock timeout" in reason:
+        return AbortedError(f"concurrent transaction conflict, retry: {reason}")
+    return UnavailableError(f"database unavailable: {reason}")
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is a database's constraint violation (the driver's, before mapping)."""
+    return isinstance(exc, IntegrityError)
+
+
+def write_error(exc: BaseException) -> MlineageError | None:
+    """What a write transaction answers for a database error; None for anything else (raised as is)."""
+    if isinstance(exc, IntegrityError):
+        return integrity_error(exc)
+    if isinstance(exc, DataError):
+        return data_error(exc)
+    if isinstance(exc, OperationalError):
+        return operational_error(exc)
+    return None
+
+
+def read_error(exc: BaseException) -> MlineageError | None:
+    """What a read answers for a database error (a value it cannot compare, a database that does not
+    answer); None for anything else (raised as is)."""
+    if isinstance(exc, DataError):
+        return data_error(exc)
+    if isinstance(exc, OperationalError):
+        return operational_error(exc)
+    return None

@@ -1,16 +1,18 @@
-"""Paged listing: ListOperationOptions to ordered keyset queries, and opaque page tokens (``page_tokens``)."""
+"""Paged listing: ListOperationOptions to ordered keyset queries (``list_rows``), and opaque page tokens (``page_tokens``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BindParameter, and_, bindparam, or_
+from sqlalchemy import BindParameter, and_, bindparam, or_, select
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.metadata import page_tokens
-from mlineage.metadata.kinds import NodeKind
+from mlineage.metadata import executor, page_tokens
+from mlineage.metadata.kinds import ARTIFACT, NodeKind
+from mlineage.metadata.nodes import node_select
 from mlineage.proto import metadata_store_pb2 as pb
+from mlineage.schema import tables as t
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
@@ -102,3 +104,65 @@ def encode_token(request: PageRequest, scope: str, last_row) -> str:
 def _position(body: dict) -> tuple[int, int]:
     # Both are int64 columns (an id, or a time in ms): a forged value fails here, never in the database.
     return page_tokens.int64(body["f"]), page_tokens.int64(body["i"])
+
+
+def _list_statement(kind: NodeKind, request: PageRequest, shape: tuple) -> executor.Builder:
+    """A builder of the listing SELECT for one shape of request; values arrive as ``l_*`` parameters."""
+    _, filter_query, _, _, by_type, by_context, resuming, limited = shape
+    table = kind.table
+
+    def build(_dialect: str):
+        conditions: list[Any] = [table.c.namespace == bindparam("l_namespace")]
+        if by_type:
+            conditions.append(table.c.type_id == bindparam("l_type"))
+        if by_context:
+            edges = t.attributions if kind is ARTIFACT else t.associations
+            member = select(edges.c[kind.owner_column]).where(edges.c.context_id == bindparam("l_context"))
+            conditions.append(table.c.id.in_(member))
+        if filter_query:
+            from mlineage.metadata.filter_query import compile_filter
+
+            conditions.append(compile_filter(kind.name, filter_query))
+        if resuming:
+            conditions.append(request.bound_resume_condition(kind))
+        stmt = node_select(kind).where(and_(*conditions)).order_by(*request.order_by(kind))
+        if limited:
+            stmt = stmt.limit(bindparam("l_limit"))
+        return stmt
+
+    return build
+
+
+def list_rows(
+    connection: executor.AnyConnection,
+    kind: NodeKind,
+    request: PageRequest,
+    namespace: str,
+    *,
+    type_id: int | None = None,
+    context_id: int | None = None,
+) -> list[tuple]:
+    """Node rows (as ``nodes.node_select`` selects them) of one page: of ``kind`` in ``namespace``,
+    of one type and in one context when given, filtered, ordered and resumed as ``request`` says,
+    and one row more than the page when more remain. Raises InvalidArgumentError for a filter
+    query that does not parse or names what does not exist (the filter language's errors)."""
+    params: dict[str, Any] = {"l_namespace": namespace}
+    if type_id is not None:
+        params["l_type"] = type_id
+    if context_id is not None:
+        params["l_context"] = context_id
+    if request.after is not None:
+        params["l_after_value"], params["l_after_id"] = request.after
+    if request.page_size is not None:
+        params["l_limit"] = request.page_size + 1
+    shape = (
+        kind.name,
+        request.filter_query,
+        request.order_column,
+        request.ascending,
+        type_id is not None,
+        context_id is not None,
+        request.after is not None,
+        request.page_size is not None,
+    )
+    return executor.fetch(connection, ("list", shape), _list_statement(kind, request, shape), params)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from sqlalchemy import and_, func, select, tuple_
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
+from mlineage.metadata import executor
 from mlineage.metadata.kinds import EXECUTION
+from mlineage.metadata.nodes import existing_ids
 from mlineage.proto import metric_series_pb2 as mpb
 from mlineage.schema import tables as t
 
@@ -39,8 +41,7 @@ def _value(value: float | None) -> float:
 
 
 def _require_execution(connection, execution_id: int) -> None:
-    table = EXECUTION.table
-    if connection.execute(select(table.c.id).where(table.c.id == execution_id)).first() is None:
+    if not existing_ids(connection, EXECUTION, {execution_id}):
         raise NotFoundError(f"no execution with id {execution_id}")
 
 
@@ -49,22 +50,24 @@ def metric_summaries(store, execution_id: int) -> list[MetricSummary]:
     points = t.metric_points
     with store.reading() as connection:
         _require_execution(connection, execution_id)
-        grouped = connection.execute(
-            select(points.c.name, func.count(), func.max(points.c.seq), func.min(points.c.value),
-                   func.max(points.c.value))
+        grouped = executor.run(
+            connection,
+            lambda _: select(points.c.name, func.count(), func.max(points.c.seq), func.min(points.c.value),
+                             func.max(points.c.value))
             .where(points.c.execution_id == execution_id)
             .group_by(points.c.name)
-            .order_by(points.c.name)
+            .order_by(points.c.name),
         ).all()
         if not grouped:
             return []
         last = {
             name: (step, value, stamp)
-            for name, step, value, stamp in connection.execute(
-                select(points.c.name, points.c.step, points.c.value, points.c.timestamp_ms).where(
+            for name, step, value, stamp in executor.run(
+                connection,
+                lambda _: select(points.c.name, points.c.step, points.c.value, points.c.timestamp_ms).where(
                     points.c.execution_id == execution_id,
                     tuple_(points.c.name, points.c.seq).in_([(name, seq) for name, _, seq, _, _ in grouped]),
-                )
+                ),
             )
         }
     return [
@@ -96,15 +99,17 @@ def metric_page(
     condition = and_(points.c.execution_id == execution_id, points.c.name == name)
     with store.reading() as connection:
         _require_execution(connection, execution_id)
-        if connection.execute(select(points.c.seq).where(condition).limit(1)).first() is None:
+        if not executor.run(connection, lambda _: select(points.c.seq).where(condition).limit(1)).all():
             raise NotFoundError(f"execution {execution_id} has no metric named {name!r}")
         if after_seq is not None:
             condition = and_(condition, points.c.seq > after_seq)
-        rows = connection.execute(
-            select(points.c.seq, points.c.step, points.c.value, points.c.timestamp_ms)
-            .where(condition)
+        resumed = condition
+        rows = executor.run(
+            connection,
+            lambda _: select(points.c.seq, points.c.step, points.c.value, points.c.timestamp_ms)
+            .where(resumed)
             .order_by(points.c.seq)
-            .limit(page_size + 1)
+            .limit(page_size + 1),
         ).all()
     more = len(rows) > page_size
     rows = rows[:page_size]

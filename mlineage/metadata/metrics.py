@@ -14,12 +14,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Connection, and_, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
+from mlineage.metadata import dialect, executor
 from mlineage.metadata.kinds import EXECUTION
-from mlineage.metadata.nodes import chunks
+from mlineage.metadata.nodes import existing_ids
 from mlineage.proto import metric_series_pb2 as mpb
 from mlineage.schema import tables as t
 
@@ -55,17 +56,22 @@ def _rows(series: mpb.MetricSeries, now: int) -> list[dict]:
     ]
 
 
+Connection = executor.AnyConnection
+
+
+def _insert_ignoring_duplicates_statement(dialect_name: str):
+    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert
+    return (
+        insert(t.metric_points)
+        .on_conflict_do_nothing(index_elements=["execution_id", "name", "seq"])
+        .returning(t.metric_points.c.seq)  # rows come back for new points only: executemany has no rowcount
+    )
+
+
 def _insert_ignoring_duplicates(connection: Connection, rows: list[dict]) -> int:
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     inserted = 0
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        part = rows[start : start + _ROWS_PER_STATEMENT]
-        statement = (
-            dialect.insert(t.metric_points)
-            .on_conflict_do_nothing(index_elements=["execution_id", "name", "seq"])
-            .returning(t.metric_points.c.seq)  # rows come back for new points only: executemany has no rowcount
-        )
-        inserted += len(connection.execute(statement, part).all())
+    for part in dialect.chunks(rows, _ROWS_PER_STATEMENT):
+        inserted += len(executor.run(connection, _insert_ignoring_duplicates_statement, list(part)).all())
     return inserted
 
 
@@ -84,34 +90,39 @@ def insert_points(connection: Connection, rows: list[dict]) -> int:
 
     NOT_FOUND when a row names an execution that does not exist (then nothing is inserted).
     """
-    execution_ids = sorted({r["execution_id"] for r in rows})
-    found: set[int] = set()
-    for part in chunks(execution_ids):
-        found.update(connection.execute(select(EXECUTION.table.c.id).where(EXECUTION.table.c.id.in_(part))).scalars())
-    missing = set(execution_ids) - found
+    execution_ids = {r["execution_id"] for r in rows}
+    missing = execution_ids - existing_ids(connection, EXECUTION, execution_ids)
     if missing:
         raise NotFoundError(f"No execution with the given id {min(missing)}")
     return _insert_ignoring_duplicates(connection, rows)
 
 
-def read_series(connection: Connection, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
-    """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``, one series each."""
-    ids = sorted(set(execution_ids))
+def _series_statement(execution_ids: list[int], names: list[str]) -> executor.Builder:
     points = t.metric_points
-    result: list[mpb.MetricSeries] = []
-    current: mpb.MetricSeries | None = None
-    for part in chunks(ids):
-        condition: ColumnElement[bool] = points.c.execution_id.in_(part)
+
+    def build(_dialect: str):
+        condition: ColumnElement[bool] = points.c.execution_id.in_(execution_ids)
         if names:
-            condition = and_(condition, points.c.name.in_(sorted(set(names))))
-        statement = (
+            condition = and_(condition, points.c.name.in_(names))
+        return (
             select(points.c.execution_id, points.c.name, points.c.seq, points.c.step, points.c.value,
                    points.c.timestamp_ms)
             .where(condition)
             .order_by(points.c.execution_id, points.c.name, points.c.seq)
         )
+
+    return build
+
+
+def read_series(connection: Connection, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
+    """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``, one series each."""
+    ids = sorted(set(execution_ids))
+    result: list[mpb.MetricSeries] = []
+    current: mpb.MetricSeries | None = None
+    for part in dialect.chunks(ids):
         columns: tuple[list, list, list, list] = ([], [], [], [])
-        for execution_id, name, seq, step, value, stamp in connection.execute(statement):
+        rows = executor.run(connection, _series_statement(list(part), sorted(set(names))))
+        for execution_id, name, seq, step, value, stamp in rows:
             if current is None or current.execution_id != execution_id or current.name != name:
                 if current is not None:
                     _fill(current, columns)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    Connection,
     Select,
     and_,
     bindparam,
@@ -18,22 +17,13 @@ from sqlalchemy import (
 )
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.metadata import executor
-from mlineage.metadata.kinds import NodeKind
+from mlineage.metadata import dialect, executor
+from mlineage.metadata.kinds import ARTIFACT, NodeKind
 from mlineage.metadata.types import TypeInfo
 from mlineage.metadata.values import TYPE_NAMES, fill_value_tuple, value_columns, value_type
 from mlineage.schema import tables as t
 
-# SQLite accepts 32766 bound parameters per statement; stay well below on every backend.
-CHUNK = 500
-# Ids passed as one array parameter: no per-id placeholders, so batches can be larger.
-LARGE_CHUNK = 5000
-
-
-def chunks(ids: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
+Connection = executor.AnyConnection
 
 def _node_columns(kind: NodeKind) -> list:
     """The selected columns of a node, in the order ``_build_message`` reads them."""
@@ -78,9 +68,9 @@ def _property_columns(kind: NodeKind) -> list:
 def _by_ids_statement(kind: NodeKind, what: str):
     def build(dialect_name: str):
         if what == "nodes":
-            return node_select(kind).where(executor.ids_match(dialect_name, kind.table.c.id))
+            return node_select(kind).where(dialect.ids_match(dialect_name, kind.table.c.id))
         props = kind.properties
-        return select(*_property_columns(kind)).where(executor.ids_match(dialect_name, props.c[kind.owner_column]))
+        return select(*_property_columns(kind)).where(dialect.ids_match(dialect_name, props.c[kind.owner_column]))
 
     return build
 
@@ -88,7 +78,7 @@ def _by_ids_statement(kind: NodeKind, what: str):
 def _raw_by_ids(connection: executor.AnyConnection, kind: NodeKind, what: str, ids: Sequence[int]) -> list:
     """Node or property rows for ids, through the executor (one array parameter for all ids)."""
     return executor.fetch(
-        connection, ("by_ids", kind.name, what), _by_ids_statement(kind, what), {"ids": executor.ids_param(connection, ids)}
+        connection, ("by_ids", kind.name, what), _by_ids_statement(kind, what), {"ids": dialect.ids_param(connection.dialect.name, ids)}
     )
 
 
@@ -122,7 +112,7 @@ def rows_to_messages(connection: executor.AnyConnection, kind: NodeKind, rows: S
     messages = [_build_message(kind, row) for row in rows]
     by_id: dict[int, Any] = {message.id: message for message in messages}
     ids = list(by_id)
-    for part in chunks(ids, LARGE_CHUNK):
+    for part in dialect.chunks(ids, dialect.LARGE_BATCH):
         for prop in _raw_by_ids(connection, kind, "properties", part):
             message = by_id[prop[0]]
             target = (message.custom_properties if prop[2] else message.properties)[prop[1]]
@@ -139,7 +129,7 @@ def _with_properties_statement(kind: NodeKind):
         return (
             select(*_node_columns(kind), *_property_columns(kind))
             .select_from(joined)
-            .where(executor.ids_match(dialect_name, table.c.id))
+            .where(dialect.ids_match(dialect_name, table.c.id))
         )
 
     return build
@@ -151,7 +141,7 @@ def _read_nodes_in_one_statement(connection: executor.AnyConnection, kind: NodeK
         connection,
         ("by_ids", kind.name, "with_properties"),
         _with_properties_statement(kind),
-        {"ids": executor.ids_param(connection, ids)},
+        {"ids": dialect.ids_param(connection.dialect.name, ids)},
     )
     by_id: dict[int, Any] = {}
     for row in rows:
@@ -169,14 +159,14 @@ def read_nodes(connection: executor.AnyConnection, kind: NodeKind, ids: Sequence
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         return []
-    if len(ids) <= CHUNK and connection.dialect.name == "postgresql":
+    if len(ids) <= dialect.BATCH and connection.dialect.name == "postgresql":
         # Nodes and their properties in one statement: one round trip, and one consistent snapshot
         # (two statements at READ COMMITTED could see a write between them). On SQLite, where the
         # read transaction is the snapshot and a statement costs no trip, two measured faster
         # (10 artifacts with 3 properties each: 80 vs 85 us).
         return _read_nodes_in_one_statement(connection, kind, ids)
     rows = []
-    for part in chunks(ids, LARGE_CHUNK):
+    for part in dialect.chunks(ids, dialect.LARGE_BATCH):
         rows.extend(_raw_by_ids(connection, kind, "nodes", part))
     if len(rows) > 1:
         position = {node_id: i for i, node_id in enumerate(ids)}
@@ -184,10 +174,73 @@ def read_nodes(connection: executor.AnyConnection, kind: NodeKind, ids: Sequence
     return rows_to_messages(connection, kind, rows)
 
 
-def read_nodes_where(connection: Connection, kind: NodeKind, where, order_by=None) -> list:
-    stmt = node_select(kind).where(where)
-    stmt = stmt.order_by(*(order_by if order_by is not None else (kind.table.c.id,)))
-    return rows_to_messages(connection, kind, connection.execute(stmt).all())
+def _nodes_where(connection: Connection, kind: NodeKind, where: Any) -> list:
+    """Nodes matching a condition built for one request, by id (SQLAlchemy compiles and caches it)."""
+    rows = executor.run(connection, lambda _: node_select(kind).where(where).order_by(kind.table.c.id)).all()
+    return rows_to_messages(connection, kind, rows)
+
+
+def existing_ids(connection: Connection, kind: NodeKind, ids: set[int]) -> set[int]:
+    """Which of ``ids`` name a stored node of ``kind``."""
+    if not ids:
+        return set()
+    table = kind.table
+    rows = executor.fetch(
+        connection,
+        ("existing_ids", kind.name),
+        lambda dialect_name: select(table.c.id).where(dialect.ids_match(dialect_name, table.c.id)),
+        {"ids": dialect.ids_param(connection.dialect.name, ids)},
+    )
+    return {row[0] for row in rows}
+
+
+def nodes_by_external_ids(connection: Connection, kind: NodeKind, namespace: str, external_ids: Sequence[str]) -> list:
+    """Nodes of ``kind`` in ``namespace`` with one of ``external_ids``, by id; [] for none."""
+    if not external_ids:
+        return []
+    table = kind.table
+    return _nodes_where(
+        connection, kind, and_(table.c.namespace == namespace, table.c.external_id.in_(list(external_ids)))
+    )
+
+
+def artifact_ids_by_external_ids(connection: Connection, namespace: str, external_ids: Sequence[str]) -> dict[str, int]:
+    """external_id -> id of the artifacts in ``namespace`` with one of ``external_ids``."""
+    table = t.artifacts
+    rows = executor.run(
+        connection,
+        lambda _: select(table.c.external_id, table.c.id).where(
+            and_(table.c.namespace == namespace, table.c.external_id.in_(list(external_ids)))
+        ),
+    ).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def artifacts_by_uris(connection: Connection, namespace: str, uris: Sequence[str]) -> list:
+    """Artifacts in ``namespace`` with one of ``uris``, by id."""
+    table = t.artifacts
+    return _nodes_where(connection, ARTIFACT, and_(table.c.namespace == namespace, table.c.uri.in_(list(uris))))
+
+
+def node_by_type_and_name(connection: Connection, kind: NodeKind, type_id: int, name: str):
+    """The node of ``kind`` with that type and name, or None."""
+    table = kind.table
+    found = _nodes_where(connection, kind, and_(table.c.type_id == type_id, table.c.name == name))
+    return found[0] if found else None
+
+
+def context_id_by_type_and_name(connection: Connection, type_id: int, name: str) -> int | None:
+    """The id of the context with that type and name, or None."""
+    table = t.contexts
+    rows = executor.fetch(
+        connection,
+        "context_id_by_type_and_name",
+        lambda _: select(table.c.id).where(
+            and_(table.c.type_id == bindparam("p_type"), table.c.name == bindparam("p_name"))
+        ),
+        {"p_type": type_id, "p_name": name},
+    )
+    return rows[0][0] if rows else None
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -256,7 +309,9 @@ def insert_nodes(connection: Connection, kind: NodeKind, messages: Sequence, nam
     table = kind.table
     if len(rows) > 1 and connection.dialect.name != "sqlite":
         # One round trip for the batch (insertmanyvalues) instead of one per row.
-        result = connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+        result = executor.run(
+            connection, lambda _: insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+        )
         ids = [row.id for row in result]
     else:
         columns = tuple(rows[0])

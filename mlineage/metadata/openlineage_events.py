@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, insert, select
+from sqlalchemy import and_, insert, select
 
+from mlineage.metadata import executor
 from mlineage.schema import tables as t
+
+Connection = executor.AnyConnection
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ def insert_event(connection: Connection, namespace: str, event: RawEvent, receiv
         "producer": event.producer,
         "payload": event.payload,
     }
-    key = connection.execute(insert(t.openlineage_events).values(**row)).inserted_primary_key
+    key = executor.run(connection, lambda _: insert(t.openlineage_events).values(**row)).inserted_primary_key
     assert key is not None  # a single-row insert has a primary key
     return int(key[0])
 
@@ -54,7 +57,7 @@ def read_events(
     if after_id is not None:
         conditions.append(table.c.id > after_id)
     statement = select(table.c.id, table.c.payload).where(and_(*conditions)).order_by(table.c.id).limit(limit)
-    return [(row.id, row.payload) for row in connection.execute(statement)]
+    return [(row.id, row.payload) for row in executor.run(connection, lambda _: statement)]
 
 
 __all__ = ["RawEvent", "insert_event", "read_events"]

@@ -9,15 +9,12 @@ the messages of ``mlineage.proto``.
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, TypeVar
-
-from sqlalchemy import Connection, Engine, Row, and_, bindparam, insert, select, text
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from typing import TYPE_CHECKING, TypeVar
 
 from mlineage.errors import (
     AbortedError,
@@ -27,20 +24,31 @@ from mlineage.errors import (
     MlineageError,
     NotFoundError,
     OutOfRangeError,
-    UnavailableError,
 )
-from mlineage.metadata import db_errors, executor, metrics, openlineage_events, validation
+from mlineage.metadata import (
+    database,
+    db_errors,
+    events,
+    executor,
+    links,
+    metrics,
+    openlineage_events,
+    validation,
+)
 from mlineage.metadata import nodes as node_access
+from mlineage.metadata import parent_contexts as hierarchy
 from mlineage.metadata import types as type_access
-from mlineage.metadata.engine import WRITE, enable_wal, make_engine
+from mlineage.metadata.engine import WRITE, enable_wal, make_engine, sqlite_file
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
-from mlineage.metadata.listing import PageRequest, decode_options, encode_token
+from mlineage.metadata.listing import decode_options, encode_token, list_rows
 from mlineage.metadata.options import ListingMethods
 from mlineage.migrations import runner
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metric_series_pb2 as mpb
-from mlineage.schema import tables as t
 from mlineage.schema.tables import DEFAULT_NAMESPACE
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 
 def now_ms() -> int:
@@ -205,24 +213,14 @@ class Store(ListingMethods):
             raise FailedPreconditionError(self._read_only_reason)
         try:
             with self._write_lock, self._write_engine.begin() as connection:
-                if connection.dialect.name == "postgresql":
-                    connection.execute(text("SET LOCAL lock_timeout = '30s'"))
+                database.set_write_lock_timeout(connection)
                 yield connection
-        except MlineageError:
+        except BaseException as exc:  # e.g. a caller's own error inside store.transaction(): rolled back too
             self._types.clear()  # a rolled-back type change must not stay cached
-            raise
-        except IntegrityError as exc:
-            self._types.clear()
-            raise db_errors.integrity_error(exc) from None
-        except DataError as exc:
-            self._types.clear()
-            raise db_errors.data_error(exc) from None
-        except OperationalError as exc:
-            self._types.clear()
-            raise self._operational(exc) from None
-        except BaseException:  # e.g. a caller's own error inside store.transaction(): rolled back too
-            self._types.clear()
-            raise
+            mapped = db_errors.write_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -232,55 +230,43 @@ class Store(ListingMethods):
                 # (on SQLite; on PostgreSQL, see _read_engine, the begin sends nothing).
                 connection.begin()
                 yield connection
-        except DataError as exc:  # e.g. a filter's text literal PostgreSQL cannot compare (a NUL)
-            raise db_errors.data_error(exc) from None
-        except OperationalError as exc:
-            raise self._operational(exc) from None
+        except Exception as exc:  # e.g. a filter's text literal PostgreSQL cannot compare (a NUL)
+            mapped = db_errors.read_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     @contextlib.contextmanager
     def _raw_read(self) -> Iterator[executor.RawConnection]:
-        """A read transaction on a pooled DBAPI connection, for reads made only of executor calls.
-
-        It skips SQLAlchemy's Connection (about 30 µs a call, a third of a get by id).
-        """
+        """A read transaction on a pooled DBAPI connection, for reads made only of executor calls."""
         try:
-            fairy = self._engine.raw_connection()
-        except OperationalError as exc:
-            raise self._operational(exc) from None
-        autocommit = False
-        try:
-            connection = executor.RawConnection(self._engine.dialect, fairy)
-            dbapi_connection = fairy.dbapi_connection
-            assert dbapi_connection is not None  # a connection just taken from the pool is open
-            with executor.wrapped_errors(connection, "BEGIN"):
-                if connection.dialect.name == "sqlite":
-                    dbapi_connection.execute("BEGIN")
-                else:  # no BEGIN and ROLLBACK round trips: see _read_engine
-                    dbapi_connection.autocommit = autocommit = True
+            with executor.raw_read(self._engine) as connection:
                 yield connection
-        except DataError as exc:
-            raise db_errors.data_error(exc) from None
-        except OperationalError as exc:
-            raise self._operational(exc) from None
-        finally:
-            if autocommit:
-                with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
-                    # Read again: an invalidated connection has none (then nothing to reset).
-                    if (dbapi_connection := fairy.dbapi_connection) is not None:
-                        dbapi_connection.autocommit = False
-            fairy.close()  # the pool rolls the read transaction back
+        except Exception as exc:
+            mapped = db_errors.read_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     def reading(self) -> contextlib.AbstractContextManager[Connection]:
         """A read transaction (one consistent snapshot) for layers built on the store, such as lineage."""
         return self._read()
 
-    @staticmethod
-    def _operational(exc: DBAPIError) -> MlineageError:
-        message = str(getattr(exc, "orig", exc)).strip().splitlines()[0:1]
-        reason = message[0] if message else "database error"
-        if "locked" in reason or "deadlock" in reason or "could not serialize" in reason or "lock timeout" in reason:
-            return AbortedError(f"concurrent transaction conflict, retry: {reason}")
-        return UnavailableError(f"database unavailable: {reason}")
+    def check_database(self) -> None:
+        """Ask the database for one trivial answer; UNAVAILABLE when it does not answer."""
+        with self._read() as connection:
+            database.ping(connection)
+
+    def change_token(self) -> database.ChangeToken | None:
+        """A reader of the database's change token (equal tokens: equal data), for a cache of answers
+        such as the gRPC service's by-id cache; None where the database has none (in-memory SQLite).
+        The caller closes it."""
+        return database.change_token(self._engine)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The file of a SQLite store (as its URL names it); None for PostgreSQL or an in-memory database."""
+        return sqlite_file(self._engine.url.render_as_string(hide_password=False))
 
     # --- metric series --------------------------------------------------------------------------
 
@@ -639,30 +625,23 @@ class Store(ListingMethods):
     ) -> None:
         if not ids:
             return
-        table = kind.table
-        rows = executor.fetch(
-            connection,
-            ("existing_ids", kind.name),
-            lambda dialect: select(table.c.id).where(executor.ids_match(dialect, table.c.id)),
-            {"ids": executor.ids_param(connection, ids)},
-        )
-        missing = ids - {row[0] for row in rows}
+        missing = ids - node_access.existing_ids(connection, kind, ids)
         if missing:
             raise error(message.format(id=min(missing)))
 
     def _insert_events(
         self,
         connection: Connection,
-        events: Sequence[pb.Event],
+        event_list: Sequence[pb.Event],
         now: int,
         *,
         known_artifacts: set[int] | frozenset[int] = frozenset(),
         known_executions: set[int] | frozenset[int] = frozenset(),
     ) -> None:
         """Insert events; ``known_*`` are ids this transaction just wrote (no need to look them up)."""
-        if not events:
+        if not event_list:
             return
-        for event in events:
+        for event in event_list:
             if not event.HasField("artifact_id") or not event.HasField("execution_id"):
                 raise InvalidArgumentError("An event needs both artifact_id and execution_id.")
             if not event.type:
@@ -672,67 +651,31 @@ class Store(ListingMethods):
         self._require_ids(
             connection,
             ARTIFACT,
-            {e.artifact_id for e in events} - set(known_artifacts),
+            {e.artifact_id for e in event_list} - set(known_artifacts),
             "No artifact with the given id {id}",
         )
         self._require_ids(
             connection,
             EXECUTION,
-            {e.execution_id for e in events} - set(known_executions),
+            {e.execution_id for e in event_list} - set(known_executions),
             "No execution with the given id {id}",
         )
         seen = set()
-        for event in events:
+        for event in event_list:
             key = (event.artifact_id, event.execution_id, event.type)
             if key in seen:
                 raise AlreadyExistsError(f"Given event already exists: {key} appears twice in the request")
             seen.add(key)
-        rows = [
-            {
-                "artifact_id": event.artifact_id,
-                "execution_id": event.execution_id,
-                "type": event.type,
-                "path": _path_json(event) if event.HasField("path") else None,
-                "milliseconds_since_epoch": event.milliseconds_since_epoch
-                if event.HasField("milliseconds_since_epoch")
-                else now,
-                "system_metadata": event.system_metadata.SerializeToString()
-                if event.HasField("system_metadata")
-                else None,
-            }
-            for event in events
-        ]
-        try:
-            # No savepoint: a duplicate fails the whole call, whose transaction is rolled back anyway.
-            columns = tuple(rows[0])
-            executor.execute_many(
-                connection,
-                ("insert_events", columns),
-                lambda _: insert(t.events).values({c: bindparam(f"p_{c}") for c in columns}),
-                [{f"p_{c}": row[c] for c in columns} for row in rows],
-            )
-        except IntegrityError:
-            raise AlreadyExistsError(
-                "Given event already exists: an event with the same (artifact_id, execution_id, type)"
-            ) from None
+        events.insert_events(connection, [events.event_row(event, now) for event in event_list])
 
     def put_events(self, events: Sequence[pb.Event]) -> None:
         with self._write() as connection:
             self._insert_events(connection, events, now_ms())
 
-    def _link(self, connection: Connection, table, context_ids: Sequence[int], column: str, ids: Sequence[int]) -> None:
-        """Insert (context, node) edges that do not exist yet (MLMD: a no-op when present)."""
-        pairs = sorted({(c, i) for c in context_ids for i in ids})
-        if not pairs:
-            return
-        executor.execute_many(
-            connection,
-            ("link", table.name),
-            lambda dialect: _insert_ignoring_duplicates(dialect, table).values(
-                context_id=bindparam("p_context"), **{column: bindparam("p_node")}
-            ),
-            [{"p_context": c, "p_node": i} for c, i in pairs],
-        )
+    @staticmethod
+    def _link(connection: Connection, kind: NodeKind, context_ids: Sequence[int], ids: Sequence[int]) -> None:
+        """Link every node of ``ids`` (of ``kind``) to every context of ``context_ids`` (MLMD: a no-op when present)."""
+        links.link(connection, kind, ((c, i) for c in context_ids for i in ids))
 
     def put_attributions_and_associations(
         self, attributions: Sequence[pb.Attribution], associations: Sequence[pb.Association]
@@ -752,18 +695,17 @@ class Store(ListingMethods):
             for attribution in attributions:
                 by_context.setdefault(attribution.context_id, []).append(attribution.artifact_id)
             for context_id, artifact_ids in by_context.items():
-                self._link(connection, t.attributions, [context_id], "artifact_id", artifact_ids)
+                self._link(connection, ARTIFACT, [context_id], artifact_ids)
             by_context = {}
             for association in associations:
                 by_context.setdefault(association.context_id, []).append(association.execution_id)
             for context_id, execution_ids in by_context.items():
-                self._link(connection, t.associations, [context_id], "execution_id", execution_ids)
+                self._link(connection, EXECUTION, [context_id], execution_ids)
 
     def put_parent_contexts(self, parent_contexts: Sequence[pb.ParentContext]) -> None:
         with self._write() as connection:
-            if connection.dialect.name == "postgresql":
-                # Serialise hierarchy changes so two concurrent calls cannot close a cycle together.
-                connection.execute(text("SELECT pg_advisory_xact_lock(7265110)"))
+            # Serialise hierarchy changes so two concurrent calls cannot close a cycle together.
+            hierarchy.lock_hierarchy(connection)
             for edge in parent_contexts:
                 if not edge.HasField("child_id") or not edge.HasField("parent_id"):
                     raise InvalidArgumentError("A parent context needs both child_id and parent_id.")
@@ -779,30 +721,16 @@ class Store(ListingMethods):
                         f"There is a cycle detected of the given relationship: context {edge.child_id} "
                         "cannot be its own parent"
                     )
-                exists = connection.execute(
-                    select(t.parent_contexts.c.child_id).where(
-                        and_(t.parent_contexts.c.child_id == edge.child_id, t.parent_contexts.c.parent_id == edge.parent_id)
-                    )
-                ).first()
-                if exists:
+                if hierarchy.edge_exists(connection, edge.child_id, edge.parent_id):
                     raise AlreadyExistsError(
                         f"Given parent_context already exists: child_id {edge.child_id}, parent_id {edge.parent_id}"
                     )
-                if edge.child_id in self._ancestors(connection, edge.parent_id):
+                if edge.child_id in hierarchy.ancestors(connection, edge.parent_id):
                     raise InvalidArgumentError(
                         f"There is a cycle detected of the given relationship: context {edge.child_id} is "
                         f"already an ancestor of context {edge.parent_id}"
                     )
-                connection.execute(insert(t.parent_contexts).values(child_id=edge.child_id, parent_id=edge.parent_id))
-
-    @staticmethod
-    def _ancestors(connection: Connection, context_id: int) -> set[int]:
-        edges = t.parent_contexts
-        seed = select(edges.c.parent_id.label("id")).where(edges.c.child_id == context_id).cte(
-            "ancestors", recursive=True
-        )
-        seed = seed.union(select(edges.c.parent_id).join(seed, edges.c.child_id == seed.c.id))
-        return set(connection.execute(select(seed.c.id)).scalars())
+                hierarchy.insert_edge(connection, edge.child_id, edge.parent_id)
 
     # --- composite writes -----------------------------------------------------------------------
 
@@ -825,26 +753,20 @@ class Store(ListingMethods):
                 ids.append(context.id)
                 continue
             if not context.HasField("id") and reuse_if_exists:
-                existing = connection.execute(
-                    select(t.contexts.c.id).where(
-                        and_(t.contexts.c.type_id == context.type_id, t.contexts.c.name == context.name)
-                    )
-                ).scalar()
+                existing = node_access.context_id_by_type_and_name(connection, context.type_id, context.name)
                 if existing is not None:
                     ids.append(existing)
                     continue
                 try:
-                    with connection.begin_nested():
+                    with executor.savepoint(connection):
                         ids.extend(self._upsert_nodes(connection, CONTEXT, [context], now=now))
                 except AlreadyExistsError:
                     raise
-                except IntegrityError:
+                except Exception as exc:
+                    if not db_errors.is_conflict(exc):
+                        raise
                     # Another writer created it between our look-up and insert: reuse theirs.
-                    existing = connection.execute(
-                        select(t.contexts.c.id).where(
-                            and_(t.contexts.c.type_id == context.type_id, t.contexts.c.name == context.name)
-                        )
-                    ).scalar()
+                    existing = node_access.context_id_by_type_and_name(connection, context.type_id, context.name)
                     if existing is None:
                         raise
                     ids.append(existing)
@@ -857,13 +779,7 @@ class Store(ListingMethods):
         wanted = [a.external_id for a in artifacts if not a.HasField("id") and a.external_id]
         if not wanted:
             return list(artifacts)
-        found = dict(
-            connection.execute(
-                select(t.artifacts.c.external_id, t.artifacts.c.id).where(
-                    and_(t.artifacts.c.namespace == self._namespace, t.artifacts.c.external_id.in_(wanted))
-                )
-            ).all()
-        )
+        found = node_access.artifact_ids_by_external_ids(connection, self._namespace, wanted)
         result = []
         for artifact in artifacts:
             if not artifact.HasField("id") and artifact.external_id in found:
@@ -927,8 +843,8 @@ class Store(ListingMethods):
                 force_reuse=force_reuse_context,
                 now=now,
             )
-            self._link(connection, t.associations, context_ids, "execution_id", [execution_id])
-            self._link(connection, t.attributions, context_ids, "artifact_id", all_artifact_ids)
+            self._link(connection, EXECUTION, context_ids, [execution_id])
+            self._link(connection, ARTIFACT, context_ids, all_artifact_ids)
         return execution_id, all_artifact_ids, context_ids
 
     @staticmethod
@@ -995,8 +911,8 @@ class Store(ListingMethods):
             self._insert_events(
                 connection, events, now, known_artifacts=set(artifact_ids), known_executions=set(execution_ids)
             )
-            self._link(connection, t.attributions, context_ids, "artifact_id", artifact_ids)
-            self._link(connection, t.associations, context_ids, "execution_id", execution_ids)
+            self._link(connection, ARTIFACT, context_ids, artifact_ids)
+            self._link(connection, EXECUTION, context_ids, execution_ids)
         return execution_ids, artifact_ids, context_ids
 
     # --- node reads -----------------------------------------------------------------------------
@@ -1030,14 +946,9 @@ class Store(ListingMethods):
         if not external_ids:
             return []
         self._check_external_ids(external_ids)
-        table = kind.table
         wanted = [external_id for external_id in external_ids if validation.storable(external_id)]
         with self._read() as connection:
-            found = node_access.read_nodes_where(
-                connection,
-                kind,
-                and_(table.c.namespace == self._namespace, table.c.external_id.in_(wanted)),
-            ) if wanted else []
+            found = node_access.nodes_by_external_ids(connection, kind, self._namespace, wanted)
         if not found:
             raise NotFoundError(f"No {kind.name}s found for external_ids.")  # as MLMD: none at all is NOT_FOUND
         return found
@@ -1056,11 +967,7 @@ class Store(ListingMethods):
         if not uris:
             return []
         with self._read() as connection:
-            return node_access.read_nodes_where(
-                connection,
-                ARTIFACT,
-                and_(t.artifacts.c.namespace == self._namespace, t.artifacts.c.uri.in_(uris)),
-            )
+            return node_access.artifacts_by_uris(connection, self._namespace, uris)
 
     def _by_type_and_name(self, kind: NodeKind, type_name: str, name: str, type_version: str | None):
         if not all(validation.storable(text) for text in (type_name, name, type_version or "")):
@@ -1069,10 +976,7 @@ class Store(ListingMethods):
             info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)
             if info is None:
                 return None
-            found = node_access.read_nodes_where(
-                connection, kind, and_(kind.table.c.type_id == info.id, kind.table.c.name == name)
-            )
-        return found[0] if found else None
+            return node_access.node_by_type_and_name(connection, kind, info.id, name)
 
     def get_artifact_by_type_and_name(
         self, type_name: str, artifact_name: str, type_version: str | None = None
@@ -1113,7 +1017,7 @@ class Store(ListingMethods):
         kind = KINDS[kind_name]
         scope = f"{kind_name}:type={type_name}:{type_version}:context={context_id}"
         request = decode_options(options, scope)
-        params: dict[str, Any] = {"l_namespace": self._namespace}
+        type_id: int | None = None
         if type_name is not None and not validation.storable(type_name + (type_version or "")):
             return [], ""
         with self._read() as connection:
@@ -1121,26 +1025,10 @@ class Store(ListingMethods):
                 info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)
                 if info is None:
                     return [], ""
-                params["l_type"] = info.id
-            if context_id is not None:
-                if kind is CONTEXT:
-                    raise InvalidArgumentError("contexts cannot be listed by context")
-                params["l_context"] = context_id
-            if request.after is not None:
-                params["l_after_value"], params["l_after_id"] = request.after
-            if request.page_size is not None:
-                params["l_limit"] = request.page_size + 1
-            shape = (
-                kind_name,
-                request.filter_query,
-                request.order_column,
-                request.ascending,
-                type_name is not None,
-                context_id is not None,
-                request.after is not None,
-                request.page_size is not None,
-            )
-            rows = executor.fetch(connection, ("list", shape), _list_statement(kind, request, shape), params)
+                type_id = info.id
+            if context_id is not None and kind is CONTEXT:
+                raise InvalidArgumentError("contexts cannot be listed by context")
+            rows = list_rows(connection, kind, request, self._namespace, type_id=type_id, context_id=context_id)
             token = ""
             if request.page_size is not None and len(rows) > request.page_size:
                 rows = rows[: request.page_size]
@@ -1159,30 +1047,25 @@ class Store(ListingMethods):
 
     # --- neighbourhood reads --------------------------------------------------------------------
 
-    def _contexts_of(self, table, column: str, node_id: int) -> list[pb.Context]:
-        member = select(table.c.context_id).where(table.c[column] == node_id)
+    def _contexts_of(self, kind: NodeKind, node_id: int) -> list[pb.Context]:
         with self._read() as connection:
-            contexts = node_access.read_nodes_where(connection, CONTEXT, t.contexts.c.id.in_(member))
+            contexts = links.contexts_of(connection, kind, node_id)
         if not contexts:
             # MLMD answers NOT_FOUND, not an empty list, for a node in no context (or no such node).
-            raise NotFoundError(f"No contexts found for {column}: {node_id}")
+            raise NotFoundError(f"No contexts found for {kind.owner_column}: {node_id}")
         return contexts
 
     def get_contexts_by_artifact(self, artifact_id: int) -> list[pb.Context]:
-        return self._contexts_of(t.attributions, "artifact_id", artifact_id)
+        return self._contexts_of(ARTIFACT, artifact_id)
 
     def get_contexts_by_execution(self, execution_id: int) -> list[pb.Context]:
-        return self._contexts_of(t.associations, "execution_id", execution_id)
+        return self._contexts_of(EXECUTION, execution_id)
 
     def _related_contexts(self, context_ids: Sequence[int], *, parents: bool) -> dict[int, list[pb.Context]]:
-        edges = t.parent_contexts
-        source, target = (edges.c.child_id, edges.c.parent_id) if parents else (edges.c.parent_id, edges.c.child_id)
         ids = list(dict.fromkeys(context_ids))
         result: dict[int, list[pb.Context]] = {i: [] for i in ids}
         with self._read() as connection:
-            pairs: list[Row] = []
-            for part in node_access.chunks(ids):
-                pairs.extend(connection.execute(select(source, target).where(source.in_(part))).all())
+            pairs = hierarchy.related(connection, ids, parents=parents)
             contexts = {
                 c.id: c for c in node_access.read_nodes(connection, CONTEXT, sorted({p[1] for p in pairs}))
             }
@@ -1202,22 +1085,15 @@ class Store(ListingMethods):
     def get_children_contexts_by_contexts(self, context_ids: Sequence[int]) -> dict[int, list[pb.Context]]:
         return self._related_contexts(context_ids, parents=False)
 
-    def _events(self, column: str, ids: Sequence[int]) -> list[pb.Event]:
-        ids = list(dict.fromkeys(ids))
-        rows: list[Row] = []
+    def _events(self, kind: NodeKind, ids: Sequence[int]) -> list[pb.Event]:
         with self._read() as connection:
-            for part in node_access.chunks(ids):
-                rows.extend(
-                    connection.execute(select(t.events).where(t.events.c[column].in_(part)).order_by(t.events.c.id))
-                )
-        rows.sort(key=lambda row: row.id)
-        return [_event_message(row) for row in rows]
+            return events.events_of_nodes(connection, kind, ids)
 
     def get_events_by_execution_ids(self, execution_ids: Sequence[int]) -> list[pb.Event]:
-        return self._events("execution_id", execution_ids)
+        return self._events(EXECUTION, execution_ids)
 
     def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[pb.Event]:
-        return self._events("artifact_id", artifact_ids)
+        return self._events(ARTIFACT, artifact_ids)
 
 
     # --- lineage --------------------------------------------------------------------------------
@@ -1406,75 +1282,6 @@ def _fitting(messages: Sequence, max_bytes: int) -> int:
         if total > max_bytes and count:
             return count
     return len(messages)
-
-
-def _list_statement(kind: NodeKind, request: PageRequest, shape: tuple):
-    """A builder of the listing SELECT for one shape of request; values arrive as ``l_*`` parameters."""
-    _, filter_query, _, _, by_type, by_context, resuming, limited = shape
-    table = kind.table
-
-    def build(_dialect: str):
-        conditions: list[Any] = [table.c.namespace == bindparam("l_namespace")]
-        if by_type:
-            conditions.append(table.c.type_id == bindparam("l_type"))
-        if by_context:
-            edges = t.attributions if kind is ARTIFACT else t.associations
-            member = select(edges.c[kind.owner_column]).where(edges.c.context_id == bindparam("l_context"))
-            conditions.append(table.c.id.in_(member))
-        if filter_query:
-            from mlineage.metadata.filter_query import compile_filter
-
-            conditions.append(compile_filter(kind.name, filter_query))
-        if resuming:
-            conditions.append(request.bound_resume_condition(kind))
-        stmt = node_access.node_select(kind).where(and_(*conditions)).order_by(*request.order_by(kind))
-        if limited:
-            stmt = stmt.limit(bindparam("l_limit"))
-        return stmt
-
-    return build
-
-
-def _insert_ignoring_duplicates(dialect_name: str, table):
-    """INSERT … ON CONFLICT DO NOTHING, in the given dialect."""
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
-
-
-def _path_json(event: pb.Event) -> str:
-    steps = []
-    for step in event.path.steps:
-        which = step.WhichOneof("value")
-        if which == "index":
-            steps.append({"index": step.index})
-        elif which == "key":
-            steps.append({"key": step.key})
-        else:
-            steps.append({})
-    return json.dumps(steps, separators=(",", ":"))
-
-
-def _event_message(row) -> pb.Event:
-    event = pb.Event(artifact_id=row.artifact_id, execution_id=row.execution_id, type=row.type)
-    if row.milliseconds_since_epoch is not None:
-        event.milliseconds_since_epoch = row.milliseconds_since_epoch
-    if row.path is not None:
-        path = event.path
-        path.SetInParent()
-        for step in json.loads(row.path):
-            added = path.steps.add()
-            if "index" in step:
-                added.index = step["index"]
-            elif "key" in step:
-                added.key = step["key"]
-    if row.system_metadata is not None:
-        event.system_metadata.ParseFromString(bytes(row.system_metadata))
-    return event
 
 
 __all__ = ["Store", "now_ms"]

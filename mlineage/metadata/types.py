@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 
 from mlineage.errors import (
     AlreadyExistsError,
@@ -14,7 +14,7 @@ from mlineage.errors import (
     NotFoundError,
     UnimplementedError,
 )
-from mlineage.metadata import executor
+from mlineage.metadata import dialect, executor
 from mlineage.metadata.kinds import KIND_BY_TYPE_KIND, NodeKind
 from mlineage.metadata.values import TYPE_NAMES, UNKNOWN
 from mlineage.proto import SYSTEM_TYPE_NAMES
@@ -69,8 +69,12 @@ _TYPE_COLUMNS = (
 )
 
 
+Connection = executor.AnyConnection
+
+
 def _load(connection: Connection, where) -> list[TypeInfo]:
-    rows = connection.execute(select(*_TYPE_COLUMNS).where(where).order_by(t.types.c.id)).all()
+    """Types matching a condition built for one request, by id, with their declared properties."""
+    rows = executor.run(connection, lambda _: select(*_TYPE_COLUMNS).where(where).order_by(t.types.c.id)).all()
     return _infos(connection, rows)
 
 
@@ -99,10 +103,10 @@ def _infos(connection: Connection, rows: Sequence) -> list[TypeInfo]:
     found = executor.fetch(
         connection,
         "type_properties",
-        lambda dialect: select(props.c.type_id, props.c.name, props.c.data_type)
-        .where(executor.ids_match(dialect, props.c.type_id))
+        lambda dialect_name: select(props.c.type_id, props.c.name, props.c.data_type)
+        .where(dialect.ids_match(dialect_name, props.c.type_id))
         .order_by(props.c.type_id, props.c.name),
-        {"ids": executor.ids_param(connection, list(infos))},
+        {"ids": dialect.ids_param(connection.dialect.name, list(infos))},
     )
     for type_id, name, data_type in found:
         infos[type_id].properties[name] = data_type
@@ -156,11 +160,11 @@ def types_by_ids(connection: executor.AnyConnection, kind: NodeKind, ids: Sequen
     rows = executor.fetch(
         connection,
         "types_by_ids_with_properties",
-        lambda dialect: select(*_TYPE_COLUMNS, props.c.name, props.c.data_type)
+        lambda dialect_name: select(*_TYPE_COLUMNS, props.c.name, props.c.data_type)
         .select_from(t.types.outerjoin(props, props.c.type_id == t.types.c.id))
-        .where(executor.ids_match(dialect, t.types.c.id), t.types.c.kind == bindparam("kind"))
+        .where(dialect.ids_match(dialect_name, t.types.c.id), t.types.c.kind == bindparam("kind"))
         .order_by(t.types.c.id, props.c.name),
-        {"ids": executor.ids_param(connection, sorted(set(ids))), "kind": kind.type_kind},
+        {"ids": dialect.ids_param(connection.dialect.name, sorted(set(ids))), "kind": kind.type_kind},
     )
     found: dict[int, TypeInfo] = {}
     for row in rows:
@@ -299,9 +303,23 @@ def upsert_type(
     if message.external_id and message.external_id != stored.external_id:
         updates["external_id"] = message.external_id
     if updates:
-        connection.execute(update(t.types).where(t.types.c.id == stored.id).values(**updates))
+        update_type(connection, stored.id, updates)
         changed = True
     return stored.id, changed
+
+
+def update_type(connection: Connection, type_id: int, values: dict[str, object]) -> None:
+    """Set columns of one stored type (its base type, its external_id); raises the driver's
+    IntegrityError for an external_id another type of the kind has."""
+    columns = tuple(sorted(values))
+    executor.execute_many(
+        connection,
+        ("update_type", columns),
+        lambda _: update(t.types).where(t.types.c.id == bindparam("p_type_id")).values(
+            {c: bindparam(f"p_{c}") for c in columns}
+        ),
+        [{"p_type_id": type_id, **{f"p_{c}": values[c] for c in columns}}],
+    )
 
 
 def _insert_type(connection: Connection, kind: NodeKind, message, version: str, namespace: str) -> int:
