@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from mlineage import __version__
@@ -59,15 +58,11 @@ def _add_health(app: FastAPI, store: Store) -> None:
         """The process is up."""
         return {"status": "ok"}
 
-    def ping() -> None:
-        with store.reading() as connection:
-            connection.execute(text("SELECT 1"))
-
     @app.get("/readyz", tags=["health"], responses=status_response)
     async def readyz():
         """The database answers (503 UNAVAILABLE if it does not)."""
         try:
-            await run_in_threadpool(ping)
+            await run_in_threadpool(store.check_database)
         except Exception as exc:  # noqa: BLE001 - readiness reports, never raises
             return error_response(codes.UNAVAILABLE, f"the database does not answer: {type(exc).__name__}")
         return {"status": "ok", "read_only": store.read_only}

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from mlineage.api import requests
 from mlineage.api.rest.io import Documentation, read_message, respond
 from mlineage.api.rest.params import MAX_ID
 from mlineage.errors import InvalidArgumentError
+from mlineage.metadata.kinds import ARTIFACT, EXECUTION
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
@@ -45,17 +47,17 @@ def router(store: Store, docs: Documentation) -> APIRouter:
         **docs.documented(body=svc.PutEventsRequest, response=svc.PutEventsResponse),
     )
 
-    def events(artifact_ids: list[int] | None, execution_ids: list[int] | None):
-        if bool(artifact_ids) == bool(execution_ids):
-            raise InvalidArgumentError("give either artifact_id or execution_id (one or more), not both")
-        if artifact_ids:
-            return store.get_events_by_artifact_ids(artifact_ids)
-        return store.get_events_by_execution_ids(execution_ids or [])
-
     async def list_events(artifact_id: IdsParam = None, execution_id: IdsParam = None):
-        return respond(svc.GetEventsByExecutionIDsResponse(events=await run_in_threadpool(events, artifact_id, execution_id)))
+        if bool(artifact_id) == bool(execution_id):
+            raise InvalidArgumentError("give either artifact_id or execution_id (one or more), not both")
+        kind, ids = (ARTIFACT, artifact_id) if artifact_id else (EXECUTION, execution_id or [])
+        events = await run_in_threadpool(requests.events_of, store, kind, ids)
+        return respond(svc.GetEventsByExecutionIDsResponse(events=events))
 
-    list_events.__doc__ = "The events of the given artifacts, or of the given executions (repeat the parameter)."
+    list_events.__doc__ = (
+        "The events of the given artifacts, or of the given executions (repeat the parameter); "
+        "NOT_FOUND if an id is of no node."
+    )
     routes.add_api_route(
         "/events", list_events, methods=["GET"], tags=["events"], summary="List events",
         **docs.documented(response=svc.GetEventsByExecutionIDsResponse),

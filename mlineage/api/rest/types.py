@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
@@ -61,15 +62,34 @@ def router(store: Store, docs: Documentation) -> APIRouter:
     return routes
 
 
+class _TypeMethods(NamedTuple):
+    """The store methods of one kind's types."""
+
+    put: Callable[..., int]
+    by_name: Callable[[str, str | None], Any]
+    by_ids: Callable[[Sequence[int]], list[Any]]
+    every: Callable[[], list[Any]]
+    by_external_ids: Callable[[Sequence[str]], list[Any]]
+
+
+def _methods(store: Store, node_kind: NodeKind) -> _TypeMethods:
+    if node_kind is ARTIFACT:
+        return _TypeMethods(store.put_artifact_type, store.get_artifact_type, store.get_artifact_types_by_id,
+                            store.get_artifact_types, store.get_artifact_types_by_external_ids)
+    if node_kind is EXECUTION:
+        return _TypeMethods(store.put_execution_type, store.get_execution_type, store.get_execution_types_by_id,
+                            store.get_execution_types, store.get_execution_types_by_external_ids)
+    return _TypeMethods(store.put_context_type, store.get_context_type, store.get_context_types_by_id,
+                        store.get_context_types, store.get_context_types_by_external_ids)
+
+
 def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: NodeKind, list_response) -> None:
-    kind, message = node_kind.name, node_kind.type_message
-    path = f"/{kind}_types"
+    message = node_kind.type_message
+    path = f"/{node_kind.name}_types"
     tag = "types"
-    put = getattr(store, f"put_{kind}_type")
-    get_by_name = getattr(store, f"get_{kind}_type")
-    get_by_ids = getattr(store, f"get_{kind}_types_by_id")
-    get_all = getattr(store, f"get_{kind}_types")
-    get_by_external_ids = getattr(store, f"get_{kind}_types_by_external_ids")
+    methods = _methods(store, node_kind)
+    put, get_by_name, get_by_ids = methods.put, methods.by_name, methods.by_ids
+    get_all, get_by_external_ids = methods.every, methods.by_external_ids
     list_field = list_response.DESCRIPTOR.fields[0].name
 
     async def upsert(request: Request, can_add_fields: FlagParam = False, can_omit_fields: FlagParam = False):
@@ -79,33 +99,33 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: N
         return respond(stored)
 
     upsert.__doc__ = (
-        f"Create the {kind} type, or return the stored one with the same name and version. "
+        f"Create the {node_kind.name} type, or return the stored one with the same name and version. "
         "A change to it needs `can_add_fields` (new properties) or `can_omit_fields` (fewer); "
         "changing a property's value type is ALREADY_EXISTS."
     )
     routes.add_api_route(
-        path, upsert, methods=["POST"], tags=[tag], summary=f"Upsert a {kind} type",
+        path, upsert, methods=["POST"], tags=[tag], summary=f"Upsert a {node_kind.name} type",
         **docs.documented(body=message, response=message),
     )
 
     async def by_name(name: NameParam, version: VersionParam = None):
         return respond(await run_in_threadpool(get_by_name, name, version or None))
 
-    by_name.__doc__ = f"The {kind} type with this name and version; NOT_FOUND if none."
+    by_name.__doc__ = f"The {node_kind.name} type with this name and version; NOT_FOUND if none."
     routes.add_api_route(
-        f"{path}/by-name", by_name, methods=["GET"], tags=[tag], summary=f"Get a {kind} type by name",
+        f"{path}/by-name", by_name, methods=["GET"], tags=[tag], summary=f"Get a {node_kind.name} type by name",
         **docs.documented(response=message),
     )
 
     async def by_id(type_id: TypeId):
         found = await run_in_threadpool(get_by_ids, [type_id])
         if not found:
-            raise NotFoundError(f"no {kind} type with id {type_id}")
+            raise NotFoundError(f"no {node_kind.name} type with id {type_id}")
         return respond(found[0])
 
-    by_id.__doc__ = f"The {kind} type with this id."
+    by_id.__doc__ = f"The {node_kind.name} type with this id."
     routes.add_api_route(
-        f"{path}/{{type_id}}", by_id, methods=["GET"], tags=[tag], summary=f"Get a {kind} type",
+        f"{path}/{{type_id}}", by_id, methods=["GET"], tags=[tag], summary=f"Get a {node_kind.name} type",
         **docs.documented(response=message),
     )
 
@@ -119,9 +139,9 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: N
             found = await run_in_threadpool(get_all)
         return respond(list_response(**{list_field: found}))
 
-    list_types.__doc__ = f"Every {kind} type, or those with the given external ids."
+    list_types.__doc__ = f"Every {node_kind.name} type, or those with the given external ids."
     routes.add_api_route(
-        path, list_types, methods=["GET"], tags=[tag], summary=f"List {kind} types",
+        path, list_types, methods=["GET"], tags=[tag], summary=f"List {node_kind.name} types",
         **docs.documented(response=list_response),
     )
 
