@@ -108,18 +108,18 @@ def _starting_query(connection: Connection, kind: NodeKind, query: str, namespac
 
 
 def _ending(options: pb.LineageSubgraphQueryOptions) -> Ending:
-    queries: dict[str, str | None] = {}
+    tests = {}
     include = {}
     for kind, field in ((ARTIFACT, "ending_artifacts"), (EXECUTION, "ending_executions")):
         ending = getattr(options, field)
         has_filter = options.HasField(field) and ending.HasField("filter_query")
-        queries[kind.name] = ending.filter_query if has_filter else None
-        include[kind.name] = ending.include_ending_nodes
+        tests[kind] = filter_test({kind: ending.filter_query}) if has_filter else None
+        include[kind] = ending.include_ending_nodes
     return Ending(
-        artifacts=filter_test({"artifact": queries["artifact"]}) if queries["artifact"] is not None else None,
-        executions=filter_test({"execution": queries["execution"]}) if queries["execution"] is not None else None,
-        include_artifacts=include["artifact"],
-        include_executions=include["execution"],
+        artifacts=tests[ARTIFACT],
+        executions=tests[EXECUTION],
+        include_artifacts=include[ARTIFACT],
+        include_executions=include[EXECUTION],
     )
 
 
@@ -177,6 +177,15 @@ def subgraph_walk(
     )
 
 
+#: The LineageGraph fields that hold types (the server answers every type of the store in them).
+TYPE_FIELDS = frozenset({"artifact_types", "execution_types", "context_types"})
+
+
+def mask_fields(read_mask: Sequence[str]) -> set[str]:
+    """The LineageGraph fields a GetLineageSubgraph read mask asks the server for."""
+    return _mask(read_mask)
+
+
 def _mask(read_mask: Sequence[str]) -> set[str]:
     # As MLMD: an empty mask is every field; a path is a top-level field name or nothing.
     if not read_mask:
@@ -191,10 +200,15 @@ def lineage_subgraph(
     *,
     dehydrated: bool = False,
     into: pb.LineageGraph | None = None,
+    with_types: bool = True,
 ) -> pb.LineageGraph:
     """GetLineageSubgraph as MLMD's server answers it (``dehydrated=True``: nodes are ids only), filled
-    into ``into`` when given (e.g. a response's field, so that the answer is not copied)."""
+    into ``into`` when given (e.g. a response's field, so that the answer is not copied).
+    ``with_types=False`` leaves out the ``*_types`` fields (every type of the store), for a caller
+    that answers them from what it already holds (the gRPC service's by-id cache)."""
     fields = _mask(read_mask)
+    if not with_types:
+        fields -= TYPE_FIELDS
     with store.reading() as connection:
         walk = subgraph_walk(connection, options, store.namespace, with_memberships=bool(_MEMBERSHIP_FIELDS & fields))
         found_memberships = None
@@ -275,11 +289,11 @@ def lineage_graph(store: Store, options: pb.LineageGraphQueryOptions) -> pb.Line
         if stop.max_num_hops < 0:
             raise InvalidArgumentError(f"max_num_hops cannot be negative: max_num_hops ={stop.max_num_hops}")
         hops = min(stop.max_num_hops, LINEAGE_GRAPH_MAX_HOPS)
-    seeds, _ = store.list_nodes("artifact", options.artifacts_options)
+    seeds, _ = store.list_nodes(ARTIFACT.name, options.artifacts_options)
     if not seeds:
         raise NotFoundError("The query_nodes condition does not match any nodes to do traversal.")
     keep = filter_test(
-        {"artifact": stop.boundary_artifacts or None, "execution": stop.boundary_executions or None},
+        {ARTIFACT: stop.boundary_artifacts or None, EXECUTION: stop.boundary_executions or None},
         missing_passes=True,
     )
     max_nodes = options.max_node_size if options.max_node_size > 0 else None

@@ -27,8 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
-
 from mlineage.metadata import executor
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
 from mlineage.metadata.lineage_engine.reads import EventEdge
@@ -61,7 +59,7 @@ class StartingQuery:
     params: dict[str, Any]
 
 
-def supported(connection: Connection) -> bool:
+def supported(connection: executor.AnyConnection) -> bool:
     return connection.dialect.name in DIALECTS
 
 
@@ -98,7 +96,7 @@ SELECT {_EVENT}, v.id, v.artifact_id, v.execution_id, v.type, v.path, v.millisec
 
 
 @functools.lru_cache(maxsize=256)
-def _statement(direction: Direction, with_memberships: bool, start: tuple[str, str] | None = None) -> str:
+def _statement(direction: Direction, with_memberships: bool, start: tuple[NodeKind, str] | None = None) -> str:
     """The walk; ``start`` = (kind of the starting nodes, a SELECT of their ids in order) puts the
     starting nodes' query in the same statement, the starting ids then coming back tagged _START."""
     from_artifacts = _types_clause(step_event_types(direction, ARTIFACT))
@@ -106,11 +104,11 @@ def _statement(direction: Direction, with_memberships: bool, start: tuple[str, s
     if start is None:
         head, source, first_a, first_e, start_rows = "", "", "CAST(%(walk_a)s AS bigint[])", "CAST(%(walk_e)s AS bigint[])", ""
     else:
-        kind_name, select_ids = start
+        start_kind, select_ids = start
         head = f"start(ids) AS MATERIALIZED (SELECT CAST(ARRAY({select_ids}) AS bigint[])),\n"
         source = " FROM start"
         empty = "CAST(ARRAY[] AS bigint[])"
-        first_a, first_e = ("ids", empty) if kind_name == ARTIFACT.name else (empty, "ids")
+        first_a, first_e = ("ids", empty) if start_kind is ARTIFACT else (empty, "ids")
         start_rows = f"""
 UNION ALL
 SELECT {_START}, s.id, s.ord, NULL, NULL, NULL, NULL, NULL
@@ -141,7 +139,7 @@ nodes(kind, id, hop) AS (
 
 
 def walk(
-    connection: Connection,
+    connection: executor.AnyConnection,
     *,
     artifact_ids: Sequence[int] = (),
     execution_ids: Sequence[int] = (),
@@ -161,16 +159,10 @@ def walk(
         sql = _statement(direction, with_memberships)
         params: dict[str, Any] = {"walk_a": artifacts, "walk_e": executions, "walk_hops": max_hops}
     else:
-        sql = _statement(direction, with_memberships, (start.kind.name, start.sql))
+        sql = _statement(direction, with_memberships, (start.kind, start.sql))
         params = {**start.params, "walk_hops": max_hops}
-    cursor = connection.connection.cursor()
-    try:
-        # Database errors as SQLAlchemy's, which the store's read maps (UNAVAILABLE, INVALID_ARGUMENT, …).
-        with executor.wrapped_errors(connection, sql):
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    # Database errors come back as SQLAlchemy's, which the store's read maps (UNAVAILABLE, INVALID_ARGUMENT, …).
+    rows = executor.fetch_text(connection, sql, params)
     result = StatementWalk()
     reached: dict[int, list[tuple[int, int]]] = {_ARTIFACT: [], _EXECUTION: []}
     events: dict[int, tuple] = {}

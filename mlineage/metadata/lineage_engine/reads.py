@@ -1,20 +1,43 @@
-"""Raw reads for lineage: the events of a frontier, event rows, memberships and types, by id lists."""
+"""Lineage reads: the events of a frontier, event rows, memberships and types, by id lists.
+
+Every statement is a SQLAlchemy construct run through the executor, compiled
+once per shape and cached, with ids and event types bound, never spliced, so
+SQLite's statement cache and PostgreSQL's prepared statements are reused hop
+after hop; the executor runs them on the driver's cursor, below SQLAlchemy's
+per-statement overhead, which at fifty hops would be most of a query's time.
+A hop's ids are an ``IN`` list on SQLite (one statement per list length;
+measured faster there than a JSON array) and one array parameter on
+PostgreSQL; the other reads take their ids as one parameter on both
+(``dialect.ids_match``).
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
+from mlineage.metadata import dialect, executor
 from mlineage.metadata.kinds import ARTIFACT, NodeKind
+from mlineage.metadata.links import membership_table
+from mlineage.schema import tables as t
 
-#: Ids per IN list; well below SQLite's bound-parameter limit.
-_BATCH = 900
-#: Ids per JSON array or PostgreSQL array parameter.
-_BIG_BATCH = 10_000
-_FULL_COLUMNS = "id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata"
+_EVENTS = t.events
+_EDGE_COLUMNS = (_EVENTS.c.id, _EVENTS.c.artifact_id, _EVENTS.c.execution_id, _EVENTS.c.type)
+_FULL_COLUMNS = (*_EDGE_COLUMNS, _EVENTS.c.path, _EVENTS.c.milliseconds_since_epoch, _EVENTS.c.system_metadata)
+_TYPE_COLUMNS = (
+    t.types.c.id,
+    t.types.c.kind,
+    t.types.c.name,
+    t.types.c.version,
+    t.types.c.namespace,
+    t.types.c.description,
+    t.types.c.external_id,
+    t.types.c.base_type,
+    t.types.c.input_type,
+    t.types.c.output_type,
+)
 
 
 class EventEdge(NamedTuple):
@@ -26,99 +49,97 @@ class EventEdge(NamedTuple):
     type: int
 
 
+def _hop_statement(kind: NodeKind, count: int, types: tuple[int, ...] | None, full: bool) -> executor.Builder:
+    column = _EVENTS.c.artifact_id if kind is ARTIFACT else _EVENTS.c.execution_id
+
+    def build(dialect_name: str):
+        conditions = [dialect.ids_in(dialect_name, column, count, "n")]
+        if types is not None:
+            conditions.append(dialect.ids_in(dialect_name, _EVENTS.c.type, len(types), "t"))
+        return select(*(_FULL_COLUMNS if full else _EDGE_COLUMNS)).where(*conditions)
+
+    return build
+
+
+def _by_ids_statement(columns: tuple, column: Any) -> executor.Builder:
+    return lambda dialect_name: select(*columns).where(dialect.ids_match(dialect_name, column))
+
+
 class EventReader:
-    """The lineage module's reads, on the driver connection of a SQLAlchemy connection.
+    """The lineage engine's reads on one connection, in one snapshot (the walk's read transaction)."""
 
-    Statement texts are fixed (ids and event types are bound, never spliced), so
-    SQLite's statement cache and PostgreSQL's prepared statements are reused hop
-    after hop; going below SQLAlchemy saves its per-statement overhead, which at
-    fifty hops would be most of a query's time.
-    """
-
-    def __init__(self, connection: Connection) -> None:
-        if not connection.in_transaction():
+    def __init__(self, connection: executor.AnyConnection) -> None:
+        if isinstance(connection, Connection) and not connection.in_transaction():
             connection.begin()  # one snapshot for the whole walk
-        self._cursor = connection.connection.cursor()
-        self._postgres = connection.dialect.name == "postgresql"
+        self._connection = connection
+        self._dialect = connection.dialect.name
+        self._postgres = self._dialect == "postgresql"
+
+    def _hop(self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None, full: bool):
+        count = 0 if self._postgres else len(ids)  # PostgreSQL: one statement whatever the count
+        key = ("lineage_hop", kind.name, count, types, full)
+        params = dialect.in_params(self._dialect, "n", ids)
+        if types is not None:
+            params.update(dialect.in_params(self._dialect, "t", types))
+        return key, _hop_statement(kind, count, types, full), params
 
     def statement(
         self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None, *, full: bool = False
-    ) -> tuple[str, tuple]:
-        """The hop query (SQL text and parameters) for the events of ``ids``, optionally of some types
-        (``full``: the columns of ``event_rows``, not only the edge's)."""
-        column = "artifact_id" if kind is ARTIFACT else "execution_id"
-        ids = list(ids)
-        if self._postgres:
-            where = f"{column} = ANY(%s)"
-            params: tuple = (ids,)
-            if types is not None:
-                where += " AND type = ANY(%s)"
-                params += (list(types),)
-        else:
-            where = f"{column} IN ({','.join('?' * len(ids))})"
-            params = tuple(ids)
-            if types is not None:
-                where += f" AND type IN ({','.join('?' * len(types))})"
-                params += tuple(types)
-        columns = _FULL_COLUMNS if full else "id, artifact_id, execution_id, type"
-        return f"SELECT {columns} FROM events WHERE {where}", params
+    ) -> tuple[str, Any]:
+        """The hop query (SQL text and its parameters as the driver takes them) for the events of
+        ``ids``, optionally of some types (``full``: the columns of ``event_rows``); for EXPLAIN."""
+        key, build, params = self._hop(kind, list(ids), types, full)
+        return executor.statement_text(self._connection, key, build, params)
 
     def events_of(
         self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None, *, full: bool = False
     ) -> list:
         """Events of the given artifacts (or executions), optionally of some types only: EventEdges,
-        or with ``full`` the rows ``event_rows`` answers (plain tuples)."""
+        or with ``full`` the rows ``event_rows`` answers (plain tuples). Raises the driver's errors."""
         rows: list = []
-        for start in range(0, len(ids), _BATCH):
-            self._cursor.execute(*self.statement(kind, ids[start : start + _BATCH], types, full=full))
-            found = self._cursor.fetchall()
+        for start in range(0, len(ids), dialect.HOP_BATCH):
+            key, build, params = self._hop(kind, ids[start : start + dialect.HOP_BATCH], types, full)
+            found = executor.fetch(self._connection, key, build, params)
             rows.extend(found if full else (EventEdge(*row) for row in found))
         return rows
 
-    def ids_clause(self, column: str) -> str:
-        # One statement text whatever the number of ids: a JSON array on SQLite, an array on PostgreSQL.
-        if self._postgres:
-            return f"{column} = ANY(%s)"
-        return f"{column} IN (SELECT value FROM json_each(?))"
-
-    def _by_ids(self, sql: str, ids: Sequence[int]) -> list[tuple]:
+    def _by_ids(self, key: str, build: executor.Builder, ids: Sequence[int]) -> list[tuple]:
         rows: list[tuple] = []
-        ids = list(ids)
-        for start in range(0, len(ids), _BIG_BATCH):
-            part = ids[start : start + _BIG_BATCH]
-            self._cursor.execute(sql, (part if self._postgres else json.dumps(part),))
-            rows.extend(self._cursor.fetchall())
+        for part in dialect.chunks(list(ids), dialect.BIG_BATCH):
+            rows.extend(executor.fetch(self._connection, key, build, {"ids": dialect.ids_param(self._dialect, part)}))
         return rows
 
     def event_rows(self, event_ids: Sequence[int]) -> list[tuple]:
         """(id, artifact_id, execution_id, type, path, milliseconds_since_epoch, system_metadata) by id."""
-        sql = f"SELECT {_FULL_COLUMNS} FROM events WHERE {self.ids_clause('id')}"
-        return self._by_ids(sql, event_ids)
+        return self._by_ids("lineage_event_rows", _by_ids_statement(_FULL_COLUMNS, _EVENTS.c.id), event_ids)
 
     def memberships(self, kind: NodeKind, ids: Sequence[int]) -> list[tuple[int, int]]:
         """(context_id, node id) attributions of artifacts, or associations of executions."""
-        table, column = ("attributions", "artifact_id") if kind is ARTIFACT else ("associations", "execution_id")
-        return self._by_ids(f"SELECT context_id, {column} FROM {table} WHERE {self.ids_clause(column)}", ids)
+        table = membership_table(kind)
+        column = table.c[kind.owner_column]
+        build = _by_ids_statement((table.c.context_id, column), column)
+        return self._by_ids(f"lineage_memberships_{kind.name}", build, ids)
 
     def types(self, type_ids: Sequence[int]) -> tuple[list[tuple], list[tuple]]:
         """Type rows (the columns of ``TypeInfo``) and their (type_id, name, data_type) properties."""
         if not type_ids:
             return [], []
-        types = self._by_ids(
-            "SELECT id, kind, name, version, namespace, description, external_id, base_type, input_type, "
-            f"output_type FROM types WHERE {self.ids_clause('id')}",
-            type_ids,
-        )
+        props = t.type_properties
+        types = self._by_ids("lineage_types", _by_ids_statement(_TYPE_COLUMNS, t.types.c.id), type_ids)
         properties = self._by_ids(
-            f"SELECT type_id, name, data_type FROM type_properties WHERE {self.ids_clause('type_id')}", type_ids
+            "lineage_type_properties",
+            _by_ids_statement((props.c.type_id, props.c.name, props.c.data_type), props.c.type_id),
+            type_ids,
         )
         return types, properties
 
     def close(self) -> None:
-        self._cursor.close()
+        """Nothing to release (each read has its own cursor); kept so that callers can ``finally`` it."""
 
 
-def events_between(connection: Connection, artifact_ids: Sequence[int], execution_ids: Sequence[int]) -> list:
+def events_between(
+    connection: executor.AnyConnection, artifact_ids: Sequence[int], execution_ids: Sequence[int]
+) -> list:
     """EventEdges whose artifact and execution are both in the given sets (the induced edges), by id."""
     if not artifact_ids or not execution_ids:
         return []

@@ -22,15 +22,15 @@ Pages never repeat a node or an edge, and their union is the uncapped answer.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.metadata import page_tokens
-from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
+from mlineage.metadata import dialect, executor, page_tokens
+from mlineage.metadata.kinds import ARTIFACT, EXECUTION, KINDS, NodeKind
 from mlineage.metadata.lineage_engine.reads import EventEdge, EventReader
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t
@@ -42,8 +42,7 @@ OUTPUT_EVENTS = (_E.OUTPUT, _E.DECLARED_OUTPUT, _E.INTERNAL_OUTPUT, _E.PENDING_O
 #: MLMD's kQueryLineageSubgraphMaxNumHops: the default and the ceiling of a subgraph query's hops.
 MAX_HOPS_DEFAULT = 100
 
-#: Ids per IN list; well below SQLite's bound-parameter limit.
-_BATCH = 900
+Connection = executor.AnyConnection
 
 #: Answers whether nodes of a kind pass a test: ``test(connection, kind, ids) -> ids that pass``.
 NodeTest = Callable[[Connection, NodeKind, Sequence[int]], "set[int]"]
@@ -135,17 +134,21 @@ def _target(kind: NodeKind, row: EventEdge) -> int:
     return row.execution_id if kind is ARTIFACT else row.artifact_id
 
 
+def _by_kind(make: Callable[[], Any]) -> dict[NodeKind, Any]:
+    return {ARTIFACT: make(), EXECUTION: make()}
+
+
 @dataclass
 class _State:
-    """Everything needed to go on walking; serialized into the cursor between pages."""
+    """Everything needed to go on walking; serialized into the cursor between pages (kinds by name)."""
 
     hop: int = 0
-    frontier: dict[str, list[int]] = field(default_factory=lambda: {"artifact": [], "execution": []})
-    seen: dict[str, dict[int, int]] = field(default_factory=lambda: {"artifact": {}, "execution": {}})
-    ending: dict[str, dict[int, int]] = field(default_factory=lambda: {"artifact": {}, "execution": {}})
+    frontier: dict[NodeKind, list[int]] = field(default_factory=lambda: _by_kind(list))
+    seen: dict[NodeKind, dict[int, int]] = field(default_factory=lambda: _by_kind(dict))
+    ending: dict[NodeKind, dict[int, int]] = field(default_factory=lambda: _by_kind(dict))
     # Reached but not yet admitted (the cap cut them off): (kind, id, hop) and the edges into each.
-    pending: list[tuple[str, int, int]] = field(default_factory=list)
-    pending_events: dict[tuple[str, int], list[EventEdge]] = field(default_factory=dict)
+    pending: list[tuple[NodeKind, int, int]] = field(default_factory=list)
+    pending_events: dict[tuple[NodeKind, int], list[EventEdge]] = field(default_factory=dict)
 
 
 #: The cursor's messages: a damaged or forged cursor, and a well-formed one of another query.
@@ -154,7 +157,7 @@ _OTHER_QUERY_CURSOR = (
     "the lineage cursor belongs to another query (another direction or hop limit, other starting nodes, "
     "ending conditions or filters): pass it back with the arguments of the query that returned it"
 )
-_KIND_NAMES = ("artifact", "execution")
+_KIND_NAMES = (ARTIFACT.name, EXECUTION.name)
 
 
 def _fingerprint(
@@ -191,11 +194,11 @@ def _encode(state: _State, query: str) -> str:
 
     position = {
         "hop": state.hop,
-        "f": state.frontier,
-        "s": {k: ids(v) for k, v in state.seen.items()},
-        "x": {k: ids(v) for k, v in state.ending.items()},
-        "p": state.pending,
-        "pe": [[kind, node, [list(e) for e in edges]] for (kind, node), edges in state.pending_events.items()],
+        "f": {k.name: v for k, v in state.frontier.items()},
+        "s": {k.name: ids(v) for k, v in state.seen.items()},
+        "x": {k.name: ids(v) for k, v in state.ending.items()},
+        "p": [(kind.name, node, hop) for kind, node, hop in state.pending],
+        "pe": [[kind.name, node, [list(e) for e in edges]] for (kind, node), edges in state.pending_events.items()],
     }
     return page_tokens.encode(query, position, compress=True)
 
@@ -204,15 +207,15 @@ def _read_state(body: dict[str, Any]) -> _State:
     """The walk's state from a cursor's body; ValueError, KeyError or TypeError for one that is not."""
     int64 = page_tokens.int64
 
-    def kind(value: Any) -> str:
+    def kind(value: Any) -> NodeKind:
         if value not in _KIND_NAMES:
             raise ValueError("not a node kind")
-        return value
+        return KINDS[value]
 
-    def by_kind(value: Any) -> dict[str, Any]:
+    def by_kind(value: Any) -> dict[NodeKind, Any]:
         if not isinstance(value, dict) or sorted(value) != sorted(_KIND_NAMES):
             raise ValueError("not one entry per node kind")
-        return value
+        return {KINDS[name]: entry for name, entry in value.items()}
 
     def ids(pair: Any) -> dict[int, int]:
         deltas, hops = pair
@@ -285,13 +288,13 @@ def traverse(
                 result.truncated = True
                 result.cursor = _encode(state, query)
                 break
-            if state.hop >= max_hops or not (state.frontier["artifact"] or state.frontier["execution"]):
+            if state.hop >= max_hops or not (state.frontier[ARTIFACT] or state.frontier[EXECUTION]):
                 break
             walk.expand(state, result)
             room = None if max_nodes is None else max_nodes - result.node_count
         result.hops = state.hop
-        result.ending_artifacts = set(state.ending["artifact"])
-        result.ending_executions = set(state.ending["execution"])
+        result.ending_artifacts = set(state.ending[ARTIFACT])
+        result.ending_executions = set(state.ending[EXECUTION])
         return result
     finally:
         walk.close()
@@ -306,7 +309,7 @@ class _Walk:
         self.ending = ending
         self.keep = keep
         self.reader = EventReader(connection)
-        self.rejected: dict[str, set[int]] = {"artifact": set(), "execution": set()}
+        self.rejected: dict[NodeKind, set[int]] = _by_kind(set)
 
     def close(self) -> None:
         self.reader.close()
@@ -321,20 +324,20 @@ class _Walk:
             include = self.ending.include(kind)
             for node_id in ids:
                 if node_id in ending:
-                    state.ending[kind.name][node_id] = 0
+                    state.ending[kind][node_id] = 0
                     if include:
-                        state.pending.append((kind.name, node_id, 0))
+                        state.pending.append((kind, node_id, 0))
                 else:
-                    state.seen[kind.name][node_id] = 0
-                    state.frontier[kind.name].append(node_id)
-                    state.pending.append((kind.name, node_id, 0))
+                    state.seen[kind][node_id] = 0
+                    state.frontier[kind].append(node_id)
+                    state.pending.append((kind, node_id, 0))
         return state
 
     def admit(self, state: _State, result: Traversal, room: int | None) -> None:
         """Move pending nodes (and the edges into them) into the page while there is room."""
         count = len(state.pending) if room is None else max(0, min(room, len(state.pending)))
         for kind, node_id, hop in state.pending[:count]:
-            (result.artifacts if kind == "artifact" else result.executions)[node_id] = hop
+            (result.artifacts if kind is ARTIFACT else result.executions)[node_id] = hop
             result.events.extend(state.pending_events.pop((kind, node_id), ()))
         del state.pending[:count]
 
@@ -342,14 +345,14 @@ class _Walk:
         """One hop from the frontier of both kinds; new nodes go to pending, in id order."""
         hop = state.hop + 1
         directional = self.direction is not Direction.BOTH
-        next_frontier: dict[str, list[int]] = {"artifact": [], "execution": []}
+        next_frontier: dict[NodeKind, list[int]] = _by_kind(list)
         for kind in _KINDS:
-            sources = state.frontier[kind.name]
+            sources = state.frontier[kind]
             if not sources:
                 continue
             other = _other(kind)
-            seen, ending = state.seen[other.name], state.ending[other.name]
-            rejected = self.rejected[other.name]
+            seen, ending = state.seen[other], state.ending[other]
+            rejected = self.rejected[other]
             rows = self.reader.events_of(kind, sources, step_event_types(self.direction, kind))
             candidates = list(
                 dict.fromkeys(
@@ -372,7 +375,7 @@ class _Walk:
             for row in rows:
                 target = _target(kind, row)
                 if target in fresh_set or (include and target in ending_now):
-                    state.pending_events.setdefault((other.name, target), []).append(row)
+                    state.pending_events.setdefault((other, target), []).append(row)
                 elif target in ending:
                     if include:
                         result.events.append(row)
@@ -381,9 +384,9 @@ class _Walk:
                         result.events.append(row)
             for node_id in fresh:
                 seen[node_id] = hop
-            next_frontier[other.name] = fresh
+            next_frontier[other] = fresh
             admitted = sorted(fresh_set | ending_now) if include else sorted(fresh_set)
-            state.pending.extend((other.name, node_id, hop) for node_id in admitted)
+            state.pending.extend((other, node_id, hop) for node_id in admitted)
         state.frontier = next_frontier
         state.hop = hop
 
@@ -407,38 +410,38 @@ def plain_walk(
     if max_hops < 0:
         raise InvalidArgumentError(f"max_hops must not be negative, got {max_hops}")
     result = Traversal()
-    seen = {"artifact": result.artifacts, "execution": result.executions}
-    frontier = {"artifact": list(dict.fromkeys(artifact_ids)), "execution": list(dict.fromkeys(execution_ids))}
-    for name, ids in frontier.items():
-        seen[name].update((node_id, 0) for node_id in ids)
-    types = {kind.name: step_event_types(direction, kind) for kind in _KINDS}
+    seen = {ARTIFACT: result.artifacts, EXECUTION: result.executions}
+    frontier = {ARTIFACT: list(dict.fromkeys(artifact_ids)), EXECUTION: list(dict.fromkeys(execution_ids))}
+    for kind, ids in frontier.items():
+        seen[kind].update((node_id, 0) for node_id in ids)
+    types = {kind: step_event_types(direction, kind) for kind in _KINDS}
     rows: dict[int, tuple] = {}
     reader = EventReader(connection)
     hop = 0
     try:
-        while hop < max_hops and (frontier["artifact"] or frontier["execution"]):
+        while hop < max_hops and (frontier[ARTIFACT] or frontier[EXECUTION]):
             hop += 1
-            found: dict[str, list[int]] = {"artifact": [], "execution": []}
+            found: dict[NodeKind, list[int]] = {ARTIFACT: [], EXECUTION: []}
             # Both kinds' rows first, then their targets: a hop's new nodes are admitted kind by kind.
-            for kind, target_name, column in ((ARTIFACT, "execution", 2), (EXECUTION, "artifact", 1)):
-                sources = frontier[kind.name]
+            for kind, target_kind, column in ((ARTIFACT, EXECUTION, 2), (EXECUTION, ARTIFACT, 1)):
+                sources = frontier[kind]
                 if not sources:
                     continue
-                visited, fresh = seen[target_name], found[target_name]
+                visited, fresh = seen[target_kind], found[target_kind]
                 # Full rows: the answer needs them, and every row read here is an edge of it.
-                for row in reader.events_of(kind, sources, types[kind.name], full=True):
+                for row in reader.events_of(kind, sources, types[kind], full=True):
                     rows[row[0]] = row
                     target = row[column]
                     if target not in visited:
                         visited[target] = hop
                         fresh.append(target)
-            for name in ("execution", "artifact"):
-                fresh = sorted(found[name])
+            for target_kind in (EXECUTION, ARTIFACT):
+                fresh = sorted(found[target_kind])
                 if fresh:
                     # dict order is admission order: re-insert this hop's nodes sorted by id.
                     for node_id in fresh:
-                        del seen[name][node_id]
-                    seen[name].update((node_id, hop) for node_id in fresh)
+                        del seen[target_kind][node_id]
+                    seen[target_kind].update((node_id, hop) for node_id in fresh)
             frontier = found
     finally:
         reader.close()
@@ -451,8 +454,24 @@ def plain_walk(
 # --- tests on nodes -----------------------------------------------------------------------------
 
 
-def filter_test(kind_queries: dict[str, str | None], *, missing_passes: bool = False) -> NodeTest | None:
-    """A NodeTest from MLMD filter queries by kind name (None if no kind has one).
+def _ids_passing(connection: Connection, kind: NodeKind, ids: Sequence[int], conditions: Sequence[Any], join=None) -> set[int]:
+    """Which of ``ids`` (nodes of ``kind``) meet every condition (built for this test; SQLAlchemy caches it)."""
+    table = kind.table
+    found: set[int] = set()
+    for part in dialect.chunks(list(ids), dialect.HOP_BATCH):
+
+        def build(_dialect: str, part: Sequence[int] = part):
+            stmt = select(table.c.id)
+            if join is not None:
+                stmt = stmt.join(*join)
+            return stmt.where(table.c.id.in_(list(part)), *conditions)
+
+        found.update(row[0] for row in executor.run(connection, build))
+    return found
+
+
+def filter_test(kind_queries: Mapping[NodeKind | str, str | None], *, missing_passes: bool = False) -> NodeTest | None:
+    """A NodeTest from MLMD filter queries by kind (a NodeKind, or its name) (None if no kind has one).
 
     A kind without a query passes nothing, or everything with ``missing_passes``;
     an empty query (as opposed to none) selects every node, as in MLMD.
@@ -460,19 +479,15 @@ def filter_test(kind_queries: dict[str, str | None], *, missing_passes: bool = F
     if all(query is None for query in kind_queries.values()):
         return None
 
+    queries = {(KINDS[key] if isinstance(key, str) else key): query for key, query in kind_queries.items()}
+
     def test(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> set[int]:
-        query = kind_queries.get(kind.name)
+        query = queries.get(kind)
         if query is None:
             return set(ids) if missing_passes else set()
         from mlineage.metadata.filter_query import compile_filter
 
-        condition = compile_filter(kind.name, query)
-        table = kind.table
-        found: set[int] = set()
-        for start in range(0, len(ids), _BATCH):
-            part = list(ids[start : start + _BATCH])
-            found.update(connection.execute(select(table.c.id).where(table.c.id.in_(part), condition)).scalars())
-        return found
+        return _ids_passing(connection, kind, ids, [compile_filter(kind.name, query)])
 
     return test
 
@@ -486,29 +501,24 @@ def type_state_test(
 ) -> NodeTest | None:
     """A NodeTest that passes nodes of the given type names and states (None: any); None if no filter."""
     wanted = {
-        "artifact": (artifact_types, artifact_states, t.artifacts.c.state),
-        "execution": (execution_types, execution_states, t.executions.c.last_known_state),
+        ARTIFACT: (artifact_types, artifact_states, t.artifacts.c.state),
+        EXECUTION: (execution_types, execution_states, t.executions.c.last_known_state),
     }
     if all(types is None and states is None for types, states, _ in wanted.values()):
         return None
 
     def test(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> set[int]:
-        types, states, state_column = wanted[kind.name]
+        types, states, state_column = wanted[kind]
         if types is None and states is None:
             return set(ids)
-        table = kind.table
-        stmt = select(table.c.id)
+        join = None
         conditions = []
         if types is not None:
-            stmt = stmt.join(t.types, t.types.c.id == table.c.type_id)
+            join = (t.types, t.types.c.id == kind.table.c.type_id)
             conditions.append(t.types.c.name.in_(list(types)))
         if states is not None:
             conditions.append(state_column.in_(list(states)))
-        found: set[int] = set()
-        for start in range(0, len(ids), _BATCH):
-            part = list(ids[start : start + _BATCH])
-            found.update(connection.execute(stmt.where(table.c.id.in_(part), *conditions)).scalars())
-        return found
+        return _ids_passing(connection, kind, ids, conditions, join)
 
     return test
 
