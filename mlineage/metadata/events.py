@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from mlineage.errors import AlreadyExistsError
-from mlineage.metadata import dialect, executor
+from mlineage.metadata import dialect, executor, history
 from mlineage.metadata.kinds import ARTIFACT, NodeKind
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.schema import tables as t
@@ -51,13 +51,14 @@ def insert_events(connection: executor.AnyConnection, rows: Sequence[dict[str, A
     """
     if not rows:
         return
-    columns = tuple(rows[0])
+    columns = (*rows[0], "change_id")
+    change = history.change_id(connection)
     try:
         executor.execute_many(
             connection,
             ("insert_events", columns),
             lambda _: insert(t.events).values({c: bindparam(f"p_{c}") for c in columns}),
-            [{f"p_{c}": row[c] for c in columns} for row in rows],
+            [{**{f"p_{c}": value for c, value in row.items()}, "p_change_id": change} for row in rows],
         )
     except IntegrityError:
         raise AlreadyExistsError(

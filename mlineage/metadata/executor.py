@@ -19,6 +19,7 @@ every statement the store runs comes into being.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -34,13 +35,44 @@ Builder = Callable[[str], DQLDMLClauseElement]
 _Builder = Builder
 
 # (dialect, key) -> (SQL, parameter order or None for named, values bound at construction)
-_CACHE: dict[tuple[str, Any], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+_CACHE: dict[tuple[Any, ...], tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 _LOCK = threading.Lock()
 _CACHE_SIZE = 4096
 
 
+class Rewrite:
+    """A change applied to every statement built while it is active (see :func:`rewriting`)."""
+
+    __slots__ = ("tag", "change", "params")
+
+    def __init__(self, tag: Any, change: Callable[[Any], Any], params: Mapping[str, Any]) -> None:
+        self.tag = tag  # part of the cache key: the same statement rewritten compiles once
+        self.change = change
+        self.params = dict(params)  # values of the parameters the change adds
+
+
+_REWRITE: contextvars.ContextVar[Rewrite | None] = contextvars.ContextVar("mlineage_rewrite", default=None)
+
+
+@contextlib.contextmanager
+def rewriting(rewrite: Rewrite) -> Iterator[Rewrite]:
+    """Apply ``rewrite`` to every statement run in this context (history's reads as of a moment use it)."""
+    token = _REWRITE.set(rewrite)
+    try:
+        yield rewrite
+    finally:
+        _REWRITE.reset(token)
+
+
+def active_rewrite() -> Rewrite | None:
+    return _REWRITE.get()
+
+
 def _built(build: Builder, dialect_name: str) -> DQLDMLClauseElement:
     """The statement ``build`` makes for a dialect: every statement run here is made by this call."""
+    rewrite = _REWRITE.get()
+    if rewrite is not None:
+        return rewrite.change(build(dialect_name))
     return build(dialect_name)
 
 
@@ -48,7 +80,8 @@ def _compiled(
     connection: AnyConnection, key: Any, build: _Builder
 ) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
     dialect = connection.dialect
-    cache_key = (dialect.name, key)
+    rewrite = _REWRITE.get()
+    cache_key: tuple[Any, ...] = (dialect.name, key) if rewrite is None else (dialect.name, rewrite.tag, key)
     found = _CACHE.get(cache_key)
     if found is None:
         # Expanding parameters (a filter's ``IN (…)``) are rendered into the text once: the key fixes them.
@@ -119,6 +152,9 @@ def wrapped_errors(connection: AnyConnection, sql: str):
 def fetch(connection: AnyConnection, key: Any, build: _Builder, params: Mapping[str, Any]) -> list[tuple]:
     """Run one statement and return its rows (as tuples)."""
     sql, positions, defaults = _compiled(connection, key, build)
+    rewrite = _REWRITE.get()
+    if rewrite is not None:
+        params = {**rewrite.params, **params}
     if defaults:
         params = {**defaults, **params}
     cursor = _cursor(connection)
@@ -176,6 +212,12 @@ def run(connection: AnyConnection, build: Builder, params: Mapping[str, Any] | S
     if not isinstance(connection, Connection):
         raise TypeError("executor.run needs a SQLAlchemy Connection")
     statement: Any = _built(build, connection.dialect.name)
+    rewrite = _REWRITE.get()
+    if rewrite is not None:
+        if params is None or isinstance(params, Mapping):
+            params = {**rewrite.params, **(params or {})}
+        else:
+            params = [{**rewrite.params, **row} for row in params]
     if params is None:
         return connection.execute(statement)
     return connection.execute(statement, params)
@@ -187,6 +229,8 @@ def fetch_text(connection: AnyConnection, sql: str, params: Mapping[str, Any]) -
     Only the one-statement lineage walk (PostgreSQL) is written so; its database errors are
     raised as SQLAlchemy's, which the store's read maps (UNAVAILABLE, INVALID_ARGUMENT, …).
     """
+    if _REWRITE.get() is not None:
+        raise RuntimeError("SQL text cannot be rewritten: run the statement's SQLAlchemy form instead")
     cursor = _cursor(connection)
     try:
         with wrapped_errors(connection, sql):

@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import Table, and_, bindparam, func, insert, literal, null, or_, select, union_all, update
 from sqlalchemy.sql.util import ClauseAdapter
 
 from mlineage.errors import InvalidArgumentError
@@ -106,6 +107,40 @@ def record_change(connection: executor.AnyConnection, namespace: str, now_ms: in
     return rows[0]
 
 
+_PENDING = "mlineage.change"
+
+
+class _Pending:
+    """The change of an open write transaction: recorded at its first write (a transaction that writes
+    nothing records none)."""
+
+    __slots__ = ("namespace", "change_id")
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.change_id: int | None = None
+
+
+@contextlib.contextmanager
+def write_transaction(connection: Any, namespace: str) -> Iterator[None]:
+    """Mark ``connection``'s transaction as one change (the store's write path wraps every write in it)."""
+    connection.info[_PENDING] = _Pending(namespace)
+    try:
+        yield
+    finally:
+        connection.info.pop(_PENDING, None)
+
+
+def change_id(connection: Any) -> int:
+    """The id of the change the current write transaction makes (recorded by the first call)."""
+    pending: _Pending | None = connection.info.get(_PENDING)
+    if pending is None:
+        raise RuntimeError("a write outside the store's write transaction")
+    if pending.change_id is None:
+        pending.change_id = record_change(connection, pending.namespace, time.time_ns() // 1_000_000)
+    return pending.change_id
+
+
 def _copy_rows(live: Table, where_column: str, *, with_revision_of: Table | None = None):
     """INSERT INTO <live>_history SELECT <live's columns>, [owner's revision,] :closed_by WHERE <column> IN :ids."""
     history = t.HISTORY_TABLES[live]
@@ -129,6 +164,21 @@ def _copy_rows(live: Table, where_column: str, *, with_revision_of: Table | None
     return build
 
 
+def _lock_rows(connection: executor.AnyConnection, table: Table, params: dict[str, Any]) -> None:
+    """PostgreSQL: lock the rows about to be versioned, so concurrent writers of one row take turns
+    (each then copies the version the one before it committed). SQLite has one writer at a time."""
+    if connection.dialect.name != "postgresql":
+        return
+    executor.fetch(
+        connection,
+        ("history.lock", table.name),
+        lambda d: (
+            select(table.c.id).where(executor.ids_match(d, table.c.id)).order_by(table.c.id).with_for_update()
+        ),
+        {"ids": params["ids"]},
+    )
+
+
 def close_node_versions(
     connection: executor.AnyConnection, kind: NodeKind, ids: Sequence[int], closed_by: int
 ) -> None:
@@ -139,6 +189,7 @@ def close_node_versions(
     if not ids:
         return
     params = {"ids": executor.ids_param(connection, ids), "closed_by": closed_by}
+    _lock_rows(connection, kind.table, params)
     executor.fetch(connection, ("history.close", kind.name), _copy_rows(kind.table, "id"), params)
     executor.fetch(
         connection,
@@ -153,6 +204,7 @@ def close_type_versions(connection: executor.AnyConnection, type_ids: Sequence[i
     if not type_ids:
         return
     params = {"ids": executor.ids_param(connection, type_ids), "closed_by": closed_by}
+    _lock_rows(connection, t.types, params)
     executor.fetch(connection, ("history.close_types",), _copy_rows(t.types, "id"), params)
     executor.fetch(
         connection,
@@ -255,7 +307,8 @@ def reading_as_of(point: AsOf) -> Iterator[AsOf]:
     """Run the store's reads inside the block as of ``point`` (see the module's docstring)."""
     token = _AS_OF.set(point)
     try:
-        yield point
+        with executor.rewriting(executor.Rewrite(("as_of",), as_of_statement, as_of_params(point))):
+            yield point
     finally:
         _AS_OF.reset(token)
 
@@ -358,10 +411,8 @@ class ChangeRow:
 def versions_of(connection: executor.AnyConnection, table: Table, node_id: int) -> list[VersionRow]:
     """Every version of row ``node_id`` of ``table`` (artifacts, executions, contexts, types), oldest first."""
     history = t.HISTORY_TABLES[table]
-    created = table.c.create_time_since_epoch if "create_time_since_epoch" in table.c else literal(None)
-    created_then = (
-        history.c.create_time_since_epoch if "create_time_since_epoch" in history.c else literal(None)
-    )
+    created = table.c.create_time_since_epoch if "create_time_since_epoch" in table.c else null()
+    created_then = history.c.create_time_since_epoch if "create_time_since_epoch" in history.c else null()
     rows = executor.fetch(
         connection,
         ("history.versions", table.name),
@@ -369,9 +420,7 @@ def versions_of(connection: executor.AnyConnection, table: Table, node_id: int) 
             select(history.c.revision, history.c.change_id, history.c.closed_by, created_then).where(
                 history.c.id == bindparam("id")
             ),
-            select(table.c.revision, table.c.change_id, literal(None), created).where(
-                table.c.id == bindparam("id")
-            ),
+            select(table.c.revision, table.c.change_id, null(), created).where(table.c.id == bindparam("id")),
         ),
         {"id": node_id},
     )

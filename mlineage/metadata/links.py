@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import bindparam, select
 
-from mlineage.metadata import executor
+from mlineage.metadata import executor, history
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, NodeKind
 from mlineage.metadata.nodes import node_select, rows_to_messages
 from mlineage.schema import tables as t
@@ -35,13 +35,16 @@ def link(connection: executor.AnyConnection, kind: NodeKind, pairs: Iterable[tup
     if not rows:
         return
     table = membership_table(kind)
+    change = history.change_id(connection)
     executor.execute_many(
         connection,
         ("link", table.name),
         lambda dialect_name: _insert_ignoring_duplicates(dialect_name, table).values(
-            context_id=bindparam("p_context"), **{kind.owner_column: bindparam("p_node")}
+            context_id=bindparam("p_context"),
+            change_id=bindparam("p_change"),
+            **{kind.owner_column: bindparam("p_node")},
         ),
-        [{"p_context": c, "p_node": i} for c, i in rows],
+        [{"p_context": c, "p_node": i, "p_change": change} for c, i in rows],
     )
 
 

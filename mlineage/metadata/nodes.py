@@ -10,6 +10,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    func,
     insert,
     null,
     select,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 )
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.metadata import dialect, executor
+from mlineage.metadata import dialect, executor, history
 from mlineage.metadata.kinds import ARTIFACT, NodeKind
 from mlineage.metadata.types import TypeInfo
 from mlineage.metadata.values import TYPE_NAMES, fill_value_tuple, value_columns, value_type
@@ -301,10 +302,12 @@ def insert_nodes(connection: Connection, kind: NodeKind, messages: Sequence, nam
     if not messages:
         return []
     rows = []
+    change = history.change_id(connection)
     for message in messages:
         row = node_row(kind, message, namespace)
         row["create_time_since_epoch"] = now
         row["last_update_time_since_epoch"] = now
+        row["change_id"] = change
         rows.append(row)
     table = kind.table
     if len(rows) > 1 and connection.dialect.name != "sqlite":
@@ -346,11 +349,12 @@ def insert_property_rows(connection: Connection, kind: NodeKind, rows: Sequence[
         return
     props = kind.properties
     columns = (kind.owner_column, *_PROPERTY_ROW_COLUMNS)
+    change = history.change_id(connection)
     executor.execute_many(
         connection,
         ("insert_props", kind.name),
-        lambda _: insert(props).values({c: bindparam(f"p_{c}") for c in columns}),
-        [{f"p_{c}": row[c] for c in columns} for row in rows],
+        lambda _: insert(props).values({**{c: bindparam(f"p_{c}") for c in columns}, "change_id": bindparam("p_change")}),
+        [{**{f"p_{c}": row[c] for c in columns}, "p_change": change} for row in rows],
     )
 
 
@@ -484,6 +488,9 @@ def update_node(
     if not changed and not force_update_time:
         return False
     table = kind.table
+    # The version being replaced goes to history first (this also locks the row on PostgreSQL).
+    change = history.change_id(connection)
+    history.close_node_versions(connection, kind, [node_id], change)
     values["last_update_time_since_epoch"] = max(now, stored.last_update_time_since_epoch)
     columns = tuple(sorted(values))
     executor.execute_many(
@@ -511,4 +518,33 @@ def update_node(
     )
     if to_write:
         insert_property_rows(connection, kind, property_rows(kind, node_id, message, keys=set(to_write)))
+    history.bump_revisions(connection, table, props, kind.owner_column, [node_id], change)
     return changed or force_update_time
+
+
+def delete_nodes(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> None:
+    """Delete nodes ``ids`` of ``kind``; their properties, events and links go with them (ON DELETE CASCADE).
+
+    The caller has copied what goes to history first (``history.close_links``, ``close_node_versions``).
+    """
+    if not ids:
+        return
+    table = kind.table
+    executor.fetch(
+        connection,
+        ("delete_nodes", kind.name),
+        lambda dialect_name: delete(table).where(dialect.ids_match(dialect_name, table.c.id)),
+        {"ids": dialect.ids_param(connection.dialect.name, ids)},
+    )
+
+
+def count_of_type(connection: Connection, kind: NodeKind, type_id: int) -> int:
+    """How many live nodes of ``kind`` have type ``type_id``."""
+    table = kind.table
+    rows = executor.fetch(
+        connection,
+        ("count_of_type", kind.name),
+        lambda _: select(func.count()).select_from(table).where(table.c.type_id == bindparam("p_type")),
+        {"p_type": type_id},
+    )
+    return int(rows[0][0])

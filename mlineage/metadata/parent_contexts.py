@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import and_, bindparam, insert, select, text
 
-from mlineage.metadata import dialect, executor
+from mlineage.metadata import dialect, executor, history
 from mlineage.schema import tables as t
 
 #: The PostgreSQL advisory lock that serialises changes to the context hierarchy.
@@ -55,8 +55,10 @@ def insert_edge(connection: executor.AnyConnection, child_id: int, parent_id: in
     executor.execute_many(
         connection,
         "insert_parent_edge",
-        lambda _: insert(t.parent_contexts).values(child_id=bindparam("p_child"), parent_id=bindparam("p_parent")),
-        [{"p_child": child_id, "p_parent": parent_id}],
+        lambda _: insert(t.parent_contexts).values(
+            child_id=bindparam("p_child"), parent_id=bindparam("p_parent"), change_id=bindparam("p_change")
+        ),
+        [{"p_child": child_id, "p_parent": parent_id, "p_change": history.change_id(connection)}],
     )
 
 

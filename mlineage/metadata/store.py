@@ -30,6 +30,7 @@ from mlineage.metadata import (
     db_errors,
     events,
     executor,
+    history,
     links,
     metrics,
     openlineage_events,
@@ -38,10 +39,12 @@ from mlineage.metadata import (
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata import parent_contexts as hierarchy
 from mlineage.metadata import types as type_access
+from mlineage.metadata.as_of import install_read_methods
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine, sqlite_file
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
 from mlineage.metadata.listing import decode_options, encode_token, list_rows
 from mlineage.metadata.options import ListingMethods
+from mlineage.metadata.store_history import HistoryMethods
 from mlineage.migrations import runner
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metric_series_pb2 as mpb
@@ -72,7 +75,7 @@ def _again_after_a_concurrent_insert(upsert: Callable[[], _T]) -> _T:
         return upsert()
 
 
-class Store(ListingMethods):
+class Store(ListingMethods, HistoryMethods):
     """A metadata store on one database (``sqlite:///…`` or ``postgresql://…``)."""
 
     def __init__(
@@ -214,7 +217,8 @@ class Store(ListingMethods):
         try:
             with self._write_lock, self._write_engine.begin() as connection:
                 database.set_write_lock_timeout(connection)
-                yield connection
+                with history.write_transaction(connection, self._namespace):
+                    yield connection
         except BaseException as exc:  # e.g. a caller's own error inside store.transaction(): rolled back too
             self._types.clear()  # a rolled-back type change must not stay cached
             mapped = db_errors.write_error(exc)
@@ -1285,3 +1289,6 @@ def _fitting(messages: Sequence, max_bytes: int) -> int:
 
 
 __all__ = ["Store", "now_ms"]
+
+
+install_read_methods()

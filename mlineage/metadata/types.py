@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 
 from mlineage.errors import (
     AlreadyExistsError,
@@ -14,7 +14,7 @@ from mlineage.errors import (
     NotFoundError,
     UnimplementedError,
 )
-from mlineage.metadata import dialect, executor
+from mlineage.metadata import dialect, executor, history
 from mlineage.metadata.kinds import KIND_BY_TYPE_KIND, NodeKind
 from mlineage.metadata.values import TYPE_NAMES, UNKNOWN
 from mlineage.proto import SYSTEM_TYPE_NAMES
@@ -291,10 +291,6 @@ def upsert_type(
     if message.HasField("base_type") and stored.base_type and message.base_type != stored.base_type:
         raise UnimplementedError("base_type update is not supported yet")
 
-    changed = False
-    if added:
-        _insert_type_properties(connection, stored.id, added.items())
-        changed = True
     # As MLMD: an update may give a type its base type or a new external_id; the
     # description stays as first stored, and an empty external_id changes nothing.
     updates: dict[str, object] = {}
@@ -302,10 +298,17 @@ def upsert_type(
         updates["base_type"] = message.base_type
     if message.external_id and message.external_id != stored.external_id:
         updates["external_id"] = message.external_id
+    if not added and not updates:
+        return stored.id, False
+    # The version being replaced goes to history first.
+    change = history.change_id(connection)
+    history.close_type_versions(connection, [stored.id], change)
+    if added:
+        _insert_type_properties(connection, stored.id, added.items())
     if updates:
         update_type(connection, stored.id, updates)
-        changed = True
-    return stored.id, changed
+    history.bump_revisions(connection, t.types, t.type_properties, "type_id", [stored.id], change)
+    return stored.id, True
 
 
 def update_type(connection: Connection, type_id: int, values: dict[str, object]) -> None:
@@ -337,6 +340,7 @@ def _insert_type(connection: Connection, kind: NodeKind, message, version: str, 
         row["output_type"] = (
             message.output_type.SerializeToString() if message.HasField("output_type") else None
         )
+    row["change_id"] = history.change_id(connection)
     columns = tuple(row)
     [type_id] = executor.insert_returning_ids(
         connection,
@@ -353,9 +357,15 @@ def _insert_type_properties(connection: Connection, type_id: int, properties) ->
         connection,
         "insert_type_properties",
         lambda _: insert(t.type_properties).values(
-            type_id=bindparam("p_type"), name=bindparam("p_name"), data_type=bindparam("p_data_type")
+            type_id=bindparam("p_type"),
+            name=bindparam("p_name"),
+            data_type=bindparam("p_data_type"),
+            change_id=bindparam("p_change"),
         ),
-        [{"p_type": type_id, "p_name": name, "p_data_type": dt} for name, dt in properties],
+        [
+            {"p_type": type_id, "p_name": name, "p_data_type": dt, "p_change": history.change_id(connection)}
+            for name, dt in properties
+        ],
     )
 
 
@@ -364,3 +374,13 @@ def type_ids_by_name(
 ) -> Iterable[int]:
     info = find_type(connection, kind, name, version, namespace)
     return [info.id] if info else []
+
+
+def delete_type(connection: Connection, type_id: int) -> None:
+    """Delete one type and its declared properties (the caller has copied its version to history)."""
+    executor.fetch(
+        connection,
+        "delete_type",
+        lambda _: delete(t.types).where(t.types.c.id == bindparam("p_type")),
+        {"p_type": type_id},
+    )

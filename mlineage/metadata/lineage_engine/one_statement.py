@@ -60,7 +60,8 @@ class StartingQuery:
 
 
 def supported(connection: executor.AnyConnection) -> bool:
-    return connection.dialect.name in DIALECTS
+    # SQL text cannot be rewritten (a read as of a past moment): those walks take the step-by-step path.
+    return connection.dialect.name in DIALECTS and executor.active_rewrite() is None
 
 
 def _types_clause(types: tuple[int, ...] | None) -> str:

@@ -25,7 +25,7 @@ _PROPERTIES = ("type_properties", "artifact_properties", "execution_properties",
 
 
 def _node_columns(state: str | None, uri: bool) -> list[sa.Column]:
-    columns = [
+    columns: list[sa.Column] = [
         sa.Column("id", _ID, nullable=False, autoincrement=False),
         sa.Column("namespace", sa.String(length=255), nullable=False),
         sa.Column("type_id", _ID, nullable=False),

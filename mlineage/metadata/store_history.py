@@ -1,0 +1,228 @@
+"""The store's history rules: reads as of a moment, the revisions of a node, deletion.
+
+``Store`` inherits these methods; they use only the store's transactions and the
+access functions (``history``, ``nodes``, ``types``), as the rest of the store does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from mlineage.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
+from mlineage.metadata import history
+from mlineage.metadata import nodes as node_access
+from mlineage.metadata import types as type_access
+from mlineage.metadata.as_of import AsOfStore, now_ms, parse_moment
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+# Fields of a node that are the store's bookkeeping, not something a caller changed.
+_BOOKKEEPING = {"id", "type_id", "type", "create_time_since_epoch", "last_update_time_since_epoch"}
+# The most revisions one history read answers (a node changed more often is read in pages).
+MAX_REVISIONS = 10_000
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One revision of a node: when, by whom, what changed, and the node as it was then.
+
+    ``operation`` is "create", "update" or "delete"; ``node`` is None for "delete".
+    ``changed`` names the fields and properties that differ from the revision before
+    ("uri", "properties.accuracy", "custom_properties.note"; everything for "create").
+    """
+
+    revision: int
+    operation: str
+    time_ms: int
+    surface: str
+    actor: str | None
+    peer: str | None
+    changed: tuple[str, ...]
+    node: Any = field(default=None, compare=False)
+
+
+def changed_paths(before: Any, after: Any) -> tuple[str, ...]:
+    """The fields and property keys in which two versions of a node differ (None: nothing before)."""
+    paths: list[str] = []
+    descriptor = after.DESCRIPTOR
+    for fd in descriptor.fields:
+        if fd.name in _BOOKKEEPING:
+            continue
+        if fd.name in ("properties", "custom_properties"):
+            old = dict(getattr(before, fd.name)) if before is not None else {}
+            new = dict(getattr(after, fd.name))
+            for key in sorted(set(old) | set(new)):
+                if old.get(key) != new.get(key):
+                    paths.append(f"{fd.name}.{key}")
+            continue
+        has = after.HasField(fd.name) if fd.has_presence else True
+        if before is None:
+            if has:
+                paths.append(fd.name)
+            continue
+        had = before.HasField(fd.name) if fd.has_presence else True
+        if had != has or getattr(before, fd.name) != getattr(after, fd.name):
+            paths.append(fd.name)
+    return tuple(paths)
+
+
+class HistoryMethods:
+    """History reads and deletion, mixed into ``Store``."""
+
+    if TYPE_CHECKING:  # what the methods use of Store
+        _types: type_access.TypeCache
+
+        @property
+        def namespace(self) -> str: ...
+        def _read(self) -> contextlib.AbstractContextManager[Connection]: ...
+        def _write(self) -> contextlib.AbstractContextManager[Connection]: ...
+        def _by_ids(self, kind: NodeKind, ids: Sequence[int]) -> list: ...
+
+    # --- reads as of a moment ------------------------------------------------------------------
+
+    def as_of(self, moment: str | int | float | datetime) -> AsOfStore:
+        """A read-only view of the store as it was at ``moment`` (epoch ms, RFC 3339 text or an aware datetime).
+
+        Every read of the view answers what the store answered then: nodes deleted
+        since are whole, nodes created since are absent. INVALID_ARGUMENT for a moment
+        in the future, before the store existed, or not a moment at all.
+        """
+        ms = parse_moment(moment)
+        with self._read() as connection:
+            point = history.resolve(connection, ms, self.namespace, now_ms())
+        return AsOfStore(self, point)  # type: ignore[arg-type]  # self is a Store
+
+    # --- revisions -----------------------------------------------------------------------------
+
+    def _node_history(self, kind: NodeKind, node_id: int) -> list[Revision]:
+        if isinstance(node_id, bool) or not isinstance(node_id, int):
+            raise InvalidArgumentError(f"{kind.name} id must be an integer")
+        with self._read() as connection:
+            versions = history.versions_of(connection, kind.table, node_id)
+            if not versions:
+                raise NotFoundError(f"No {kind.name} found with id {node_id}")
+            versions = versions[-MAX_REVISIONS:]
+            wanted = [v.change_id for v in versions] + [v.closed_by for v in versions if v.closed_by]
+            changes = history.changes_by_id(connection, wanted)
+        revisions: list[Revision] = []
+        previous = None
+        for version in versions:
+            change = changes.get(version.change_id)
+            moment = change.recorded_ms if change is not None else int(version.create_time_ms or 0)
+            with history.reading_as_of(history.AsOf(change_id=version.change_id, ms=moment)):
+                found = self._by_ids(kind, [node_id])
+            node = found[0] if found else None
+            revisions.append(
+                Revision(
+                    revision=version.revision,
+                    operation="create" if previous is None and version.revision == 1 else "update",
+                    time_ms=moment,
+                    surface=change.surface if change is not None else "migration",
+                    actor=change.actor if change is not None else None,
+                    peer=change.peer if change is not None else None,
+                    changed=changed_paths(previous, node) if node is not None else (),
+                    node=node,
+                )
+            )
+            previous = node
+        last = versions[-1]
+        if last.closed_by is not None:  # closed and never followed: deleted
+            change = changes.get(last.closed_by)
+            revisions.append(
+                Revision(
+                    revision=last.revision + 1,
+                    operation="delete",
+                    time_ms=change.recorded_ms if change is not None else 0,
+                    surface=change.surface if change is not None else "migration",
+                    actor=change.actor if change is not None else None,
+                    peer=change.peer if change is not None else None,
+                    changed=(),
+                    node=None,
+                )
+            )
+        return revisions
+
+    def get_artifact_history(self, artifact_id: int) -> list[Revision]:
+        """Every revision of an artifact, oldest first (a deleted one ends with its "delete")."""
+        return self._node_history(ARTIFACT, artifact_id)
+
+    def get_execution_history(self, execution_id: int) -> list[Revision]:
+        """Every revision of an execution, oldest first."""
+        return self._node_history(EXECUTION, execution_id)
+
+    def get_context_history(self, context_id: int) -> list[Revision]:
+        """Every revision of a context, oldest first."""
+        return self._node_history(CONTEXT, context_id)
+
+    # --- deletion ------------------------------------------------------------------------------
+
+    def _delete_nodes(self, kind: NodeKind, ids: Sequence[int]) -> int:
+        wanted: list[int] = []
+        for value in ids:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidArgumentError(f"{kind.name} ids must be integers")
+            if value not in wanted:
+                wanted.append(value)
+        if not wanted:
+            return 0
+        with self._write() as connection:
+            found = node_access.existing_ids(connection, kind, set(wanted))
+            missing = [i for i in wanted if i not in found]
+            if missing:
+                raise NotFoundError(
+                    f"No {kind.name} found with id {missing[0]}"
+                    + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else "")
+                )
+            change = history.change_id(connection)
+            history.close_links(connection, kind, wanted, change)
+            history.close_node_versions(connection, kind, wanted, change)
+            node_access.delete_nodes(connection, kind, wanted)
+        return len(wanted)
+
+    def delete_artifacts(self, artifact_ids: Sequence[int]) -> int:
+        """Delete artifacts: gone from every read and list, kept in history (as-of reads, lineage tombstones).
+
+        NOT_FOUND, deleting nothing, when an id names no artifact. Returns how many were deleted.
+        """
+        return self._delete_nodes(ARTIFACT, artifact_ids)
+
+    def delete_executions(self, execution_ids: Sequence[int]) -> int:
+        """Delete executions (see :meth:`delete_artifacts`)."""
+        return self._delete_nodes(EXECUTION, execution_ids)
+
+    def delete_contexts(self, context_ids: Sequence[int]) -> int:
+        """Delete contexts (see :meth:`delete_artifacts`); their members stay."""
+        return self._delete_nodes(CONTEXT, context_ids)
+
+    def _delete_type(self, kind: NodeKind, type_name: str, type_version: str | None) -> None:
+        with self._write() as connection:
+            info = type_access.find_type(connection, kind, type_name, type_version or "", self.namespace)
+            if info is None:
+                raise NotFoundError(f"No {kind.name} type found with name {type_name!r}")
+            live = node_access.count_of_type(connection, kind, info.id)
+            if live:
+                raise FailedPreconditionError(
+                    f"{kind.name} type {type_name!r} still has {live} live {kind.plural}: delete them first"
+                )
+            change = history.change_id(connection)
+            history.close_type_versions(connection, [info.id], change)
+            type_access.delete_type(connection, info.id)
+        self._types.forget(info.id)
+
+    def delete_artifact_type(self, type_name: str, type_version: str | None = None) -> None:
+        """Delete an artifact type that no live artifact has (FAILED_PRECONDITION otherwise)."""
+        self._delete_type(ARTIFACT, type_name, type_version)
+
+    def delete_execution_type(self, type_name: str, type_version: str | None = None) -> None:
+        """Delete an execution type that no live execution has."""
+        self._delete_type(EXECUTION, type_name, type_version)
+
+    def delete_context_type(self, type_name: str, type_version: str | None = None) -> None:
+        """Delete a context type that no live context has."""
+        self._delete_type(CONTEXT, type_name, type_version)
