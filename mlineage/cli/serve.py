@@ -201,9 +201,7 @@ def _claim_sqlite(store):
     advisory ``flock`` on ``DB.serve.lock`` (released by the kernel if the
     process dies); the file records the holder's pid. Returns the open file.
     """
-    from mlineage.metadata.engine import sqlite_file
-
-    path = sqlite_file(store.engine.url.render_as_string(hide_password=False))
+    path = store.sqlite_path
     if path is None:
         return None
     try:

@@ -77,7 +77,7 @@ class MetadataStoreServicer:
         # data_version, PostgreSQL's snapshot); MLINEAGE_GRPC_BY_ID_CACHE=0 turns that off.
         if cache is None:
             cache = os.environ.get("MLINEAGE_GRPC_BY_ID_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
-        self._cache = ByIdCache.for_engine(store.engine) if cache else None
+        self._cache = ByIdCache.for_store(store) if cache else None
 
     def _cached_types(self, what: str, type_ids, read, field_number: int = 1, version=None) -> bytes | None:
         # MLMD answers types in the order asked, missing ids skipped, repeats repeated.
