@@ -127,6 +127,22 @@ class ByIdCache:
                         self._entries.popitem(last=False)
         return found
 
+    def peek(self, what: str, key: int, version: Any) -> Any:
+        """The entry kept for (what, key) if the database is still at ``version`` (else None)."""
+        with self._lock:
+            data = self._entries.get((what, key)) if version == self._version else None
+            if data is not None:
+                self._entries.move_to_end((what, key))
+            return data
+
+    def keep(self, what: str, key: int, data: Any, version: Any) -> None:
+        """Keep ``data`` for (what, key), read at ``version``, unless the database has moved since."""
+        with self._lock:
+            if version == self._version:
+                self._entries[(what, key)] = data
+                while len(self._entries) > self._max:
+                    self._entries.popitem(last=False)
+
     def close(self) -> None:
         self._token.close()
 

@@ -22,6 +22,7 @@ from mlineage.api.metrics import timed_unary
 from mlineage.errors import InternalError, MlineageError
 from mlineage.metadata.limits import MAX_GRPC_LIST_ANSWER_BYTES, MAX_STRUCT_OBJECT_DEPTH
 from mlineage.metadata.store import Store
+from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
 
 log = logging.getLogger("mlineage.grpc")
@@ -30,6 +31,11 @@ MLMD_SERVICE = "ml_metadata.MetadataStoreService"
 OUR_SERVICE = "mlineage.v1.MetadataStoreService"
 
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+#: LineageGraph's type fields and their field numbers.
+_GRAPH_TYPE_FIELDS = {
+    name: pb.LineageGraph.DESCRIPTOR.fields_by_name[name].number
+    for name in ("artifact_types", "execution_types", "context_types")
+}
 # List answers stay under ml-metadata's default 4 MiB receive limit; the rest follows a next_page_token.
 _LIST_BYTES = MAX_GRPC_LIST_ANSWER_BYTES
 
@@ -443,15 +449,41 @@ class MetadataStoreServicer:
 
     @rpc
     def GetLineageSubgraph(self, request):
+        from mlineage.metadata.lineage_engine.mlmd import mask_fields
+
+        paths = list(request.read_mask.paths)
+        fields = mask_fields(paths)
+        typed = [name for name in _GRAPH_TYPE_FIELDS if name in fields]
+        if self._cache is None or not typed:
+            return self._lineage_subgraph(request, paths)
+        # The answer's *_types fields hold every type of the store, the same for every query while
+        # the database is unchanged: kept as their wire form, beside the by-id cache's entries.
+        version = self._cache.current()
+        held = [self._cache.peek("lineage_types", _GRAPH_TYPE_FIELDS[name], version) for name in typed]
+        if None not in held:
+            response = self._lineage_subgraph(request, paths, with_types=False)
+            if self._cache.current() == version:  # the walk read the database those types were read at
+                graph = response.lineage_subgraph.SerializeToString() + b"".join(held)
+                return repeated_field(1, [graph]) if graph else b""
+        response = self._lineage_subgraph(request, paths)
+        if self._cache.current() == version:
+            graph = response.lineage_subgraph
+            for name in typed:
+                wire = repeated_field(_GRAPH_TYPE_FIELDS[name], [t.SerializeToString() for t in getattr(graph, name)])
+                self._cache.keep("lineage_types", _GRAPH_TYPE_FIELDS[name], wire, version)
+        return response
+
+    def _lineage_subgraph(self, request, paths: list[str], *, with_types: bool = True):
         from mlineage.metadata.lineage_engine.mlmd import lineage_subgraph
 
         response = svc.GetLineageSubgraphResponse()
         lineage_subgraph(
             self.store,
             request.lineage_subgraph_query_options,
-            list(request.read_mask.paths),
+            paths,
             dehydrated=True,
             into=response.lineage_subgraph,
+            with_types=with_types,
         )
         return response
 
