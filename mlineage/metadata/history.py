@@ -114,17 +114,22 @@ class _Pending:
     """The change of an open write transaction: recorded at its first write (a transaction that writes
     nothing records none)."""
 
-    __slots__ = ("namespace", "change_id")
+    __slots__ = ("namespace", "change_id", "keep")
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, keep: bool) -> None:
         self.namespace = namespace
-        self.change_id: int | None = None
+        self.change_id: int | None = None if keep else 0
+        self.keep = keep
 
 
 @contextlib.contextmanager
-def write_transaction(connection: Any, namespace: str) -> Iterator[None]:
-    """Mark ``connection``'s transaction as one change (the store's write path wraps every write in it)."""
-    connection.info[_PENDING] = _Pending(namespace)
+def write_transaction(connection: Any, namespace: str, *, keep: bool = True) -> Iterator[None]:
+    """Mark ``connection``'s transaction as one change (the store's write path wraps every write in it).
+
+    ``keep=False`` (a store opened with ``keep_history=False``) records no change and copies
+    no version: rows are written with ``change_id`` 0, as rows from before history was kept.
+    """
+    connection.info[_PENDING] = _Pending(namespace, keep)
     try:
         yield
     finally:
@@ -139,6 +144,11 @@ def change_id(connection: Any) -> int:
     if pending.change_id is None:
         pending.change_id = record_change(connection, pending.namespace, time.time_ns() // 1_000_000)
     return pending.change_id
+
+
+def _keeping(connection: Any) -> bool:
+    pending: _Pending | None = connection.info.get(_PENDING)
+    return pending is None or pending.keep
 
 
 def _copy_rows(live: Table, where_column: str, *, with_revision_of: Table | None = None):
@@ -186,7 +196,7 @@ def close_node_versions(
 
     Call it before the nodes are updated or deleted, inside the same transaction.
     """
-    if not ids:
+    if not ids or not _keeping(connection):
         return
     params = {"ids": executor.ids_param(connection, ids), "closed_by": closed_by}
     _lock_rows(connection, kind.table, params)
@@ -201,7 +211,7 @@ def close_node_versions(
 
 def close_type_versions(connection: executor.AnyConnection, type_ids: Sequence[int], closed_by: int) -> None:
     """Copy the current versions of types ``type_ids`` (rows and properties) to history."""
-    if not type_ids:
+    if not type_ids or not _keeping(connection):
         return
     params = {"ids": executor.ids_param(connection, type_ids), "closed_by": closed_by}
     _lock_rows(connection, t.types, params)
@@ -223,7 +233,7 @@ def bump_revisions(
     change_id: int,
 ) -> None:
     """Give rows ``ids`` of ``table`` their next revision, written by ``change_id`` (their properties too)."""
-    if not ids:
+    if not ids or not _keeping(connection):
         return
     params = {"ids": executor.ids_param(connection, ids), "change": change_id}
     executor.fetch(
@@ -268,7 +278,7 @@ def close_links(
 
     A link between two nodes deleted by the same change is copied once.
     """
-    if not ids:
+    if not ids or not _keeping(connection):
         return
     params = {"ids": executor.ids_param(connection, ids), "closed_by": closed_by}
     for live, column in _LINK_ENDS[kind.name]:

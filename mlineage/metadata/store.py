@@ -85,7 +85,11 @@ class Store(ListingMethods, HistoryMethods):
         namespace: str = DEFAULT_NAMESPACE,
         upgrade: bool = False,
         max_node_bytes: int | None = None,
+        keep_history: bool = True,
     ) -> None:
+        # History (metadata/history.py) is kept unless the operator turns it off: then writes
+        # record no change and copy no replaced version (bench/history_bench.py measures the cost).
+        self._keep_history = keep_history
         # The largest node (serialized) any write may leave; MLINEAGE_MAX_NODE_BYTES when not given.
         self._max_node_bytes = validation.max_node_bytes(max_node_bytes)
         self._engine = make_engine(url) if isinstance(url, str) else url
@@ -217,7 +221,7 @@ class Store(ListingMethods, HistoryMethods):
         try:
             with self._write_lock, self._write_engine.begin() as connection:
                 database.set_write_lock_timeout(connection)
-                with history.write_transaction(connection, self._namespace):
+                with history.write_transaction(connection, self._namespace, keep=self._keep_history):
                     yield connection
         except BaseException as exc:  # e.g. a caller's own error inside store.transaction(): rolled back too
             self._types.clear()  # a rolled-back type change must not stay cached
