@@ -90,7 +90,8 @@ class MetadataStoreServicer:
         if self._cache is None:
             return None
         found = self._cache.get(what, sorted(set(type_ids)), lambda ids: _serialized(read(ids)), version)
-        return repeated_field(field_number, (found[i][0] for i in type_ids if i in found))
+        framed = b"".join([found[i][0] for i in type_ids if i in found])
+        return framed if field_number == 1 else _retagged(framed, field_number)
 
     def _cached_nodes(self, what: str, ids: list[int], read, version=None) -> dict[int, tuple[bytes, int]]:
         assert self._cache is not None  # callers check that the cache is on
@@ -280,7 +281,7 @@ class MetadataStoreServicer:
             ids = list(dict.fromkeys(asked)) if request.populate_artifact_types else sorted(set(asked))
             version = self._cache.current()  # one look at the database's version for both reads
             found = self._cached_nodes("artifact", ids, self.store.get_artifacts_by_id, version)
-            body = repeated_field(1, (found[i][0] for i in ids if i in found))
+            body = b"".join([found[i][0] for i in ids if i in found])
             if not request.populate_artifact_types:
                 return body
             # The types the answer's artifacts use, in the order they first appear.
@@ -301,7 +302,7 @@ class MetadataStoreServicer:
         if self._cache is not None:
             ids = sorted(set(request.execution_ids))
             found = self._cached_nodes("execution", ids, self.store.get_executions_by_id)
-            return repeated_field(1, (found[i][0] for i in ids if i in found))
+            return b"".join([found[i][0] for i in ids if i in found])
         return _wire(self.store.get_executions_by_id(request.execution_ids))
 
     @rpc
@@ -309,7 +310,7 @@ class MetadataStoreServicer:
         if self._cache is not None:
             ids = sorted(set(request.context_ids))
             found = self._cached_nodes("context", ids, self.store.get_contexts_by_id)
-            return repeated_field(1, (found[i][0] for i in ids if i in found))
+            return b"".join([found[i][0] for i in ids if i in found])
         return _wire(self.store.get_contexts_by_id(request.context_ids))
 
     @rpc
@@ -527,8 +528,40 @@ def _wire(messages) -> bytes:
 
 
 def _serialized(messages) -> list[tuple[int, tuple[bytes, int]]]:
-    # (id, (wire form, type id)); a type's own "type id" is unused.
-    return [(message.id, (message.SerializeToString(), getattr(message, "type_id", 0))) for message in messages]
+    # (id, (the message as an element of a response's field 1, type id)); a type's own "type id" is
+    # unused. Kept framed (tag, length, message), so that an answer is its entries joined.
+    return [
+        (message.id, (repeated_field(1, [message.SerializeToString()]), getattr(message, "type_id", 0)))
+        for message in messages
+    ]
+
+
+def _retagged(framed: bytes, field_number: int) -> bytes:
+    # Elements framed as field 1 re-framed as another field: only each element's tag differs
+    # (one byte for field numbers below 16; the lengths and messages stay).
+    if not framed:
+        return framed
+    tag = bytes([field_number << 3 | 2])
+    out = bytearray()
+    view = memoryview(framed)
+    at = 0
+    while at < len(framed):
+        length, start = _read_varint(framed, at + 1)
+        out += tag
+        out += view[at + 1 : start + length]
+        at = start + length
+    return bytes(out)
+
+
+def _read_varint(data: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if byte < 0x80:
+            return value, at
+        shift += 7
 
 
 def _method_names() -> list[str]:
