@@ -27,7 +27,7 @@ from google.protobuf.message import Message
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.metadata import nodes as node_access
-from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KIND_BY_MESSAGE, NodeKind
+from mlineage.metadata.kinds import ALL_KINDS, ARTIFACT, CONTEXT, EXECUTION, KIND_BY_MESSAGE, NodeKind
 from mlineage.metadata.nodes import check_mask_strictly
 from mlineage.metadata.store import Store, WriteTransaction
 from mlineage.proto import metadata_store_pb2 as pb
@@ -108,9 +108,9 @@ def _nodes_of(request: Message) -> Iterable[Message]:
         yield from (pair.artifact for pair in request.artifact_event_pairs if pair.HasField("artifact"))
         yield from request.contexts
         return
-    for field in ("artifacts", "executions", "contexts"):
-        if field in request.DESCRIPTOR.fields_by_name:
-            yield from getattr(request, field)
+    for kind in ALL_KINDS:
+        if kind.plural in request.DESCRIPTOR.fields_by_name:
+            yield from getattr(request, kind.plural)
 
 
 def resolve_type_names(store: Store, request: Message) -> None:

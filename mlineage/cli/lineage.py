@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from mlineage.cli.stores import READ_URL_HELP, open_for_reading, read_url
+from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
+
+if TYPE_CHECKING:
+    from mlineage.lineage.node_keys import Node
 
 FORMATS = ("tree", "dot", "mermaid", "json", "graphml")
 
@@ -34,7 +39,7 @@ def add_parser(commands) -> None:
     parser.set_defaults(handler=run)
 
 
-def _resolve(store, kind: str, reference: str) -> list[int]:
+def _resolve(store, kind: NodeKind, reference: str) -> list[int]:
     """Ids for an artifact or execution named by id, by TYPE:NAME, or (artifacts) by URI."""
     from mlineage.errors import NotFoundError
 
@@ -42,7 +47,7 @@ def _resolve(store, kind: str, reference: str) -> list[int]:
     if reference.isdigit():
         return [int(reference)]
     uri_like = "://" in reference or reference.startswith(("/", "."))
-    if kind == "artifact" and (uri_like or ":" not in reference):
+    if kind is ARTIFACT and (uri_like or ":" not in reference):
         found = store.get_artifacts_by_uri(reference)
         if not found:
             raise NotFoundError(f"no artifact has the uri {reference!r}")
@@ -50,10 +55,10 @@ def _resolve(store, kind: str, reference: str) -> list[int]:
     type_name, _, name = reference.partition(":")
     if not name:
         raise NotFoundError(f"{reference!r} is neither an id nor TYPE:NAME")
-    getter = store.get_artifact_by_type_and_name if kind == "artifact" else store.get_execution_by_type_and_name
+    getter = store.get_artifact_by_type_and_name if kind is ARTIFACT else store.get_execution_by_type_and_name
     node = getter(type_name, name)
     if node is None:
-        raise NotFoundError(f"no {kind} of type {type_name!r} named {name!r}")
+        raise NotFoundError(f"no {kind.name} of type {type_name!r} named {name!r}")
     return [node.id]
 
 
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     store = open_for_reading(read_url(args), command="lineage")
     try:
-        kind = "artifact" if args.artifact is not None else "execution"
+        kind = ARTIFACT if args.artifact is not None else EXECUTION
         ids = _resolve(store, kind, args.artifact if args.artifact is not None else args.execution)
         walk = _walk_server if hasattr(store, "call") else _walk_database
         answer = walk(store, kind, ids, direction=args.direction, max_hops=args.depth, max_nodes=args.max_nodes)
@@ -89,43 +94,44 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _walk_database(store, kind: str, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
+def _walk_database(store, kind: NodeKind, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
     from mlineage.lineage.query import lineage
 
     return lineage(
         store,
-        artifact_ids=ids if kind == "artifact" else (),
-        execution_ids=ids if kind == "execution" else (),
+        artifact_ids=ids if kind is ARTIFACT else (),
+        execution_ids=ids if kind is EXECUTION else (),
         direction=direction,
         max_hops=max_hops,
         max_nodes=max_nodes,
     )
 
 
-def _walk_server(store, kind: str, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
+def _walk_server(store, kind: NodeKind, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
     """The same answer from a server: MLMD's lineage subgraph, hops counted breadth-first from the start."""
+    from mlineage.lineage.node_keys import node_of
     from mlineage.lineage.query import Lineage, direction_of
     from mlineage.metadata.lineage_engine.traversal import Direction
     from mlineage.proto import metadata_store_pb2 as pb
 
     walk_direction = direction_of(direction)
-    getter = store.get_artifacts_by_id if kind == "artifact" else store.get_executions_by_id
+    getter = store.get_artifacts_by_id if kind is ARTIFACT else store.get_executions_by_id
     found = {node.id for node in getter(ids)}
     missing = [i for i in ids if i not in found]
     if missing:
         from mlineage.errors import NotFoundError
 
-        raise NotFoundError(f"no such nodes: {', '.join(f'{kind} {i}' for i in missing)}")
+        raise NotFoundError(f"no such nodes: {', '.join(f'{kind.name} {i}' for i in missing)}")
     options = pb.LineageSubgraphQueryOptions(max_num_hops=max_hops)
     options.direction = {
         Direction.UPSTREAM: pb.LineageSubgraphQueryOptions.UPSTREAM,
         Direction.DOWNSTREAM: pb.LineageSubgraphQueryOptions.DOWNSTREAM,
         Direction.BOTH: pb.LineageSubgraphQueryOptions.BIDIRECTIONAL,
     }[walk_direction]
-    starting = options.starting_artifacts if kind == "artifact" else options.starting_executions
+    starting = options.starting_artifacts if kind is ARTIFACT else options.starting_executions
     starting.filter_query = f"id IN ({', '.join(str(i) for i in ids)})"
     graph = store.get_lineage_subgraph(options)
-    start = [(kind, i) for i in ids]
+    start = [node_of(kind, i) for i in ids]
     hops = _hops(graph, start)
     truncated = len(hops) > max_nodes
     if truncated:
@@ -136,13 +142,15 @@ def _walk_server(store, kind: str, ids: list[int], *, direction: str, max_hops: 
                    max_hops=max_hops)
 
 
-def _hops(graph, start: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    neighbours: dict[tuple[str, int], set[tuple[str, int]]] = {}
+def _hops(graph, start: list[Node]) -> dict[Node, int]:
+    from mlineage.lineage.node_keys import node_of
+
+    neighbours: dict[Node, set[Node]] = {}
     for event in graph.events:
-        artifact, execution = ("artifact", event.artifact_id), ("execution", event.execution_id)
+        artifact, execution = node_of(ARTIFACT, event.artifact_id), node_of(EXECUTION, event.execution_id)
         neighbours.setdefault(artifact, set()).add(execution)
         neighbours.setdefault(execution, set()).add(artifact)
-    present = {("artifact", a.id) for a in graph.artifacts} | {("execution", e.id) for e in graph.executions}
+    present = {node_of(ARTIFACT, a.id) for a in graph.artifacts} | {node_of(EXECUTION, e.id) for e in graph.executions}
     hops = {node: 0 for node in start if node in present}
     frontier = list(hops)
     while frontier:
@@ -156,15 +164,17 @@ def _hops(graph, start: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
     return hops
 
 
-def _restricted(graph, keep: set[tuple[str, int]]):
+def _restricted(graph, keep: set[Node]):
+    from mlineage.lineage.node_keys import node_of
     from mlineage.proto import metadata_store_pb2 as pb
 
     cut = pb.LineageGraph()
     cut.CopyFrom(graph)
     del cut.artifacts[:], cut.executions[:], cut.events[:]
-    cut.artifacts.extend(a for a in graph.artifacts if ("artifact", a.id) in keep)
-    cut.executions.extend(e for e in graph.executions if ("execution", e.id) in keep)
+    cut.artifacts.extend(a for a in graph.artifacts if node_of(ARTIFACT, a.id) in keep)
+    cut.executions.extend(e for e in graph.executions if node_of(EXECUTION, e.id) in keep)
     cut.events.extend(
-        e for e in graph.events if ("artifact", e.artifact_id) in keep and ("execution", e.execution_id) in keep
+        e for e in graph.events
+        if node_of(ARTIFACT, e.artifact_id) in keep and node_of(EXECUTION, e.execution_id) in keep
     )
     return cut

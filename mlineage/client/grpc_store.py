@@ -27,6 +27,7 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 import grpc  # noqa: E402 - after the verbosity default
 
 from mlineage import errors
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS
 from mlineage.metadata.options import ListingMethods
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
@@ -119,14 +120,14 @@ def _related(response: Any, context_ids: Sequence[int], inner: str) -> dict[int,
 
 # list_nodes: (kind, scope) -> RPC name.
 _LIST_RPCS = {
-    ("artifact", None): "GetArtifacts",
-    ("execution", None): "GetExecutions",
-    ("context", None): "GetContexts",
-    ("artifact", "type"): "GetArtifactsByType",
-    ("execution", "type"): "GetExecutionsByType",
-    ("context", "type"): "GetContextsByType",
-    ("artifact", "context"): "GetArtifactsByContext",
-    ("execution", "context"): "GetExecutionsByContext",
+    (ARTIFACT, None): "GetArtifacts",
+    (EXECUTION, None): "GetExecutions",
+    (CONTEXT, None): "GetContexts",
+    (ARTIFACT, "type"): "GetArtifactsByType",
+    (EXECUTION, "type"): "GetExecutionsByType",
+    (CONTEXT, "type"): "GetContextsByType",
+    (ARTIFACT, "context"): "GetArtifactsByContext",
+    (EXECUTION, "context"): "GetExecutionsByContext",
 }
 
 
@@ -315,10 +316,11 @@ class GrpcStore(ListingMethods):
         max_bytes: int | None = None,
     ) -> tuple[list, str]:
         # max_bytes is not sent: the server cuts every paged answer to what MLMD's clients receive.
-        if kind_name not in ("artifact", "execution", "context"):
+        kind = KINDS.get(kind_name)
+        if kind is None:
             raise errors.InvalidArgumentError(f"unknown node kind {kind_name!r}")
         scope = "type" if type_name is not None else "context" if context_id is not None else None
-        rpc = _LIST_RPCS.get((kind_name, scope))
+        rpc = _LIST_RPCS.get((kind, scope))
         if rpc is None:
             raise errors.InvalidArgumentError("contexts cannot be listed by context")
         request = getattr(svc, f"{rpc}Request")()
@@ -331,7 +333,7 @@ class GrpcStore(ListingMethods):
         if context_id is not None:
             request.context_id = context_id
         response = self.call(rpc, request)
-        return list(getattr(response, f"{kind_name}s")), response.next_page_token
+        return list(getattr(response, kind.plural)), response.next_page_token
 
     # --- lineage (hydrated, as Store's) ---------------------------------------------------------
 
@@ -345,15 +347,15 @@ class GrpcStore(ListingMethods):
         mask = [p for p in (field_mask_paths or ()) if not p.endswith("_types")]
         request.read_mask.paths.extend(mask)
         graph = self.call("GetLineageSubgraph", request).lineage_subgraph
-        for name, getter in (
-            ("artifacts", self.get_artifacts_by_id),
-            ("executions", self.get_executions_by_id),
-            ("contexts", self.get_contexts_by_id),
+        for kind, getter in (
+            (ARTIFACT, self.get_artifacts_by_id),
+            (EXECUTION, self.get_executions_by_id),
+            (CONTEXT, self.get_contexts_by_id),
         ):
-            ids = [node.id for node in getattr(graph, name)]
-            del getattr(graph, name)[:]
+            ids = [node.id for node in getattr(graph, kind.plural)]
+            del getattr(graph, kind.plural)[:]
             if ids:
-                getattr(graph, name).extend(getter(ids))
+                getattr(graph, kind.plural).extend(getter(ids))
         for name, nodes, get_types in (
             ("artifact_types", graph.artifacts, self.get_artifact_types_by_id),
             ("execution_types", graph.executions, self.get_execution_types_by_id),

@@ -16,10 +16,10 @@ from typing import Any
 import networkx as nx
 from google.protobuf import json_format
 
+from mlineage.lineage.node_keys import Node, kind_of, node_of
+from mlineage.metadata.kinds import ARTIFACT, EXECUTION
 from mlineage.metadata.lineage_engine.traversal import INPUT_EVENTS
 from mlineage.proto import metadata_store_pb2 as pb
-
-Node = tuple[str, int]
 
 
 def _value(value: pb.Value) -> Any:
@@ -57,21 +57,20 @@ def to_networkx(answer, *, contexts: bool = True) -> nx.MultiDiGraph:
     member_of: dict[Node, list[str]] = {}
     if contexts:
         for attribution in graph_message.attributions:
-            member_of.setdefault(("artifact", attribution.artifact_id), []).append(
+            member_of.setdefault(node_of(ARTIFACT, attribution.artifact_id), []).append(
                 context_names.get(attribution.context_id, str(attribution.context_id))
             )
         for association in graph_message.associations:
-            member_of.setdefault(("execution", association.execution_id), []).append(
+            member_of.setdefault(node_of(EXECUTION, association.execution_id), []).append(
                 context_names.get(association.context_id, str(association.context_id))
             )
-    for kind, messages, enum, state_field in (
-        ("artifact", graph_message.artifacts, pb.Artifact.State, "state"),
-        ("execution", graph_message.executions, pb.Execution.State, "last_known_state"),
-    ):
+    for kind, messages in ((ARTIFACT, graph_message.artifacts), (EXECUTION, graph_message.executions)):
+        enum, state_field = kind.message.State, kind.state_field
+        assert state_field is not None  # artifacts and executions have one
         for message in messages:
-            key = (kind, message.id)
+            key = node_of(kind, message.id)
             attributes: dict[str, Any] = {
-                "kind": kind,
+                "kind": kind.name,
                 "id": message.id,
                 "type": message.type,
                 "name": message.name,
@@ -80,7 +79,7 @@ def to_networkx(answer, *, contexts: bool = True) -> nx.MultiDiGraph:
                 "custom_properties": _custom_properties(message),
                 "create_time_since_epoch": message.create_time_since_epoch,
             }
-            if kind == "artifact":
+            if kind.has_uri:
                 attributes["uri"] = message.uri
             if contexts:
                 attributes["contexts"] = sorted(member_of.get(key, []))
@@ -90,7 +89,7 @@ def to_networkx(answer, *, contexts: bool = True) -> nx.MultiDiGraph:
                 attributes["starting"] = True
             graph.add_node(key, **attributes)
     for event in graph_message.events:
-        artifact, execution = ("artifact", event.artifact_id), ("execution", event.execution_id)
+        artifact, execution = node_of(ARTIFACT, event.artifact_id), node_of(EXECUTION, event.execution_id)
         source, target = (artifact, execution) if event.type in INPUT_EVENTS else (execution, artifact)
         type_name = pb.Event.Type.Name(event.type)
         path = [step.key if step.HasField("key") else step.index for step in event.path.steps]
@@ -164,7 +163,7 @@ def to_dot(graph: nx.MultiDiGraph, *, name: str = "lineage") -> str:
     """Graphviz DOT: artifacts as ellipses, executions as boxes, starting nodes bold."""
     lines = [f"digraph {_quote(name)} {{", "  rankdir=LR;", '  node [fontname="Helvetica", fontsize=10];']
     for node, attributes in graph.nodes(data=True):
-        shape = "ellipse" if node[0] == "artifact" else "box"
+        shape = "ellipse" if kind_of(node) is ARTIFACT else "box"
         text = label(attributes)
         if attributes.get("state"):
             text += f"\n{attributes['state']}"
@@ -186,7 +185,7 @@ def to_mermaid(graph: nx.MultiDiGraph) -> str:
     ids = {node: f"{node[0][0]}{node[1]}" for node in graph.nodes}
     for node, attributes in graph.nodes(data=True):
         text = _mermaid_text(label(attributes))
-        opening, closing = ('(["', '"])') if node[0] == "artifact" else ('[["', '"]]')
+        opening, closing = ('(["', '"])') if kind_of(node) is ARTIFACT else ('[["', '"]]')
         lines.append(f"  {ids[node]}{opening}{text}{closing}")
     for source, target, key in graph.edges(keys=True):
         lines.append(f"  {ids[source]} -->|{key}| {ids[target]}")

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mlineage.errors import InvalidArgumentError
+from mlineage.lineage.node_keys import Node, node_of
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
 from mlineage.metadata.lineage_engine.graph import add_edges, add_memberships, memberships, nodes, used_types
 from mlineage.metadata.lineage_engine.traversal import (
@@ -26,9 +27,6 @@ from mlineage.metadata.lineage_engine.traversal import (
 )
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
-
-#: A node by kind name and id: ("artifact", 12), ("execution", 3).
-Node = tuple[str, int]
 
 _DIRECTION_NAMES = {
     "up": Direction.UPSTREAM,
@@ -116,8 +114,8 @@ def lineage(
         raise InvalidArgumentError("lineage needs at least one starting artifact or execution")
     walk_direction = direction_of(direction)
     ending = Ending(
-        artifacts=filter_test({"artifact": ending_artifacts}) if ending_artifacts is not None else None,
-        executions=filter_test({"execution": ending_executions}) if ending_executions is not None else None,
+        artifacts=filter_test({ARTIFACT: ending_artifacts}) if ending_artifacts is not None else None,
+        executions=filter_test({EXECUTION: ending_executions}) if ending_executions is not None else None,
         include_artifacts=include_ending,
         include_executions=include_ending,
     )
@@ -154,9 +152,9 @@ def lineage(
             bound=bound,
         )
         graph = answer_graph(connection, walk, with_contexts=with_contexts)
-    hops = {("artifact", i): h for i, h in walk.artifacts.items()}
-    hops.update({("execution", i): h for i, h in walk.executions.items()})
-    starting = [("artifact", i) for i in artifact_ids] + [("execution", i) for i in execution_ids]
+    hops = {node_of(ARTIFACT, i): h for i, h in walk.artifacts.items()}
+    hops.update({node_of(EXECUTION, i): h for i, h in walk.executions.items()})
+    starting = [node_of(ARTIFACT, i) for i in artifact_ids] + [node_of(EXECUTION, i) for i in execution_ids]
     return Lineage(
         graph=graph,
         starting=starting,
@@ -169,14 +167,11 @@ def lineage(
 
 
 def _missing(connection, artifact_ids: list[int], execution_ids: list[int]) -> list[Node]:
-    from sqlalchemy import select
-
     missing: list[Node] = []
     for kind, ids in ((ARTIFACT, artifact_ids), (EXECUTION, execution_ids)):
         if ids:
-            table = kind.table
-            found = set(connection.execute(select(table.c.id).where(table.c.id.in_(ids))).scalars())
-            missing += [(kind.name, i) for i in ids if i not in found]
+            found = {node.id for node in nodes(connection, kind, ids)}
+            missing += [node_of(kind, i) for i in ids if i not in found]
     return missing
 
 

@@ -10,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from mlineage.errors import InvalidArgumentError, NotFoundError
-from mlineage.lineage.query import Lineage, Node, lineage
-from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS
-from mlineage.metadata.lineage_engine.graph import edge_messages, nodes
-from mlineage.metadata.lineage_engine.reads import EventEdge, EventReader
+from mlineage.lineage.node_keys import Node, kind_of, node_of
+from mlineage.lineage.query import Lineage, lineage
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
 from mlineage.metadata.lineage_engine.traversal import (
     INPUT_EVENTS,
     MAX_HOPS_DEFAULT,
@@ -25,7 +22,6 @@ from mlineage.metadata.lineage_engine.traversal import (
 )
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
-from mlineage.schema import tables as t
 
 _BASE = pb.ArtifactType.SystemDefinedBaseType
 #: Artifact type names taken for datasets and models when their type declares no MLMD base type.
@@ -36,17 +32,13 @@ MODEL_TYPE_NAMES = ("Model",)
 def _typed(store: Store, artifacts: Iterable[pb.Artifact], base_type: int, names: Sequence[str]) -> list:
     """The artifacts whose type has the MLMD base type or one of the names."""
     artifacts = list(artifacts)
-    with store.reading() as connection:
-        type_ids = {a.type_id for a in artifacts}
-        rows = connection.execute(
-            select(t.types.c.id, t.types.c.name, t.types.c.base_type).where(t.types.c.id.in_(type_ids))
-        ).all()
-    wanted = {row.id for row in rows if row.base_type == base_type or row.name in names}
+    types = store.get_artifact_types_by_id(sorted({a.type_id for a in artifacts}))
+    wanted = {found.id for found in types if found.base_type == base_type or found.name in names}
     return [a for a in artifacts if a.type_id in wanted]
 
 
 def _by_hop(answer: Lineage, artifacts: Iterable[pb.Artifact]) -> list[pb.Artifact]:
-    return sorted(artifacts, key=lambda a: (answer.hops.get(("artifact", a.id), 0), a.id))
+    return sorted(artifacts, key=lambda a: (answer.hops.get(node_of(ARTIFACT, a.id), 0), a.id))
 
 
 def upstream_datasets(
@@ -74,14 +66,9 @@ def models_trained_from(
 
 def executions_reading(store: Store, artifact_id: int) -> list[pb.Execution]:
     """Every execution that read the artifact (an INPUT, DECLARED_INPUT or INTERNAL_INPUT event), by id."""
-    with store.reading() as connection:
-        _require(connection, [("artifact", artifact_id)])
-        reader = EventReader(connection)
-        try:
-            edges = reader.events_of(ARTIFACT, [artifact_id], INPUT_EVENTS)
-        finally:
-            reader.close()
-        return nodes(connection, EXECUTION, sorted({edge.execution_id for edge in edges}))
+    _require(store, [node_of(ARTIFACT, artifact_id)])
+    events = store.get_events_by_artifact_ids([artifact_id])
+    return store.get_executions_by_id(sorted({e.execution_id for e in events if e.type in INPUT_EVENTS}))
 
 
 def downstream_impact(
@@ -101,22 +88,20 @@ def runs_of(store: Store, node: Node, *, ancestors: bool = True) -> list[pb.Cont
     kind = KINDS.get(node[0])
     if kind is None or kind is CONTEXT:
         raise InvalidArgumentError(f"runs_of takes an artifact or an execution, not {node[0]!r}")
-    table, column = (
-        (t.attributions, t.attributions.c.artifact_id) if kind is ARTIFACT else (t.associations, t.associations.c.execution_id)
-    )
-    with store.reading() as connection:
-        _require(connection, [node])
-        found = set(connection.execute(select(table.c.context_id).where(column == node[1])).scalars())
-        frontier = set(found)
-        while ancestors and frontier:
-            parents = set(
-                connection.execute(
-                    select(t.parent_contexts.c.parent_id).where(t.parent_contexts.c.child_id.in_(frontier))
-                ).scalars()
-            )
-            frontier = parents - found
-            found |= parents
-        return nodes(connection, CONTEXT, sorted(found))
+    _require(store, [node])
+    try:
+        member_of = (
+            store.get_contexts_by_artifact(node[1]) if kind is ARTIFACT else store.get_contexts_by_execution(node[1])
+        )
+    except NotFoundError:  # MLMD's answer for a node in no context
+        member_of = []
+    found = {context.id for context in member_of}
+    frontier = set(found)
+    while ancestors and frontier:
+        parents = {p.id for ps in store.get_parent_contexts_by_contexts(sorted(frontier)).values() for p in ps}
+        frontier = parents - found
+        found |= parents
+    return store.get_contexts_by_id(sorted(found))
 
 
 @dataclass
@@ -131,60 +116,58 @@ class Path:
 def path_between(store: Store, source: Node, target: Node, *, max_hops: int = MAX_HOPS_DEFAULT) -> Path | None:
     """A shortest path from ``source`` to ``target``: following the data downstream if there is one,
     else upstream, else ignoring directions; None when they are not connected within ``max_hops``."""
-    with store.reading() as connection:
-        _require(connection, [source, target])
-        if source == target:
-            return Path([source], [], Direction.BOTH)
-        reader = EventReader(connection)
-        try:
-            for direction in (Direction.DOWNSTREAM, Direction.UPSTREAM, Direction.BOTH):
-                found = _shortest(reader, source, target, direction, max_hops)
-                if found is not None:
-                    path_nodes, edges = found
-                    return Path(path_nodes, edge_messages(connection, edges), direction)
-        finally:
-            reader.close()
+    _require(store, [source, target])
+    if source == target:
+        return Path([source], [], Direction.BOTH)
+    for direction in (Direction.DOWNSTREAM, Direction.UPSTREAM, Direction.BOTH):
+        found = _shortest(store, source, target, direction, max_hops)
+        if found is not None:
+            path_nodes, events = found
+            return Path(path_nodes, events, direction)
     return None
 
 
+def _events_of(store: Store, kind: NodeKind, ids: list[int], types: tuple[int, ...] | None) -> list[pb.Event]:
+    events = store.get_events_by_artifact_ids(ids) if kind is ARTIFACT else store.get_events_by_execution_ids(ids)
+    return events if types is None else [event for event in events if event.type in types]
+
+
 def _shortest(
-    reader: EventReader, source: Node, target: Node, direction: Direction, max_hops: int
-) -> tuple[list[Node], list[EventEdge]] | None:
-    parent: dict[Node, tuple[Node, EventEdge] | None] = {source: None}
+    store: Store, source: Node, target: Node, direction: Direction, max_hops: int
+) -> tuple[list[Node], list[pb.Event]] | None:
+    parent: dict[Node, tuple[Node, pb.Event] | None] = {source: None}
     frontier = [source]
     for _ in range(max_hops):
         if not frontier:
             return None
         following: list[Node] = []
-        for kind in (ARTIFACT, EXECUTION):
-            ids = [node_id for kind_name, node_id in frontier if kind_name == kind.name]
+        for kind, other in ((ARTIFACT, EXECUTION), (EXECUTION, ARTIFACT)):
+            ids = [node[1] for node in frontier if kind_of(node) is kind]
             if not ids:
                 continue
-            other = "execution" if kind is ARTIFACT else "artifact"
-            for edge in reader.events_of(kind, ids, step_event_types(direction, kind)):
-                here = (kind.name, edge.artifact_id if kind is ARTIFACT else edge.execution_id)
-                there = (other, edge.execution_id if kind is ARTIFACT else edge.artifact_id)
+            for event in _events_of(store, kind, ids, step_event_types(direction, kind)):
+                here = node_of(kind, event.artifact_id if kind is ARTIFACT else event.execution_id)
+                there = node_of(other, event.execution_id if kind is ARTIFACT else event.artifact_id)
                 if there in parent:
                     continue
-                parent[there] = (here, edge)
+                parent[there] = (here, event)
                 following.append(there)
         if target in parent:
-            path_nodes, edges = [target], []
+            path_nodes, events = [target], []
             step = parent[target]
             while step is not None:
-                previous, edge = step
+                previous, event = step
                 path_nodes.append(previous)
-                edges.append(edge)
+                events.append(event)
                 step = parent[previous]
-            return path_nodes[::-1], edges[::-1]
+            return path_nodes[::-1], events[::-1]
         frontier = following
     return None
 
 
-def _require(connection, wanted: Sequence[Node]) -> None:
-    for kind_name, node_id in wanted:
-        kind = KINDS.get(kind_name)
-        if kind is None or kind is CONTEXT:
-            raise InvalidArgumentError(f"a lineage node is an artifact or an execution, not {kind_name!r}")
-        if connection.execute(select(kind.table.c.id).where(kind.table.c.id == node_id)).first() is None:
-            raise NotFoundError(f"{kind_name} {node_id} not found")
+def _require(store: Store, wanted: Sequence[Node]) -> None:
+    for node in wanted:
+        kind = kind_of(node)  # INVALID_ARGUMENT for a context or an unknown kind
+        found = store.get_artifacts_by_id([node[1]]) if kind is ARTIFACT else store.get_executions_by_id([node[1]])
+        if not found:
+            raise NotFoundError(f"{kind.name} {node[1]} not found")
