@@ -12,6 +12,7 @@ takes in each form.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -58,11 +59,16 @@ def ids_in(dialect_name: str, column: Any, count: int, name: str) -> ColumnEleme
     return column.in_([bindparam(f"{name}{i}") for i in range(count)])
 
 
+@functools.lru_cache(maxsize=4096)
+def _names(name: str, count: int) -> tuple[str, ...]:
+    return tuple(f"{name}{i}" for i in range(count))
+
+
 def in_params(dialect_name: str, name: str, values: Sequence[int]) -> dict[str, Any]:
     """The parameters of an ``ids_in`` condition for ``values``."""
     if dialect_name == "postgresql":
         return {name: list(values)}
-    return {f"{name}{i}": value for i, value in enumerate(values)}
+    return dict(zip(_names(name, len(values)), values, strict=True))
 
 
 __all__ = [

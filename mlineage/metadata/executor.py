@@ -115,7 +115,7 @@ def named_statement(connection: AnyConnection, key: Any, build: _Builder) -> tup
 
 
 def _bind(positions: tuple[str, ...] | None, params: Mapping[str, Any]):
-    return tuple(params[name] for name in positions) if positions is not None else params
+    return tuple(map(params.__getitem__, positions)) if positions is not None else params
 
 
 class RawConnection:
@@ -165,6 +165,41 @@ def fetch(connection: AnyConnection, key: Any, build: _Builder, params: Mapping[
         raise exc_module.DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error) from exc
     finally:
         cursor.close()
+
+
+class Reads:
+    """Many reads on one connection through one cursor: ``fetch`` less a cursor per statement.
+
+    For a walk of many small statements (a lineage walk's hops, where a cursor per hop
+    measured a tenth of the hop's time); close it when done.
+    """
+
+    __slots__ = ("_connection", "_cursor", "_error", "_dialect")
+
+    def __init__(self, connection: AnyConnection) -> None:
+        self._connection = connection
+        self._cursor = _cursor(connection)
+        self._error = connection.dialect.loaded_dbapi.Error
+        self._dialect = connection.dialect.name
+
+    def fetch(self, key: Any, build: Builder, params: Mapping[str, Any]) -> list[tuple]:
+        """Run one statement and return its rows (as tuples), as ``executor.fetch`` does."""
+        rewrite = _REWRITE.get()
+        found = _CACHE.get((self._dialect, key)) if rewrite is None else None
+        sql, positions, defaults = found if found is not None else _compiled(self._connection, key, build)
+        if rewrite is not None:
+            params = {**rewrite.params, **params}
+        if defaults:
+            params = {**defaults, **params}
+        cursor = self._cursor
+        try:
+            cursor.execute(sql, _bind(positions, params))
+            return cursor.fetchall()
+        except self._error as exc:
+            raise exc_module.DBAPIError.instance(sql, None, exc, self._error) from exc
+
+    def close(self) -> None:
+        self._cursor.close()
 
 
 def execute_many(

@@ -13,6 +13,7 @@ PostgreSQL; the other reads take their ids as one parameter on both
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -49,6 +50,7 @@ class EventEdge(NamedTuple):
     type: int
 
 
+@functools.lru_cache(maxsize=4096)
 def _hop_statement(kind: NodeKind, count: int, types: tuple[int, ...] | None, full: bool) -> executor.Builder:
     column = _EVENTS.c.artifact_id if kind is ARTIFACT else _EVENTS.c.execution_id
 
@@ -61,8 +63,20 @@ def _hop_statement(kind: NodeKind, count: int, types: tuple[int, ...] | None, fu
     return build
 
 
+@functools.lru_cache(maxsize=64)
 def _by_ids_statement(columns: tuple, column: Any) -> executor.Builder:
     return lambda dialect_name: select(*columns).where(dialect.ids_match(dialect_name, column))
+
+
+@functools.lru_cache(maxsize=4096)
+def _hop_shape(
+    kind: NodeKind, count: int, types: tuple[int, ...] | None, full: bool, dialect_name: str
+) -> tuple[tuple, executor.Builder, tuple[str, ...]]:
+    """A hop statement's cache key, builder and (SQLite) parameter names: the ids', then the types'."""
+    names = tuple(dialect.in_params(dialect_name, "n", range(count)))
+    if types is not None:
+        names += tuple(dialect.in_params(dialect_name, "t", types))
+    return ("lineage_hop", kind.name, count, types, full), _hop_statement(kind, count, types, full), names
 
 
 class EventReader:
@@ -74,14 +88,15 @@ class EventReader:
         self._connection = connection
         self._dialect = connection.dialect.name
         self._postgres = self._dialect == "postgresql"
+        self._reads = executor.Reads(connection)  # one cursor for the whole walk
 
     def _hop(self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None, full: bool):
-        count = 0 if self._postgres else len(ids)  # PostgreSQL: one statement whatever the count
-        key = ("lineage_hop", kind.name, count, types, full)
-        params = dialect.in_params(self._dialect, "n", ids)
-        if types is not None:
-            params.update(dialect.in_params(self._dialect, "t", types))
-        return key, _hop_statement(kind, count, types, full), params
+        if self._postgres:  # one statement whatever the count: ids and types as arrays
+            key, build, _ = _hop_shape(kind, 0, types, full, self._dialect)
+            params: dict[str, Any] = {"n": list(ids)} if types is None else {"n": list(ids), "t": list(types)}
+            return key, build, params
+        key, build, names = _hop_shape(kind, len(ids), types, full, self._dialect)
+        return key, build, dict(zip(names, (*ids, *types) if types is not None else ids, strict=True))
 
     def statement(
         self, kind: NodeKind, ids: Sequence[int], types: tuple[int, ...] | None = None, *, full: bool = False
@@ -99,14 +114,14 @@ class EventReader:
         rows: list = []
         for start in range(0, len(ids), dialect.HOP_BATCH):
             key, build, params = self._hop(kind, ids[start : start + dialect.HOP_BATCH], types, full)
-            found = executor.fetch(self._connection, key, build, params)
+            found = self._reads.fetch(key, build, params)
             rows.extend(found if full else (EventEdge(*row) for row in found))
         return rows
 
     def _by_ids(self, key: str, build: executor.Builder, ids: Sequence[int]) -> list[tuple]:
         rows: list[tuple] = []
         for part in dialect.chunks(list(ids), dialect.BIG_BATCH):
-            rows.extend(executor.fetch(self._connection, key, build, {"ids": dialect.ids_param(self._dialect, part)}))
+            rows.extend(self._reads.fetch(key, build, {"ids": dialect.ids_param(self._dialect, part)}))
         return rows
 
     def event_rows(self, event_ids: Sequence[int]) -> list[tuple]:
@@ -134,7 +149,8 @@ class EventReader:
         return types, properties
 
     def close(self) -> None:
-        """Nothing to release (each read has its own cursor); kept so that callers can ``finally`` it."""
+        """Release the reader's cursor."""
+        self._reads.close()
 
 
 def events_between(
