@@ -144,7 +144,7 @@ def test_gzip_bodies_and_size_limits(api, monkeypatch):
 
 def test_unknown_routes_and_methods(api):
     expect(api.get("/api/v1/nothing"), 404, "NOT_FOUND")
-    expect(api.delete("/api/v1/artifacts/1"), 405, "UNIMPLEMENTED")
+    expect(api.delete("/api/v1/artifact_types/1"), 405, "UNIMPLEMENTED")  # nodes have DELETE; types do not
     expect(api.post("/api/v1/artifacts/1"), 405, "UNIMPLEMENTED")
 
 
@@ -193,3 +193,35 @@ def test_metrics_count_requests_per_route(api):
     assert any('route="/api/v1/artifacts/{id}"' in line and 'status="404"' in line for line in lines), lines
     assert "mlineage_http_request_duration_seconds_bucket" in text_format
     assert 'mlineage_info{version="' in text_format
+
+
+def test_a_database_error_no_store_method_mapped_is_answered_in_the_stores_words():
+    # The boundary's last resort (api/rest imports no SQLAlchemy: it asks the store's error mapping).
+    import sqlite3
+
+    from sqlalchemy.exc import DataError, IntegrityError, InvalidRequestError, OperationalError, ProgrammingError
+
+    from mlineage.api.rest.errors import database_error
+
+    class Orig(Exception):
+        pass
+
+    cases = [
+        (IntegrityError("INSERT", {}, Orig("UNIQUE constraint failed: executions.type_id, executions.name")), 409,
+         "ALREADY_EXISTS"),
+        (DataError("INSERT", {}, Orig("value too long for type character varying(255)")), 400, "INVALID_ARGUMENT"),
+        (ProgrammingError("SELECT", {}, Orig("operator does not exist: bigint = text")), 400, "INVALID_ARGUMENT"),
+        (OperationalError("SELECT", {}, Orig("database is locked")), 409, "ABORTED"),
+        (OperationalError("SELECT", {}, Orig("server closed the connection")), 503, "UNAVAILABLE"),
+        (sqlite3.IntegrityError("UNIQUE constraint failed: artifacts.uri"), 409, "ALREADY_EXISTS"),
+        (sqlite3.OperationalError("disk I/O error"), 503, "UNAVAILABLE"),
+    ]
+    for exc, status, code in cases:
+        response = database_error("POST", "/api/v1/artifacts", exc)
+        assert response is not None, exc
+        body = json.loads(response.body)
+        assert (response.status_code, body["code"]) == (status, code), (exc, body)
+        for internal in ("constraint", "executions.", "artifacts.", "bigint", "varying"):
+            assert internal not in body["message"], (exc, body)
+    assert database_error("GET", "/", InvalidRequestError("a bug, not the database")) is None
+    assert database_error("GET", "/", ValueError("not a database error")) is None

@@ -12,7 +12,7 @@ from mlineage import __version__
 from mlineage import errors as codes
 from mlineage.api import metrics
 from mlineage.api.rest import docs as docs_page
-from mlineage.api.rest import edges, lineage, metric_series, nodes, openapi, openlineage, types
+from mlineage.api.rest import edges, history, lineage, metric_series, nodes, openapi, openlineage, types
 from mlineage.api.rest.errors import error_response, install
 from mlineage.api.rest.io import Documentation
 from mlineage.metadata.store import Store
@@ -39,13 +39,15 @@ def create_app(store: Store) -> FastAPI:
     app.state.store = store
     metrics.READ_ONLY.set(int(store.read_only))
     install(app)  # error handlers, and the catch-all middleware (inside the metrics one)
+    app.add_middleware(history.CallerMiddleware)  # who makes each write: REST (or OpenLineage) and the peer
     app.add_middleware(metrics.HTTPMetricsMiddleware)
     docs = Documentation()
     _add_health(app, store)
     docs_page.install(app)
-    for module in (types, nodes, edges, metric_series, lineage, openlineage):
+    for module in (types, nodes, history, edges, metric_series, lineage, openlineage):
         app.include_router(module.router(store, docs))
-    schemas: dict[str, Any] = {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS}
+    schemas: dict[str, Any] = {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS,
+                               **history.SCHEMAS}
     openapi.install(app, docs, schemas)
     return app
 

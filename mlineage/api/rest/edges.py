@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from mlineage.api import requests
+from mlineage.api.rest.history import ReadStore
 from mlineage.api.rest.io import Documentation, read_message, respond
 from mlineage.api.rest.params import MAX_ID
 from mlineage.errors import InvalidArgumentError
@@ -47,11 +48,11 @@ def router(store: Store, docs: Documentation) -> APIRouter:
         **docs.documented(body=svc.PutEventsRequest, response=svc.PutEventsResponse),
     )
 
-    async def list_events(artifact_id: IdsParam = None, execution_id: IdsParam = None):
+    async def list_events(reader: ReadStore, artifact_id: IdsParam = None, execution_id: IdsParam = None):
         if bool(artifact_id) == bool(execution_id):
             raise InvalidArgumentError("give either artifact_id or execution_id (one or more), not both")
         kind, ids = (ARTIFACT, artifact_id) if artifact_id else (EXECUTION, execution_id or [])
-        events = await run_in_threadpool(requests.events_of, store, kind, ids)
+        events = await run_in_threadpool(requests.events_of, reader, kind, ids)
         return respond(svc.GetEventsByExecutionIDsResponse(events=events))
 
     list_events.__doc__ = (

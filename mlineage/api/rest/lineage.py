@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from mlineage.api.rest import protojson
+from mlineage.api.rest.history import ReadStore
 from mlineage.api.rest.io import JSON, Documentation, read_message, respond, respond_json
 from mlineage.api.rest.params import MAX_ID, MAX_QUERY_TEXT, mask_paths
 from mlineage.errors import InvalidArgumentError
@@ -117,6 +118,7 @@ def router(store: Store, docs: Documentation) -> APIRouter:
     routes = APIRouter(prefix="/api/v1")
 
     async def lineage_walk(
+        reader: ReadStore,
         artifact_id: Annotated[IdList, Query(description="artifacts to start from (repeat)")] = None,
         execution_id: Annotated[IdList, Query(description="executions to start from (repeat)")] = None,
         direction: Annotated[
@@ -164,7 +166,7 @@ def router(store: Store, docs: Documentation) -> APIRouter:
             "cursor": cursor or None,
             "with_contexts": contexts,
         }
-        answer = await run_in_threadpool(_walk, store, options)
+        answer = await run_in_threadpool(_walk, reader, options)
         if format == "json":
             return respond_json(
                 {
@@ -207,6 +209,7 @@ def router(store: Store, docs: Documentation) -> APIRouter:
     docs.messages.add([pb.LineageGraph.DESCRIPTOR])
 
     async def lineage_subgraph(
+        reader: ReadStore,
         starting_artifacts: Annotated[
             str | None, Query(max_length=MAX_QUERY_TEXT, description="filter query picking the artifacts to start from")
         ] = None,
@@ -240,7 +243,7 @@ def router(store: Store, docs: Documentation) -> APIRouter:
         unknown = [path for path in paths if path not in GRAPH_FIELDS]
         if unknown:
             raise InvalidArgumentError(f"read_mask: {', '.join(unknown)} not a field of LineageGraph")
-        graph = await run_in_threadpool(store.get_lineage_subgraph, options, paths or None)
+        graph = await run_in_threadpool(reader.get_lineage_subgraph, options, paths or None)
         return respond(graph)
 
     lineage_subgraph.__doc__ = (

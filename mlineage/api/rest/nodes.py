@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from mlineage.api import requests
+from mlineage.api.rest.history import ReadStore
 from mlineage.api.rest.io import Documentation, read_message, respond
 from mlineage.api.rest.params import (
     DEFAULT_PAGE_SIZE,
@@ -178,10 +179,11 @@ def _artifact_routes(routes: APIRouter, store: Store, docs: Documentation) -> No
         occ = abort_if_latest_updated_time_changed
         return respond(await run_in_threadpool(requests.update_node, store, ARTIFACT, _at(id, node), mask, occ))
 
-    async def get_artifact(id: NodeId):
-        return respond(await run_in_threadpool(requests.get_node, store, ARTIFACT, id))
+    async def get_artifact(reader: ReadStore, id: NodeId):
+        return respond(await run_in_threadpool(requests.get_node, reader, ARTIFACT, id))
 
     async def list_artifacts(
+        reader: ReadStore,
         filter: FilterParam = None,
         page_size: PageSizeParam = DEFAULT_PAGE_SIZE,
         page_token: PageTokenParam = None,
@@ -191,7 +193,7 @@ def _artifact_routes(routes: APIRouter, store: Store, docs: Documentation) -> No
     ):
         options = list_options(filter, page_size, page_token, order_by)
         found = await run_in_threadpool(
-            store.list_nodes, ARTIFACT.name, options, type_name=type_name or None, type_version=type_version or None
+            reader.list_nodes, ARTIFACT.name, options, type_name=type_name or None, type_version=type_version or None
         )
         return _page(ARTIFACT, found)
 
@@ -206,12 +208,12 @@ def _artifact_routes(routes: APIRouter, store: Store, docs: Documentation) -> No
     _add_crud(routes, docs, ARTIFACT, create_artifact, replace_artifact, patch_artifact, get_artifact,
               list_artifacts, put_artifacts)
 
-    async def contexts_of_artifact(id: NodeId):
-        contexts = await run_in_threadpool(requests.contexts_of, store, ARTIFACT, id)
+    async def contexts_of_artifact(reader: ReadStore, id: NodeId):
+        contexts = await run_in_threadpool(requests.contexts_of, reader, ARTIFACT, id)
         return respond(svc.GetContextsByArtifactResponse(contexts=contexts))
 
-    async def events_of_artifact(id: NodeId):
-        events = await run_in_threadpool(requests.events_of, store, ARTIFACT, [id])
+    async def events_of_artifact(reader: ReadStore, id: NodeId):
+        events = await run_in_threadpool(requests.events_of, reader, ARTIFACT, [id])
         return respond(svc.GetEventsByArtifactIDsResponse(events=events))
 
     _add_contexts_and_events(routes, docs, ARTIFACT, contexts_of_artifact, events_of_artifact)
@@ -234,10 +236,11 @@ def _execution_routes(routes: APIRouter, store: Store, docs: Documentation) -> N
         mask = requests.patch_mask(EXECUTION, node, mask_paths(update_mask))
         return respond(await run_in_threadpool(requests.update_node, store, EXECUTION, _at(id, node), mask))
 
-    async def get_execution(id: NodeId):
-        return respond(await run_in_threadpool(requests.get_node, store, EXECUTION, id))
+    async def get_execution(reader: ReadStore, id: NodeId):
+        return respond(await run_in_threadpool(requests.get_node, reader, EXECUTION, id))
 
     async def list_executions(
+        reader: ReadStore,
         filter: FilterParam = None,
         page_size: PageSizeParam = DEFAULT_PAGE_SIZE,
         page_token: PageTokenParam = None,
@@ -247,7 +250,7 @@ def _execution_routes(routes: APIRouter, store: Store, docs: Documentation) -> N
     ):
         options = list_options(filter, page_size, page_token, order_by)
         found = await run_in_threadpool(
-            store.list_nodes, EXECUTION.name, options, type_name=type_name or None, type_version=type_version or None
+            reader.list_nodes, EXECUTION.name, options, type_name=type_name or None, type_version=type_version or None
         )
         return _page(EXECUTION, found)
 
@@ -259,12 +262,12 @@ def _execution_routes(routes: APIRouter, store: Store, docs: Documentation) -> N
     _add_crud(routes, docs, EXECUTION, create_execution, replace_execution, patch_execution, get_execution,
               list_executions, put_executions)
 
-    async def contexts_of_execution(id: NodeId):
-        contexts = await run_in_threadpool(requests.contexts_of, store, EXECUTION, id)
+    async def contexts_of_execution(reader: ReadStore, id: NodeId):
+        contexts = await run_in_threadpool(requests.contexts_of, reader, EXECUTION, id)
         return respond(svc.GetContextsByExecutionResponse(contexts=contexts))
 
-    async def events_of_execution(id: NodeId):
-        events = await run_in_threadpool(requests.events_of, store, EXECUTION, [id])
+    async def events_of_execution(reader: ReadStore, id: NodeId):
+        events = await run_in_threadpool(requests.events_of, reader, EXECUTION, [id])
         return respond(svc.GetEventsByExecutionIDsResponse(events=events))
 
     _add_contexts_and_events(routes, docs, EXECUTION, contexts_of_execution, events_of_execution)
@@ -287,10 +290,11 @@ def _context_routes(routes: APIRouter, store: Store, docs: Documentation) -> Non
         mask = requests.patch_mask(CONTEXT, node, mask_paths(update_mask))
         return respond(await run_in_threadpool(requests.update_node, store, CONTEXT, _at(id, node), mask))
 
-    async def get_context(id: NodeId):
-        return respond(await run_in_threadpool(requests.get_node, store, CONTEXT, id))
+    async def get_context(reader: ReadStore, id: NodeId):
+        return respond(await run_in_threadpool(requests.get_node, reader, CONTEXT, id))
 
     async def list_contexts(
+        reader: ReadStore,
         filter: FilterParam = None,
         page_size: PageSizeParam = DEFAULT_PAGE_SIZE,
         page_token: PageTokenParam = None,
@@ -300,7 +304,7 @@ def _context_routes(routes: APIRouter, store: Store, docs: Documentation) -> Non
     ):
         options = list_options(filter, page_size, page_token, order_by)
         found = await run_in_threadpool(
-            store.list_nodes, CONTEXT.name, options, type_name=type_name or None, type_version=type_version or None
+            reader.list_nodes, CONTEXT.name, options, type_name=type_name or None, type_version=type_version or None
         )
         return _page(CONTEXT, found)
 
@@ -313,6 +317,7 @@ def _context_routes(routes: APIRouter, store: Store, docs: Documentation) -> Non
               put_contexts)
 
     async def artifacts_of_context(
+        reader: ReadStore,
         id: NodeId,
         filter: FilterParam = None,
         page_size: PageSizeParam = DEFAULT_PAGE_SIZE,
@@ -320,10 +325,11 @@ def _context_routes(routes: APIRouter, store: Store, docs: Documentation) -> Non
         order_by: OrderByParam = "id",
     ):
         options = list_options(filter, page_size, page_token, order_by)
-        artifacts, token = await run_in_threadpool(requests.members_of, store, ARTIFACT, id, options)
+        artifacts, token = await run_in_threadpool(requests.members_of, reader, ARTIFACT, id, options)
         return respond(svc.GetArtifactsByContextResponse(artifacts=artifacts, next_page_token=token))
 
     async def executions_of_context(
+        reader: ReadStore,
         id: NodeId,
         filter: FilterParam = None,
         page_size: PageSizeParam = DEFAULT_PAGE_SIZE,
@@ -331,15 +337,15 @@ def _context_routes(routes: APIRouter, store: Store, docs: Documentation) -> Non
         order_by: OrderByParam = "id",
     ):
         options = list_options(filter, page_size, page_token, order_by)
-        executions, token = await run_in_threadpool(requests.members_of, store, EXECUTION, id, options)
+        executions, token = await run_in_threadpool(requests.members_of, reader, EXECUTION, id, options)
         return respond(svc.GetExecutionsByContextResponse(executions=executions, next_page_token=token))
 
-    async def parents_of_context(id: NodeId):
-        parents = await run_in_threadpool(requests.parent_contexts, store, id)
+    async def parents_of_context(reader: ReadStore, id: NodeId):
+        parents = await run_in_threadpool(requests.parent_contexts, reader, id)
         return respond(svc.GetParentContextsByContextResponse(contexts=parents))
 
-    async def children_of_context(id: NodeId):
-        children = await run_in_threadpool(requests.children_contexts, store, id)
+    async def children_of_context(reader: ReadStore, id: NodeId):
+        children = await run_in_threadpool(requests.children_contexts, reader, id)
         return respond(svc.GetChildrenContextsByContextResponse(contexts=children))
 
     artifacts_of_context.__doc__ = "The artifacts in the context (attributed), one page at a time."
