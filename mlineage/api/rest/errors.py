@@ -14,7 +14,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError, StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mlineage import errors as codes
@@ -96,10 +95,6 @@ def install(app: FastAPI) -> None:
         code = _CODE_OF_STATUS.get(exc.status_code, codes.INVALID_ARGUMENT if exc.status_code < 500 else codes.INTERNAL)
         return error_response(code, str(exc.detail), status=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.exception_handler(DBAPIError)
-    async def _database_error(request: Request, exc: DBAPIError) -> Response:
-        return database_error(request, exc)
-
     app.add_middleware(CatchAllMiddleware)
 
 
@@ -131,13 +126,8 @@ class CatchAllMiddleware:
             if started:
                 raise
             path = scope.get("path", "")
-            code = _driver_error_code(exc)
-            if code is not None:
-                # A driver exception that reached us unwrapped (the store's raw-cursor paths): still the
-                # caller's mistake or a database state, never an internal error.
-                log.warning("unwrapped database error in %s %s: %s", scope.get("method"), path, exc)
-                response = error_response(code, _driver_error_words(code))
-            else:
+            response = database_error(scope.get("method", ""), path, exc)
+            if response is None:
                 log.exception("unexpected error in %s %s", scope.get("method"), path)
                 response = error_response(codes.INTERNAL, "internal error; the server log has the details")
             await response(scope, receive, send)
@@ -148,7 +138,10 @@ _DRIVER_CODES = (
     ("DataError", codes.INVALID_ARGUMENT),
     ("ProgrammingError", codes.INVALID_ARGUMENT),
     ("OperationalError", codes.UNAVAILABLE),
+    ("DBAPIError", codes.UNAVAILABLE),  # SQLAlchemy's wrapper of any other driver error
 )
+# The modules whose exceptions are a database's answer: the drivers' (PEP 249) and SQLAlchemy's wrappers.
+_DATABASE_MODULES = ("sqlite3", "psycopg", "sqlalchemy")
 
 
 def _driver_error_words(code: int) -> str:
@@ -161,8 +154,8 @@ def _driver_error_words(code: int) -> str:
 
 
 def _driver_error_code(exc: Exception) -> int | None:
-    """The code for a PEP 249 exception of sqlite3 or psycopg, by its class (None for anything else)."""
-    if not type(exc).__module__.startswith(("sqlite3", "psycopg")):
+    """The code for a database error (sqlite3's, psycopg's or SQLAlchemy's), by its class (None for anything else)."""
+    if not type(exc).__module__.startswith(_DATABASE_MODULES):
         return None
     names = {cls.__name__ for cls in type(exc).__mro__}
     for name, code in _DRIVER_CODES:
@@ -171,19 +164,19 @@ def _driver_error_code(exc: Exception) -> int | None:
     return None
 
 
-def database_error(request: Request, exc: StatementError) -> Response:
-    """Values the database refused (a NUL in a string, a number out of its range) are the caller's."""
-    if isinstance(exc, IntegrityError):
-        log.info("database refused a duplicate in %s %s: %s", request.method, request.url.path, exc.orig)
-        error = db_errors.integrity_error(exc)
-        return error_response(error.code, error.message)
-    if isinstance(exc, DataError | ProgrammingError):
-        log.info("database refused a value in %s %s: %s", request.method, request.url.path, exc.orig)
-        return error_response(codes.INVALID_ARGUMENT, db_errors.data_error(exc).message)
-    log.exception("database error in %s %s", request.method, request.url.path)
-    return error_response(codes.UNAVAILABLE, "database error: " + _first_line(exc))
+def database_error(method: str, path: str, exc: Exception) -> Response | None:
+    """The answer to a database error no store method mapped (None: ``exc`` is not one).
 
-
-def _first_line(exc: StatementError) -> str:
-    text = str(getattr(exc, "orig", exc)).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    The store maps the errors of its reads and writes; this is the boundary's last resort, so
+    that one that got past is still the caller's mistake or a database state, never INTERNAL,
+    and its words name no table or constraint (the log has the driver's text).
+    """
+    mapped = db_errors.write_error(exc)
+    if mapped is not None:
+        log.info("database error in %s %s: %s", method, path, getattr(exc, "orig", exc))
+        return error_response(mapped.code, mapped.message)
+    code = _driver_error_code(exc)
+    if code is None:
+        return None
+    log.warning("unmapped database error in %s %s: %s", method, path, exc)
+    return error_response(code, _driver_error_words(code))
