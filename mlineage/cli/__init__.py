@@ -1,4 +1,4 @@
-"""The `mlineage` command: serve, db, lineage, metrics, run and journal, one module per command over the library."""
+"""The `mlineage` command: serve, db, lineage, history, metrics, run and journal, one module per command over the library."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["DEFAULT_DB", "build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlineage`` parser with every command registered."""
-    from mlineage.cli import db, lineage, metrics, serve
+    from mlineage.cli import db, history, lineage, metrics, serve
     from mlineage.client.commands import add_commands
 
     parser = argparse.ArgumentParser(
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     db.add_parser(commands)
     lineage.add_parser(commands)
+    history.add_parser(commands)
     metrics.add_parser(commands)
     add_commands(commands, DEFAULT_DB)  # run, journal: the client's half
     return parser

@@ -36,6 +36,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--depth", type=int, default=10, help="hops to walk; artifact -> execution is one (default 10)")
     parser.add_argument("--format", choices=FORMATS, default="tree", help="output format (default: a tree)")
     parser.add_argument("--max-nodes", type=int, default=1000, help="stop after this many nodes (default 1000)")
+    parser.add_argument("--as-of", metavar="TS", dest="as_of",
+                        help="the lineage as the store held it then: RFC 3339 with a zone or epoch ms "
+                             "(on a database, not through a server)")
     parser.set_defaults(handler=run)
 
 
@@ -71,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     store = open_for_reading(read_url(args), command="lineage")
     try:
+        served = hasattr(store, "call")
+        reader = store if args.as_of is None else _as_of(store, args.as_of, served)
         kind = ARTIFACT if args.artifact is not None else EXECUTION
-        ids = _resolve(store, kind, args.artifact if args.artifact is not None else args.execution)
-        walk = _walk_server if hasattr(store, "call") else _walk_database
-        answer = walk(store, kind, ids, direction=args.direction, max_hops=args.depth, max_nodes=args.max_nodes)
+        ids = _resolve(reader, kind, args.artifact if args.artifact is not None else args.execution)
+        walk = _walk_server if served else _walk_database
+        answer = walk(reader, kind, ids, direction=args.direction, max_hops=args.depth, max_nodes=args.max_nodes)
     finally:
         store.close()
     graph = export.to_networkx(answer)
@@ -92,6 +97,15 @@ def run(args: argparse.Namespace) -> int:
     if answer.truncated and args.format != "tree":
         print(f"note: truncated at {args.max_nodes} nodes; raise --max-nodes for more", file=sys.stderr)
     return 0
+
+
+def _as_of(store, moment: str, served: bool):
+    """The store as of ``moment`` (INVALID_ARGUMENT for a bad moment, or through a server: no as-of there yet)."""
+    from mlineage.errors import InvalidArgumentError
+
+    if served:
+        raise InvalidArgumentError("--as-of reads the database itself: give --db sqlite:///PATH or postgresql://…")
+    return store.as_of(moment)
 
 
 def _walk_database(store, kind: NodeKind, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
