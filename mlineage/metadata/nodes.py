@@ -20,8 +20,7 @@ from sqlalchemy import (
 from mlineage.errors import InvalidArgumentError
 from mlineage.metadata import dialect, executor, history
 from mlineage.metadata.kinds import ARTIFACT, NodeKind
-from mlineage.metadata.types import TypeInfo
-from mlineage.metadata.values import TYPE_NAMES, fill_value_tuple, value_columns, value_type
+from mlineage.metadata.values import fill_value_tuple, value_columns
 from mlineage.schema import tables as t
 
 Connection = executor.AnyConnection
@@ -244,21 +243,7 @@ def context_id_by_type_and_name(connection: Connection, type_id: int, name: str)
     return rows[0][0] if rows else None
 
 
-# --- validation ---------------------------------------------------------------------------------
-
-
-def validate_properties(kind: NodeKind, message, info: TypeInfo) -> str | None:
-    """The name of the first declared-property problem, or None; custom properties are free-form."""
-    for name, value in message.properties.items():
-        declared = info.properties.get(name)
-        if declared is None:
-            return f"Found unknown property: {name}"
-        if value_type(value) != declared:
-            return (
-                f"Found unmatched property type: {name} (declared {TYPE_NAMES[declared]}, "
-                f"got {TYPE_NAMES[value_type(value)]})"
-            )
-    return None
+# --- property rows ------------------------------------------------------------------------------
 
 
 def property_rows(kind: NodeKind, node_id: int, message, keys=None) -> list[dict]:

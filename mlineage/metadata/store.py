@@ -45,6 +45,7 @@ from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKin
 from mlineage.metadata.listing import decode_options, encode_token, list_rows
 from mlineage.metadata.options import ListingMethods
 from mlineage.metadata.store_history import HistoryMethods
+from mlineage.metadata.values import TYPE_NAMES, value_type
 from mlineage.migrations import runner
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metric_series_pb2 as mpb
@@ -463,23 +464,45 @@ class Store(ListingMethods, HistoryMethods):
             raise NotFoundError(f"Cannot find type for type_id: {type_id}; no {kind.name} type has that id")
         return info
 
-    def _validate_new(self, connection: Connection, kind: NodeKind, message) -> None:
-        if not message.type_id:
-            raise InvalidArgumentError(f"{kind.title} type id is missing.")
-        info = self._node_type(connection, kind, message.type_id)
-        problem = node_access.validate_properties(kind, message, info)
+    def _check_declared_properties(
+        self, connection: Connection, kind: NodeKind, message, info: type_access.TypeInfo, mask: Sequence[str] = ()
+    ) -> None:
+        """A new node's declared properties, or those an update's mask writes, must be the type's
+        (name and value type); custom properties are free-form."""
+        checked = message
+        if mask:
+            # Only the masked property keys are written; only they must match the type.
+            checked = kind.message()
+            checked.CopyFrom(message)
+            keep = {path.split(".", 1)[1] for path in mask if path.startswith("properties.")}
+            if "properties" not in mask:
+                for name in list(checked.properties):
+                    if name not in keep:
+                        del checked.properties[name]
+        problem = _property_problem(checked, info)
         if problem is not None:
             # The cached type may predate a property added by another process.
             info = self._types.refresh(connection, message.type_id) or info
-            problem = node_access.validate_properties(kind, message, info)
+            problem = _property_problem(checked, info)
         if problem is not None:
             raise InvalidArgumentError(f"Cannot validate properties of type_id {message.type_id}: {problem}")
-        if kind is CONTEXT and not message.name:
-            raise InvalidArgumentError("Context name should not be empty")
+
+    @staticmethod
+    def _check_values_set(kind: NodeKind, message) -> None:
+        """Every property and custom property of a written node holds a value."""
         for values in (message.properties, message.custom_properties):
             for name, value in values.items():
                 if value.WhichOneof("value") is None:
                     raise InvalidArgumentError(f"property {name!r} of the {kind.name} has no value set")
+
+    def _validate_new(self, connection: Connection, kind: NodeKind, message) -> None:
+        if not message.type_id:
+            raise InvalidArgumentError(f"{kind.title} type id is missing.")
+        info = self._node_type(connection, kind, message.type_id)
+        self._check_declared_properties(connection, kind, message, info)
+        if kind.name_required and not message.name:
+            raise InvalidArgumentError(f"{kind.title} name should not be empty")
+        self._check_values_set(kind, message)
 
     def _upsert_nodes(
         self,
@@ -566,26 +589,8 @@ class Store(ListingMethods, HistoryMethods):
         info = self._node_type(connection, kind, message.type_id)
         if kind.name_required and not message.name and (not mask or "name" in mask):
             raise InvalidArgumentError(f"{kind.title} name should not be empty")
-        checked = message
-        if mask:
-            # Only the masked property keys are written; only they must match the type.
-            checked = kind.message()
-            checked.CopyFrom(message)
-            keep = {path.split(".", 1)[1] for path in mask if path.startswith("properties.")}
-            if "properties" not in mask:
-                for name in list(checked.properties):
-                    if name not in keep:
-                        del checked.properties[name]
-        problem = node_access.validate_properties(kind, checked, info)
-        if problem is not None:
-            info = self._types.refresh(connection, message.type_id) or info
-            problem = node_access.validate_properties(kind, checked, info)
-        if problem is not None:
-            raise InvalidArgumentError(f"Cannot validate properties of type_id {message.type_id}: {problem}")
-        for values in (message.properties, message.custom_properties):
-            for name, value in values.items():
-                if value.WhichOneof("value") is None:
-                    raise InvalidArgumentError(f"property {name!r} of the {kind.name} has no value set")
+        self._check_declared_properties(connection, kind, message, info, mask)
+        self._check_values_set(kind, message)
 
     def put_artifacts(
         self,
@@ -888,10 +893,8 @@ class Store(ListingMethods, HistoryMethods):
         now = now_ms()
         for execution_index, artifact_index, event in event_edges:
             # An edge names each end by index into the request or, without one, by the event's id.
-            for index, nodes, field in (
-                (execution_index, executions, "execution"),
-                (artifact_index, artifacts, "artifact"),
-            ):
+            for index, nodes, end in ((execution_index, executions, EXECUTION), (artifact_index, artifacts, ARTIFACT)):
+                field = end.name
                 if index is None:
                     if not event.HasField(f"{field}_id"):
                         raise InvalidArgumentError(
@@ -1280,6 +1283,20 @@ class WriteTransaction:
         """Keep one OpenLineage event as received, in the store's namespace; its id."""
         self._check_open()
         return openlineage_events.insert_event(self._connection, self._store.namespace, event, now_ms())
+
+
+def _property_problem(message, info: type_access.TypeInfo) -> str | None:
+    """The first declared-property problem of ``message`` against its type, or None."""
+    for name, value in message.properties.items():
+        declared = info.properties.get(name)
+        if declared is None:
+            return f"Found unknown property: {name}"
+        if value_type(value) != declared:
+            return (
+                f"Found unmatched property type: {name} (declared {TYPE_NAMES[declared]}, "
+                f"got {TYPE_NAMES[value_type(value)]})"
+            )
+    return None
 
 
 def _fitting(messages: Sequence, max_bytes: int) -> int:
