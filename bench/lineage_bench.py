@@ -127,9 +127,7 @@ def plans(meta: dict[str, Any]) -> dict[str, list[str]]:
                 ("attributions of the answer's artifacts", ARTIFACT, list(walk.artifacts)),
                 ("associations of the answer's executions", EXECUTION, executions),
             ):
-                table, column = ("attributions", "artifact_id") if kind is ARTIFACT else ("associations", "execution_id")
-                sql = f"SELECT context_id, {column} FROM {table} WHERE {reader.ids_clause(column)}"
-                param = (ids,) if backend == "postgresql" else (json.dumps(ids),)
+                sql, param = reader.memberships_statement(kind, ids)
                 lines.append(f"-- {label}: {sql}")
                 if backend == "sqlite":
                     lines += [f"   {row[-1]}" for row in connection.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, param)]

@@ -135,6 +135,14 @@ class EventReader:
         build = _by_ids_statement((table.c.context_id, column), column)
         return self._by_ids(f"lineage_memberships_{kind.name}", build, ids)
 
+    def memberships_statement(self, kind: NodeKind, ids: Sequence[int]) -> tuple[str, Any]:
+        """The memberships query (SQL text and its parameters as the driver takes them), for EXPLAIN."""
+        table = membership_table(kind)
+        column = table.c[kind.owner_column]
+        build = _by_ids_statement((table.c.context_id, column), column)
+        params = {"ids": dialect.ids_param(self._dialect, ids)}
+        return executor.statement_text(self._connection, f"lineage_memberships_{kind.name}", build, params)
+
     def types(self, type_ids: Sequence[int]) -> tuple[list[tuple], list[tuple]]:
         """Type rows (the columns of ``TypeInfo``) and their (type_id, name, data_type) properties."""
         if not type_ids:
