@@ -20,6 +20,7 @@ from mlineage.api import requests
 from mlineage.api.grpc.by_id_cache import ByIdCache, repeated_field
 from mlineage.api.metrics import timed_unary
 from mlineage.errors import InternalError, MlineageError
+from mlineage.metadata import history
 from mlineage.metadata.limits import MAX_GRPC_LIST_ANSWER_BYTES, MAX_STRUCT_OBJECT_DEPTH
 from mlineage.metadata.store import Store
 from mlineage.proto import metadata_store_pb2 as pb
@@ -73,6 +74,28 @@ def rpc(method: Callable) -> Callable:
     return handler
 
 
+def _peer(context: grpc.ServicerContext) -> str | None:
+    """The caller's address without gRPC's scheme ("ipv4:10.0.0.7:5000" -> "10.0.0.7:5000")."""
+    peer = context.peer()
+    if not peer:
+        return None
+    scheme, _, address = peer.partition(":")
+    return address if scheme in ("ipv4", "ipv6") and address else peer
+
+
+def write_rpc(method: Callable) -> Callable:
+    """``rpc`` for a handler that writes: the store records its changes as gRPC's, with the caller's address."""
+    handler = rpc(method)
+
+    @functools.wraps(method)
+    def attributed(self, request, context: grpc.ServicerContext):
+        with history.calling_as("grpc", peer=_peer(context)):
+            return handler(self, request, context)
+
+    attributed.records_as_grpc = True  # type: ignore[attr-defined]  # checked by the tests: every Put* has it
+    return attributed
+
+
 class MetadataStoreServicer:
     """The 52 RPCs of MLMD's MetadataStoreService on one Store."""
 
@@ -99,7 +122,7 @@ class MetadataStoreServicer:
 
     # --- types ----------------------------------------------------------------------------------
 
-    @rpc
+    @write_rpc
     def PutArtifactType(self, request):
         type_id = self.store.put_artifact_type(
             request.artifact_type,
@@ -108,7 +131,7 @@ class MetadataStoreServicer:
         )
         return svc.PutArtifactTypeResponse(type_id=type_id)
 
-    @rpc
+    @write_rpc
     def PutExecutionType(self, request):
         type_id = self.store.put_execution_type(
             request.execution_type,
@@ -117,7 +140,7 @@ class MetadataStoreServicer:
         )
         return svc.PutExecutionTypeResponse(type_id=type_id)
 
-    @rpc
+    @write_rpc
     def PutContextType(self, request):
         type_id = self.store.put_context_type(
             request.context_type,
@@ -126,7 +149,7 @@ class MetadataStoreServicer:
         )
         return svc.PutContextTypeResponse(type_id=type_id)
 
-    @rpc
+    @write_rpc
     def PutTypes(self, request):
         artifact_ids, execution_ids, context_ids = self.store.put_types(
             request.artifact_types,
@@ -214,7 +237,7 @@ class MetadataStoreServicer:
 
     # --- node and edge writes -------------------------------------------------------------------
 
-    @rpc
+    @write_rpc
     def PutArtifacts(self, request):
         ids = self.store.put_artifacts(
             request.artifacts,
@@ -223,35 +246,35 @@ class MetadataStoreServicer:
         )
         return svc.PutArtifactsResponse(artifact_ids=ids)
 
-    @rpc
+    @write_rpc
     def PutExecutions(self, request):
         ids = self.store.put_executions(request.executions, field_mask_paths=list(request.update_mask.paths))
         return svc.PutExecutionsResponse(execution_ids=ids)
 
-    @rpc
+    @write_rpc
     def PutContexts(self, request):
         ids = self.store.put_contexts(request.contexts, field_mask_paths=list(request.update_mask.paths))
         return svc.PutContextsResponse(context_ids=ids)
 
-    @rpc
+    @write_rpc
     def PutEvents(self, request):
         self.store.put_events(request.events)
         return svc.PutEventsResponse()
 
-    @rpc
+    @write_rpc
     def PutExecution(self, request):
         return requests.put_execution(self.store, request)
 
-    @rpc
+    @write_rpc
     def PutLineageSubgraph(self, request):
         return requests.put_lineage_subgraph(self.store, request)
 
-    @rpc
+    @write_rpc
     def PutAttributionsAndAssociations(self, request):
         self.store.put_attributions_and_associations(request.attributions, request.associations)
         return svc.PutAttributionsAndAssociationsResponse()
 
-    @rpc
+    @write_rpc
     def PutParentContexts(self, request):
         self.store.put_parent_contexts(request.parent_contexts)
         return svc.PutParentContextsResponse()
