@@ -24,6 +24,7 @@ from mlineage.errors import (
     MlineageError,
     NotFoundError,
     OutOfRangeError,
+    UnimplementedError,
 )
 from mlineage.metadata import (
     database,
@@ -45,8 +46,9 @@ from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKin
 from mlineage.metadata.listing import decode_options, encode_token, list_rows
 from mlineage.metadata.options import ListingMethods
 from mlineage.metadata.store_history import HistoryMethods
-from mlineage.metadata.values import TYPE_NAMES, value_type
+from mlineage.metadata.values import TYPE_NAMES, UNKNOWN, value_type
 from mlineage.migrations import runner
+from mlineage.proto import SYSTEM_TYPE_NAMES
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metric_series_pb2 as mpb
 from mlineage.schema.tables import DEFAULT_NAMESPACE
@@ -311,13 +313,8 @@ class Store(ListingMethods, HistoryMethods):
 
         def upsert() -> tuple[int, bool]:
             with self._write() as connection:
-                return type_access.upsert_type(
-                    connection,
-                    kind,
-                    message,
-                    can_add_fields=can_add_fields,
-                    can_omit_fields=can_omit_fields,
-                    namespace=self._namespace,
+                return self._upsert_type(
+                    connection, kind, message, can_add_fields=can_add_fields, can_omit_fields=can_omit_fields
                 )
 
         type_id, changed = _again_after_a_concurrent_insert(upsert)
@@ -375,13 +372,8 @@ class Store(ListingMethods, HistoryMethods):
                     ((ARTIFACT, artifact_types), (EXECUTION, execution_types), (CONTEXT, context_types))
                 ):
                     for message in messages:
-                        type_id, _ = type_access.upsert_type(
-                            connection,
-                            kind,
-                            message,
-                            can_add_fields=can_add_fields,
-                            can_omit_fields=can_omit_fields,
-                            namespace=self._namespace,
+                        type_id, _ = self._upsert_type(
+                            connection, kind, message, can_add_fields=can_add_fields, can_omit_fields=can_omit_fields
                         )
                         results[slot].append(type_id)
             return results
@@ -389,6 +381,50 @@ class Store(ListingMethods, HistoryMethods):
         results = _again_after_a_concurrent_insert(upsert)
         self._types.clear()
         return results[0], results[1], results[2]
+
+    def _upsert_type(
+        self, connection: Connection, kind: NodeKind, message, *, can_add_fields: bool, can_omit_fields: bool
+    ) -> tuple[int, bool]:
+        """Insert or evolve a type keyed by (name, version) with MLMD's evolution rules; returns (id, changed)."""
+        _check_type_message(kind, message)
+        version = message.version if message.HasField("version") else ""
+        stored = type_access.find_type(connection, kind, message.name, version, self._namespace)
+        if stored is None:
+            return type_access.insert_type(connection, kind, message, version, self._namespace), True
+
+        given = dict(message.properties.items())
+        for name, data_type in given.items():
+            if name in stored.properties and stored.properties[name] != data_type:
+                raise AlreadyExistsError(
+                    f"Type already exists with different properties: property {name!r} of type "
+                    f"{message.name!r} is {TYPE_NAMES[stored.properties[name]]}, not {TYPE_NAMES[data_type]}"
+                )
+        added = {name: dt for name, dt in given.items() if name not in stored.properties}
+        omitted = [name for name in stored.properties if name not in given]
+        if added and not can_add_fields:
+            raise AlreadyExistsError(
+                f"Type already exists with different properties: can_add_fields is false while the given "
+                f"type {message.name!r} has more properties: {sorted(added)}"
+            )
+        if omitted and not can_omit_fields:
+            raise AlreadyExistsError(
+                f"Type already exists with different properties: can_omit_fields is false while the stored "
+                f"type {message.name!r} has more properties: {sorted(omitted)}"
+            )
+        if message.HasField("base_type") and stored.base_type and message.base_type != stored.base_type:
+            raise UnimplementedError("base_type update is not supported yet")
+
+        # As MLMD: an update may give a type its base type or a new external_id; the
+        # description stays as first stored, and an empty external_id changes nothing.
+        updates: dict[str, object] = {}
+        if message.HasField("base_type") and not stored.base_type:
+            updates["base_type"] = message.base_type
+        if message.external_id and message.external_id != stored.external_id:
+            updates["external_id"] = message.external_id
+        if not added and not updates:
+            return stored.id, False
+        type_access.evolve_type(connection, stored.id, added, updates)
+        return stored.id, True
 
     def _get_type(self, kind: NodeKind, type_name: str, type_version: str | None):
         if not validation.storable(type_name) or not validation.storable(type_version or ""):
@@ -1283,6 +1319,21 @@ class WriteTransaction:
         """Keep one OpenLineage event as received, in the store's namespace; its id."""
         self._check_open()
         return openlineage_events.insert_event(self._connection, self._store.namespace, event, now_ms())
+
+
+def _check_type_message(kind: NodeKind, message) -> None:
+    """A type to store has a name, known property types, and (if any) a known base type."""
+    if not message.name:
+        raise InvalidArgumentError("No type name is specified.")
+    for name, data_type in message.properties.items():
+        if data_type == UNKNOWN or data_type not in TYPE_NAMES:
+            raise InvalidArgumentError(f"Property {name} of type {message.name!r} is UNKNOWN.")
+    if message.HasField("base_type"):
+        if not message.base_type:
+            # MLMD reads an explicitly set UNSET as a request to remove the base type, new type or not.
+            raise UnimplementedError("base_type deletion is not supported yet")
+        if (kind.name, message.base_type) not in SYSTEM_TYPE_NAMES:
+            raise InvalidArgumentError(f"unknown base_type {message.base_type} for a {kind.name} type")
 
 
 def _property_problem(message, info: type_access.TypeInfo) -> str | None:

@@ -1,4 +1,4 @@
-"""Artifact, execution and context types: reads, upserts with MLMD's evolution rules, a cache."""
+"""Access to artifact, execution and context types: reads, inserts, evolution writes, and a cache by id."""
 
 from __future__ import annotations
 
@@ -8,15 +8,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, delete, insert, select, update
 
-from mlineage.errors import (
-    AlreadyExistsError,
-    InvalidArgumentError,
-    NotFoundError,
-    UnimplementedError,
-)
+from mlineage.errors import NotFoundError
 from mlineage.metadata import dialect, executor, history
 from mlineage.metadata.kinds import KIND_BY_TYPE_KIND, NodeKind
-from mlineage.metadata.values import TYPE_NAMES, UNKNOWN
 from mlineage.proto import SYSTEM_TYPE_NAMES
 from mlineage.schema import tables as t
 
@@ -238,77 +232,20 @@ def get_type(connection: Connection, kind: NodeKind, name: str, version: str | N
     return info  # type: ignore[return-value]
 
 
-def _validate_type_message(kind: NodeKind, message) -> None:
-    if not message.name:
-        raise InvalidArgumentError("No type name is specified.")
-    for name, data_type in message.properties.items():
-        if data_type == UNKNOWN or data_type not in TYPE_NAMES:
-            raise InvalidArgumentError(f"Property {name} of type {message.name!r} is UNKNOWN.")
-    if message.HasField("base_type"):
-        if not message.base_type:
-            # MLMD reads an explicitly set UNSET as a request to remove the base type, new type or not.
-            raise UnimplementedError("base_type deletion is not supported yet")
-        key = (kind.name, message.base_type)
-        if key not in SYSTEM_TYPE_NAMES:
-            raise InvalidArgumentError(f"unknown base_type {message.base_type} for a {kind.name} type")
-
-
-def upsert_type(
-    connection: Connection,
-    kind: NodeKind,
-    message,
-    *,
-    can_add_fields: bool,
-    can_omit_fields: bool,
-    namespace: str,
-) -> tuple[int, bool]:
-    """Insert or evolve a type keyed by (name, version); returns (id, changed)."""
-    _validate_type_message(kind, message)
-    version = message.version if message.HasField("version") else ""
-    stored = find_type(connection, kind, message.name, version, namespace)
-    if stored is None:
-        return _insert_type(connection, kind, message, version, namespace), True
-
-    given = dict(message.properties.items())
-    for name, data_type in given.items():
-        if name in stored.properties and stored.properties[name] != data_type:
-            raise AlreadyExistsError(
-                f"Type already exists with different properties: property {name!r} of type "
-                f"{message.name!r} is {TYPE_NAMES[stored.properties[name]]}, not {TYPE_NAMES[data_type]}"
-            )
-    added = {name: dt for name, dt in given.items() if name not in stored.properties}
-    omitted = [name for name in stored.properties if name not in given]
-    if added and not can_add_fields:
-        raise AlreadyExistsError(
-            f"Type already exists with different properties: can_add_fields is false while the given "
-            f"type {message.name!r} has more properties: {sorted(added)}"
-        )
-    if omitted and not can_omit_fields:
-        raise AlreadyExistsError(
-            f"Type already exists with different properties: can_omit_fields is false while the stored "
-            f"type {message.name!r} has more properties: {sorted(omitted)}"
-        )
-    if message.HasField("base_type") and stored.base_type and message.base_type != stored.base_type:
-        raise UnimplementedError("base_type update is not supported yet")
-
-    # As MLMD: an update may give a type its base type or a new external_id; the
-    # description stays as first stored, and an empty external_id changes nothing.
-    updates: dict[str, object] = {}
-    if message.HasField("base_type") and not stored.base_type:
-        updates["base_type"] = message.base_type
-    if message.external_id and message.external_id != stored.external_id:
-        updates["external_id"] = message.external_id
-    if not added and not updates:
-        return stored.id, False
+def evolve_type(
+    connection: Connection, type_id: int, added: dict[str, int], updates: dict[str, object]
+) -> None:
+    """Give a stored type new declared properties (``added``: name -> data type) and new column values
+    (``updates``: base_type, external_id), the version it replaces kept in history first. Raises the
+    driver's IntegrityError for an external_id another type of the kind has."""
     # The version being replaced goes to history first.
     change = history.change_id(connection)
-    history.close_type_versions(connection, [stored.id], change)
+    history.close_type_versions(connection, [type_id], change)
     if added:
-        _insert_type_properties(connection, stored.id, added.items())
+        _insert_type_properties(connection, type_id, added.items())
     if updates:
-        update_type(connection, stored.id, updates)
-    history.bump_revisions(connection, t.types, t.type_properties, "type_id", [stored.id], change)
-    return stored.id, True
+        update_type(connection, type_id, updates)
+    history.bump_revisions(connection, t.types, t.type_properties, "type_id", [type_id], change)
 
 
 def update_type(connection: Connection, type_id: int, values: dict[str, object]) -> None:
@@ -325,7 +262,9 @@ def update_type(connection: Connection, type_id: int, values: dict[str, object])
     )
 
 
-def _insert_type(connection: Connection, kind: NodeKind, message, version: str, namespace: str) -> int:
+def insert_type(connection: Connection, kind: NodeKind, message, version: str, namespace: str) -> int:
+    """Insert a new type (checked) and its declared properties; returns its id. Raises the driver's
+    IntegrityError for a (kind, name, version) or external_id that is taken."""
     row = {
         "kind": kind.type_kind,
         "name": message.name,
