@@ -10,6 +10,10 @@ from mlineage.errors import MlineageError
 
 __all__ = ["DEFAULT_DB", "build_parser", "main"]
 
+# Whose exceptions are a database's answer (one line, exit 2) rather than a bug (a traceback):
+# SQLAlchemy's and the drivers' (PEP 249), recognised by module so the CLI imports neither.
+_DATABASE_MODULES = ("sqlalchemy", "sqlite3", "psycopg")
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlineage`` parser with every command registered."""
@@ -43,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # the error boundary of the command line: a database error is one line
-        from sqlalchemy.exc import SQLAlchemyError
-
-        if not isinstance(exc, SQLAlchemyError):
+        if not type(exc).__module__.startswith(_DATABASE_MODULES):
             raise
         lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         print(f"error: the database answered: {lines[0] if lines else type(exc).__name__}", file=sys.stderr)
