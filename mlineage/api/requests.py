@@ -28,8 +28,8 @@ from google.protobuf.message import Message
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.metadata import nodes as node_access
 from mlineage.metadata.kinds import ALL_KINDS, ARTIFACT, CONTEXT, EXECUTION, KIND_BY_MESSAGE, NodeKind
-from mlineage.metadata.nodes import check_mask_strictly
 from mlineage.metadata.store import Store, WriteTransaction
+from mlineage.metadata.update_masks import check_mask_strictly
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
 

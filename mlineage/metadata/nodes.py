@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Select,
@@ -17,11 +17,13 @@ from sqlalchemy import (
     update,
 )
 
-from mlineage.errors import InvalidArgumentError
 from mlineage.metadata import dialect, executor, history
 from mlineage.metadata.kinds import ARTIFACT, NodeKind
 from mlineage.metadata.values import fill_value_tuple, value_columns
 from mlineage.schema import tables as t
+
+if TYPE_CHECKING:
+    from mlineage.metadata.update_masks import NodeChanges
 
 Connection = executor.AnyConnection
 
@@ -343,135 +345,22 @@ def insert_property_rows(connection: Connection, kind: NodeKind, rows: Sequence[
     )
 
 
-def _mask_paths(mask: Sequence[str]) -> tuple[set[str], set[tuple[bool, str]], set[bool]]:
-    """Split update-mask paths into node fields, property keys and whole property maps."""
-    fields: set[str] = set()
-    keys: set[tuple[bool, str]] = set()
-    whole_maps: set[bool] = set()
-    for path in mask:
-        if path in ("properties", "custom_properties"):
-            whole_maps.add(path == "custom_properties")
-        elif path.startswith("properties."):
-            keys.add((False, path[len("properties.") :]))
-        elif path.startswith("custom_properties."):
-            keys.add((True, path[len("custom_properties.") :]))
-        else:
-            fields.add(path)
-    return fields, keys, whole_maps
-
-
-UPDATABLE_FIELDS = {"uri", "state", "last_known_state", "external_id", "name", "system_metadata", "type_id"}
-IGNORED_FIELDS = {"id", "type", "create_time_since_epoch", "last_update_time_since_epoch"}
-
-
-def _names_a_field(kind: NodeKind, path: str) -> bool:
-    """Whether a plain (non-property) mask path is a field of the kind's message."""
-    if path in IGNORED_FIELDS:
-        return True
-    if path not in UPDATABLE_FIELDS:
-        return False
-    if path == "uri":
-        return kind.has_uri
-    if path in ("state", "last_known_state"):
-        return path == kind.state_field
-    return True
-
-
-def mask_path_problems(kind: NodeKind, mask: Sequence[str]) -> list[str]:
-    """The paths of ``mask`` that name no field of the kind (MLMD ignores them; REST refuses them)."""
-    fields, _, _ = _mask_paths(mask)
-    return sorted(path for path in fields if not _names_a_field(kind, path))
-
-
-def check_mask_strictly(kind: NodeKind, mask: Sequence[str]) -> None:
-    """INVALID_ARGUMENT for a mask with a path that names no field (REST's rule, stricter than MLMD's)."""
-    problems = mask_path_problems(kind, mask)
-    if problems:
-        raise InvalidArgumentError(
-            f"update_mask path {problems[0]!r} is not a field of {kind.title}; the paths are "
-            + ", ".join(sorted(p for p in UPDATABLE_FIELDS if _names_a_field(kind, p) and p != "type_id"))
-            + ", properties, properties.KEY, custom_properties and custom_properties.KEY"
-        )
-
-
 def update_node(
     connection: Connection,
     kind: NodeKind,
     stored,
     message,
+    changes: NodeChanges,
     *,
-    mask: Sequence[str],
     now: int,
-    force_update_time: bool = False,
-) -> bool:
-    """Update one stored node (a message read from the database) from ``message``.
-
-    Without a mask the node is replaced, as MLMD does: uri, state, external_id
-    and both property maps take the given values (absent ones are cleared);
-    a context takes the given name, an artifact or execution keeps the name it
-    was inserted with (or none). With a mask only the named paths
-    change; ``properties.k`` with no ``k`` in the message deletes ``k``;
-    paths that name no field are ignored (a mask of only those changes nothing).
-    Returns whether anything changed (the update time moves only then, or
-    when ``force_update_time``).
+) -> None:
+    """Write one node's update: ``changes`` (the store's reading of the message and its mask) to the
+    stored node ``stored``, the version it replaces kept in history first, the update time moved
+    (never backwards). ``message`` holds the property values written. Raises the driver's errors.
     """
     node_id = stored.id
-    values: dict[str, Any] = {}
-    new = node_row(kind, message, "")
-    new.pop("namespace")
-    new.pop("type_id")
-    old = node_row(kind, stored, "")
-    old.pop("namespace")
-    old.pop("type_id")
-
-    if mask:
-        fields, keys, whole_maps = _mask_paths(mask)
-        for path in fields:
-            # As MLMD: a path that names no field ("", a typo, another kind's field) changes nothing,
-            # and the valid paths beside it still apply (REST refuses such masks before this).
-            if path in IGNORED_FIELDS or path == "type_id" or not _names_a_field(kind, path):
-                continue
-            if path == "name":
-                if kind.name_required and new["name"] != old["name"]:
-                    values["name"] = new["name"]
-                continue
-            if new[path] != old[path]:
-                values[path] = new[path]
-        replace_maps = whole_maps
-        for is_custom in whole_maps:  # a bare map path overrides key paths of that map
-            keys = {key for key in keys if key[0] != is_custom}
-    else:
-        for column, value in new.items():
-            if column == "name":
-                if kind.name_required and value != old["name"]:
-                    values["name"] = value
-                continue
-            if value != old[column]:
-                values[column] = value
-        keys = set()
-        replace_maps = {False, True}
-
-    # Property changes: compute the wanted state of the affected keys and diff with the stored one.
-    stored_props = {
-        (is_custom, name): value
-        for is_custom, values_map in ((False, stored.properties), (True, stored.custom_properties))
-        for name, value in values_map.items()
-    }
-    given_props = {
-        (is_custom, name): value
-        for is_custom, values_map in ((False, message.properties), (True, message.custom_properties))
-        for name, value in values_map.items()
-    }
-    affected = set(keys)
-    for is_custom in replace_maps:
-        affected |= {key for key in stored_props if key[0] == is_custom}
-        affected |= {key for key in given_props if key[0] == is_custom}
-    to_delete = [key for key in affected if key in stored_props and key not in given_props]
-    to_write = [key for key in affected if key in given_props and given_props[key] != stored_props.get(key)]
-
-    changed = bool(values or to_delete or to_write)
-    if not changed and not force_update_time:
-        return False
+    values = dict(changes.values)
+    to_delete, to_write = changes.to_delete, changes.to_write
     table = kind.table
     # The version being replaced goes to history first (this also locks the row on PostgreSQL).
     change = history.change_id(connection)
@@ -504,7 +393,6 @@ def update_node(
     if to_write:
         insert_property_rows(connection, kind, property_rows(kind, node_id, message, keys=set(to_write)))
     history.bump_revisions(connection, table, props, kind.owner_column, [node_id], change)
-    return changed or force_update_time
 
 
 def delete_nodes(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> None:

@@ -35,6 +35,7 @@ from mlineage.metadata import (
     links,
     metrics,
     openlineage_events,
+    update_masks,
     validation,
 )
 from mlineage.metadata import nodes as node_access
@@ -604,9 +605,9 @@ class Store(ListingMethods, HistoryMethods):
                 checked.CopyFrom(message)
                 checked.type_id = current.type_id
                 self._validate_update(connection, kind, checked, mask)
-                node_access.update_node(
-                    connection, kind, current, checked, mask=mask, now=now, force_update_time=force_update_time
-                )
+                changes = update_masks.node_changes(kind, current, checked, mask)
+                if changes or force_update_time:  # the update time moves only then
+                    node_access.update_node(connection, kind, current, checked, changes, now=now)
                 ids[position] = message.id
                 if mask and current.ByteSize() + checked.ByteSize() > self._max_node_bytes:
                     grown.append(message.id)  # a masked update may make a node larger than either part
