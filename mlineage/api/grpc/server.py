@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 
+from mlineage.api.grpc.history import HISTORY_SERVICE, history_handlers
 from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
 from mlineage.metadata.store import Store
@@ -70,7 +71,7 @@ def build_server(
         interceptors=interceptors,
     )
     server.add_generic_rpc_handlers(generic_handlers(MetadataStoreServicer(store)))
-    server.add_generic_rpc_handlers([metric_handlers(store)])
+    server.add_generic_rpc_handlers([metric_handlers(store), history_handlers(store)])
     _add_health(server)
     _add_reflection(server)
     _warm_up()
@@ -132,7 +133,7 @@ def _add_reflection(server: grpc.Server) -> None:
     from grpc_reflection.v1alpha import reflection
 
     reflection.enable_server_reflection(
-        (MLMD_SERVICE, OUR_SERVICE, METRIC_SERVICE, "grpc.health.v1.Health", reflection.SERVICE_NAME),
+        (MLMD_SERVICE, OUR_SERVICE, METRIC_SERVICE, HISTORY_SERVICE, "grpc.health.v1.Health", reflection.SERVICE_NAME),
         server,
         pool=_reflection_pool(),
     )
@@ -156,7 +157,7 @@ def _reflection_pool() -> Any:
     from grpc_health.v1 import health_pb2
     from grpc_reflection.v1alpha import reflection_pb2
 
-    from mlineage.proto import metadata_store_service_pb2, metric_series_pb2
+    from mlineage.proto import history_pb2, metadata_store_service_pb2, metric_series_pb2
 
     pool = descriptor_pool.DescriptorPool()
     added: set[str] = set()
@@ -171,7 +172,7 @@ def _reflection_pool() -> Any:
         pool.Add(proto)
         added.add(file.name)
 
-    for module in (metadata_store_service_pb2, metric_series_pb2, health_pb2, reflection_pb2):
+    for module in (metadata_store_service_pb2, metric_series_pb2, history_pb2, health_pb2, reflection_pb2):
         add(module.DESCRIPTOR)
     ours = pools.Default().FindServiceByName(OUR_SERVICE)
     alias = descriptor_pb2.FileDescriptorProto(
