@@ -304,6 +304,9 @@ def _history_of(table: Table, key: tuple[str, ...]) -> Table:
     columns.append(Column("closed_by", BigInteger, nullable=False))
     history = Table(f"{table.name}_history", metadata, *columns, PrimaryKeyConstraint(*key))
     Index(f"ix_{table.name}_history_closed_by", history.c.closed_by)
+    if "revision" in history.c:
+        # A read as of change c wants the version of a row with closed_by > c: one range seek.
+        Index(f"ix_{table.name}_history_{key[0]}_closed_by", history.c[key[0]], history.c.closed_by)
     return history
 
 
@@ -319,6 +322,11 @@ type_properties_history = Table(
     Column("revision", Integer, nullable=False),
     Column("closed_by", BigInteger, nullable=False),
     PrimaryKeyConstraint("type_id", "revision", "name"),
+)
+Index(
+    "ix_type_properties_history_type_id_closed_by",
+    type_properties_history.c.type_id,
+    type_properties_history.c.closed_by,
 )
 artifacts_history = _history_of(artifacts, ("id", "revision"))
 executions_history = _history_of(executions, ("id", "revision"))
@@ -336,6 +344,7 @@ def _property_history_of(table: Table) -> Table:
         PrimaryKeyConstraint(owner_column, "revision", "is_custom", "name"),
     )
     Index(f"ix_{table.name}_history_closed_by", history.c.closed_by)
+    Index(f"ix_{table.name}_history_{owner_column}_closed_by", history.c[owner_column], history.c.closed_by)
     return history
 
 

@@ -160,6 +160,18 @@ def upgrade() -> None:
     _history_table(
         "parent_contexts_history", _link_columns("child_id", "parent_id"), ["child_id", "parent_id"]
     )
+    # A read as of change c seeks the version of a row with closed_by > c.
+    for table, key in (
+        ("types", "id"),
+        ("type_properties", "type_id"),
+        ("artifacts", "id"),
+        ("executions", "id"),
+        ("contexts", "id"),
+        ("artifact_properties", "artifact_id"),
+        ("execution_properties", "execution_id"),
+        ("context_properties", "context_id"),
+    ):
+        op.create_index(f"ix_{table}_history_{key}_closed_by", f"{table}_history", [key, "closed_by"])
     op.create_index("ix_events_history_artifact_id", "events_history", ["artifact_id"])
     op.create_index("ix_events_history_execution_id", "events_history", ["execution_id"])
     op.create_index("ix_attributions_history_artifact_id", "attributions_history", ["artifact_id"])
