@@ -3,7 +3,8 @@
     python bench/lineage_worker.py --backend mlmd|mlmd-grpc|mlineage --stores JSON [--repeat N]
 
 ``--stores`` is a JSON list of {"db": path or URL, "queries": [{"name", "start", "hops", "direction"}]}
-(``mlmd-grpc``: "db" is the host:port of a ``mlineage serve``, reached through MLMD's own client)
+(``mlmd-grpc``: "db" is the host:port of a ``mlineage serve``, reached through MLMD's own client,
+or ``mlmd:PATH``, MLMD in-process on that file, to time the anchor in turn with the server)
 (start: an artifact id; direction: UPSTREAM or DOWNSTREAM), the same query names in every
 store. Each repetition times a query on every store in turn, so that stores of different
 sizes see the same machine load; the per-repetition ratios (store i / store 0) are reported
@@ -27,6 +28,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _open(backend: str, db: str):
+    if backend == "mlmd-grpc" and db.startswith("mlmd:"):
+        # The anchor beside the gRPC store in one worker: timed in turn with it (paired).
+        return _open("mlmd", db.removeprefix("mlmd:"))
     if backend == "mlmd-grpc":
         import ml_metadata
         from ml_metadata.proto import metadata_store_pb2 as pb

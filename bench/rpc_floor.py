@@ -1,6 +1,6 @@
 """Where the time of a lineage query over gRPC goes: mlineage serve against a server that only replays answers.
 
-    python bench/rpc_floor.py [--store-dir bench/results/lineage_10000] [--repeat 200]
+    python bench/rpc_floor.py [--store-dir bench/results/lineage_10000] [--repeat 200] [--db URL] [--no-cache]
 
 ml-metadata's ``get_lineage_subgraph`` is six RPCs (the walk, then the nodes and types by id).
 This starts ``mlineage serve`` on a copy of the bench store and, beside it, a *replay* server:
@@ -120,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store-dir", default=str(REPO_ROOT / "bench" / "results" / "lineage_10000"),
                         help="a store directory written by bench/gen_store.py (mlineage.db, mlmd.db, meta.json)")
     parser.add_argument("--repeat", type=int, default=200)
+    parser.add_argument("--db", help="the database mlineage serve uses (e.g. the bench's PostgreSQL store, "
+                        "postgresql+psycopg://…/mlineage_bench_10000); default: a copy of the store's SQLite file")
+    parser.add_argument("--no-cache", action="store_true", help="serve with MLINEAGE_GRPC_BY_ID_CACHE=0")
     parser.add_argument("--mlmd-python", default=os.environ.get("MLINEAGE_MLMD_PYTHON")
                         or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python"))
     args = parser.parse_args(argv)
@@ -133,10 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="rpc_floor_"))
     shutil.copy(store_dir / "mlineage.db", workdir / "mlineage.db")
     grpc_port, replay_port = _free_port(), _free_port()
+    env = dict(os.environ, **({"MLINEAGE_GRPC_BY_ID_CACHE": "0"} if args.no_cache else {}))
     serve = subprocess.Popen(
-        [sys.executable, "-m", "mlineage.cli", "serve", "--db", f"sqlite:///{workdir / 'mlineage.db'}",
+        [sys.executable, "-m", "mlineage.cli", "serve", "--db", args.db or f"sqlite:///{workdir / 'mlineage.db'}",
          "--host", "127.0.0.1", "--grpc-port", str(grpc_port), "--http-port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT, env=env,
     )
     replay = None
     try:
