@@ -51,10 +51,19 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
+#: Varints of 0 .. 2**14 - 1 (one or two bytes): the lengths of almost every node and type message.
+_SMALL_VARINTS = tuple(_varint(value) for value in range(1 << 14))
+
+
 def repeated_field(field_number: int, items: Iterable[bytes]) -> bytes:
     """The wire form of a repeated message field holding the given serialized messages."""
     tag = _varint(field_number << 3 | 2)
-    return b"".join(tag + _varint(len(item)) + item for item in items)
+    small, limit = _SMALL_VARINTS, len(_SMALL_VARINTS)
+    parts = []
+    for item in items:
+        size = len(item)
+        parts += (tag, small[size] if size < limit else _varint(size), item)
+    return b"".join(parts)
 
 
 class ByIdCache:
