@@ -113,3 +113,23 @@ def test_a_type_committed_by_anyone_is_in_the_next_answer(pipeline):
     db.commit()
     db.close()
     assert "Runs" in names("context_types") and "Run" not in names("context_types")
+
+
+def test_a_type_committed_while_the_walk_runs_is_not_answered_from_before(pipeline):
+    url, store, raw = pipeline
+    servicer = MetadataStoreServicer(store, cache=True)
+    _subgraph(servicer, raw)  # the types are held
+    walk = servicer._lineage_subgraph
+
+    def walk_then_commit(request, paths, *, with_types=True):
+        response = walk(request, paths, with_types=with_types)
+        if not with_types:  # the answer from held types: another writer commits right after the walk
+            other = mlineage.connect(url)
+            other.put_artifact_type(pb.ArtifactType(name="Data", properties={"span": pb.INT, "split": pb.STRING}),
+                                    can_add_fields=True)  # fmt: skip
+            other.close()
+        return response
+
+    servicer._lineage_subgraph = walk_then_commit
+    [data] = [t for t in _subgraph(servicer, raw).lineage_subgraph.artifact_types if t.name == "Data"]
+    assert "split" in data.properties  # read again after the commit, not the types held from before

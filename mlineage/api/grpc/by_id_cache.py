@@ -136,6 +136,10 @@ class ByIdCache:
                         self._entries.popitem(last=False)
         return found
 
+    def last_seen(self) -> Any:
+        """The version the last ``current()`` answered (no read: the database may have moved since)."""
+        return self._version
+
     def peek(self, what: str, key: int, version: Any) -> Any:
         """The entry kept for (what, key) if the database is still at ``version`` (else None)."""
         with self._lock:

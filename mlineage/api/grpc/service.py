@@ -482,13 +482,19 @@ class MetadataStoreServicer:
             return self._lineage_subgraph(request, paths)
         # The answer's *_types fields hold every type of the store, the same for every query while
         # the database is unchanged: kept as their wire form, beside the by-id cache's entries.
-        version = self._cache.current()
+        # Held at the version last seen, they are the walk's types if the database is still at that
+        # version after the walk (nothing committed in between): one version read per answer.
+        version = self._cache.last_seen()
         held = [self._cache.peek("lineage_types", _GRAPH_TYPE_FIELDS[name], version) for name in typed]
         if None not in held:
             response = self._lineage_subgraph(request, paths, with_types=False)
-            if self._cache.current() == version:  # the walk read the database those types were read at
+            now = self._cache.current()
+            if now == version:
                 graph = response.lineage_subgraph.SerializeToString() + b"".join(held)
                 return repeated_field(1, [graph]) if graph else b""
+            version = now  # something committed: the whole answer, read after this version
+        else:
+            version = self._cache.current()
         response = self._lineage_subgraph(request, paths)
         if self._cache.current() == version:
             graph = response.lineage_subgraph
