@@ -9,11 +9,13 @@ page with ``truncated=True`` and a ``cursor`` for the next page.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mlineage.errors import InvalidArgumentError
 from mlineage.lineage.node_keys import Node, node_of
+from mlineage.metadata import history
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
 from mlineage.metadata.lineage_engine.graph import add_edges, add_memberships, memberships, nodes, used_types
 from mlineage.metadata.lineage_engine.traversal import (
@@ -57,7 +59,9 @@ def _states(values: Iterable[int | str] | None, enum) -> list[int] | None:
             try:
                 states.append(enum.Value(value.upper()))
             except ValueError:
-                raise InvalidArgumentError(f"unknown state {value!r}; one of {', '.join(enum.keys())}") from None
+                raise InvalidArgumentError(
+                    f"unknown state {value!r}; one of {', '.join(enum.keys())}"
+                ) from None
         else:
             states.append(int(value))
     return states
@@ -74,6 +78,8 @@ class Lineage:
     truncated: bool = False
     cursor: str | None = None
     max_hops: int = MAX_HOPS_DEFAULT
+    # Deleted nodes the walk ran through (their rows are gone; the events to them are in ``graph``).
+    tombstones: list[history.Tombstone] = field(default_factory=list)
 
     def artifacts(self) -> list[pb.Artifact]:
         return list(self.graph.artifacts)
@@ -139,19 +145,30 @@ def lineage(
             from mlineage.errors import NotFoundError
 
             raise NotFoundError(f"no such nodes: {', '.join(f'{kind} {i}' for kind, i in missing)}")
-        walk = traverse(
-            connection,
-            artifact_ids=artifact_ids,
-            execution_ids=execution_ids,
-            direction=walk_direction,
-            max_hops=max_hops,
-            ending=ending,
-            keep=keep,
-            max_nodes=max_nodes,
-            cursor=cursor,
-            bound=bound,
-        )
-        graph = answer_graph(connection, walk, with_contexts=with_contexts)
+        # Where nodes were deleted, the walk runs through them (as of a past moment they are whole).
+        through_deleted = history.active_as_of() is None and history.any_deleted_edges(connection)
+        with history.walking_deleted_edges() if through_deleted else contextlib.nullcontext():
+            walk = traverse(
+                connection,
+                artifact_ids=artifact_ids,
+                execution_ids=execution_ids,
+                direction=walk_direction,
+                max_hops=max_hops,
+                ending=ending,
+                keep=keep,
+                max_nodes=max_nodes,
+                cursor=cursor,
+                bound=bound,
+            )
+            graph = answer_graph(connection, walk, with_contexts=with_contexts)
+        tombstones: list[history.Tombstone] = []
+        if through_deleted:
+            live = {a.id for a in graph.artifacts}, {e.id for e in graph.executions}
+            for kind, walked, present in (
+                (ARTIFACT, walk.artifacts, live[0]),
+                (EXECUTION, walk.executions, live[1]),
+            ):
+                tombstones += history.tombstones(connection, kind, [i for i in walked if i not in present])
     hops = {node_of(ARTIFACT, i): h for i, h in walk.artifacts.items()}
     hops.update({node_of(EXECUTION, i): h for i, h in walk.executions.items()})
     starting = [node_of(ARTIFACT, i) for i in artifact_ids] + [node_of(EXECUTION, i) for i in execution_ids]
@@ -163,6 +180,7 @@ def lineage(
         truncated=walk.truncated,
         cursor=walk.cursor,
         max_hops=max_hops,
+        tombstones=tombstones,
     )
 
 

@@ -453,3 +453,93 @@ def changes_by_id(connection: executor.AnyConnection, change_ids: Sequence[int])
         {"ids": executor.ids_param(connection, wanted)},
     )
     return {int(r[0]): ChangeRow(int(r[0]), int(r[1]), r[2], r[3], r[4]) for r in rows}
+
+
+# --- tombstones: lineage through deleted nodes ------------------------------------------------------
+
+
+def _with_deleted(live: Table) -> Any:
+    history = t.HISTORY_TABLES[live]
+    return union_all(select(*live.c), select(*(history.c[c.name] for c in live.c))).subquery(
+        f"{live.name}_all"
+    )
+
+
+_DELETED_EDGES: ClauseAdapter | None = None
+
+
+def _deleted_edges_adapter() -> ClauseAdapter:
+    global _DELETED_EDGES
+    if _DELETED_EDGES is None:
+        _DELETED_EDGES = ClauseAdapter(_with_deleted(t.events))
+    return _DELETED_EDGES
+
+
+def any_deleted_edges(connection: executor.AnyConnection) -> bool:
+    """Whether any event was removed with a deleted node (else a walk needs no tombstones)."""
+    rows = executor.fetch(
+        connection, ("history.any_deleted_edges",), lambda _d: select(t.events_history.c.id).limit(1), {}
+    )
+    return bool(rows)
+
+
+@contextlib.contextmanager
+def walking_deleted_edges() -> Iterator[None]:
+    """Inside the block, reads of events also see the events removed with deleted nodes.
+
+    A lineage walk made in it runs through deleted nodes (whose rows are gone), so the
+    path from a model to its data does not break where something was deleted; the
+    walk's deleted nodes are then answered as tombstones (:func:`tombstones`).
+    """
+    with executor.rewriting(executor.Rewrite(("deleted_edges",), _deleted_edges_adapter().traverse, {})):
+        yield
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """What lineage shows of a deleted node: its kind, id, type, name and when it was deleted."""
+
+    kind: str
+    id: int
+    type_id: int
+    type_name: str | None
+    name: str | None
+    deleted_ms: int | None
+
+
+def tombstones(connection: executor.AnyConnection, kind: NodeKind, ids: Sequence[int]) -> list[Tombstone]:
+    """The tombstones of the deleted nodes among ``ids`` (their last version), in id order."""
+    if not ids:
+        return []
+    history = t.HISTORY_TABLES[kind.table]
+    all_types = _with_deleted(t.types)
+    latest = (
+        select(history.c.id, func.max(history.c.revision).label("revision"))
+        .where(executor.ids_match(connection.dialect.name, history.c.id))
+        .group_by(history.c.id)
+        .subquery("latest")
+    )
+
+    def build(_dialect: str) -> Any:
+        return (
+            select(history.c.id, history.c.type_id, all_types.c.name, history.c.name, t.changes.c.recorded_ms)
+            .select_from(
+                history.join(
+                    latest, and_(latest.c.id == history.c.id, latest.c.revision == history.c.revision)
+                )
+                .outerjoin(all_types, all_types.c.id == history.c.type_id)
+                .outerjoin(t.changes, t.changes.c.id == history.c.closed_by)
+            )
+            .where(~select(kind.table.c.id).where(kind.table.c.id == history.c.id).exists())
+            .order_by(history.c.id)
+        )
+
+    rows = executor.fetch(
+        connection, ("history.tombstones", kind.name), build, {"ids": executor.ids_param(connection, ids)}
+    )
+    found: dict[int, Tombstone] = {}
+    for node_id, type_id, type_name, name, deleted in rows:
+        found.setdefault(
+            int(node_id), Tombstone(kind.name, int(node_id), int(type_id), type_name, name, deleted)
+        )
+    return list(found.values())

@@ -252,3 +252,39 @@ def test_type_evolution_keeps_the_old_type(store):
     assert set(store.get_artifact_type("Model").properties) == {"accuracy", "loss"}
     assert set(store.as_of(moment).get_artifact_type("Model").properties) == {"accuracy"}
     assert store.as_of(moment).get_artifact_types_by_id([type_id])[0].properties == {"accuracy": pb.DOUBLE}
+
+
+def test_lineage_runs_through_a_deleted_node_and_shows_its_tombstone(store):
+    from mlineage.lineage import lineage
+
+    ids = _pipeline(store)
+    # raw data -> ingest -> data -> trainer -> model: delete the data in the middle.
+    raw_type = store.put_artifact_type(pb.ArtifactType(name="RawData"))
+    [raw] = store.put_artifacts([_artifact(raw_type, "/raw/1")])
+    ingest = store.put_execution_type(pb.ExecutionType(name="Ingest"))
+    store.put_execution(
+        pb.Execution(type_id=ingest),
+        [
+            (store.get_artifacts_by_id([raw])[0], pb.Event(type=pb.Event.INPUT)),
+            (store.get_artifacts_by_id([ids["data"]])[0], pb.Event(type=pb.Event.OUTPUT)),
+        ],
+        [],
+    )
+    whole = lineage(store, artifact_ids=[ids["model"]], direction="upstream", max_hops=10)
+    assert raw in {a.id for a in whole.artifacts()} and whole.tombstones == []
+    store.delete_artifacts([ids["data"]])
+
+    after = lineage(store, artifact_ids=[ids["model"]], direction="upstream", max_hops=10)
+    assert raw in {a.id for a in after.artifacts()}  # the path to the raw data still holds
+    assert ids["data"] not in {a.id for a in after.artifacts()}
+    [tombstone] = after.tombstones
+    assert (tombstone.kind, tombstone.id, tombstone.type_name) == ("artifact", ids["data"], "Examples")
+    assert tombstone.deleted_ms is not None
+    assert {e.artifact_id for e in after.graph.events} >= {ids["data"], raw}
+    # MLMD's own lineage RPC answers as a deleted row would: no path through the node.
+    down = pb.LineageSubgraphQueryOptions(
+        starting_artifacts=pb.LineageSubgraphQueryOptions.StartingNodes(filter_query=f"id = {ids['model']}"),
+        max_num_hops=10,
+        direction=pb.LineageSubgraphQueryOptions.UPSTREAM,
+    )
+    assert raw not in {a.id for a in store.get_lineage_subgraph(down).artifacts}
