@@ -199,7 +199,13 @@ def test_a_database_error_no_store_method_mapped_is_answered_in_the_stores_words
     # The boundary's last resort (api/rest imports no SQLAlchemy: it asks the store's error mapping).
     import sqlite3
 
-    from sqlalchemy.exc import DataError, IntegrityError, InvalidRequestError, OperationalError, ProgrammingError
+    from sqlalchemy.exc import (
+        DataError,
+        IntegrityError,
+        InvalidRequestError,
+        OperationalError,
+        ProgrammingError,
+    )
 
     from mlineage.api.rest.errors import database_error
 
