@@ -59,7 +59,7 @@ def repeated_field(field_number: int, items: Iterable[bytes]) -> bytes:
     """The wire form of a repeated message field holding the given serialized messages."""
     tag = _varint(field_number << 3 | 2)
     small, limit = _SMALL_VARINTS, len(_SMALL_VARINTS)
-    parts = []
+    parts: list[bytes] = []
     for item in items:
         size = len(item)
         parts += (tag, small[size] if size < limit else _varint(size), item)
