@@ -246,6 +246,20 @@ def bump_revisions(
         ),
         params,
     )
+    stamp_properties(connection, properties, owner_column, ids, change_id)
+
+
+def stamp_properties(
+    connection: executor.AnyConnection,
+    properties: Table,
+    owner_column: str,
+    ids: Sequence[int],
+    change_id: int,
+) -> None:
+    """Mark every property row of owners ``ids`` as part of their version written by ``change_id``."""
+    if not ids or not _keeping(connection):
+        return
+    params = {"ids": executor.ids_param(connection, ids), "change": change_id}
     executor.fetch(
         connection,
         ("history.stamp", properties.name),

@@ -12,6 +12,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    literal_column,
     null,
     select,
     update,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from mlineage.metadata.update_masks import NodeChanges
 
 Connection = executor.AnyConnection
+
 
 def _node_columns(kind: NodeKind) -> list:
     """The selected columns of a node, in the order ``_build_message`` reads them."""
@@ -72,7 +74,9 @@ def _by_ids_statement(kind: NodeKind, what: str):
         if what == "nodes":
             return node_select(kind).where(dialect.ids_match(dialect_name, kind.table.c.id))
         props = kind.properties
-        return select(*_property_columns(kind)).where(dialect.ids_match(dialect_name, props.c[kind.owner_column]))
+        return select(*_property_columns(kind)).where(
+            dialect.ids_match(dialect_name, props.c[kind.owner_column])
+        )
 
     return build
 
@@ -80,7 +84,10 @@ def _by_ids_statement(kind: NodeKind, what: str):
 def _raw_by_ids(connection: executor.AnyConnection, kind: NodeKind, what: str, ids: Sequence[int]) -> list:
     """Node or property rows for ids, through the executor (one array parameter for all ids)."""
     return executor.fetch(
-        connection, ("by_ids", kind.name, what), _by_ids_statement(kind, what), {"ids": dialect.ids_param(connection.dialect.name, ids)}
+        connection,
+        ("by_ids", kind.name, what),
+        _by_ids_statement(kind, what),
+        {"ids": dialect.ids_param(connection.dialect.name, ids)},
     )
 
 
@@ -196,7 +203,9 @@ def existing_ids(connection: Connection, kind: NodeKind, ids: set[int]) -> set[i
     return {row[0] for row in rows}
 
 
-def nodes_by_external_ids(connection: Connection, kind: NodeKind, namespace: str, external_ids: Sequence[str]) -> list:
+def nodes_by_external_ids(
+    connection: Connection, kind: NodeKind, namespace: str, external_ids: Sequence[str]
+) -> list:
     """Nodes of ``kind`` in ``namespace`` with one of ``external_ids``, by id; [] for none."""
     if not external_ids:
         return []
@@ -206,7 +215,9 @@ def nodes_by_external_ids(connection: Connection, kind: NodeKind, namespace: str
     )
 
 
-def artifact_ids_by_external_ids(connection: Connection, namespace: str, external_ids: Sequence[str]) -> dict[str, int]:
+def artifact_ids_by_external_ids(
+    connection: Connection, namespace: str, external_ids: Sequence[str]
+) -> dict[str, int]:
     """external_id -> id of the artifacts in ``namespace`` with one of ``external_ids``."""
     table = t.artifacts
     rows = executor.run(
@@ -221,7 +232,9 @@ def artifact_ids_by_external_ids(connection: Connection, namespace: str, externa
 def artifacts_by_uris(connection: Connection, namespace: str, uris: Sequence[str]) -> list:
     """Artifacts in ``namespace`` with one of ``uris``, by id."""
     table = t.artifacts
-    return _nodes_where(connection, ARTIFACT, and_(table.c.namespace == namespace, table.c.uri.in_(list(uris))))
+    return _nodes_where(
+        connection, ARTIFACT, and_(table.c.namespace == namespace, table.c.uri.in_(list(uris)))
+    )
 
 
 def node_by_type_and_name(connection: Connection, kind: NodeKind, type_id: int, name: str):
@@ -257,7 +270,13 @@ def property_rows(kind: NodeKind, node_id: int, message, keys=None) -> list[dict
                 continue
             vtype, columns = value_columns(value, name)
             rows.append(
-                {kind.owner_column: node_id, "name": name, "is_custom": is_custom, "value_type": vtype, **columns}
+                {
+                    kind.owner_column: node_id,
+                    "name": name,
+                    "is_custom": is_custom,
+                    "value_type": vtype,
+                    **columns,
+                }
             )
     return rows
 
@@ -270,7 +289,9 @@ def node_row(kind: NodeKind, message, namespace: str) -> dict:
         "namespace": namespace,
         "type_id": message.type_id,
         "name": message.name if message.HasField("name") else None,
-        "external_id": message.external_id if message.HasField("external_id") and message.external_id else None,
+        "external_id": message.external_id
+        if message.HasField("external_id") and message.external_id
+        else None,
         "system_metadata": message.system_metadata.SerializeToString()
         if message.HasField("system_metadata")
         else None,
@@ -284,7 +305,9 @@ def node_row(kind: NodeKind, message, namespace: str) -> dict:
     return row
 
 
-def insert_nodes(connection: Connection, kind: NodeKind, messages: Sequence, namespace: str, now: int) -> list[int]:
+def insert_nodes(
+    connection: Connection, kind: NodeKind, messages: Sequence, namespace: str, now: int
+) -> list[int]:
     """Insert new nodes (ids unset) and their properties; returns their ids in order."""
     if not messages:
         return []
@@ -340,9 +363,24 @@ def insert_property_rows(connection: Connection, kind: NodeKind, rows: Sequence[
     executor.execute_many(
         connection,
         ("insert_props", kind.name),
-        lambda _: insert(props).values({**{c: bindparam(f"p_{c}") for c in columns}, "change_id": bindparam("p_change")}),
+        lambda _: insert(props).values(
+            {**{c: bindparam(f"p_{c}") for c in columns}, "change_id": bindparam("p_change")}
+        ),
         [{**{f"p_{c}": row[c] for c in columns}, "p_change": change} for row in rows],
     )
+
+
+def update_nodes(connection: Connection, kind: NodeKind, updates: Sequence[tuple], *, now: int) -> None:
+    """Write the updates ``(stored, message, changes)`` of one request (see :func:`update_node`): the
+    versions they replace go to history together first, then each node is written."""
+    if not updates:
+        return
+    change = history.change_id(connection)
+    node_ids = [stored.id for stored, _, _ in updates]
+    history.close_node_versions(connection, kind, node_ids, change)
+    for stored, message, changes in updates:
+        update_node(connection, kind, stored, message, changes, now=now, closed=True)
+    history.stamp_properties(connection, kind.properties, kind.owner_column, node_ids, change)
 
 
 def update_node(
@@ -353,6 +391,7 @@ def update_node(
     changes: NodeChanges,
     *,
     now: int,
+    closed: bool = False,
 ) -> None:
     """Write one node's update: ``changes`` (the store's reading of the message and its mask) to the
     stored node ``stored``, the version it replaces kept in history first, the update time moved
@@ -364,16 +403,26 @@ def update_node(
     table = kind.table
     # The version being replaced goes to history first (this also locks the row on PostgreSQL).
     change = history.change_id(connection)
-    history.close_node_versions(connection, kind, [node_id], change)
+    if not closed:  # update_nodes closed them all at once
+        history.close_node_versions(connection, kind, [node_id], change)
     values["last_update_time_since_epoch"] = max(now, stored.last_update_time_since_epoch)
     columns = tuple(sorted(values))
     executor.execute_many(
         connection,
         ("update_node", kind.name, columns),
-        lambda _: update(table)
-        .where(table.c.id == bindparam("p_node_id"))
-        .values({c: bindparam(f"p_{c}") for c in columns}),
-        [{"p_node_id": node_id, **{f"p_{c}": values[c] for c in columns}}],
+        # The row's next revision, written by this change, in the same statement.
+        lambda _: (
+            update(table)
+            .where(table.c.id == bindparam("p_node_id"))
+            .values(
+                {
+                    **{c: bindparam(f"p_{c}") for c in columns},
+                    "revision": table.c.revision + literal_column("1"),
+                    "change_id": bindparam("p_change_id"),
+                }
+            )
+        ),
+        [{"p_node_id": node_id, "p_change_id": change, **{f"p_{c}": values[c] for c in columns}}],
     )
     props = kind.properties
     owner = props.c[kind.owner_column]
@@ -392,7 +441,8 @@ def update_node(
     )
     if to_write:
         insert_property_rows(connection, kind, property_rows(kind, node_id, message, keys=set(to_write)))
-    history.bump_revisions(connection, table, props, kind.owner_column, [node_id], change)
+    if not closed:
+        history.stamp_properties(connection, props, kind.owner_column, [node_id], change)
 
 
 def delete_nodes(connection: Connection, kind: NodeKind, ids: Sequence[int]) -> None:
