@@ -292,9 +292,9 @@ def savepoint(connection: AnyConnection) -> Iterator[None]:
         yield
 
 
-@contextlib.contextmanager
-def raw_read(engine: Engine) -> Iterator[RawConnection]:
-    """A read transaction on a pooled DBAPI connection, for reads made only of executor calls.
+def begin_raw_read(engine: Engine) -> RawConnection:
+    """A read transaction on a pooled DBAPI connection, for reads made only of executor calls; end it
+    with ``end_raw_read``.
 
     It skips SQLAlchemy's Connection (about 30 µs a call, a third of a get by id). On SQLite the
     transaction is one snapshot; PostgreSQL reads run in autocommit at READ COMMITTED (no BEGIN
@@ -302,21 +302,37 @@ def raw_read(engine: Engine) -> Iterator[RawConnection]:
     driver's errors as SQLAlchemy's.
     """
     fairy = engine.raw_connection()
-    autocommit = False
+    connection = RawConnection(engine.dialect, fairy)
     try:
-        connection = RawConnection(engine.dialect, fairy)
         dbapi_connection = fairy.dbapi_connection
         assert dbapi_connection is not None  # a connection just taken from the pool is open
         with wrapped_errors(connection, "BEGIN"):
             if connection.dialect.name == "sqlite":
                 dbapi_connection.execute("BEGIN")
             else:
-                dbapi_connection.autocommit = autocommit = True
+                dbapi_connection.autocommit = True
+    except BaseException:
+        end_raw_read(connection)
+        raise
+    return connection
+
+
+def end_raw_read(connection: RawConnection) -> None:
+    """End a read begun by ``begin_raw_read``: the connection goes back to the pool (which rolls back)."""
+    fairy = connection.connection
+    if connection.dialect.name != "sqlite":
+        with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
+            # Read again: an invalidated connection has none (then nothing to reset).
+            if (dbapi_connection := fairy.dbapi_connection) is not None:
+                dbapi_connection.autocommit = False
+    fairy.close()
+
+
+@contextlib.contextmanager
+def raw_read(engine: Engine) -> Iterator[RawConnection]:
+    """``begin_raw_read`` … ``end_raw_read`` as a context manager."""
+    connection = begin_raw_read(engine)
+    try:
         yield connection
     finally:
-        if autocommit:
-            with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
-                # Read again: an invalidated connection has none (then nothing to reset).
-                if (dbapi_connection := fairy.dbapi_connection) is not None:
-                    dbapi_connection.autocommit = False
-        fairy.close()  # the pool rolls the read transaction back
+        end_raw_read(connection)
