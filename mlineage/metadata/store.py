@@ -213,7 +213,9 @@ class Store(ListingMethods, HistoryMethods):
         joined: WriteTransaction | None = getattr(self._in_transaction, "tx", None)
         if joined is not None:  # a write method called inside store.transaction(): join it
             if joined._failed:
-                raise FailedPreconditionError("the transaction was rolled back: an operation inside it failed")
+                raise FailedPreconditionError(
+                    "the transaction was rolled back: an operation inside it failed"
+                )
             try:
                 yield joined._connection
             except BaseException:
@@ -292,7 +294,9 @@ class Store(ListingMethods, HistoryMethods):
         with self._write() as connection:
             return metrics.insert_points(connection, rows)
 
-    def get_metric_series(self, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
+    def get_metric_series(
+        self, execution_ids: Sequence[int], names: Sequence[str] = ()
+    ) -> list[mpb.MetricSeries]:
         """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``."""
         with self._read() as connection:
             return metrics.read_series(connection, execution_ids, names)
@@ -364,7 +368,11 @@ class Store(ListingMethods, HistoryMethods):
         can_omit_fields: bool = False,
     ) -> tuple[list[int], list[int], list[int]]:
         """Upsert types of all three kinds atomically (MLMD's PutTypes RPC)."""
-        for kind, messages in ((ARTIFACT, artifact_types), (EXECUTION, execution_types), (CONTEXT, context_types)):
+        for kind, messages in (
+            (ARTIFACT, artifact_types),
+            (EXECUTION, execution_types),
+            (CONTEXT, context_types),
+        ):
             for message in messages:
                 validation.check_type(kind, message)
 
@@ -376,7 +384,11 @@ class Store(ListingMethods, HistoryMethods):
                 ):
                     for message in messages:
                         type_id, _ = self._upsert_type(
-                            connection, kind, message, can_add_fields=can_add_fields, can_omit_fields=can_omit_fields
+                            connection,
+                            kind,
+                            message,
+                            can_add_fields=can_add_fields,
+                            can_omit_fields=can_omit_fields,
                         )
                         results[slot].append(type_id)
             return results
@@ -433,7 +445,9 @@ class Store(ListingMethods, HistoryMethods):
         if not validation.storable(type_name) or not validation.storable(type_version or ""):
             type_access.raise_type_not_found(kind, type_name, type_version)
         with self._read() as connection:
-            return type_access.get_type(connection, kind, type_name, type_version, self._namespace).to_message()
+            return type_access.get_type(
+                connection, kind, type_name, type_version, self._namespace
+            ).to_message()
 
     def get_artifact_type(self, type_name: str, type_version: str | None = None) -> pb.ArtifactType:
         return self._get_type(ARTIFACT, type_name, type_version)
@@ -446,7 +460,9 @@ class Store(ListingMethods, HistoryMethods):
 
     def _get_types(self, kind: NodeKind) -> list:
         with self._read() as connection:
-            return [info.to_message() for info in type_access.types_of_kind(connection, kind, self._namespace)]
+            return [
+                info.to_message() for info in type_access.types_of_kind(connection, kind, self._namespace)
+            ]
 
     def get_artifact_types(self) -> list[pb.ArtifactType]:
         return self._get_types(ARTIFACT)
@@ -504,7 +520,12 @@ class Store(ListingMethods, HistoryMethods):
         return info
 
     def _check_declared_properties(
-        self, connection: Connection, kind: NodeKind, message, info: type_access.TypeInfo, mask: Sequence[str] = ()
+        self,
+        connection: Connection,
+        kind: NodeKind,
+        message,
+        info: type_access.TypeInfo,
+        mask: Sequence[str] = (),
     ) -> None:
         """A new node's declared properties, or those an update's mask writes, must be the type's
         (name and value type); custom properties are free-form."""
@@ -584,6 +605,7 @@ class Store(ListingMethods, HistoryMethods):
                     external_ids.add(message.external_id)
         if updates:
             grown: list[int] = []
+            changed: list[tuple] = []  # (stored, message, changes) of the nodes an update changes
             stored = {
                 node.id: node
                 for node in node_access.read_nodes(connection, kind, [messages[p].id for p in updates])
@@ -598,7 +620,10 @@ class Store(ListingMethods, HistoryMethods):
                         f"Given type_id {message.type_id} is different from the one known before: "
                         f"{current.type_id}"
                     )
-                if check_update_time and message.last_update_time_since_epoch != current.last_update_time_since_epoch:
+                if (
+                    check_update_time
+                    and message.last_update_time_since_epoch != current.last_update_time_since_epoch
+                ):
                     raise AbortedError(
                         f"{kind.title} {message.id} was updated at {current.last_update_time_since_epoch}, after the "
                         f"given last_update_time_since_epoch {message.last_update_time_since_epoch}; read it again"
@@ -609,10 +634,11 @@ class Store(ListingMethods, HistoryMethods):
                 self._validate_update(connection, kind, checked, mask)
                 changes = update_masks.node_changes(kind, current, checked, mask)
                 if changes or force_update_time:  # the update time moves only then
-                    node_access.update_node(connection, kind, current, checked, changes, now=now)
+                    changed.append((current, checked, changes))
                 ids[position] = message.id
                 if mask and current.ByteSize() + checked.ByteSize() > self._max_node_bytes:
                     grown.append(message.id)  # a masked update may make a node larger than either part
+            node_access.update_nodes(connection, kind, changed, now=now)
             if grown:
                 for node in node_access.read_nodes(connection, kind, grown):
                     validation.check_node(kind, node, self._max_node_bytes)
@@ -660,7 +686,9 @@ class Store(ListingMethods, HistoryMethods):
         with self._write() as connection:
             return self._upsert_nodes(connection, EXECUTION, executions, field_mask_paths or ())
 
-    def put_contexts(self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None) -> list[int]:
+    def put_contexts(
+        self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None
+    ) -> list[int]:
         validation.check_nodes(CONTEXT, contexts, self._max_node_bytes)
         with self._write() as connection:
             return self._upsert_nodes(connection, CONTEXT, contexts, field_mask_paths or ())
@@ -739,7 +767,9 @@ class Store(ListingMethods, HistoryMethods):
                 {a.context_id for a in attributions} | {a.context_id for a in associations},
                 "Context id not found: {id}",
             )
-            self._require_ids(connection, ARTIFACT, {a.artifact_id for a in attributions}, "Artifact id not found: {id}")
+            self._require_ids(
+                connection, ARTIFACT, {a.artifact_id for a in attributions}, "Artifact id not found: {id}"
+            )
             self._require_ids(
                 connection, EXECUTION, {a.execution_id for a in associations}, "Execution id not found: {id}"
             )
@@ -818,7 +848,9 @@ class Store(ListingMethods, HistoryMethods):
                     if not db_errors.is_conflict(exc):
                         raise
                     # Another writer created it between our look-up and insert: reuse theirs.
-                    existing = node_access.context_id_by_type_and_name(connection, context.type_id, context.name)
+                    existing = node_access.context_id_by_type_and_name(
+                        connection, context.type_id, context.name
+                    )
                     if existing is None:
                         raise
                     ids.append(existing)
@@ -826,7 +858,9 @@ class Store(ListingMethods, HistoryMethods):
             ids.extend(self._upsert_nodes(connection, CONTEXT, [context], now=now))
         return ids
 
-    def _reuse_artifacts_by_external_id(self, connection: Connection, artifacts: Sequence[pb.Artifact]) -> list:
+    def _reuse_artifacts_by_external_id(
+        self, connection: Connection, artifacts: Sequence[pb.Artifact]
+    ) -> list:
         """Copies of ``artifacts`` where a new artifact whose external_id exists takes that artifact's id."""
         wanted = [a.external_id for a in artifacts if not a.HasField("id") and a.external_id]
         if not wanted:
@@ -856,7 +890,9 @@ class Store(ListingMethods, HistoryMethods):
         """Record one execution with its artifacts, events and contexts in one transaction."""
         pairs = [tuple(pair) + (None,) * (2 - len(pair)) for pair in artifact_and_events]
         validation.check_node(EXECUTION, execution, self._max_node_bytes)
-        validation.check_nodes(ARTIFACT, [artifact for artifact, _ in pairs if artifact is not None], self._max_node_bytes)
+        validation.check_nodes(
+            ARTIFACT, [artifact for artifact, _ in pairs if artifact is not None], self._max_node_bytes
+        )
         validation.check_nodes(CONTEXT, contexts, self._max_node_bytes)
         now = now_ms()
         with self._write() as connection:
@@ -879,7 +915,9 @@ class Store(ListingMethods, HistoryMethods):
                     # attributes that id too, keeping artifact_ids index-aligned with the pairs).
                     artifact_id = event.artifact_id
                 elif event is not None:
-                    raise InvalidArgumentError("If no artifact is present, the given event must have an artifact_id")
+                    raise InvalidArgumentError(
+                        "If no artifact is present, the given event must have an artifact_id"
+                    )
                 else:
                     continue
                 all_artifact_ids.append(artifact_id)
@@ -932,7 +970,10 @@ class Store(ListingMethods, HistoryMethods):
         now = now_ms()
         for execution_index, artifact_index, event in event_edges:
             # An edge names each end by index into the request or, without one, by the event's id.
-            for index, nodes, end in ((execution_index, executions, EXECUTION), (artifact_index, artifacts, ARTIFACT)):
+            for index, nodes, end in (
+                (execution_index, executions, EXECUTION),
+                (artifact_index, artifacts, ARTIFACT),
+            ):
                 field = end.name
                 if index is None:
                     if not event.HasField(f"{field}_id"):
@@ -947,7 +988,11 @@ class Store(ListingMethods, HistoryMethods):
                     )
         with self._write() as connection:
             context_ids = self._upsert_contexts_reusing(
-                connection, contexts, reuse_if_exists=reuse_context_if_already_exist, force_reuse=False, now=now
+                connection,
+                contexts,
+                reuse_if_exists=reuse_context_if_already_exist,
+                force_reuse=False,
+                now=now,
             )
             if reuse_artifact_if_already_exist_by_external_id:
                 artifacts = self._reuse_artifacts_by_external_id(connection, artifacts)
@@ -955,11 +1000,19 @@ class Store(ListingMethods, HistoryMethods):
             execution_ids = self._upsert_nodes(connection, EXECUTION, executions, now=now)
             events = []
             for execution_index, artifact_index, event in event_edges:
-                artifact_id = artifact_ids[artifact_index] if artifact_index is not None else event.artifact_id
-                execution_id = execution_ids[execution_index] if execution_index is not None else event.execution_id
+                artifact_id = (
+                    artifact_ids[artifact_index] if artifact_index is not None else event.artifact_id
+                )
+                execution_id = (
+                    execution_ids[execution_index] if execution_index is not None else event.execution_id
+                )
                 events.append(self._bind_event(event, artifact_id, execution_id))
             self._insert_events(
-                connection, events, now, known_artifacts=set(artifact_ids), known_executions=set(execution_ids)
+                connection,
+                events,
+                now,
+                known_artifacts=set(artifact_ids),
+                known_executions=set(execution_ids),
             )
             self._link(connection, ARTIFACT, context_ids, artifact_ids)
             self._link(connection, EXECUTION, context_ids, execution_ids)
@@ -988,7 +1041,9 @@ class Store(ListingMethods, HistoryMethods):
             artifacts = node_access.read_nodes(connection, ARTIFACT, artifact_ids)
             types = {
                 info.id: info.to_message()
-                for info in type_access.types_by_ids(connection, ARTIFACT, sorted({a.type_id for a in artifacts}))
+                for info in type_access.types_by_ids(
+                    connection, ARTIFACT, sorted({a.type_id for a in artifacts})
+                )
             }
         return [(artifact, types[artifact.type_id]) for artifact in artifacts]
 
@@ -1000,7 +1055,9 @@ class Store(ListingMethods, HistoryMethods):
         with self._read() as connection:
             found = node_access.nodes_by_external_ids(connection, kind, self._namespace, wanted)
         if not found:
-            raise NotFoundError(f"No {kind.name}s found for external_ids.")  # as MLMD: none at all is NOT_FOUND
+            raise NotFoundError(
+                f"No {kind.name}s found for external_ids."
+            )  # as MLMD: none at all is NOT_FOUND
         return found
 
     def get_artifacts_by_external_ids(self, external_ids: Sequence[str]) -> list[pb.Artifact]:
@@ -1078,7 +1135,9 @@ class Store(ListingMethods, HistoryMethods):
                 type_id = info.id
             if context_id is not None and kind is CONTEXT:
                 raise InvalidArgumentError("contexts cannot be listed by context")
-            rows = list_rows(connection, kind, request, self._namespace, type_id=type_id, context_id=context_id)
+            rows = list_rows(
+                connection, kind, request, self._namespace, type_id=type_id, context_id=context_id
+            )
             token = ""
             if request.page_size is not None and len(rows) > request.page_size:
                 rows = rows[: request.page_size]
@@ -1144,7 +1203,6 @@ class Store(ListingMethods, HistoryMethods):
 
     def get_events_by_artifact_ids(self, artifact_ids: Sequence[int]) -> list[pb.Event]:
         return self._events(ARTIFACT, artifact_ids)
-
 
     # --- lineage --------------------------------------------------------------------------------
 
@@ -1239,7 +1297,9 @@ class WriteTransaction:
         can_omit_fields: bool = False,
     ) -> tuple[list[int], list[int], list[int]]:
         self._check_open()
-        return self._store.put_types(artifact_types, execution_types, context_types, can_add_fields, can_omit_fields)
+        return self._store.put_types(
+            artifact_types, execution_types, context_types, can_add_fields, can_omit_fields
+        )
 
     def put_artifacts(
         self,
@@ -1256,7 +1316,9 @@ class WriteTransaction:
         self._check_open()
         return self._store.put_executions(executions, field_mask_paths)
 
-    def put_contexts(self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None) -> list[int]:
+    def put_contexts(
+        self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None
+    ) -> list[int]:
         self._check_open()
         return self._store.put_contexts(contexts, field_mask_paths)
 
