@@ -46,7 +46,8 @@ def to_networkx(answer, *, contexts: bool = True) -> nx.MultiDiGraph:
 
     Node attributes: kind, id, type, name, uri (artifacts), state, properties,
     custom_properties, create_time_since_epoch, contexts (names of the contexts
-    the node belongs to, when ``contexts``) and hop (for a ``Lineage``).
+    the node belongs to, when ``contexts``) and hop (for a ``Lineage``); a deleted
+    node the walk ran through has kind, id, type, name, hop, deleted=True and deleted_ms.
     Edge attributes: type (event type name), path, milliseconds_since_epoch.
     """
     graph_message: pb.LineageGraph = getattr(answer, "graph", answer)
@@ -88,6 +89,17 @@ def to_networkx(answer, *, contexts: bool = True) -> nx.MultiDiGraph:
             if key in starting:
                 attributes["starting"] = True
             graph.add_node(key, **attributes)
+    # Deleted nodes the walk ran through: drawn as tombstones, so the path through them stays whole.
+    for tombstone in getattr(answer, "tombstones", ()):
+        kind = ARTIFACT if tombstone.kind == ARTIFACT.name else EXECUTION
+        key = node_of(kind, tombstone.id)
+        attributes = {
+            "kind": kind.name, "id": tombstone.id, "type": tombstone.type_name or "", "name": tombstone.name or "",
+            "deleted": True, "deleted_ms": tombstone.deleted_ms,
+        }  # fmt: skip
+        if key in hops:
+            attributes["hop"] = hops[key]
+        graph.add_node(key, **attributes)
     for event in graph_message.events:
         artifact, execution = node_of(ARTIFACT, event.artifact_id), node_of(EXECUTION, event.execution_id)
         source, target = (artifact, execution) if event.type in INPUT_EVENTS else (execution, artifact)

@@ -145,8 +145,8 @@ def lineage(
             from mlineage.errors import NotFoundError
 
             raise NotFoundError(f"no such nodes: {', '.join(f'{kind} {i}' for kind, i in missing)}")
-        # Where nodes were deleted, the walk runs through them (as of a past moment they are whole).
-        through_deleted = history.active_as_of() is None and history.any_deleted_edges(connection)
+        # Where nodes were deleted (by the moment read), the walk runs through them.
+        through_deleted = history.any_deleted_edges(connection)
         with history.walking_deleted_edges() if through_deleted else contextlib.nullcontext():
             walk = traverse(
                 connection,

@@ -55,8 +55,9 @@ _REWRITE: contextvars.ContextVar[Rewrite | None] = contextvars.ContextVar("mline
 
 
 @contextlib.contextmanager
-def rewriting(rewrite: Rewrite) -> Iterator[Rewrite]:
-    """Apply ``rewrite`` to every statement run in this context (history's reads as of a moment use it)."""
+def rewriting(rewrite: Rewrite | None) -> Iterator[Rewrite | None]:
+    """Apply ``rewrite`` to every statement run in this context (history's reads as of a moment use it);
+    None runs statements as written (a read of the history tables themselves)."""
     token = _REWRITE.set(rewrite)
     try:
         yield rewrite

@@ -31,7 +31,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, literal, null, or_, select, union_all, update
+from sqlalchemy import (
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.sql.util import ClauseAdapter
 
 from mlineage.errors import InvalidArgumentError
@@ -341,8 +355,11 @@ def active_as_of() -> AsOf | None:
     return _AS_OF.get()
 
 
-def _slice(live: Table) -> Any:
-    """The rows of ``live`` valid at change ``:h_change`` (time ``:h_ms`` for rows older than history)."""
+def _slice(live: Table, *, existed: bool = False) -> Any:
+    """The rows of ``live`` valid at change ``:h_change`` (time ``:h_ms`` for rows older than history).
+
+    ``existed``: the rows written by then, removed since or not (a walk through deleted nodes).
+    """
     history = t.HISTORY_TABLES[live]
     change = bindparam("h_change", type_=t.BigInteger())
     moment = bindparam("h_ms", type_=t.BigInteger())
@@ -356,23 +373,26 @@ def _slice(live: Table) -> Any:
         return table.c.change_id <= change
 
     current = select(*live.c).where(began(live))
-    past = select(*(history.c[c.name] for c in live.c)).where(began(history), history.c.closed_by > change)
+    past = select(*(history.c[c.name] for c in live.c)).where(
+        began(history) if existed else and_(began(history), history.c.closed_by > change)
+    )
     return union_all(current, past).subquery(f"{live.name}_asof")
 
 
-_ADAPTER: ClauseAdapter | None = None
+_ADAPTERS: dict[bool, ClauseAdapter] = {}
 
 
-def _adapter() -> ClauseAdapter:
-    global _ADAPTER
-    if _ADAPTER is None:
+def _adapter(*, deleted_edges: bool = False) -> ClauseAdapter:
+    """Every versioned table replaced by its slice; ``deleted_edges``: events by those written by then."""
+    found = _ADAPTERS.get(deleted_edges)
+    if found is None:
         adapter: ClauseAdapter | None = None
         for live in t.HISTORY_TABLES:
-            step = ClauseAdapter(_slice(live))
+            step = ClauseAdapter(_slice(live, existed=deleted_edges and live is t.events))
             adapter = step if adapter is None else adapter.chain(step)
         assert adapter is not None
-        _ADAPTER = adapter
-    return _ADAPTER
+        found = _ADAPTERS[deleted_edges] = adapter
+    return found
 
 
 def as_of_statement(statement: Any) -> Any:
@@ -503,9 +523,16 @@ def walking_deleted_edges() -> Iterator[None]:
 
     A lineage walk made in it runs through deleted nodes (whose rows are gone), so the
     path from a model to its data does not break where something was deleted; the
-    walk's deleted nodes are then answered as tombstones (:func:`tombstones`).
+    walk's deleted nodes are then answered as tombstones (:func:`tombstones`). As of a
+    moment, the same holds for what was deleted by then.
     """
-    with executor.rewriting(executor.Rewrite(("deleted_edges",), _deleted_edges_adapter().traverse, {})):
+    point = active_as_of()
+    if point is None:
+        rewrite = executor.Rewrite(("deleted_edges",), _deleted_edges_adapter().traverse, {})
+    else:  # as of a moment: the events written by then, and every other table as it was then
+        adapter = _adapter(deleted_edges=True)
+        rewrite = executor.Rewrite(("as_of", "deleted_edges"), adapter.traverse, as_of_params(point))
+    with executor.rewriting(rewrite):
         yield
 
 
@@ -522,19 +549,25 @@ class Tombstone:
 
 
 def tombstones(connection: executor.AnyConnection, kind: NodeKind, ids: Sequence[int]) -> list[Tombstone]:
-    """The tombstones of the deleted nodes among ``ids`` (their last version), in id order."""
+    """The tombstones of ``ids``, nodes absent from the state read (now, or as of the active moment):
+    each one's version ended by its deletion (by that moment), in id order; ids never deleted are skipped."""
     if not ids:
         return []
     history = t.HISTORY_TABLES[kind.table]
-    all_types = _with_deleted(t.types)
-    latest = (
-        select(history.c.id, func.max(history.c.revision).label("revision"))
-        .where(executor.ids_match(connection.dialect.name, history.c.id))
-        .group_by(history.c.id)
-        .subquery("latest")
-    )
+    point = active_as_of()
+    limit = point.change_id if point is not None else None
 
-    def build(_dialect: str) -> Any:
+    def build(dialect_name: str) -> Any:
+        all_types = _with_deleted(t.types)
+        closed = executor.ids_match(dialect_name, history.c.id)
+        if limit is not None:
+            closed = and_(closed, history.c.closed_by <= bindparam("limit"))
+        latest = (
+            select(history.c.id, func.max(history.c.revision).label("revision"))
+            .where(closed)
+            .group_by(history.c.id)
+            .subquery("latest")
+        )
         return (
             select(history.c.id, history.c.type_id, all_types.c.name, history.c.name, t.changes.c.recorded_ms)
             .select_from(
@@ -544,16 +577,72 @@ def tombstones(connection: executor.AnyConnection, kind: NodeKind, ids: Sequence
                 .outerjoin(all_types, all_types.c.id == history.c.type_id)
                 .outerjoin(t.changes, t.changes.c.id == history.c.closed_by)
             )
-            .where(~select(kind.table.c.id).where(kind.table.c.id == history.c.id).exists())
             .order_by(history.c.id)
         )
 
-    rows = executor.fetch(
-        connection, ("history.tombstones", kind.name), build, {"ids": executor.ids_param(connection, ids)}
-    )
+    params: dict[str, Any] = {"ids": executor.ids_param(connection, ids)}
+    if limit is not None:
+        params["limit"] = limit
+    # The history tables themselves, not a moment's slice of the live ones.
+    with executor.rewriting(None):
+        rows = executor.fetch(connection, ("history.tombstones", kind.name, limit is not None), build, params)
     found: dict[int, Tombstone] = {}
     for node_id, type_id, type_name, name, deleted in rows:
         found.setdefault(
             int(node_id), Tombstone(kind.name, int(node_id), int(type_id), type_name, name, deleted)
         )
     return list(found.values())
+
+
+# --- retention: hard removal of old history ---------------------------------------------------------
+
+#: Every ``*_history`` table, in the order retention visits them.
+HISTORY_TABLE_ORDER: tuple[Table, ...] = tuple(t.HISTORY_TABLES.values())
+
+
+def _ended_before(history: Table) -> Any:
+    """``history.closed_by`` is a change of namespace ``:r_namespace`` recorded before ``:r_before``."""
+    changes = t.changes
+    ended = select(changes.c.id).where(
+        changes.c.namespace == bindparam("r_namespace"), changes.c.recorded_ms < bindparam("r_before")
+    )
+    return history.c.closed_by.in_(ended)
+
+
+def count_history_before(
+    connection: executor.AnyConnection, history: Table, namespace: str, before_ms: int
+) -> int:
+    """How many rows of ``history`` (a ``*_history`` table) hold versions ended, in ``namespace``,
+    by a change recorded before ``before_ms``."""
+    (row,) = executor.fetch(
+        connection,
+        ("history.count_before", history.name),
+        lambda _d: select(func.count()).select_from(history).where(_ended_before(history)),
+        {"r_namespace": namespace, "r_before": before_ms},
+    )
+    return int(row[0])
+
+
+def remove_history_before(
+    connection: executor.AnyConnection, history: Table, namespace: str, before_ms: int, limit: int
+) -> int:
+    """Hard-remove at most ``limit`` rows of ``history`` ended (in ``namespace``) by a change recorded
+    before ``before_ms``; returns how many went (fewer than ``limit``: none of them is left).
+
+    A read as of any moment from ``before_ms`` on answers as before: the rows removed were no
+    longer valid then. Reads of earlier moments, node histories and lineage tombstones lose them.
+    """
+    key = list(history.primary_key.columns)
+
+    def build(_dialect: str) -> Any:
+        chosen = select(*key).where(_ended_before(history)).limit(bindparam("r_limit"))
+        target = key[0] if len(key) == 1 else tuple_(*key)
+        return delete(history).where(target.in_(chosen)).returning(key[0])
+
+    rows = executor.fetch(
+        connection,
+        ("history.remove_before", history.name),
+        build,
+        {"r_namespace": namespace, "r_before": before_ms, "r_limit": limit},
+    )
+    return len(rows)

@@ -252,3 +252,30 @@ def test_openapi_documents_history_and_delete(api):
     names = {p["name"] for p in spec["paths"]["/api/v1/artifacts"]["get"]["parameters"]}
     assert "as_of" in names
     assert "Revision" in spec["components"]["schemas"]
+
+
+def test_as_of_on_type_reads_and_the_lineage_query_body(api, pipeline):
+    moment = _moment()
+    ok(api.post("/api/v1/artifact_types", params={"can_add_fields": "true"},
+                json={"name": "Model", "properties": {"acc": "DOUBLE", "loss": "DOUBLE"}}))  # fmt: skip
+    ok(api.post("/api/v1/artifact_types", json={"name": "Later"}))
+    then = {"as_of": moment}
+    assert set(ok(api.get("/api/v1/artifact_types/by-name", params={"name": "Model", **then}))["properties"]) == {"acc"}
+    assert set(ok(api.get("/api/v1/artifact_types/by-name", params={"name": "Model"}))["properties"]) == {"acc", "loss"}
+    typed = ok(api.get(f"/api/v1/artifact_types/{pipeline['model_type']}", params=then))
+    assert set(typed["properties"]) == {"acc"}
+    names = {t["name"] for t in ok(api.get("/api/v1/artifact_types", params=then))["artifact_types"]}
+    assert "Later" not in names and "Model" in names
+    error(api.get("/api/v1/artifact_types/by-name", params={"name": "Later", **then}), 404, "NOT_FOUND")
+
+    ok(api.post("/api/v1/artifacts", json={"type": "Model", "uri": "/model/9"}), 201)
+    body = {
+        "lineage_subgraph_query_options": {
+            "starting_artifacts": {"filter_query": "type = 'Model'"},
+            "max_num_hops": 2,
+        }
+    }
+    now = ok(api.post("/api/v1/lineage_subgraph:query", json=body))["lineage_subgraph"]
+    past = ok(api.post("/api/v1/lineage_subgraph:query", params=then, json=body))["lineage_subgraph"]
+    assert "/model/9" in {a.get("uri") for a in now["artifacts"]}
+    assert "/model/9" not in {a.get("uri") for a in past["artifacts"]}

@@ -288,3 +288,22 @@ def test_lineage_runs_through_a_deleted_node_and_shows_its_tombstone(store):
         direction=pb.LineageSubgraphQueryOptions.UPSTREAM,
     )
     assert raw not in {a.id for a in store.get_lineage_subgraph(down).artifacts}
+
+
+def test_tombstones_as_of_a_moment_are_what_lineage_answered_then(store):
+    from mlineage.lineage import lineage
+    from mlineage.lineage.export import to_networkx
+
+    ids = _pipeline(store)
+    before = _moment()
+    store.delete_artifacts([ids["data"]])
+    after = _moment()
+    now = lineage(store, artifact_ids=[ids["model"]], direction="upstream", max_hops=10)
+    assert [t.id for t in now.tombstones] == [ids["data"]]
+    then = lineage(store.as_of(after), artifact_ids=[ids["model"]], direction="upstream", max_hops=10)
+    assert then.graph == now.graph and then.tombstones == now.tombstones and then.hops == now.hops
+    whole = lineage(store.as_of(before), artifact_ids=[ids["model"]], direction="upstream", max_hops=10)
+    assert whole.tombstones == [] and ids["data"] in {a.id for a in whole.artifacts()}
+    drawn = to_networkx(now)
+    assert drawn.nodes[("artifact", ids["data"])]["deleted"] is True
+    assert drawn.has_edge(("artifact", ids["data"]), ("execution", ids["trainer"]))

@@ -175,6 +175,12 @@ def router(store: Store, docs: Documentation) -> APIRouter:
                     "hops": [{"kind": kind, "id": str(i), "hop": hop} for (kind, i), hop in answer.hops.items()],
                     "truncated": answer.truncated,
                     "cursor": answer.cursor or "",
+                    # Deleted nodes the walk ran through (the events to them are in the graph).
+                    "tombstones": [
+                        {"kind": t.kind, "id": str(t.id), "type": t.type_name, "name": t.name,
+                         "deleted_ms": t.deleted_ms}
+                        for t in answer.tombstones
+                    ],  # fmt: skip
                 }
             )
         from mlineage.lineage import export
@@ -255,10 +261,10 @@ def router(store: Store, docs: Documentation) -> APIRouter:
         **docs.documented(response=pb.LineageGraph),
     )
 
-    async def query(request: Request):
+    async def query(request: Request, reader: ReadStore):
         body = await read_message(request, svc.GetLineageSubgraphRequest)
         graph = await run_in_threadpool(
-            store.get_lineage_subgraph, body.lineage_subgraph_query_options, list(body.read_mask.paths) or None
+            reader.get_lineage_subgraph, body.lineage_subgraph_query_options, list(body.read_mask.paths) or None
         )
         return respond(svc.GetLineageSubgraphResponse(lineage_subgraph=graph))
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, NamedTuple
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from mlineage.api.rest.history import ReadStore
 from mlineage.api.rest.io import Documentation, read_message, respond
 from mlineage.api.rest.params import TypeId
 from mlineage.errors import NotFoundError
@@ -83,13 +84,24 @@ def _methods(store: Store, node_kind: NodeKind) -> _TypeMethods:
                         store.get_context_types, store.get_context_types_by_external_ids)
 
 
+def _reads(reader: Any, node_kind: NodeKind) -> tuple:
+    """The type reads of one kind on ``reader`` (the store, or its view as of a moment)."""
+    if node_kind is ARTIFACT:
+        return (reader.get_artifact_type, reader.get_artifact_types_by_id, reader.get_artifact_types,
+                reader.get_artifact_types_by_external_ids)  # fmt: skip
+    if node_kind is EXECUTION:
+        return (reader.get_execution_type, reader.get_execution_types_by_id, reader.get_execution_types,
+                reader.get_execution_types_by_external_ids)  # fmt: skip
+    return (reader.get_context_type, reader.get_context_types_by_id, reader.get_context_types,
+            reader.get_context_types_by_external_ids)  # fmt: skip
+
+
 def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: NodeKind, list_response) -> None:
     message = node_kind.type_message
     path = f"/{node_kind.name}_types"
     tag = "types"
     methods = _methods(store, node_kind)
-    put, get_by_name, get_by_ids = methods.put, methods.by_name, methods.by_ids
-    get_all, get_by_external_ids = methods.every, methods.by_external_ids
+    put, get_by_ids = methods.put, methods.by_ids
     list_field = list_response.DESCRIPTOR.fields[0].name
 
     async def upsert(request: Request, can_add_fields: FlagParam = False, can_omit_fields: FlagParam = False):
@@ -108,8 +120,8 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: N
         **docs.documented(body=message, response=message),
     )
 
-    async def by_name(name: NameParam, version: VersionParam = None):
-        return respond(await run_in_threadpool(get_by_name, name, version or None))
+    async def by_name(reader: ReadStore, name: NameParam, version: VersionParam = None):
+        return respond(await run_in_threadpool(_reads(reader, node_kind)[0], name, version or None))
 
     by_name.__doc__ = f"The {node_kind.name} type with this name and version; NOT_FOUND if none."
     routes.add_api_route(
@@ -117,8 +129,8 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: N
         **docs.documented(response=message),
     )
 
-    async def by_id(type_id: TypeId):
-        found = await run_in_threadpool(get_by_ids, [type_id])
+    async def by_id(reader: ReadStore, type_id: TypeId):
+        found = await run_in_threadpool(_reads(reader, node_kind)[1], [type_id])
         if not found:
             raise NotFoundError(f"no {node_kind.name} type with id {type_id}")
         return respond(found[0])
@@ -129,14 +141,15 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: N
         **docs.documented(response=message),
     )
 
-    async def list_types(external_id: ExternalIdsParam = None):
+    async def list_types(reader: ReadStore, external_id: ExternalIdsParam = None):
+        _, _, every, by_external_ids = _reads(reader, node_kind)
         if external_id:
             try:
-                found = await run_in_threadpool(get_by_external_ids, external_id)
+                found = await run_in_threadpool(by_external_ids, external_id)
             except NotFoundError:  # MLMD answers "none of them" so; a list answers empty
                 found = []
         else:
-            found = await run_in_threadpool(get_all)
+            found = await run_in_threadpool(every)
         return respond(list_response(**{list_field: found}))
 
     list_types.__doc__ = f"Every {node_kind.name} type, or those with the given external ids."
