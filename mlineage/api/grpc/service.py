@@ -113,8 +113,11 @@ class MetadataStoreServicer:
         if self._cache is None:
             return None
         found = self._cache.get(what, sorted(set(type_ids)), lambda ids: _serialized(read(ids)), version)
-        framed = b"".join([found[i][0] for i in type_ids if i in found])
-        return framed if field_number == 1 else _retagged(framed, field_number)
+        if field_number == 1:
+            return b"".join([found[i][0] for i in type_ids if i in found])
+        # Each entry is framed as field 1: as another field only its one-byte tag differs.
+        tag = bytes([field_number << 3 | 2])
+        return b"".join([tag + found[i][0][1:] for i in type_ids if i in found])
 
     def _cached_nodes(self, what: str, ids: list[int], read, version=None) -> dict[int, tuple[bytes, int]]:
         assert self._cache is not None  # callers check that the cache is on
@@ -563,34 +566,6 @@ def _serialized(messages) -> list[tuple[int, tuple[bytes, int]]]:
         (message.id, (repeated_field(1, [message.SerializeToString()]), getattr(message, "type_id", 0)))
         for message in messages
     ]
-
-
-def _retagged(framed: bytes, field_number: int) -> bytes:
-    # Elements framed as field 1 re-framed as another field: only each element's tag differs
-    # (one byte for field numbers below 16; the lengths and messages stay).
-    if not framed:
-        return framed
-    tag = bytes([field_number << 3 | 2])
-    out = bytearray()
-    view = memoryview(framed)
-    at = 0
-    while at < len(framed):
-        length, start = _read_varint(framed, at + 1)
-        out += tag
-        out += view[at + 1 : start + length]
-        at = start + length
-    return bytes(out)
-
-
-def _read_varint(data: bytes, at: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[at]
-        value |= (byte & 0x7F) << shift
-        at += 1
-        if byte < 0x80:
-            return value, at
-        shift += 7
 
 
 def _method_names() -> list[str]:
