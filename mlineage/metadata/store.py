@@ -47,6 +47,7 @@ from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKin
 from mlineage.metadata.listing import decode_options, encode_token, list_rows
 from mlineage.metadata.options import ListingMethods
 from mlineage.metadata.store_history import HistoryMethods
+from mlineage.metadata.store_purge import PurgeMethods
 from mlineage.metadata.values import TYPE_NAMES, UNKNOWN, value_type
 from mlineage.migrations import runner
 from mlineage.proto import SYSTEM_TYPE_NAMES
@@ -79,7 +80,7 @@ def _again_after_a_concurrent_insert(upsert: Callable[[], _T]) -> _T:
         return upsert()
 
 
-class Store(ListingMethods, HistoryMethods):
+class Store(ListingMethods, HistoryMethods, PurgeMethods):
     """A metadata store on one database (``sqlite:///…`` or ``postgresql://…``)."""
 
     def __init__(
