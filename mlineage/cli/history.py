@@ -1,7 +1,8 @@
 """``mlineage history artifact|execution|context ID``: every revision of a node as a table (when, who, what changed).
 
-History is read from the database itself (``--db sqlite:///…`` or ``postgresql://…``);
-a node deleted since still has its history, so the node is named by id.
+History is read from the database (``--db sqlite:///…`` or ``postgresql://…``) or from a
+server (``--url grpc://host:port``, its HistoryService); a node deleted since still has its
+history, so the node is named by id.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import sys
 from datetime import datetime, timezone
 
-from mlineage.cli.stores import DB_HELP, SERVER_SCHEMES, open_for_reading, read_url
+from mlineage.cli.stores import DB_HELP, open_for_reading, read_url
 from mlineage.errors import InvalidArgumentError
 from mlineage.metadata.kinds import ALL_KINDS, ARTIFACT, EXECUTION, NodeKind, kind_named
 
@@ -30,7 +31,7 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("kind", choices=[kind.name for kind in ALL_KINDS], help="the kind of node")
     parser.add_argument("id", metavar="ID", help="the node's id (a deleted node keeps its history)")
-    parser.add_argument("--url", "--db", dest="url", help=DB_HELP)
+    parser.add_argument("--url", "--db", dest="url", help=DB_HELP + "; or a server: grpc://host:port, grpcs://…")
     parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: a table)")
     parser.set_defaults(handler=run)
 
@@ -56,10 +57,6 @@ def _history(store, kind: NodeKind, node_id: int) -> list:
 
 def run(args: argparse.Namespace) -> int:
     url = read_url(args)
-    if url.startswith(SERVER_SCHEMES):
-        raise InvalidArgumentError(
-            "`mlineage history` reads the database itself: give --db sqlite:///PATH or postgresql://…"
-        )
     reference = args.id.strip()
     if not reference.isdigit():
         raise InvalidArgumentError(f"ID must be a node id (digits), not {args.id!r}")

@@ -29,12 +29,15 @@ import grpc  # noqa: E402 - after the verbosity default
 from mlineage import errors
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS
 from mlineage.metadata.options import ListingMethods
+from mlineage.metadata.revisions import Revision
+from mlineage.proto import history_pb2 as hpb
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
 from mlineage.proto import metric_series_pb2 as mpb
 
 STORE_SERVICE = "mlineage.v1.MetadataStoreService"
 METRIC_SERVICE = "mlineage.v1.MetricService"
+HISTORY_SERVICE = "mlineage.v1.HistoryService"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ABORTED)
 # Codes that come from the channel when no server answered (anything else is the server's answer).
@@ -735,6 +738,50 @@ class GrpcStore(ListingMethods):
         _fill(request, "execution_ids", execution_ids)
         _fill(request, "names", names)
         return list(self.call("GetMetricSeries", request, service=METRIC_SERVICE, module=mpb).series)
+
+
+    # --- history: mlineage.v1.HistoryService ---------------------------------------------------
+
+    def _history(self, kind_name: str, node_id: int) -> list[Revision]:
+        request = hpb.GetNodeHistoryRequest(kind=kind_name, id=node_id)
+        answer = self.call("GetNodeHistory", request, service=HISTORY_SERVICE, module=hpb)
+        return [
+            Revision(
+                revision=r.revision,
+                operation=r.operation,
+                time_ms=r.time_ms,
+                surface=r.surface,
+                actor=r.actor or None,
+                peer=r.peer or None,
+                changed=tuple(r.changed),
+                node=getattr(r, kind_name) if r.HasField(kind_name) else None,
+            )
+            for r in answer.revisions
+        ]
+
+    def get_artifact_history(self, artifact_id: int) -> list[Revision]:
+        """Every revision of an artifact, oldest first (see Store.get_artifact_history)."""
+        return self._history("artifact", artifact_id)
+
+    def get_execution_history(self, execution_id: int) -> list[Revision]:
+        return self._history("execution", execution_id)
+
+    def get_context_history(self, context_id: int) -> list[Revision]:
+        return self._history("context", context_id)
+
+    def _delete(self, kind_name: str, ids: Sequence[int]) -> int:
+        request = hpb.DeleteNodesRequest(kind=kind_name, ids=list(ids))
+        return self.call("DeleteNodes", request, service=HISTORY_SERVICE, module=hpb).deleted
+
+    def delete_artifacts(self, artifact_ids: Sequence[int]) -> int:
+        """Delete artifacts (see Store.delete_artifacts); NOT_FOUND, deleting nothing, for a missing id."""
+        return self._delete("artifact", artifact_ids)
+
+    def delete_executions(self, execution_ids: Sequence[int]) -> int:
+        return self._delete("execution", execution_ids)
+
+    def delete_contexts(self, context_ids: Sequence[int]) -> int:
+        return self._delete("context", context_ids)
 
 
 if TYPE_CHECKING:

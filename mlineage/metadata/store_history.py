@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mlineage.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from mlineage.metadata import history
@@ -18,58 +17,13 @@ from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.as_of import AsOfStore, now_ms, parse_moment
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+from mlineage.metadata.revisions import Revision, changed_paths
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
 
-# Fields of a node that are the store's bookkeeping, not something a caller changed.
-_BOOKKEEPING = {"id", "type_id", "type", "create_time_since_epoch", "last_update_time_since_epoch"}
 # The most revisions one history read answers (a node changed more often is read in pages).
 MAX_REVISIONS = 10_000
-
-
-@dataclass(frozen=True)
-class Revision:
-    """One revision of a node: when, by whom, what changed, and the node as it was then.
-
-    ``operation`` is "create", "update" or "delete"; ``node`` is None for "delete".
-    ``changed`` names the fields and properties that differ from the revision before
-    ("uri", "properties.accuracy", "custom_properties.note"; everything for "create").
-    """
-
-    revision: int
-    operation: str
-    time_ms: int
-    surface: str
-    actor: str | None
-    peer: str | None
-    changed: tuple[str, ...]
-    node: Any = field(default=None, compare=False)
-
-
-def changed_paths(before: Any, after: Any) -> tuple[str, ...]:
-    """The fields and property keys in which two versions of a node differ (None: nothing before)."""
-    paths: list[str] = []
-    descriptor = after.DESCRIPTOR
-    for fd in descriptor.fields:
-        if fd.name in _BOOKKEEPING:
-            continue
-        if fd.name in ("properties", "custom_properties"):
-            old = dict(getattr(before, fd.name)) if before is not None else {}
-            new = dict(getattr(after, fd.name))
-            for key in sorted(set(old) | set(new)):
-                if old.get(key) != new.get(key):
-                    paths.append(f"{fd.name}.{key}")
-            continue
-        has = after.HasField(fd.name) if fd.has_presence else True
-        if before is None:
-            if has:
-                paths.append(fd.name)
-            continue
-        had = before.HasField(fd.name) if fd.has_presence else True
-        if had != has or getattr(before, fd.name) != getattr(after, fd.name):
-            paths.append(fd.name)
-    return tuple(paths)
 
 
 class HistoryMethods:
