@@ -1,4 +1,4 @@
-"""The `mlineage` command: serve, db, lineage, history, metrics, run and journal, one module per command over the library."""
+"""The `mlineage` command: serve, db, lineage, history, purge, metrics, run and journal, one module per command over the library."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _DATABASE_MODULES = ("sqlalchemy", "sqlite3", "psycopg")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlineage`` parser with every command registered."""
-    from mlineage.cli import db, history, lineage, metrics, serve
+    from mlineage.cli import db, history, lineage, metrics, purge, serve
     from mlineage.client.commands import add_commands
 
     parser = argparse.ArgumentParser(
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser(commands)
     lineage.add_parser(commands)
     history.add_parser(commands)
+    purge.add_parser(commands)
     metrics.add_parser(commands)
     add_commands(commands, DEFAULT_DB)  # run, journal: the client's half
     return parser
