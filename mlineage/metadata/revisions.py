@@ -51,3 +51,35 @@ def changed_paths(before: Any, after: Any) -> tuple[str, ...]:
         if had != has or getattr(before, fd.name) != getattr(after, fd.name):
             paths.append(fd.name)
     return tuple(paths)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field or property that differs between two revisions: its path, and its value in each (None: unset)."""
+
+    path: str
+    before: Any
+    after: Any
+
+
+def value_at(node: Any, path: str) -> Any:
+    """A node's value at a path of ``changed_paths`` (a Value message for a property), None when unset."""
+    if node is None:
+        return None
+    field_name, _, key = path.partition(".")
+    if key:
+        values = getattr(node, field_name)
+        return values[key] if key in values else None
+    descriptor = node.DESCRIPTOR.fields_by_name[field_name]
+    if descriptor.has_presence and not node.HasField(field_name):
+        return None
+    return getattr(node, field_name)
+
+
+def diff(before: Any, after: Any) -> list[Change]:
+    """What changed from one version of a node to another (either may be None: not there)."""
+    if after is None:
+        paths = changed_paths(None, before) if before is not None else ()
+    else:
+        paths = changed_paths(before, after)
+    return [Change(path, value_at(before, path), value_at(after, path)) for path in paths]

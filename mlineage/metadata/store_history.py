@@ -17,7 +17,7 @@ from mlineage.metadata import nodes as node_access
 from mlineage.metadata import types as type_access
 from mlineage.metadata.as_of import AsOfStore, now_ms, parse_moment
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
-from mlineage.metadata.revisions import Revision, changed_paths
+from mlineage.metadata.revisions import Change, Revision, changed_paths, diff
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -113,6 +113,28 @@ class HistoryMethods:
     def get_context_history(self, context_id: int) -> list[Revision]:
         """Every revision of a context, oldest first."""
         return self._node_history(CONTEXT, context_id)
+
+    def _diff(self, kind: NodeKind, node_id: int, first: int, second: int) -> list[Change]:
+        revisions = {revision.revision: revision for revision in self._node_history(kind, node_id)}
+        for number in (first, second):
+            if isinstance(number, bool) or not isinstance(number, int) or number not in revisions:
+                known = f"1 to {max(revisions)}" if revisions else "none"
+                raise NotFoundError(
+                    f"{kind.name} {node_id} has no revision {number!r} (its revisions: {known})"
+                )
+        return diff(revisions[first].node, revisions[second].node)
+
+    def diff_artifact_revisions(self, artifact_id: int, first: int, second: int) -> list[Change]:
+        """What changed in an artifact from revision ``first`` to ``second`` (any two, either order)."""
+        return self._diff(ARTIFACT, artifact_id, first, second)
+
+    def diff_execution_revisions(self, execution_id: int, first: int, second: int) -> list[Change]:
+        """What changed in an execution from revision ``first`` to ``second``."""
+        return self._diff(EXECUTION, execution_id, first, second)
+
+    def diff_context_revisions(self, context_id: int, first: int, second: int) -> list[Change]:
+        """What changed in a context from revision ``first`` to ``second``."""
+        return self._diff(CONTEXT, context_id, first, second)
 
     # --- deletion ------------------------------------------------------------------------------
 

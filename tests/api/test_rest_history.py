@@ -279,3 +279,23 @@ def test_as_of_on_type_reads_and_the_lineage_query_body(api, pipeline):
     past = ok(api.post("/api/v1/lineage_subgraph:query", params=then, json=body))["lineage_subgraph"]
     assert "/model/9" in {a.get("uri") for a in now["artifacts"]}
     assert "/model/9" not in {a.get("uri") for a in past["artifacts"]}
+
+
+def test_diff_of_two_revisions(api, pipeline):
+    model = pipeline["model"]
+    ok(api.patch(f"/api/v1/artifacts/{model}", json={"uri": "/model/2", "properties": {"acc": {"double_value": 0.9}}}))
+    ok(api.patch(f"/api/v1/artifacts/{model}", json={"state": "DELETED"}))
+    last = len(ok(api.get(f"/api/v1/artifacts/{model}/history"))["revisions"])
+    diff = ok(api.get(f"/api/v1/artifacts/{model}/history/diff", params={"from": 1, "to": last}))
+    changes = {c["path"]: (c["before"], c["after"]) for c in diff["changes"]}
+    assert changes["uri"] == ("/model/1", "/model/2")
+    assert changes["properties.acc"] == (None, {"double_value": 0.9})
+    assert changes["state"] == ("LIVE", "DELETED")
+    assert set(changes) == {"uri", "properties.acc", "state"}
+    backwards = ok(api.get(f"/api/v1/artifacts/{model}/history/diff", params={"from": last, "to": 1}))
+    assert {c["path"]: (c["after"], c["before"]) for c in backwards["changes"]} == changes
+    same = ok(api.get(f"/api/v1/artifacts/{model}/history/diff", params={"from": 2, "to": 2}))
+    assert same["changes"] == []
+    error(api.get(f"/api/v1/artifacts/{model}/history/diff", params={"from": 1, "to": 99}), 404, "NOT_FOUND")
+    error(api.get(f"/api/v1/artifacts/{model}/history/diff", params={"from": 0, "to": 1}), 400, "INVALID_ARGUMENT")
+    error(api.get("/api/v1/artifacts/999999/history/diff", params={"from": 1, "to": 1}), 404, "NOT_FOUND")

@@ -2,6 +2,7 @@
 
 * ``GET /api/v1/{artifacts,executions,contexts}/{id}/history``: every revision,
   oldest first, with its time, who made it, what changed and the node as it was.
+* ``GET …/{id}/history/diff?from=A&to=B``: what changed between two revisions.
 * ``DELETE /api/v1/{artifacts,executions,contexts}/{id}``: 204; the node leaves
   every read and list and stays in history (as-of reads, lineage tombstones).
 * :class:`CallerMiddleware`: every request runs inside ``history.calling_as``,
@@ -27,8 +28,8 @@ from mlineage.api.rest.params import MAX_QUERY_TEXT, NodeId
 from mlineage.metadata import history
 from mlineage.metadata.as_of import AsOfStore
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
+from mlineage.metadata.revisions import Change, Revision
 from mlineage.metadata.store import Store
-from mlineage.metadata.store_history import Revision
 
 # Requests whose writes are OpenLineage's rather than REST's (method, path).
 _OPENLINEAGE_WRITES = {("POST", "/api/v1/lineage")}
@@ -96,6 +97,28 @@ def revision_json(revision: Revision) -> dict[str, Any]:
 
 
 SCHEMAS: dict[str, Any] = {
+    "RevisionDiff": {
+        "type": "object",
+        "properties": {
+            "from": {"type": "integer"},
+            "to": {"type": "integer"},
+            "changes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "path": {"type": "string", "description": "`uri`, `properties.span`, …"},
+                        "before": {"description": "the value in `from` (null: unset)"},
+                        "after": {"description": "the value in `to` (null: unset)"},
+                    },
+                    "required": ["path", "before", "after"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "required": ["from", "to", "changes"],
+        "additionalProperties": False,
+    },
     "NodeHistory": {
         "type": "object",
         "properties": {"revisions": {"type": "array", "items": {"$ref": "#/components/schemas/Revision"}}},
@@ -112,11 +135,24 @@ SCHEMAS: dict[str, Any] = {
             "surface": {"type": "string", "enum": list(history.SURFACES)},
             "actor": {"type": ["string", "null"]},
             "peer": {"type": ["string", "null"], "description": "the client's host:port"},
-            "changed": {"type": "array", "items": {"type": "string"},
-                        "description": "fields and properties that changed, e.g. `uri`, `custom_properties.note`"},
+            "changed": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "fields and properties that changed, e.g. `uri`, `custom_properties.note`",
+            },
             "node": {"description": "the node as it was after this revision; null for a delete"},
         },
-        "required": ["revision", "operation", "time", "time_ms", "surface", "actor", "peer", "changed", "node"],
+        "required": [
+            "revision",
+            "operation",
+            "time",
+            "time_ms",
+            "surface",
+            "actor",
+            "peer",
+            "changed",
+            "node",
+        ],
         "additionalProperties": False,
     },
 }
@@ -128,6 +164,27 @@ def _history_of(store: Store, kind: NodeKind, node_id: int) -> list[Revision]:
     if kind is EXECUTION:
         return store.get_execution_history(node_id)
     return store.get_context_history(node_id)
+
+
+def _diff(store: Store, kind: NodeKind, node_id: int, first: int, second: int) -> list[Change]:
+    if kind is ARTIFACT:
+        return store.diff_artifact_revisions(node_id, first, second)
+    if kind is EXECUTION:
+        return store.diff_execution_revisions(node_id, first, second)
+    return store.diff_context_revisions(node_id, first, second)
+
+
+def _json_value(node_kind: NodeKind, change: Change, value: Any) -> Any:
+    """A changed value in the JSON mapping the node itself uses (a property as a Value, an enum by name)."""
+    if value is None:
+        return None
+    field_name, _, key = change.path.partition(".")
+    node = node_kind.message()
+    if key:
+        getattr(node, field_name)[key].CopyFrom(value)
+        return protojson.to_dict(node)[field_name][key]
+    setattr(node, field_name, value)
+    return protojson.to_dict(node).get(field_name)
 
 
 def _delete(store: Store, kind: NodeKind, node_id: int) -> int:
@@ -150,6 +207,45 @@ def _kind_routes(routes: APIRouter, store: Store, docs: Documentation, kind: Nod
         revisions = await run_in_threadpool(_history_of, store, kind, id)
         return respond_json({"revisions": [revision_json(revision) for revision in revisions]})
 
+    async def revision_diff(
+        id: NodeId,
+        first: Annotated[int, Query(alias="from", ge=1, description="the earlier revision")],
+        second: Annotated[int, Query(alias="to", ge=1, description="the later revision")],
+    ) -> Response:
+        changes = await run_in_threadpool(_diff, store, kind, id, first, second)
+        return respond_json(
+            {
+                "from": first,
+                "to": second,
+                "changes": [
+                    {
+                        "path": c.path,
+                        "before": _json_value(kind, c, c.before),
+                        "after": _json_value(kind, c, c.after),
+                    }
+                    for c in changes
+                ],
+            }
+        )
+
+    revision_diff.__doc__ = (
+        f"What changed in the {kind.name} between two of its revisions (`from`, `to`): each field or property "
+        "that differs, with its value in each (null: unset). NOT_FOUND for a revision it does not have."
+    )
+    routes.add_api_route(
+        f"/{kind.plural}/{{id}}/history/diff",
+        revision_diff,
+        methods=["GET"],
+        tags=[kind.plural],
+        summary=f"Compare two revisions of a {kind.name}",
+        responses={
+            200: {
+                "description": "OK",
+                "content": {"application/json": {"schema": docs.schema("RevisionDiff")}},
+            }
+        },
+    )
+
     async def delete_node(id: NodeId) -> Response:
         await run_in_threadpool(_delete, store, kind, id)
         return Response(status_code=204)
@@ -163,13 +259,26 @@ def _kind_routes(routes: APIRouter, store: Store, docs: Documentation, kind: Nod
         f"the deletion see it whole, lineage keeps a tombstone). NOT_FOUND if there is no such {kind.name}."
     )
     routes.add_api_route(
-        f"/{kind.plural}/{{id}}/history", node_history, methods=["GET"], tags=[kind.plural],
+        f"/{kind.plural}/{{id}}/history",
+        node_history,
+        methods=["GET"],
+        tags=[kind.plural],
         summary=f"The revisions of a {kind.name}",
-        responses={200: {"description": "OK", "content": {"application/json": {"schema": docs.schema("NodeHistory")}}}},
+        responses={
+            200: {
+                "description": "OK",
+                "content": {"application/json": {"schema": docs.schema("NodeHistory")}},
+            }
+        },
     )
     routes.add_api_route(
-        f"/{kind.plural}/{{id}}", delete_node, methods=["DELETE"], tags=[kind.plural],
-        summary=f"Delete a {kind.name}", status_code=204, response_class=Response,
+        f"/{kind.plural}/{{id}}",
+        delete_node,
+        methods=["DELETE"],
+        tags=[kind.plural],
+        summary=f"Delete a {kind.name}",
+        status_code=204,
+        response_class=Response,
         responses={204: {"description": "Deleted"}},
     )
 
