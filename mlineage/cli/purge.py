@@ -88,24 +88,11 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.format == "json":
-        json.dump(result_json(result), sys.stdout, indent=2)
+        json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         _print(result, args)
     return 0
-
-
-def result_json(result: PurgeResult) -> dict:
-    """The result as the JSON output (and REST) give it."""
-    return {
-        "kind": result.kind,
-        "dry_run": result.dry_run,
-        "count": result.count,
-        "sample": [{"id": n.id, "type": n.type, "name": n.name, "uri": n.uri} for n in result.sample],
-        "deleted": result.deleted,
-        "history_rows": result.history_rows,
-        "history_rows_removed": result.history_rows_removed,
-    }
 
 
 def _print(result: PurgeResult, args: argparse.Namespace) -> None:

@@ -36,6 +36,8 @@ _ID, _TYPE_NAME, _NAME, _CREATED, _URI = 0, 2, 3, 5, 8
 
 _DURATION = re.compile(r"\s*(\d{1,15})\s*(ms|s|m|h|d)\s*")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+#: The longest window a purge takes (ten thousand years): every moment since the epoch is inside it.
+MAX_DURATION_MS = 10_000 * 365 * 86_400_000
 
 
 def parse_duration(text: str | int) -> int:
@@ -46,9 +48,7 @@ def parse_duration(text: str | int) -> int:
     if isinstance(text, bool):
         raise InvalidArgumentError("a duration must be a number and a unit (90d, 12h, 30m, 45s, 500ms)")
     if isinstance(text, int):
-        if text < 0:
-            raise InvalidArgumentError(f"a duration must not be negative, got {text}")
-        return text
+        return _window("a duration", text)
     if not isinstance(text, str):
         raise InvalidArgumentError("a duration must be a number and a unit (90d, 12h, 30m, 45s, 500ms)")
     match = _DURATION.fullmatch(text)
@@ -56,7 +56,7 @@ def parse_duration(text: str | int) -> int:
         shown = text[:64]
         hint = "durations cannot be negative" if shown.strip().startswith("-") else "use e.g. 90d, 12h, 30m, 45s, 500ms"
         raise InvalidArgumentError(f"{shown!r} is not a duration: {hint}")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+    return _window(f"the duration {text.strip()!r}", int(match.group(1)) * _UNIT_MS[match.group(2)])
 
 
 @dataclass(frozen=True)
@@ -88,6 +88,18 @@ class PurgeResult:
     history_rows: int = 0
     history_rows_removed: int = 0
 
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON values (what REST answers and ``mlineage purge --format json`` prints)."""
+        return {
+            "kind": self.kind,
+            "dry_run": self.dry_run,
+            "count": self.count,
+            "sample": [{"id": n.id, "type": n.type, "name": n.name, "uri": n.uri} for n in self.sample],
+            "deleted": self.deleted,
+            "history_rows": self.history_rows,
+            "history_rows_removed": self.history_rows_removed,
+        }
+
 
 def _kind_of(kind: str | None) -> NodeKind | None:
     if kind is None:
@@ -99,13 +111,13 @@ def _kind_of(kind: str | None) -> NodeKind | None:
     raise InvalidArgumentError(f"unknown kind {str(kind)[:64]!r}: one of artifacts, executions, contexts")
 
 
-def _window(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
+def _window(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidArgumentError(f"{name} must be a whole number of milliseconds")
     if value < 0:
         raise InvalidArgumentError(f"{name} must not be negative, got {value}")
+    if value > MAX_DURATION_MS:
+        raise InvalidArgumentError(f"{name} is longer than {MAX_DURATION_MS} ms (ten thousand years)")
     return value
 
 
@@ -164,8 +176,8 @@ class PurgeMethods:
         filter, a negative duration or batch size.
         """
         node_kind = _kind_of(kind)
-        older = _window("older_than_ms", older_than_ms)
-        retention = _window("history_older_than_ms", history_older_than_ms)
+        older = None if older_than_ms is None else _window("older_than_ms", older_than_ms)
+        retention = None if history_older_than_ms is None else _window("history_older_than_ms", history_older_than_ms)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InvalidArgumentError("batch_size must be a positive whole number")
         if isinstance(sample_size, bool) or not isinstance(sample_size, int) or sample_size < 0:
@@ -292,4 +304,4 @@ def _upstream_of(connection: Connection, kind: NodeKind, artifact_filter: str, n
     return set(walk.artifacts)
 
 
-__all__ = ["PurgeMethods", "PurgeResult", "PurgedNode", "parse_duration"]
+__all__ = ["MAX_DURATION_MS", "PurgeMethods", "PurgeResult", "PurgedNode", "parse_duration"]

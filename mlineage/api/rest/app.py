@@ -13,6 +13,7 @@ from mlineage import errors as codes
 from mlineage.api import metrics
 from mlineage.api.rest import docs as docs_page
 from mlineage.api.rest import edges, history, lineage, metric_series, nodes, openapi, openlineage, types
+from mlineage.api.rest import purge as purging
 from mlineage.api.rest.errors import error_response, install
 from mlineage.api.rest.io import Documentation
 from mlineage.metadata.store import Store
@@ -44,10 +45,10 @@ def create_app(store: Store) -> FastAPI:
     docs = Documentation()
     _add_health(app, store)
     docs_page.install(app)
-    for module in (types, nodes, history, edges, metric_series, lineage, openlineage):
+    for module in (types, nodes, history, purging, edges, metric_series, lineage, openlineage):
         app.include_router(module.router(store, docs))
     schemas: dict[str, Any] = {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS,
-                               **history.SCHEMAS}
+                               **history.SCHEMAS, **purging.SCHEMAS}
     openapi.install(app, docs, schemas)
     return app
 
