@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mlineage.cli.stores import DB_HELP, database_url, open_engine
+from mlineage.cli.stores import DB_HELP, database_url, open_database
 
 
 def add_parser(commands) -> None:
@@ -14,7 +14,7 @@ def add_parser(commands) -> None:
         "db",
         help="schema revisions: upgrade (creates a new database), current, history",
         description="`upgrade` brings a database to this mlineage's schema, creating it when it does not "
-                    "exist; `current` says where a database is; `history` lists the revisions.",
+        "exist; `current` says where a database is; `history` lists the revisions.",
     )
     parser.add_argument("db_command", choices=["upgrade", "current", "history"])
     parser.add_argument("--db", help=DB_HELP)
@@ -31,9 +31,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{down or '<base>'} -> {revision}{marker}: {message.splitlines()[0] if message else ''}")
         return 0
     url, _ = database_url(args)
-    engine = open_engine(url, command=f"db {args.db_command}", create=args.db_command == "upgrade")
-    try:
-        status = runner.schema_status(engine)
+    with open_database(url, command=f"db {args.db_command}", create=args.db_command == "upgrade") as database:
+        status = database.schema_status()
         if args.db_command == "current":
             print(f"{status.current or '<none>'} ({status.state.value}; head is {status.head})")
             return 0 if status.state in (runner.SchemaState.CURRENT, runner.SchemaState.EMPTY) else 1
@@ -45,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
             )
             return 1
         if status.state is runner.SchemaState.FOREIGN:
-            print("error: the database holds tables that are not mlineage's (an MLMD database?); it is not "
-                  "upgraded in place: import its records into an mlineage database instead", file=sys.stderr)
+            print(
+                "error: the database holds tables that are not mlineage's (an MLMD database?); it is not "
+                "upgraded in place: import its records into an mlineage database instead",
+                file=sys.stderr,
+            )
             return 1
         before = status.current
-        runner.upgrade(engine)
+        database.upgrade()
         print(f"upgraded {before or '<empty>'} -> {runner.head_revision()}")
         return 0
-    finally:
-        engine.dispose()

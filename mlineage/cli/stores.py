@@ -33,7 +33,12 @@ def database_url(args: argparse.Namespace) -> tuple[str, bool]:
 
 def read_url(args: argparse.Namespace) -> str:
     """The store URL a read command names: --url/--db, then $MLINEAGE_URL, $MLINEAGE_DB, the default."""
-    return getattr(args, "url", None) or os.environ.get("MLINEAGE_URL") or os.environ.get("MLINEAGE_DB") or DEFAULT_DB
+    return (
+        getattr(args, "url", None)
+        or os.environ.get("MLINEAGE_URL")
+        or os.environ.get("MLINEAGE_DB")
+        or DEFAULT_DB
+    )
 
 
 def _refuse_server_url(url: str, command: str) -> None:
@@ -44,8 +49,19 @@ def _refuse_server_url(url: str, command: str) -> None:
         )
 
 
+def open_database(url: str, *, command: str, create: bool = False):
+    """A ``Database`` on an existing database (or a new one with ``create``), checked to answer."""
+    from mlineage.metadata.databases import Database
+
+    _refuse_server_url(url, command)
+    try:
+        return Database(url, create=create)
+    except NotFoundError:
+        raise NotFoundError(_missing(url, command)) from None
+
+
 def open_engine(url: str, *, command: str, create: bool = False):
-    """An engine on an existing database (or a new one with ``create``), checked to answer."""
+    """An engine on an existing database (for the MLMD import until it opens a ``Database``)."""
     from mlineage.metadata.engine import check_connection, make_engine
 
     _refuse_server_url(url, command)
@@ -62,25 +78,18 @@ def open_engine(url: str, *, command: str, create: bool = False):
 
 
 def _missing(url: str, command: str) -> str:
-    from mlineage.metadata.engine import sqlite_file
+    from mlineage.metadata.databases import Database
 
-    path = sqlite_file(url)
+    path = Database.sqlite_path(url)
     hint = f"create it with `mlineage db upgrade --db {url}`"
-    if command == "serve":
+    if command in ("serve", "import-mlmd"):
         hint += ", or pass --create"
     return f"no database at {path}: {hint}"
 
 
 def open_for_serving(url: str, *, create: bool, upgrade: bool):
     """The Store that ``mlineage serve`` serves: an existing database, or a new one when ``create``."""
-    from mlineage.metadata.store import Store
-
-    engine = open_engine(url, command="serve", create=create)
-    try:
-        return Store(engine, upgrade=upgrade)
-    except Exception:
-        engine.dispose()
-        raise
+    return open_database(url, command="serve", create=create).store(upgrade=upgrade)
 
 
 def open_for_reading(url: str, *, command: str):
@@ -98,16 +107,15 @@ def open_for_reading(url: str, *, command: str):
 
             raise UnavailableError(f"no mlineage server answers at {url}")
         return store
-    from mlineage.metadata.store import Store
     from mlineage.migrations import runner
 
-    engine = open_engine(url, command=command)
+    database = open_database(url, command=command)
     try:
-        if runner.schema_status(engine).state is runner.SchemaState.EMPTY:
+        if database.schema_status().state is runner.SchemaState.EMPTY:
             raise FailedPreconditionError(
                 f"{redact(url)} holds no mlineage database yet: create it with `mlineage db upgrade --db URL`"
             )
-        return Store(engine)
     except Exception:
-        engine.dispose()
+        database.close()
         raise
+    return database.store()
