@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from mlineage.cli.stores import DB_HELP, database_url, open_engine
+from mlineage.cli.stores import DB_HELP, database_url, open_database
 from mlineage.connection import redact
 from mlineage.errors import FailedPreconditionError
 
@@ -58,21 +58,17 @@ class _Bar:
 
 def run(args: argparse.Namespace) -> int:
     from mlineage.metadata.mlmd_import import DEFAULT_BATCH_SIZE, Progress, import_mlmd
-    from mlineage.metadata.store import Store
     from mlineage.migrations import runner
 
     url, _ = database_url(args)
-    engine = open_engine(url, command="import-mlmd", create=args.create)
-    try:
-        if runner.schema_status(engine).state is runner.SchemaState.EMPTY and not args.create:
-            raise FailedPreconditionError(
-                f"{redact(url)} holds no mlineage database yet: pass --create, or create it with "
-                "`mlineage db upgrade --db URL`"
-            )
-        store = Store(engine)
-    except Exception:
-        engine.dispose()
-        raise
+    database = open_database(url, command="import-mlmd", create=args.create)
+    if database.schema_status().state is runner.SchemaState.EMPTY and not args.create:
+        database.close()
+        raise FailedPreconditionError(
+            f"{redact(url)} holds no mlineage database yet: pass --create, or create it with "
+            "`mlineage db upgrade --db URL`"
+        )
+    store = database.store()
     bar = _Bar() if sys.stderr.isatty() and not args.no_progress else None
     try:
         summary = import_mlmd(
