@@ -26,7 +26,6 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
-from mlineage.metadata import nodes as node_access
 from mlineage.metadata.kinds import ALL_KINDS, ARTIFACT, CONTEXT, EXECUTION, KIND_BY_MESSAGE, NodeKind
 from mlineage.metadata.store import Store, WriteTransaction
 from mlineage.metadata.update_masks import check_mask_strictly
@@ -70,10 +69,15 @@ def _put(
 def _stored_in(tx: WriteTransaction, kind: NodeKind, node_id: int) -> Any:
     """The node as ``tx`` sees it (its own writes included); NOT_FOUND in REST's words if there is none.
 
-    Read on the transaction's connection: a store read would run on another
-    connection and not see the unit of work's uncommitted write.
+    Read through the unit of work: a store read would run on another connection
+    and not see its uncommitted write.
     """
-    found = node_access.read_nodes(tx.connection, kind, [node_id])
+    if kind is ARTIFACT:
+        found = tx.get_artifacts_by_id([node_id])
+    elif kind is EXECUTION:
+        found = tx.get_executions_by_id([node_id])
+    else:
+        found = tx.get_contexts_by_id([node_id])
     if not found:
         raise NotFoundError(_missing(kind, [node_id]))
     return found[0]

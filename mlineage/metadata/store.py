@@ -1386,6 +1386,20 @@ class WriteTransaction:
         self._check_open()
         return openlineage_events.insert_event(self._connection, self._store.namespace, event, now_ms())
 
+    # Reads that see this unit of work's own writes (a store read runs on another connection).
+
+    def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[pb.Artifact]:
+        self._check_open()
+        return node_access.read_nodes(self._connection, ARTIFACT, sorted({int(i) for i in artifact_ids}))
+
+    def get_executions_by_id(self, execution_ids: Sequence[int]) -> list[pb.Execution]:
+        self._check_open()
+        return node_access.read_nodes(self._connection, EXECUTION, sorted({int(i) for i in execution_ids}))
+
+    def get_contexts_by_id(self, context_ids: Sequence[int]) -> list[pb.Context]:
+        self._check_open()
+        return node_access.read_nodes(self._connection, CONTEXT, sorted({int(i) for i in context_ids}))
+
 
 def _read_error(exc: Exception) -> Exception:
     """What a read raises for ``exc``: its mapping to ``mlineage.errors``, or ``exc`` itself."""
