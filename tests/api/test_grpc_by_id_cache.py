@@ -152,13 +152,17 @@ def test_every_commit_is_seen_by_the_next_get(populated, tmp_path):
 
 
 def test_no_cache_on_memory(tmp_path):
-    from sqlalchemy import create_engine
+    from mlineage.metadata.store import Store
 
-    assert ByIdCache.for_engine(create_engine("sqlite://")) is None
+    memory = Store("sqlite://")
+    assert ByIdCache.for_store(memory) is None
+    memory.close()
     # PostgreSQL is cached by snapshot (tests/api/test_grpc_by_id_cache_postgres.py).
-    cache = ByIdCache.for_engine(create_engine(f"sqlite:///{tmp_path / 'f.db'}"))
+    on_file = Store(f"sqlite:///{tmp_path / 'f.db'}")
+    cache = ByIdCache.for_store(on_file)
     assert cache is not None
     cache.close()
+    on_file.close()
 
 
 def test_mlineage_serve_answers_updates_from_its_clients_and_from_other_writers(tmp_path):

@@ -31,11 +31,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mlineage.metadata.database import ChangeToken, PostgresSnapshot, change_token
+from mlineage.metadata.database import ChangeToken, PostgresSnapshot
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from mlineage.metadata.store import Store
 
 #: Entries kept (nodes and types together), least recently used dropped first.
@@ -80,12 +78,6 @@ class ByIdCache:
     def for_store(cls, store: Store, max_entries: int = DEFAULT_MAX_ENTRIES) -> ByIdCache | None:
         """A cache for a store with a change token (a SQLite file, PostgreSQL); None for any other."""
         token = store.change_token()
-        return cls(token, max_entries) if token is not None else None
-
-    @classmethod
-    def for_engine(cls, engine: Engine, max_entries: int = DEFAULT_MAX_ENTRIES) -> ByIdCache | None:
-        """A cache for a file-backed SQLite engine or a PostgreSQL one; None for anything else."""
-        token = change_token(engine)
         return cls(token, max_entries) if token is not None else None
 
     def _data_version(self) -> Any:
