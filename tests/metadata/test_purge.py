@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from mlineage import metadata_store_pb2 as pb
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.metadata import history
+from mlineage.metadata.kinds import ARTIFACT
 from mlineage.metadata.store_purge import PurgedNode, parse_duration
 from mlineage.schema import tables as t
 
@@ -230,3 +231,11 @@ def test_durations_are_a_number_and_a_unit(text, ms):
 def test_other_durations_are_invalid_argument(text):
     with pytest.raises(InvalidArgumentError):
         parse_duration(text)
+
+
+def test_a_batch_skips_nodes_someone_else_deleted_after_the_purge_read_them(store):
+    ids = write_runs(store, "run", [None])
+    examples, model = ids["run0/examples"], ids["run0/model"]
+    store.delete_artifacts([examples])  # as a concurrent writer would, between the purge's read and its batch
+    assert store._delete_batch(ARTIFACT, [examples, model]) == 1  # noqa: SLF001 - the batch step itself
+    assert store.get_artifacts_by_id([model]) == []
