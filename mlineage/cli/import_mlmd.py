@@ -24,7 +24,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("source", metavar="SOURCE_URL", help="the MLMD database: sqlite:///PATH or postgresql://…")
     parser.add_argument("--db", help=DB_HELP)
     parser.add_argument("--create", action="store_true", help="create the mlineage database if it does not exist")
-    parser.add_argument("--batch-size", type=int, default=None, help="records per transaction (default 2000)")
+    parser.add_argument("--batch-size", type=int, default=None, help="records per transaction (default 5000)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
     parser.set_defaults(handler=run)
 

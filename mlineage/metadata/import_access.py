@@ -9,6 +9,7 @@ known version counts from their create time (``metadata/history.py``).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -164,13 +165,16 @@ def insert_rows(connection: executor.AnyConnection, table: Table, rows: Sequence
     if not rows:
         return
     columns = tuple(rows[0])
+    names = tuple(f"p_{c}" for c in columns)
+    values = operator.itemgetter(*columns)
     executor.execute_many(
         connection,
         ("import.insert", table.name, columns),
         lambda _d: insert(table).values(
-            {**{c: bindparam(f"p_{c}") for c in columns}, "change_id": literal_column("0")}
+            {**{c: bindparam(n) for c, n in zip(columns, names, strict=True)}, "change_id": literal_column("0")}
         ),
-        [{f"p_{c}": row[c] for c in columns} for row in rows],
+        # itemgetter of one column gives the value, not a 1-tuple
+        [dict(zip(names, values(row) if len(columns) > 1 else (values(row),), strict=True)) for row in rows],
     )
 
 

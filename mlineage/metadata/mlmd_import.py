@@ -35,7 +35,7 @@ from mlineage.metadata.mlmd_source import MlmdSource, SourceCounts, source_engin
 from mlineage.schema import tables as t
 
 ACTOR = "mlineage import-mlmd"
-DEFAULT_BATCH_SIZE = 2000
+DEFAULT_BATCH_SIZE = 5000
 # The steps of an import, in order; each names its counter in SourceCounts.
 STEPS = ("types", "contexts", "artifacts", "executions", "events", "attributions", "associations", "parent_contexts")
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ def source_engine(url: str) -> Engine:
         # Read-only: the import never writes to its source (nor creates a journal beside it).
         return create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
     if backend == "postgresql":
-        return create_engine(url)
+        return create_engine(url, isolation_level="REPEATABLE READ")
     raise InvalidArgumentError(f"unsupported MLMD source {backend!r}: use sqlite:///PATH or postgresql://…")
 
 
@@ -130,8 +131,11 @@ class MlmdSource:
         except Exception:
             engine.dispose()
             raise
-        # The connection's transaction (begun by the first read, never committed) makes a SQLite
-        # source one snapshot for the whole import.
+        # One snapshot for the whole import, should MLMD write meanwhile: PostgreSQL's connection is
+        # REPEATABLE READ (see source_engine); SQLite's driver begins no transaction for reads, so
+        # one is begun here (and rolled back when the source is closed).
+        if self._dialect == "sqlite":
+            self._connection.connection.dbapi_connection.execute("BEGIN")  # type: ignore[union-attr]
 
     def close(self) -> None:
         self._connection.close()
@@ -148,6 +152,17 @@ class MlmdSource:
     def _table(self, name: str, *columns: str) -> Any:
         # MLMD's PostgreSQL DDL has unquoted (so lower-case) names; SQLite and MySQL keep MLMD's case.
         return table(name.lower() if self._dialect == "postgresql" else name, *(column(c) for c in columns))
+
+    def _rows(self, statement: Any) -> list[tuple]:
+        """The rows of a read (ids and counts only as values), through the driver's cursor: a batch of
+        records costs the driver's time, not SQLAlchemy's per-row processing."""
+        sql = str(statement.compile(dialect=self._engine.dialect, compile_kwargs={"literal_binds": True}))
+        cursor = self._connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
 
     def _schema_version(self) -> int:
         names = {n.lower() for n in inspect(self._connection).get_table_names()}
@@ -264,13 +279,11 @@ class MlmdSource:
         page = select(*nodes_t.c).where(nodes_t.c.id > 0).order_by(nodes_t.c.id).limit(size)
         last = after
         while True:
-            rows = self._connection.execute(page.where(nodes_t.c.id > last)).mappings().all()
+            rows = [dict(zip(columns, row, strict=True)) for row in self._rows(page.where(nodes_t.c.id > last))]
             if not rows:
                 return
             low, high = rows[0]["id"], rows[-1]["id"]
-            props = self._connection.execute(
-                select(*props_t.c).where(props_t.c[owner] >= low, props_t.c[owner] <= high)
-            ).all()
+            props = self._rows(select(*props_t.c).where(props_t.c[owner] >= low, props_t.c[owner] <= high))
             yield [_node_row(kind, row) for row in rows], [_property_row(kind, p, self._dialect) for p in props]
             last = high
 
@@ -288,25 +301,25 @@ class MlmdSource:
         page = select(*events_t.c).order_by(events_t.c.id).limit(size)
         last = after
         while True:
-            rows = self._connection.execute(page.where(events_t.c.id > last)).all()
+            rows = self._rows(page.where(events_t.c.id > last))
             if not rows:
                 return
             low, high, read = rows[0][0], rows[-1][0], len(rows)
             if self.version < 8:
                 rows = self._last_of_duplicates(events_t, rows)
-            steps: dict[int, list[dict[str, Any]]] = {}
+            steps: dict[int, list[tuple[bool, Any]]] = {}
             # No ORDER BY: MLMD reads a path's steps in the order the database returns them.
-            for event_id, is_index, index, key in self._connection.execute(
+            for event_id, is_index, index, key in self._rows(
                 select(*paths_t.c).where(paths_t.c.event_id >= low, paths_t.c.event_id <= high)
             ):
-                steps.setdefault(event_id, []).append({"index": int(index)} if is_index else {"key": key})
+                steps.setdefault(event_id, []).append((True, int(index)) if is_index else (False, key))
             yield [
                 {
                     "id": int(event_id),
                     "artifact_id": int(artifact_id),
                     "execution_id": int(execution_id),
                     "type": int(event_type),
-                    "path": json.dumps(steps[event_id], separators=(",", ":")) if event_id in steps else None,
+                    "path": _path_json(tuple(steps[event_id])) if event_id in steps else None,
                     "milliseconds_since_epoch": None if ms is None else int(ms),
                 }
                 for event_id, artifact_id, execution_id, event_type, ms in rows
@@ -334,7 +347,7 @@ class MlmdSource:
         page = select(*links_t.c).order_by(links_t.c.id).limit(size)
         last = 0
         while True:
-            rows = self._connection.execute(page.where(links_t.c.id > last)).all()
+            rows = self._rows(page.where(links_t.c.id > last))
             if not rows:
                 return
             yield [(int(r[1]), int(r[2])) for r in rows]
@@ -357,6 +370,12 @@ class MlmdSource:
                 return
             yield [(int(r[0]), int(r[1])) for r in rows]
             last = (rows[-1][0], rows[-1][1])
+
+
+@functools.lru_cache(maxsize=4096)
+def _path_json(steps: tuple[tuple[bool, Any], ...]) -> str:
+    """An event path as mlineage stores it (``[{"key":"examples"},{"index":0}]``); paths repeat, so cached."""
+    return json.dumps([{"index": v} if is_index else {"key": v} for is_index, v in steps], separators=(",", ":"))
 
 
 def _struct_type(text: str | None, type_id: int) -> bytes | None:
