@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from mlineage.metadata.options import ListOptions
+from mlineage.metadata.revisions import Revision
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metric_series_pb2 as mpb
 
@@ -367,6 +368,32 @@ class StoreInterface(Protocol):
 
     def get_metric_series(self, execution_ids: Sequence[int], names: Sequence[str] = ()) -> list[mpb.MetricSeries]:
         """Every point of the named metrics (all when ``names`` is empty) of ``execution_ids``."""
+        ...
+
+    # --- history (mlineage's own) ---
+
+    def get_artifact_history(self, artifact_id: int) -> list[Revision]:
+        """Every revision of an artifact, oldest first; NOT_FOUND for an id no artifact ever had."""
+        ...
+
+    def get_execution_history(self, execution_id: int) -> list[Revision]:
+        """Every revision of an execution, oldest first."""
+        ...
+
+    def get_context_history(self, context_id: int) -> list[Revision]:
+        """Every revision of a context, oldest first."""
+        ...
+
+    def delete_artifacts(self, artifact_ids: Sequence[int]) -> int:
+        """Delete artifacts (kept in history, tombstones in lineage); NOT_FOUND, deleting nothing, for a missing id."""
+        ...
+
+    def delete_executions(self, execution_ids: Sequence[int]) -> int:
+        """Delete executions (see delete_artifacts)."""
+        ...
+
+    def delete_contexts(self, context_ids: Sequence[int]) -> int:
+        """Delete contexts (see delete_artifacts)."""
         ...
 
 
