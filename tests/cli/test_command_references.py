@@ -117,7 +117,8 @@ def test_the_readme_and_the_docs_name_only_commands_that_exist():
 @pytest.mark.parametrize(
     ("reference", "expected"),
     [
-        ("import-mlmd SOURCE_URL", ["mlineage has no command 'import-mlmd'"]),
+        ("compare RUN RUN", ["mlineage has no command 'compare'"]),
+        ("import-mlmd SOURCE_URL", []),
         ("db migrate --db URL", ["mlineage db has no action 'migrate'"]),
         ("journal flush --directory D", ["mlineage journal flush has no option --directory"]),
         ("journal status|flush|purge", ["mlineage journal has no command 'purge'"]),
