@@ -96,15 +96,10 @@ def max_id(connection: executor.AnyConnection, table: Table) -> int:
     return int(row[0])
 
 
-def ids_between(connection: executor.AnyConnection, table: Table, low: int, high: int) -> set[int]:
-    """The ids of ``table`` in [low, high]."""
-    rows = executor.fetch(
-        connection,
-        ("import.ids_between", table.name),
-        lambda _d: select(table.c.id).where(table.c.id >= bindparam("low"), table.c.id <= bindparam("high")),
-        {"low": low, "high": high},
-    )
-    return {int(r[0]) for r in rows}
+def row_count(connection: executor.AnyConnection, table: Table) -> int:
+    """How many rows ``table`` holds."""
+    (row,) = executor.fetch(connection, ("import.row_count", table.name), lambda _d: select(_count(table)), {})
+    return int(row[0])
 
 
 def present_ids(connection: executor.AnyConnection, table: Table, ids: Iterable[int]) -> set[int]:

@@ -188,9 +188,9 @@ class _Run:
     def nodes(self, kind: NodeKind) -> None:
         tally = self.summary.tallies[kind.plural]
         with self.store.reading() as connection:
+            # Batches commit in id order: everything up to the largest id there was handled before.
             after = import_access.max_id(connection, kind.table)
-            if after:
-                tally.present = len(import_access.ids_between(connection, kind.table, 1, after))
+            tally.present = import_access.row_count(connection, kind.table)
         self.progress.advance(kind.plural, tally.present)
         for rows, properties in self.source.node_batches(kind, self.size, after):
             with self.store.reading() as connection:
@@ -213,8 +213,7 @@ class _Run:
         tally = self.summary.tallies["events"]
         with self.store.reading() as connection:
             after = import_access.max_id(connection, t.events)
-            if after:
-                tally.present = len(import_access.ids_between(connection, t.events, 1, after))
+            tally.present = import_access.row_count(connection, t.events)
         self.progress.advance("events", tally.present)
         for rows, read in self.source.event_batches(self.size, after):
             with self.store.reading() as connection:

@@ -11,6 +11,8 @@ node, event and link, field by field, must be the same answer.
 from __future__ import annotations
 
 import json
+import os
+import pty
 import shutil
 import signal
 import sqlite3
@@ -367,3 +369,39 @@ def test_a_missing_target_needs_create(tmp_path, capsys):
     missing = tmp_path / "new.db"
     assert import_mlmd(f"sqlite:///{FIXTURES / 'mlmd_v10_tfx.db'}", f"sqlite:///{missing}") == 2
     assert "--create" in capsys.readouterr().err and not missing.exists()
+
+
+def test_a_progress_bar_on_a_terminal_and_a_summary_at_the_end(tmp_path):
+    db = f"sqlite:///{tmp_path / 'mlineage.db'}"
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlineage.cli", "import-mlmd", f"sqlite:///{FIXTURES / 'mlmd_v10_tfx.db'}",
+         "--db", db, "--create"],
+        stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True,
+    )  # fmt: skip
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert process.wait(timeout=60) == 0
+    shown = output.decode(errors="replace")
+    assert "artifacts" in shown and "29/29" in shown and "66/66" in shown, shown  # the bar's rows, complete
+    assert "imported MLMD schema v10" in shown and "imported    present    skipped" in shown
+
+
+def test_no_progress_bar_when_not_on_a_terminal(tmp_path):
+    db = f"sqlite:///{tmp_path / 'mlineage.db'}"
+    result = subprocess.run(
+        [sys.executable, "-m", "mlineage.cli", "import-mlmd", f"sqlite:///{FIXTURES / 'mlmd_v10_tfx.db'}",
+         "--db", db, "--create"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert "29/29" not in result.stdout and "imported MLMD schema v10" in result.stdout
