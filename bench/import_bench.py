@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -105,11 +106,14 @@ def main() -> int:
     print(f"import into {backend}: {seconds:.2f}s, {rate:,.0f} nodes/s ({records / seconds:,.0f} records/s), "
           f"goal >= {GOAL_NODES_PER_S:,} nodes/s: {verdict}")  # fmt: skip
     print(f"ratio import / MLMD's own write of the same records: {ratio:.2f}")
+    # The build ran in a subprocess: this process's peak is the import's (memory flat in source size).
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of the importing process: {peak_mib:.0f} MiB")
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({
         "nodes": nodes, "records": records, "backend": backend, "batch_size": args.batch_size,
         "import_s": seconds, "nodes_per_s": rate, "mlmd_write_s": built["seconds"], "ratio": ratio,
-        "verdict": verdict,
+        "verdict": verdict, "peak_rss_mib": peak_mib,
     }, indent=1))  # fmt: skip
     if args.keep and not args.source:
         print(f"source kept at {source} (rerun with --source {source})")
