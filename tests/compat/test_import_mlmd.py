@@ -405,3 +405,28 @@ def test_no_progress_bar_when_not_on_a_terminal(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0 and result.stderr == "", result.stderr
     assert "29/29" not in result.stdout and "imported MLMD schema v10" in result.stdout
+
+
+def test_duplicate_events_before_v8_are_kept_as_mlmds_upgrade_keeps_them(tmp_path):
+    source = tmp_path / "mlmd_v7.db"
+    shutil.copy(FIXTURES / "mlmd_v7_tfx.db", source)
+    connection = sqlite3.connect(source)
+    artifact_id, execution_id, event_type = connection.execute(
+        "SELECT artifact_id, execution_id, type FROM Event ORDER BY id LIMIT 1"
+    ).fetchone()
+    # v7 has no UNIQUE(artifact_id, execution_id, type): a second event of the same key, later, with its own path.
+    cursor = connection.execute(
+        "INSERT INTO Event (artifact_id, execution_id, type, milliseconds_since_epoch) VALUES (?, ?, ?, 42)",
+        (artifact_id, execution_id, event_type),
+    )
+    connection.execute("INSERT INTO EventPath VALUES (?, 0, NULL, 'again')", (cursor.lastrowid,))
+    connection.commit()
+    connection.close()
+    expected = mlmd_dump("--sqlite", str(source), "--upgrade")
+    db = f"sqlite:///{tmp_path / 'mlineage.db'}"
+    assert import_mlmd(f"sqlite:///{source}", db, "--create") == 0
+    got = served_dump(db)
+    assert_same(expected, got, LIST_TYPE_EXTERNAL_IDS)
+    [kept] = [e for e in got["events"] if (int(e["artifact_id"]), int(e["execution_id"])) == (artifact_id, execution_id)
+              and e.get("milliseconds_since_epoch") == "42"]  # fmt: skip
+    assert kept["path"] == {"steps": [{"key": "again"}]}
