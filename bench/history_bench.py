@@ -38,6 +38,7 @@ from lineage_bench import queries  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from mlineage import metadata_store_pb2 as pb  # noqa: E402
+from mlineage.metadata.engine import normalize_url  # noqa: E402
 from mlineage.metadata.store import Store  # noqa: E402
 from mlineage.migrations import runner  # noqa: E402
 
@@ -84,12 +85,21 @@ def write_workload(store: Store, artifacts: int, update_rounds: int) -> float:
     return time.perf_counter() - started
 
 
+def _write_target(args: argparse.Namespace, workdir: Path, mode: str, round_: int) -> str:
+    """A fresh database for one write round: a SQLite file, or a new database on --postgres."""
+    if not args.postgres:
+        return f"sqlite:///{workdir / f'writes_{mode}_{round_}.db'}"
+    prefix, _, _ = normalize_url(args.postgres).rpartition("/")
+    url = f"{prefix}/mlineage_history_bench_{mode}"
+    gen_store._create_postgres_database(url)
+    return url
+
+
 def bench_writes(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     times: dict[str, list[float]] = {"on": [], "off": []}
     for round_ in range(args.rounds):
         for mode in ("on", "off") if round_ % 2 == 0 else ("off", "on"):
-            path = workdir / f"writes_{mode}_{round_}.db"
-            store = Store(f"sqlite:///{path}", keep_history=mode == "on")
+            store = Store(_write_target(args, workdir, mode, round_), keep_history=mode == "on")
             try:
                 times[mode].append(write_workload(store, args.artifacts, args.update_rounds))
             finally:
@@ -215,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=10_000, help="lineage store size (default 10000)")
     parser.add_argument("--revisions", type=int, default=10, help="versions per node (default 10)")
     parser.add_argument("--repeat", type=int, default=7, help="timed repeats per lineage query (default 7)")
+    parser.add_argument("--postgres", help="PostgreSQL server URL: run the write part there (new databases)")
     parser.add_argument("--skip-writes", action="store_true")
     parser.add_argument("--skip-as-of", action="store_true")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -226,8 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_writes:
             writes = results["writes"] = bench_writes(args, workdir)
             ok &= writes["ratio"] <= GOAL_WRITES
+            where = "PostgreSQL" if args.postgres else "SQLite"
             print(
-                f"writes ({args.artifacts} artifacts, {args.update_rounds} update rounds): history on "
+                f"writes on {where} ({args.artifacts} artifacts, {args.update_rounds} update rounds): history on "
                 f"{writes['on_s']:.2f} s, off {writes['off_s']:.2f} s, ratio {writes['ratio']:.2f} (goal <= {GOAL_WRITES})"
             )
         if not args.skip_as_of:
