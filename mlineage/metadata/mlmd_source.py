@@ -22,9 +22,11 @@ import base64
 import binascii
 import functools
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from google.protobuf import json_format, struct_pb2
 from sqlalchemy import Engine, column, create_engine, func, inspect, select, table
@@ -96,7 +98,8 @@ def source_engine(url: str) -> Engine:
         if not path.is_file():
             raise NotFoundError(f"no MLMD database at {path}")
         # Read-only: the import never writes to its source (nor creates a journal beside it).
-        return create_engine(f"sqlite:///file:{path.resolve()}?mode=ro&uri=true")
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+        return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
     if backend == "postgresql":
         return create_engine(url, isolation_level="REPEATABLE READ")
     raise InvalidArgumentError(f"unsupported MLMD source {backend!r}: use sqlite:///PATH or postgresql://…")

@@ -430,3 +430,14 @@ def test_duplicate_events_before_v8_are_kept_as_mlmds_upgrade_keeps_them(tmp_pat
     [kept] = [e for e in got["events"] if (int(e["artifact_id"]), int(e["execution_id"])) == (artifact_id, execution_id)
               and e.get("milliseconds_since_epoch") == "42"]  # fmt: skip
     assert kept["path"] == {"steps": [{"key": "again"}]}
+
+
+def test_a_source_path_with_spaces_and_percent_signs_is_read_not_created(tmp_path):
+    folder = tmp_path / "odd dir"
+    folder.mkdir()
+    source = folder / "mlmd 100%#1.db"
+    shutil.copy(FIXTURES / "mlmd_v10_demo.db", source)
+    db = f"sqlite:///{tmp_path / 'mlineage.db'}"
+    assert import_mlmd(f"sqlite:///{source}", db, "--create") == 0
+    assert table_rows(db)["artifacts"]
+    assert sorted(p.name for p in folder.iterdir()) == [source.name]  # read-only: no journal left beside it
