@@ -162,6 +162,7 @@ class _Run:
         """One batch: one store transaction, recorded as one change by the import."""
         with self.store.transaction() as tx:
             connection = tx.connection
+            import_access.widen_page_cache(connection)
             history.change_id(connection)
             work(connection)
         self.summary.batches += 1
