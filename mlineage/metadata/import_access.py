@@ -17,9 +17,12 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, insert, literal_column, select
 
 from mlineage.metadata import dialect, executor
+from mlineage.proto import SYSTEM_TYPE_BASE_TYPES
 from mlineage.schema import tables as t
 
-SYSTEM_TYPE_LAST_ID = 9  # MLMD and mlineage both seed the nine mlmd.* system types as ids 1-9
+# The nine mlmd.* system types mlineage seeds (as ids 1-9; an MLMD database made before MLMD
+# seeded them holds them under later ids), known by name as the store knows them.
+SYSTEM_TYPE_NAMES = frozenset(SYSTEM_TYPE_BASE_TYPES)
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def target_contents(connection: executor.AnyConnection) -> TargetContents:
         connection,
         ("import.contents",),
         lambda _d: select(
-            _count(t.types, t.types.c.id > SYSTEM_TYPE_LAST_ID),
+            _count(t.types, t.types.c.name.not_in(SYSTEM_TYPE_NAMES)),
             _count(t.artifacts), _count(t.executions), _count(t.contexts), _count(t.events),
             _count(t.attributions), _count(t.associations), _count(t.parent_contexts),
             _count(t.metric_points), _count(t.openlineage_events),
@@ -86,6 +89,19 @@ def type_keys(connection: executor.AnyConnection) -> dict[int, tuple[int, str, s
         {},
     )
     return {int(r[0]): (int(r[1]), r[2], r[3]) for r in rows}
+
+
+def move_types(connection: executor.AnyConnection, moves: dict[int, int]) -> None:
+    """Give types new ids (old -> new), in two steps so that ids may trade places; only for types no row
+    refers to yet (the system types of a target that holds nothing else)."""
+    if not moves:
+        return
+    types = t.types
+    statement = ("import.move_type", lambda _d: types.update().where(types.c.id == bindparam("p_old")).values(
+        id=bindparam("p_new")
+    ))  # fmt: skip
+    executor.execute_many(connection, *statement, [{"p_old": old, "p_new": -old} for old in moves])
+    executor.execute_many(connection, *statement, [{"p_old": -old, "p_new": new} for old, new in moves.items()])
 
 
 def max_id(connection: executor.AnyConnection, table: Table) -> int:

@@ -99,13 +99,13 @@ def import_mlmd(
     identity = source_identity(source_url)
     with MlmdSource(source_engine(source_url)) as source:
         system, types = source.types()
-        _check_target(store, source, identity, types)
+        moves = _check_target(store, source, identity, system, types)
         counts = source.counts()
         progress.start(counts)
         summary = ImportSummary(schema_version=source.version)
         run = _Run(store, source, identity, summary, progress, batch_size)
         with history.calling_as("import", actor=ACTOR, peer=identity):
-            run.types(types, counts.types - len(types))
+            run.types(types, counts.types - len(types), moves)
             for kind in (CONTEXT, ARTIFACT, EXECUTION):
                 run.nodes(kind)
             run.events()
@@ -116,20 +116,16 @@ def import_mlmd(
     return summary
 
 
-def _check_target(store: Any, source: MlmdSource, identity: str, types: list[Any]) -> None:
-    """Refuse a target that holds records other than those of an earlier import of this source."""
+def _check_target(store: Any, source: MlmdSource, identity: str, system: dict[str, int], types: list[Any]) -> dict[int, int]:
+    """Refuse a target that holds records other than those of an earlier import of this source; the
+    moves (old id -> new id) that give the target's system types the source's ids."""
     with store.reading() as connection:
         contents = import_access.target_contents(connection)
         keys = import_access.type_keys(connection)
         maxima = {kind: import_access.max_id(connection, kind.table) for kind in (ARTIFACT, EXECUTION, CONTEXT)}
-    for source_type in types:
-        if source_type.row["id"] <= import_access.SYSTEM_TYPE_LAST_ID:
-            raise FailedPreconditionError(
-                f"type {source_type.row['id']} ({source_type.row['name']!r}) of the source has the id of one "
-                "of mlineage's system types: the source cannot be imported with its ids"
-            )
+    moves = _system_type_moves(system, keys, types)
     if contents.empty:
-        return
+        return moves
     refusal = (
         f"the target already holds records that were not imported from {identity}: "
         "import into a new database (or the one an earlier import of this source made)"
@@ -137,12 +133,30 @@ def _check_target(store: Any, source: MlmdSource, identity: str, types: list[Any
     if contents.changes != {("import", ACTOR, identity)} or contents.metric_points or contents.openlineage_events:
         raise FailedPreconditionError(refusal)
     source_keys = {s.row["id"]: (s.row["kind"], s.row["name"], s.row["version"]) for s in types}
-    if any(
-        type_id > import_access.SYSTEM_TYPE_LAST_ID and source_keys.get(type_id) != key for type_id, key in keys.items()
+    if moves or any(
+        key[1] not in import_access.SYSTEM_TYPE_NAMES and source_keys.get(type_id) != key
+        for type_id, key in keys.items()
     ):
         raise FailedPreconditionError(refusal)
     if any(maxima[kind] > source.max_id(kind) for kind in maxima):
         raise FailedPreconditionError(refusal)
+    return moves
+
+
+def _system_type_moves(system: dict[str, int], keys: dict[int, tuple[int, str, str]], types: list[Any]) -> dict[int, int]:
+    """Where the target's system types must go for the source's ids to be free: each to its id in the
+    source, or (absent there) where it is unless a source type takes that id, then above every id."""
+    current = {name: type_id for type_id, (_kind, name, _version) in keys.items() if name in import_access.SYSTEM_TYPE_NAMES}
+    taken = {s.row["id"] for s in types} | set(system.values())
+    spare = max([*taken, *keys, 0]) + 1
+    moves: dict[int, int] = {}
+    for name, type_id in sorted(current.items(), key=lambda item: item[1]):
+        wanted = system.get(name)
+        if wanted is None and type_id in taken:
+            wanted, spare = spare, spare + 1
+        if wanted is not None and wanted != type_id:
+            moves[type_id] = wanted
+    return moves
 
 
 class _Run:
@@ -167,9 +181,15 @@ class _Run:
             work(connection)
         self.summary.batches += 1
 
-    def types(self, types: list[Any], system_count: int) -> None:
+    def types(self, types: list[Any], system_count: int, moves: dict[int, int]) -> None:
         tally = self.summary.tallies["types"]
         self.progress.advance("types", system_count)
+        if moves:  # an MLMD database older than its system types: they take its ids in the target too
+            def move(connection: Any) -> None:
+                import_access.move_types(connection, moves)
+                import_access.advance_id_sequence(connection, t.types)
+
+            self._write(move)
         for start in range(0, len(types), self.size):
             batch = types[start : start + self.size]
             with self.store.reading() as connection:

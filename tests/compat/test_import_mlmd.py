@@ -441,3 +441,24 @@ def test_a_source_path_with_spaces_and_percent_signs_is_read_not_created(tmp_pat
     assert import_mlmd(f"sqlite:///{source}", db, "--create") == 0
     assert table_rows(db)["artifacts"]
     assert sorted(p.name for p in folder.iterdir()) == [source.name]  # read-only: no journal left beside it
+
+
+def test_a_source_older_than_its_system_types_keeps_its_type_ids(tmp_path):
+    source = tmp_path / "mlmd.db"
+    mlmd_build("--sqlite", str(source), "--late-system-types")
+    # User types hold ids 10-13 and the system types came after them: the source has no type 1-9.
+    assert sqlite3.connect(source).execute("SELECT min(id) FROM Type WHERE name LIKE 'mlmd.%'").fetchone()[0] > 9
+    expected = mlmd_dump("--sqlite", str(source))
+    db = f"sqlite:///{tmp_path / 'mlineage.db'}"
+    assert import_mlmd(f"sqlite:///{source}", db, "--create") == 0
+    got = served_dump(db)
+    assert_same(expected, got, LIST_TYPE_EXTERNAL_IDS)
+    late = next(t for t in got["artifact_types"] if t["name"] == "Late")
+    assert late["base_type"] == "MODEL"
+    store = Store(db)
+    try:
+        system = sqlite3.connect(source).execute("SELECT id FROM Type WHERE name = 'mlmd.Model'").fetchone()[0]
+        assert store.get_artifact_type("mlmd.Model").id == system
+    finally:
+        store.close()
+    assert import_mlmd(f"sqlite:///{source}", db) == 0  # and a rerun finds its own import

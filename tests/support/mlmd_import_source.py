@@ -203,6 +203,25 @@ def build(store: metadata_store.MetadataStore, bulk: int) -> None:
         done += len(batch)
 
 
+def _seed_system_types_late(path: str) -> None:
+    """Drop the system types (and base types) MLMD seeded first; MLMD, opening the file again, seeds
+    them anew after the user types; then a type with a base type among them, and a node of it."""
+    import sqlite3
+
+    connection = sqlite3.connect(path)
+    connection.execute("DELETE FROM Type WHERE name LIKE 'mlmd.%'")
+    connection.execute("DELETE FROM ParentType")
+    connection.commit()
+    connection.close()
+    config = mlmd.ConnectionConfig()
+    config.sqlite.filename_uri = path
+    config.sqlite.connection_mode = 3
+    store = metadata_store.MetadataStore(config)
+    late = mlmd.ArtifactType(name="Late")
+    late.base_type = mlmd.ArtifactType.MODEL
+    store.put_artifacts([mlmd.Artifact(type_id=store.put_artifact_type(late), uri="/late")])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("action", choices=["dump", "build"])
@@ -212,10 +231,16 @@ def main() -> int:
     where.add_argument("--grpc")
     parser.add_argument("--upgrade", action="store_true")
     parser.add_argument("--nodes", type=int, default=0)
+    parser.add_argument("--late-system-types", action="store_true",
+                        help="build: a SQLite source whose user types predate MLMD's system types (as in a "
+                             "database MLMD made before it seeded them), which then take the next ids")
     args = parser.parse_args()
     store = _open(args)
     if args.action == "build":
         build(store, args.nodes)
+        if args.late_system_types:
+            del store
+            _seed_system_types_late(args.sqlite)
         print(json.dumps({"built": True}))
     else:
         json.dump(dump(store), sys.stdout, sort_keys=True)
