@@ -446,8 +446,12 @@ def test_a_source_path_with_spaces_and_percent_signs_is_read_not_created(tmp_pat
 def test_a_source_older_than_its_system_types_keeps_its_type_ids(tmp_path):
     source = tmp_path / "mlmd.db"
     mlmd_build("--sqlite", str(source), "--late-system-types")
-    # User types hold ids 10-13 and the system types came after them: the source has no type 1-9.
-    assert sqlite3.connect(source).execute("SELECT min(id) FROM Type WHERE name LIKE 'mlmd.%'").fetchone()[0] > 9
+    # User types hold ids 1-4 and the system types came after them (mlineage seeds its own as 1-9).
+    first_system, first_user = sqlite3.connect(source).execute(
+        "SELECT min(CASE WHEN name LIKE 'mlmd.%' THEN id END), min(CASE WHEN name NOT LIKE 'mlmd.%' THEN id END) "
+        "FROM Type"
+    ).fetchone()
+    assert (first_user, first_system) == (1, 14)
     expected = mlmd_dump("--sqlite", str(source))
     db = f"sqlite:///{tmp_path / 'mlineage.db'}"
     assert import_mlmd(f"sqlite:///{source}", db, "--create") == 0

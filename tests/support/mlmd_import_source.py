@@ -204,13 +204,18 @@ def build(store: metadata_store.MetadataStore, bulk: int) -> None:
 
 
 def _seed_system_types_late(path: str) -> None:
-    """Drop the system types (and base types) MLMD seeded first; MLMD, opening the file again, seeds
-    them anew after the user types; then a type with a base type among them, and a node of it."""
+    """Drop the system types (and base types) MLMD seeded first and give the user types ids 1-4; MLMD,
+    opening the file again, seeds them anew after the user types; then a type with a base type, and a
+    node of it."""
     import sqlite3
 
     connection = sqlite3.connect(path)
     connection.execute("DELETE FROM Type WHERE name LIKE 'mlmd.%'")
     connection.execute("DELETE FROM ParentType")
+    # The user types take the first ids, as they had in a database older than the system types.
+    connection.execute("UPDATE Type SET id = id - 9")
+    for table in ("TypeProperty", "Artifact", "Execution", "Context"):
+        connection.execute(f"UPDATE {table} SET type_id = type_id - 9")
     connection.commit()
     connection.close()
     config = mlmd.ConnectionConfig()
