@@ -10,7 +10,7 @@ known version counts from their create time (``metadata/history.py``).
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,8 +176,11 @@ def insert_rows(connection: executor.AnyConnection, table: Table, rows: Sequence
     if not rows:
         return
     columns = tuple(rows[0])
-    names = tuple(f"p_{c}" for c in columns)
     values = operator.itemgetter(*columns)
+    if connection.dialect.name == "postgresql":
+        _copy_rows(connection, table, columns, values, rows)
+        return
+    names = tuple(f"p_{c}" for c in columns)
     executor.execute_many(
         connection,
         ("import.insert", table.name, columns),
@@ -187,6 +190,29 @@ def insert_rows(connection: executor.AnyConnection, table: Table, rows: Sequence
         # itemgetter of one column gives the value, not a 1-tuple
         [dict(zip(names, values(row) if len(columns) > 1 else (values(row),), strict=True)) for row in rows],
     )
+
+
+def _copy_rows(
+    connection: executor.AnyConnection,
+    table: Table,
+    columns: tuple[str, ...],
+    values: Callable[[dict[str, Any]], Any],
+    rows: Sequence[dict[str, Any]],
+) -> None:
+    """PostgreSQL: the rows in one COPY (several times an executemany's speed for a batch of thousands)."""
+    from psycopg import sql
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, (*columns, "change_id")))
+    )
+    one = len(columns) == 1
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with executor.wrapped_errors(connection, str(statement)), cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(((values(row),) if one else values(row)) + (0,))
+    finally:
+        cursor.close()
 
 
 def widen_page_cache(connection: Any) -> None:
