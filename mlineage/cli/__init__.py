@@ -1,4 +1,4 @@
-"""The `mlineage` command: serve, db, import-mlmd, lineage, history, purge, metrics, run and journal, one module per command over the library."""
+"""The `mlineage` command: serve, db, import-mlmd, copy, export, restore, lineage, history, purge, metrics, run and journal, one module per command over the library."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _DATABASE_MODULES = ("sqlalchemy", "sqlite3", "psycopg")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlineage`` parser with every command registered."""
-    from mlineage.cli import db, history, import_mlmd, lineage, metrics, purge, serve
+    from mlineage.cli import copy, db, history, import_mlmd, lineage, metrics, purge, serve
     from mlineage.client.commands import add_commands
 
     parser = argparse.ArgumentParser(
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_parser(commands)
     db.add_parser(commands)
     import_mlmd.add_parser(commands)
+    copy.add_parser(commands)  # copy, export, restore
     lineage.add_parser(commands)
     history.add_parser(commands)
     purge.add_parser(commands)

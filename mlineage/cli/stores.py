@@ -82,7 +82,7 @@ def _missing(url: str, command: str) -> str:
 
     path = Database.sqlite_path(url)
     hint = f"create it with `mlineage db upgrade --db {url}`"
-    if command in ("serve", "import-mlmd"):
+    if command in ("serve", "import-mlmd", "copy", "restore"):
         hint += ", or pass --create"
     return f"no database at {path}: {hint}"
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from mlineage.metadata.engine import check_connection, make_engine, sqlite_file
 from mlineage.migrations import runner
 
@@ -34,6 +36,14 @@ class Database:
     def sqlite_path(url: str) -> Path | None:
         """The file a ``sqlite:///`` URL names (None for another database or an in-memory one)."""
         return sqlite_file(url)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, for the access tier's whole-database work (``store_copy``: copy, export, restore).
+
+        Only metadata/ modules take it; the command line hands the Database over instead.
+        """
+        return self._engine
 
     def schema_status(self) -> runner.SchemaStatus:
         """Where the database's schema is against this mlineage's head (empty, behind, current, ahead, foreign)."""

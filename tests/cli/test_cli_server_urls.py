@@ -70,4 +70,5 @@ def test_help_lists_only_commands_that_exist(capsys):
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args([name, "--help"])
         assert exit_info.value.code == 0
-    assert set(listed) == {"serve", "db", "lineage", "metrics", "history", "purge", "import-mlmd", "run", "journal"}
+    assert set(listed) == {"serve", "db", "lineage", "metrics", "history", "purge", "import-mlmd", "copy", "export",
+                           "restore", "run", "journal"}
