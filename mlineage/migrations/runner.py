@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 # Alembic's machinery loads only to migrate (~0.2 s): opening a current database needs none of it.
 if TYPE_CHECKING:
@@ -86,23 +88,32 @@ class SchemaStatus:
     head: str
 
 
+def _current_revision(connection: Connection) -> str | None:
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:  # Alembic says what is wrong with a version table of several heads
+        from alembic.runtime.migration import MigrationContext
+
+        return MigrationContext.configure(connection).get_current_revision()
+    return versions[0] if versions else None
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return None
-        versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-        if len(versions) > 1:  # Alembic says what is wrong with a version table of several heads
-            from alembic.runtime.migration import MigrationContext
-
-            return MigrationContext.configure(connection).get_current_revision()
-    return versions[0] if versions else None
+        return _current_revision(connection)
 
 
 def schema_status(engine: Engine) -> SchemaStatus:
     head = head_revision()
-    current = current_revision(engine)
+    with engine.connect() as connection:
+        # The revision and the table names from one snapshot: read in two, a schema created by another
+        # process in between (a replica starting at the same time) would look like foreign tables.
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        current = _current_revision(connection)
+        tables = set(inspect(connection).get_table_names()) if current is None else set()
     if current is None:
-        tables = set(inspect(engine).get_table_names())
         state = SchemaState.FOREIGN if tables - {"alembic_version"} else SchemaState.EMPTY
     elif current == head:
         state = SchemaState.CURRENT
@@ -112,20 +123,87 @@ def schema_status(engine: Engine) -> SchemaStatus:
     return SchemaStatus(state=state, current=current, head=head)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the database to ``revision`` in one transaction (where the backend allows)."""
+# Key of the PostgreSQL advisory lock that one schema change at a time holds on a database: replicas
+# that start together (each opening an empty or older database) then queue, and each after the
+# first reads the revision the one before it committed and finds nothing to do, instead of
+# racing to create the same tables. A fixed number ("mlineage" in ASCII): it names the lock.
+_SCHEMA_LOCK_KEY = 0x6D6C696E65616765
+
+
+def _lock_schema(connection: Connection) -> None:
+    """Hold the schema lock until the connection's transaction ends (PostgreSQL; nothing elsewhere)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off for the migration, as SQLite's ALTER TABLE guide asks of a table rebuild.
+
+    A batch operation (SQLite's way to drop or change a column) copies a table, drops the old
+    one and renames the copy. With foreign keys on (mlineage's engines turn them on), dropping a
+    referenced table fails, or, where the reference cascades, deletes the rows that point at it.
+    The pragma only takes effect outside a transaction: it is set on the driver's connection
+    before the migration's transaction begins, and the connection's setting is put back after.
+    """
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    cursor = connection.connection.cursor()
+    try:
+        was_on = bool(cursor.execute("PRAGMA foreign_keys").fetchone()[0])
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        try:
+            yield
+        finally:
+            if was_on:
+                connection.connection.cursor().execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """SQLite: refuse (roll back) a migration that left a row pointing at nothing."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({str(row[0]) for row in broken})
+        raise RuntimeError(f"the migration left rows of {', '.join(tables)} that refer to rows that do not exist")
+
+
+def _migrate(engine: Engine, revision: str, *, downgrade: bool) -> None:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
     config = alembic_config(engine)
-    with engine.begin() as connection:
+    with engine.connect() as connection, _sqlite_foreign_keys_off(connection), connection.begin():
+        _lock_schema(connection)  # before the current revision is read: it is read after the lock
         config.attributes["connection"] = connection
         before = MigrationContext.configure(connection).get_current_revision()
-        command.upgrade(config, revision)
+        if downgrade:
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
         after = MigrationContext.configure(connection).get_current_revision()
+        _check_foreign_keys(connection)
     if after != before:
-        log.info("database %s upgraded from revision %s to %s",
-                 engine.url.render_as_string(hide_password=True), before or "<empty>", after)
+        log.info("database %s %s from revision %s to %s", engine.url.render_as_string(hide_password=True),
+                 "downgraded" if downgrade else "upgraded", before or "<empty>", after or "<empty>")
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the database to ``revision`` in one transaction (where the backend allows).
+
+    On PostgreSQL concurrent upgrades of one database are serialized by an advisory lock:
+    a second process waits for the first and then finds the schema already at ``revision``.
+    """
+    _migrate(engine, revision, downgrade=False)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Downgrade the database to ``revision`` (one transaction where the backend allows; same lock as upgrade)."""
+    _migrate(engine, revision, downgrade=True)
 
 
 def history() -> list[tuple[str, str | None, str]]:
