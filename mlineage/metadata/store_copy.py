@@ -81,8 +81,9 @@ def read_batches(connection: Connection, table: Table, batch_size: int = DEFAULT
 
     result = executor.run(connection, build)
     try:
-        for part in result.mappings().partitions(batch_size):
-            yield [dict(row) for row in part]
+        names = list(result.keys())
+        for part in result.partitions(batch_size):
+            yield [dict(zip(names, row, strict=True)) for row in part]
     finally:
         result.close()
 
@@ -94,13 +95,17 @@ def read_rows(connection: Connection, table: Table, batch_size: int = DEFAULT_BA
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Row], *, skip_present: bool = False) -> None:
-    """Insert ``rows`` with their ids in one bulk statement; ``skip_present``: rows whose key is there are left.
+    """Insert ``rows`` with their ids in one bulk statement (COPY on PostgreSQL); ``skip_present``: rows whose
+    key is there already are left as they are.
 
     ``skip_present`` is for a target already shown to hold only rows identical to the
     source's (:func:`foreign_row`): a conflict can then only be a row copied before.
     Raises the database's IntegrityError for rows that break the table's constraints.
     """
     if not rows:
+        return
+    if connection.dialect.name == "postgresql" and not skip_present:
+        _copy_in(connection, table, rows)
         return
 
     def build(dialect_name: str) -> Any:
@@ -110,6 +115,25 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Row], *, sk
         return dialect_insert(table).on_conflict_do_nothing()
 
     executor.run(connection, build, list(rows))
+
+
+def _copy_in(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
+    """PostgreSQL: the batch in one ``COPY … FROM STDIN`` (several times an executemany's speed)."""
+    from psycopg import sql
+
+    names = list(rows[0])
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
+    )
+    dbapi_connection: Any = connection.connection.dbapi_connection
+    cursor = dbapi_connection.cursor()
+    try:
+        with executor.wrapped_errors(connection, statement.as_string(dbapi_connection)), \
+                cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(tuple(row.values()))
+    finally:
+        cursor.close()
 
 
 def _same_value(a: Any, b: Any) -> bool:
