@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pty
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -15,6 +19,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from mlineage.cli import main
 from mlineage.metadata import store_copy
+from mlineage.metadata.database_copy import Progress, copy_database
+from mlineage.metadata.databases import Database
 from mlineage.metadata.engine import normalize_url
 from mlineage.metadata.openlineage_events import RawEvent
 from mlineage.metadata.store import Store
@@ -314,3 +320,68 @@ def test_export_refuses_a_database_that_is_not_mlineage(tmp_path, capsys):
     assert main(["export", "--db", f"sqlite:///{empty}", "-o", str(out)]) == 2
     assert "is not an mlineage database" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "x.zip.partial").exists()
+
+
+class _StopAfter(Progress):
+    """Interrupts a copy after ``batches`` batches went in (as Ctrl-C or a kill between two commits would)."""
+
+    def __init__(self, batches: int) -> None:
+        self.left = batches
+
+    def advance(self, table: str, rows: int) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("target_backend", ["sqlite", "postgresql"])
+def test_a_copy_interrupted_between_batches_then_rerun_is_the_same_as_one_copy(source, tmp_path, target_backend):
+    target = (f"sqlite:///{tmp_path / 'target.db'}" if target_backend == "sqlite"
+              else postgres_database("mlineage_copy"))
+    if target_backend == "sqlite":
+        Database(target, create=True).close()
+    for stop_after in (3, 12, 30):
+        with Database(source) as from_db, Database(target) as to_db, pytest.raises(KeyboardInterrupt):
+            copy_database(from_db, to_db, batch_size=2, progress=_StopAfter(stop_after))
+    partial = all_rows(target)
+    assert 0 < sum(map(len, partial.values())) < sum(map(len, all_rows(source).values()))
+    with Database(source) as from_db, Database(target) as to_db:
+        summary = copy_database(from_db, to_db, batch_size=2)
+    assert summary.written == summary.rows - sum(tally.present for tally in summary.tables.values())
+    assert any(tally.present and tally.written for tally in summary.tables.values())  # a table finished
+    _same(all_rows(source), all_rows(target))
+    assert marks(target) == marks(source)
+
+
+def test_a_progress_bar_on_a_terminal_and_a_summary_at_the_end(source, tmp_path):
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlineage.cli", "copy", "--from", source, "--to",
+         f"sqlite:///{tmp_path / 'target.db'}", "--create"],
+        stdin=terminal, stdout=terminal, stderr=terminal, close_fds=True,
+    )  # fmt: skip
+    os.close(terminal)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the command is done
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    assert process.wait(timeout=60) == 0
+    shown = output.decode(errors="replace")
+    artifacts = len(all_rows(source)["artifacts"])
+    assert f"{artifacts}/{artifacts}" in shown and "artifacts_history" in shown, shown  # the bar, complete
+    assert "rows written" in shown and "written    present" in shown
+
+
+def test_no_progress_bar_when_not_on_a_terminal(source, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mlineage.cli", "copy", "--from", source, "--to",
+         f"sqlite:///{tmp_path / 'target.db'}", "--create"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0 and result.stderr == "", result.stderr
