@@ -25,8 +25,17 @@ from pathlib import Path
 
 import pytest
 from conftest import postgres_database
-from grpc_server import mlineage_server, require_mlmd_python
-from migration_proof import assert_store_reads, fields, reflected, table_rows, unwritten_tables, write_records
+from grpc_server import mlineage_server
+from migration_proof import (
+    assert_store_reads,
+    client_dump,
+    fields,
+    reflected,
+    store_dump,
+    table_rows,
+    unwritten_tables,
+    write_records,
+)
 from paths import SUPPORT
 from sqlalchemy import text
 
@@ -38,7 +47,6 @@ from mlineage.schema import metadata
 
 REVISIONS = [revision for revision, _down, _message in runner.history()]
 HEAD = runner.head_revision()
-DUMP_SCRIPT = SUPPORT / "mlmd_import_source.py"
 UPGRADER_SCRIPT = SUPPORT / "migration_upgrader.py"
 
 
@@ -51,51 +59,6 @@ def _url(backend: str, tmp_path: Path, name: str) -> str:
 def test_revisions_are_one_chain_from_the_first_to_head():
     assert REVISIONS and REVISIONS[-1] == HEAD
     assert [down for _rev, down, _msg in runner.history()] == [None, *REVISIONS[:-1]]
-
-
-def _store_dump(store: Store) -> dict:
-    """What mlmd_import_source.py's dump prints, answered by the head store in-process."""
-    out: dict = {}
-    for kind in ("artifact", "execution", "context"):
-        out[f"{kind}_types"] = [fields(t) for t in sorted(getattr(store, f"get_{kind}_types")(), key=lambda t: t.id)]
-    artifacts = sorted(store.get_artifacts(), key=lambda n: n.id)
-    executions = sorted(store.get_executions(), key=lambda n: n.id)
-    contexts = sorted(store.get_contexts(), key=lambda n: n.id)
-    out.update(artifacts=[fields(n) for n in artifacts], executions=[fields(n) for n in executions],
-               contexts=[fields(n) for n in contexts])  # fmt: skip
-
-    def events(found):
-        return [fields(e) for e in sorted(found, key=lambda e: (e.artifact_id, e.execution_id, e.type))]
-
-    out["events"] = events(store.get_events_by_execution_ids([n.id for n in executions]))
-    out["events_by_artifact"] = {str(a.id): events(store.get_events_by_artifact_ids([a.id])) for a in artifacts}
-    out["attributions"] = {str(c.id): sorted(a.id for a in store.get_artifacts_by_context(c.id)) for c in contexts}
-    out["associations"] = {str(c.id): sorted(e.id for e in store.get_executions_by_context(c.id)) for c in contexts}
-    out["parents"] = {str(c.id): sorted(p.id for p in store.get_parent_contexts_by_context(c.id)) for c in contexts}
-    out["children"] = {str(c.id): sorted(p.id for p in store.get_children_contexts_by_context(c.id)) for c in contexts}
-    out["by_id"] = {
-        "artifacts": [fields(n) for n in sorted(store.get_artifacts_by_id([n.id for n in artifacts]), key=lambda n: n.id)],
-        "executions": [fields(n) for n in sorted(store.get_executions_by_id([n.id for n in executions]), key=lambda n: n.id)],
-        "contexts": [fields(n) for n in sorted(store.get_contexts_by_id([n.id for n in contexts]), key=lambda n: n.id)],
-    }  # fmt: skip
-    request = pb.LineageSubgraphQueryOptions(max_num_hops=4)
-    request.starting_artifacts.filter_query = f"id = {artifacts[0].id}"
-    graph = store.get_lineage_subgraph(request)
-    out["lineage_subgraph"] = {
-        "artifacts": sorted(a.id for a in graph.artifacts),
-        "executions": sorted(e.id for e in graph.executions),
-        "contexts": sorted(c.id for c in graph.contexts),
-        "events": [list(k) for k in sorted((e.artifact_id, e.execution_id, e.type) for e in graph.events)],
-    }
-    return out
-
-
-def _client_dump(target: str) -> dict:
-    python = require_mlmd_python()
-    result = subprocess.run([python, str(DUMP_SCRIPT), "dump", "--grpc", target], capture_output=True, text=True,
-                            timeout=120)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
 
 
 @pytest.mark.mlmd
@@ -117,7 +80,7 @@ def test_records_written_at_a_revision_read_back_after_the_upgrade_to_head(backe
 
     with Store(url) as store:
         assert_store_reads(store, written)
-        expected = _store_dump(store)
+        expected = store_dump(store)
         # The upgraded database takes new records after the old ones (ids, sequences, history).
         [new_id] = store.put_artifacts([pb.Artifact(type_id=written.artifact_types[0].id, uri="/after")])
         assert new_id > max(a.id for a in written.artifacts)
@@ -125,7 +88,7 @@ def test_records_written_at_a_revision_read_back_after_the_upgrade_to_head(backe
         store.delete_artifacts([new_id])
 
     with mlineage_server(url) as server:
-        seen = _client_dump(server.target)
+        seen = client_dump(server.target)
     assert seen == expected, "the ml-metadata client reads the upgraded database differently from the store"
     assert seen["artifacts"] == [fields(a) for a in written.artifacts]
     assert seen["events"] == [fields(e) for e in sorted(

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from google.protobuf import any_pb2, json_format, struct_pb2
@@ -154,10 +156,14 @@ class _Writer:
                 (message.custom_properties if is_custom else message.properties)[name].CopyFrom(value)
 
 
-def write_records(engine: Engine) -> Written:
-    """Populate the database (at any revision) through SQL on its reflected tables; what it now holds."""
+def write_records(engine: Engine, tables: MetaData | None = None) -> Written:
+    """Populate the database (at any revision) through SQL on its reflected tables; what it now holds.
+
+    With ``tables`` (another database's, reflected at an older revision), the rows name only the
+    columns and tables those have: what a server of that revision writes into a newer schema.
+    """
     with engine.begin() as connection:
-        tables = reflected(connection)
+        tables = tables if tables is not None else reflected(connection)
         written = Written(tables=set(tables.tables))
         _write(_Writer(connection, tables), written)
     return written
@@ -405,9 +411,14 @@ def assert_store_reads(store: Any, w: Written) -> None:
     """Every record of ``w`` reads back from ``store`` (a head ``Store``) exactly as written, field by field."""
     from mlineage.metadata.options import ListOptions
 
-    _same(_by_id(store.get_artifact_types()), w.artifact_types, "artifact types")
-    _same(_by_id(store.get_execution_types()), w.execution_types, "execution types")
-    _same(_by_id(store.get_context_types()), w.context_types, "context types")
+    for kind, written_types in (("artifact", w.artifact_types), ("execution", w.execution_types),
+                                ("context", w.context_types)):  # fmt: skip
+        ids = [t.id for t in written_types]
+        _same(_by_id(getattr(store, f"get_{kind}_types_by_id")(ids)), written_types, f"{kind} types by id")
+        # MLMD's listing of every type leaves external_id out (its other reads answer it): not compared here.
+        listed = [fields(t) for t in _by_id(getattr(store, f"get_{kind}_types")())]
+        assert [{k: v for k, v in t.items() if k != "external_id"} for t in listed] == [
+            {k: v for k, v in fields(t).items() if k != "external_id"} for t in written_types], f"{kind} types"  # fmt: skip
     _same([store.get_artifact_type("Model", "v2")], [w.artifact_types[1]], "a type by name and version")
     _same(store.get_execution_types_by_external_ids(["type:trainer"]), [w.execution_types[0]], "type by external id")
 
@@ -480,3 +491,51 @@ def _assert_history(store: Any, w: Written) -> None:
     assert sorted(e.id for e in then.get_executions_by_context(context)) == [execution]
     assert [c.id for c in then.get_parent_contexts_by_context(w.contexts[1].id)] == sorted(
         [w.contexts[0].id, context])  # fmt: skip
+
+
+def store_dump(store: Any) -> dict:
+    """What mlmd_import_source.py's dump prints (the ml-metadata client's answers), answered by a Store in-process."""
+    out: dict = {}
+    for kind in ("artifact", "execution", "context"):
+        out[f"{kind}_types"] = [fields(t) for t in sorted(getattr(store, f"get_{kind}_types")(), key=lambda t: t.id)]
+    artifacts = sorted(store.get_artifacts(), key=lambda n: n.id)
+    executions = sorted(store.get_executions(), key=lambda n: n.id)
+    contexts = sorted(store.get_contexts(), key=lambda n: n.id)
+    out.update(artifacts=[fields(n) for n in artifacts], executions=[fields(n) for n in executions],
+               contexts=[fields(n) for n in contexts])  # fmt: skip
+
+    def events(found):
+        return [fields(e) for e in sorted(found, key=lambda e: (e.artifact_id, e.execution_id, e.type))]
+
+    out["events"] = events(store.get_events_by_execution_ids([n.id for n in executions]))
+    out["events_by_artifact"] = {str(a.id): events(store.get_events_by_artifact_ids([a.id])) for a in artifacts}
+    out["attributions"] = {str(c.id): sorted(a.id for a in store.get_artifacts_by_context(c.id)) for c in contexts}
+    out["associations"] = {str(c.id): sorted(e.id for e in store.get_executions_by_context(c.id)) for c in contexts}
+    out["parents"] = {str(c.id): sorted(p.id for p in store.get_parent_contexts_by_context(c.id)) for c in contexts}
+    out["children"] = {str(c.id): sorted(p.id for p in store.get_children_contexts_by_context(c.id)) for c in contexts}
+    out["by_id"] = {
+        "artifacts": [fields(n) for n in sorted(store.get_artifacts_by_id([n.id for n in artifacts]), key=lambda n: n.id)],
+        "executions": [fields(n) for n in sorted(store.get_executions_by_id([n.id for n in executions]), key=lambda n: n.id)],
+        "contexts": [fields(n) for n in sorted(store.get_contexts_by_id([n.id for n in contexts]), key=lambda n: n.id)],
+    }  # fmt: skip
+    request = pb.LineageSubgraphQueryOptions(max_num_hops=4)
+    request.starting_artifacts.filter_query = f"id = {artifacts[0].id}"
+    graph = store.get_lineage_subgraph(request)
+    out["lineage_subgraph"] = {
+        "artifacts": sorted(a.id for a in graph.artifacts),
+        "executions": sorted(e.id for e in graph.executions),
+        "contexts": sorted(c.id for c in graph.contexts),
+        "events": [list(k) for k in sorted((e.artifact_id, e.execution_id, e.type) for e in graph.events)],
+    }
+    return out
+
+
+def client_dump(target: str) -> dict:
+    """The unmodified ml-metadata client's answers from the server at ``target`` (mlmd_import_source.py dump)."""
+    from grpc_server import require_mlmd_python
+
+    python = require_mlmd_python()
+    result = subprocess.run([python, str(Path(__file__).with_name("mlmd_import_source.py")), "dump", "--grpc", target], capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout)
