@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from mlineage.errors import FailedPreconditionError, InvalidArgumentError
 from mlineage.metadata import store_copy
@@ -145,8 +146,14 @@ def copy_database(
                 if tally.present == tally.rows:
                     continue
                 for batch in store_copy.read_batches(reading, table, batch_size):
-                    with writing.begin():
-                        store_copy.insert_rows(writing, table, batch, skip_present=bool(tally.present))
+                    try:
+                        with writing.begin():
+                            store_copy.insert_rows(writing, table, batch, skip_present=bool(tally.present))
+                    except IntegrityError:
+                        raise FailedPreconditionError(
+                            f"the target's {table.name} took rows that clash with the copy's: something else "
+                            "writes to the target; copy into a database nothing else writes to"
+                        ) from None
                     summary.batches += 1
                     progress.advance(table.name, len(batch))
                 tally.written = tally.rows - tally.present
@@ -185,7 +192,8 @@ def _check_target(reading: Connection, writing: Connection, counts: dict[str, in
         if foreign is not None:
             raise FailedPreconditionError(
                 f"the target holds data that is not a copy of this source ({table.name}: {foreign}): "
-                "copy into a new database, or into an earlier copy of the same source"
+                "copy into a new database, or into an earlier copy of this source as it is now (a source "
+                "written to since its copy needs a new target)"
             )
         present[table.name] = held
     return present

@@ -138,6 +138,13 @@ def test_copy_sqlite_to_postgresql_and_back_is_identical_in_every_table(source, 
     _same(before, all_rows(back))
     assert marks(back) == marks(source)
     assert marks(pg) == marks(source)
+    # An export of the PostgreSQL copy restores into SQLite identically too.
+    backup = tmp_path / "from_pg.zip"
+    assert main(["export", "--db", pg, "-o", str(backup)]) == 0
+    restored = f"sqlite:///{tmp_path / 'restored.db'}"
+    assert main(["restore", str(backup), "--db", restored, "--create"]) == 0
+    _same(before, all_rows(restored))
+    assert marks(restored) == marks(source)
     # The copies are stores: a new artifact gets an id past every id the source ever issued.
     for url in (pg, back):
         store = Store(url)
@@ -385,3 +392,19 @@ def test_no_progress_bar_when_not_on_a_terminal(source, tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert result.returncode == 0 and result.stderr == "", result.stderr
+
+
+def test_a_copy_of_a_source_written_to_since_is_refused_and_left_as_it_was(source, tmp_path, capsys):
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+    assert main(["copy", "--from", source, "--to", target, "--create"]) == 0
+    copied = all_rows(target)
+    store = Store(source)
+    [artifact] = store.get_artifacts_by_id([1])
+    artifact.uri = "/moved"
+    store.put_artifacts([artifact])
+    store.close()
+    capsys.readouterr()
+    assert main(["copy", "--from", source, "--to", target]) == 2
+    err = capsys.readouterr().err
+    assert "not a copy of this source" in err and "needs a new target" in err
+    assert all_rows(target) == copied
