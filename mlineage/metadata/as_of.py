@@ -38,6 +38,7 @@ READ_METHODS = (
     "get_artifact_types_by_external_ids",
     "get_execution_types_by_external_ids",
     "get_context_types_by_external_ids",
+    "list_types",
     "get_artifacts_by_id",
     "get_executions_by_id",
     "get_contexts_by_id",

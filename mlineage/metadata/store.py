@@ -43,7 +43,7 @@ from mlineage.metadata import parent_contexts as hierarchy
 from mlineage.metadata import types as type_access
 from mlineage.metadata.as_of import install_read_methods
 from mlineage.metadata.engine import WRITE, enable_wal, make_engine, sqlite_file
-from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind
+from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind, kind_named
 from mlineage.metadata.listing import decode_options, encode_token, list_rows
 from mlineage.metadata.options import ListingMethods
 from mlineage.metadata.store_history import HistoryMethods
@@ -465,14 +465,26 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                 info.to_message() for info in type_access.types_of_kind(connection, kind, self._namespace)
             ]
 
+    def list_types(self, kind: NodeKind | str) -> list:
+        """Every type of a kind (a NodeKind or its name), whole: mlineage's own listing (REST's)."""
+        return self._get_types(kind if isinstance(kind, NodeKind) else kind_named(kind))
+
+    def _mlmd_types(self, kind: NodeKind) -> list:
+        # As MLMD: its listing of all types (FindTypes) answers them without their external_id,
+        # which its reads by name, id and external id do answer.
+        types = self._get_types(kind)
+        for message in types:
+            message.ClearField("external_id")
+        return types
+
     def get_artifact_types(self) -> list[pb.ArtifactType]:
-        return self._get_types(ARTIFACT)
+        return self._mlmd_types(ARTIFACT)
 
     def get_execution_types(self) -> list[pb.ExecutionType]:
-        return self._get_types(EXECUTION)
+        return self._mlmd_types(EXECUTION)
 
     def get_context_types(self) -> list[pb.ContextType]:
-        return self._get_types(CONTEXT)
+        return self._mlmd_types(CONTEXT)
 
     def _get_types_by_id(self, kind: NodeKind, type_ids: Sequence[int]) -> list:
         with self._raw_read() as connection:

@@ -142,14 +142,15 @@ def _add_kind(routes: APIRouter, store: Store, docs: Documentation, node_kind: N
     )
 
     async def list_types(reader: ReadStore, external_id: ExternalIdsParam = None):
-        _, _, every, by_external_ids = _reads(reader, node_kind)
+        _, _, _, by_external_ids = _reads(reader, node_kind)
         if external_id:
             try:
                 found = await run_in_threadpool(by_external_ids, external_id)
             except NotFoundError:  # MLMD answers "none of them" so; a list answers empty
                 found = []
         else:
-            found = await run_in_threadpool(every)
+            # mlineage's listing: whole types (MLMD's GetArtifactTypes leaves out external ids).
+            found = await run_in_threadpool(reader.list_types, node_kind)
         return respond(list_response(**{list_field: found}))
 
     list_types.__doc__ = f"Every {node_kind.name} type, or those with the given external ids."
