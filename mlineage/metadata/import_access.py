@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Table, bindparam, func, insert, literal_column, select
 
-from mlineage.metadata import dialect, executor
+from mlineage.metadata import database, dialect, executor
 from mlineage.proto import SYSTEM_TYPE_BASE_TYPES
 from mlineage.schema import tables as t
 
@@ -56,9 +56,15 @@ def target_contents(connection: executor.AnyConnection) -> TargetContents:
         ("import.contents",),
         lambda _d: select(
             _count(t.types, t.types.c.name.not_in(SYSTEM_TYPE_NAMES)),
-            _count(t.artifacts), _count(t.executions), _count(t.contexts), _count(t.events),
-            _count(t.attributions), _count(t.associations), _count(t.parent_contexts),
-            _count(t.metric_points), _count(t.openlineage_events),
+            _count(t.artifacts),
+            _count(t.executions),
+            _count(t.contexts),
+            _count(t.events),
+            _count(t.attributions),
+            _count(t.associations),
+            _count(t.parent_contexts),
+            _count(t.metric_points),
+            _count(t.openlineage_events),
         ),  # fmt: skip
         {},
     )
@@ -101,20 +107,27 @@ def move_types(connection: executor.AnyConnection, moves: dict[int, int]) -> Non
         id=bindparam("p_new")
     ))  # fmt: skip
     executor.execute_many(connection, *statement, [{"p_old": old, "p_new": -old} for old in moves])
-    executor.execute_many(connection, *statement, [{"p_old": -old, "p_new": new} for old, new in moves.items()])
+    executor.execute_many(
+        connection, *statement, [{"p_old": -old, "p_new": new} for old, new in moves.items()]
+    )
 
 
 def max_id(connection: executor.AnyConnection, table: Table) -> int:
     """The largest id of ``table`` (0 when empty)."""
     (row,) = executor.fetch(
-        connection, ("import.max_id", table.name), lambda _d: select(func.coalesce(func.max(table.c.id), 0)), {}
+        connection,
+        ("import.max_id", table.name),
+        lambda _d: select(func.coalesce(func.max(table.c.id), 0)),
+        {},
     )
     return int(row[0])
 
 
 def row_count(connection: executor.AnyConnection, table: Table) -> int:
     """How many rows ``table`` holds."""
-    (row,) = executor.fetch(connection, ("import.row_count", table.name), lambda _d: select(_count(table)), {})
+    (row,) = executor.fetch(
+        connection, ("import.row_count", table.name), lambda _d: select(_count(table)), {}
+    )
     return int(row[0])
 
 
@@ -185,7 +198,10 @@ def insert_rows(connection: executor.AnyConnection, table: Table, rows: Sequence
         connection,
         ("import.insert", table.name, columns),
         lambda _d: insert(table).values(
-            {**{c: bindparam(n) for c, n in zip(columns, names, strict=True)}, "change_id": literal_column("0")}
+            {
+                **{c: bindparam(n) for c, n in zip(columns, names, strict=True)},
+                "change_id": literal_column("0"),
+            }
         ),
         # itemgetter of one column gives the value, not a 1-tuple
         [dict(zip(names, values(row) if len(columns) > 1 else (values(row),), strict=True)) for row in rows],
@@ -200,26 +216,19 @@ def _copy_rows(
     rows: Sequence[dict[str, Any]],
 ) -> None:
     """PostgreSQL: the rows in one COPY (several times an executemany's speed for a batch of thousands)."""
-    from psycopg import sql
-
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, (*columns, "change_id")))
-    )
     one = len(columns) == 1
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with executor.wrapped_errors(connection, str(statement)), cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(((values(row),) if one else values(row)) + (0,))
-    finally:
-        cursor.close()
+    executor.copy_in(
+        connection,
+        table.name,
+        (*columns, "change_id"),
+        (((values(row),) if one else values(row)) + (0,) for row in rows),
+    )
 
 
 def widen_page_cache(connection: Any) -> None:
     """A larger SQLite page cache on the import's connection (64 MiB, against SQLite's 2 MiB): a bulk
     insert into tables of a million rows updates indexes all over the file (bench/import_bench.py)."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("PRAGMA cache_size=-65536")
+    database.widen_page_cache(connection)
 
 
 def advance_id_sequence(connection: executor.AnyConnection, table: Table) -> None:

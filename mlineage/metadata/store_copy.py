@@ -72,7 +72,9 @@ def count_rows(connection: Connection, table: Table) -> int:
     return int(executor.run(connection, lambda _d: select(func.count()).select_from(table)).scalar_one())
 
 
-def read_batches(connection: Connection, table: Table, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator[list[Row]]:
+def read_batches(
+    connection: Connection, table: Table, batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[list[Row]]:
     """Every row of ``table`` in key order, ``batch_size`` rows at a time (a server-side cursor on PostgreSQL)."""
 
     def build(dialect_name: str) -> Any:
@@ -94,7 +96,9 @@ def read_rows(connection: Connection, table: Table, batch_size: int = DEFAULT_BA
         yield from batch
 
 
-def insert_rows(connection: Connection, table: Table, rows: Sequence[Row], *, skip_present: bool = False) -> None:
+def insert_rows(
+    connection: Connection, table: Table, rows: Sequence[Row], *, skip_present: bool = False
+) -> None:
     """Insert ``rows`` with their ids in one bulk statement (COPY on PostgreSQL); ``skip_present``: rows whose
     key is there already are left as they are.
 
@@ -119,21 +123,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Row], *, sk
 
 def _copy_in(connection: Connection, table: Table, rows: Sequence[Row]) -> None:
     """PostgreSQL: the batch in one ``COPY … FROM STDIN`` (several times an executemany's speed)."""
-    from psycopg import sql
-
-    names = list(rows[0])
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, names))
-    )
-    dbapi_connection: Any = connection.connection.dbapi_connection
-    cursor = dbapi_connection.cursor()
-    try:
-        with executor.wrapped_errors(connection, statement.as_string(dbapi_connection)), \
-                cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row(tuple(row.values()))
-    finally:
-        cursor.close()
+    executor.copy_in(connection, table.name, list(rows[0]), (tuple(row.values()) for row in rows))
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -147,8 +137,11 @@ def same_row(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return a.keys() == b.keys() and all(_same_value(a[name], b[name]) for name in a)
 
 
-def foreign_row(source: Iterable[Mapping[str, Any]], target: Iterable[Mapping[str, Any]],
-                key: Callable[[Mapping[str, Any]], Key]) -> Key | None:
+def foreign_row(
+    source: Iterable[Mapping[str, Any]],
+    target: Iterable[Mapping[str, Any]],
+    key: Callable[[Mapping[str, Any]], Key],
+) -> Key | None:
     """The key of the first target row that is not identical to the source's row of that key; None if none.
 
     Both inputs in key order (:func:`read_batches`). None means the target holds a part
@@ -179,8 +172,9 @@ def sequence_marks(connection: Connection, tables: Iterable[Table]) -> dict[str,
     names = {table.name for table in _id_tables(tables)}
     if connection.dialect.name == "sqlite":
         master = table_clause("sqlite_master", column("name"))
-        if not _run(connection, select(func.count()).select_from(master)
-                    .where(master.c.name == "sqlite_sequence")).scalar_one():
+        if not _run(
+            connection, select(func.count()).select_from(master).where(master.c.name == "sqlite_sequence")
+        ).scalar_one():
             return {}
         found = _run(connection, select(_SQLITE_SEQUENCE.c.name, _SQLITE_SEQUENCE.c.seq)).all()
         return {name: int(seq) for name, seq in found if name in names and seq}
@@ -203,8 +197,10 @@ def advance_sequences(connection: Connection, tables: Iterable[Table], marks: Ma
             continue
         if connection.dialect.name == "sqlite":
             if table.name in own or largest:  # SQLite made the table's row when the ids went in
-                _run(connection, update(_SQLITE_SEQUENCE).where(_SQLITE_SEQUENCE.c.name == table.name)
-                     .values(seq=value))
+                _run(
+                    connection,
+                    update(_SQLITE_SEQUENCE).where(_SQLITE_SEQUENCE.c.name == table.name).values(seq=value),
+                )
             else:
                 _run(connection, insert(_SQLITE_SEQUENCE).values(name=table.name, seq=value))
         else:
