@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs the Python environments and PostgreSQL,
-# starts a PostgreSQL server, and runs pytest on SQLite and PostgreSQL with the real ml-metadata client
+# The whole test suite, from a fresh machine: installs the Python environments, PostgreSQL and MariaDB,
+# starts a PostgreSQL server and a MariaDB one (MLMD-on-MySQL import sources), and runs pytest on
+# SQLite and PostgreSQL with the real ml-metadata client
 # and the TFX stack.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k filter).
 set -euo pipefail
@@ -8,8 +9,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 source scripts/setup_env.sh
 eval "$(scripts/start_postgres.sh)"
-# In this script nothing may be skipped for want of PostgreSQL, ml-metadata or the TFX stack.
-export MLINEAGE_REQUIRE_POSTGRES=1 MLINEAGE_REQUIRE_MLMD=1 MLINEAGE_REQUIRE_TFX=1
+eval "$(scripts/start_mariadb.sh)"
+# In this script nothing may be skipped for want of PostgreSQL, MariaDB, ml-metadata or the TFX stack.
+export MLINEAGE_REQUIRE_POSTGRES=1 MLINEAGE_REQUIRE_MYSQL=1 MLINEAGE_REQUIRE_MLMD=1 MLINEAGE_REQUIRE_TFX=1
 .venv/bin/ruff check mlineage tests bench scripts
 .venv/bin/mypy mlineage
 exec .venv/bin/python -m pytest -q "$@"

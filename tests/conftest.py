@@ -30,6 +30,9 @@ from mlineage.schema import metadata
 POSTGRES_URL = os.environ.get("MLINEAGE_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("MLINEAGE_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
+# MariaDB (scripts/start_mariadb.sh) holds only MLMD sources for `mlineage import-mlmd`; same rules as PostgreSQL.
+MYSQL_URL = os.environ.get("MLINEAGE_TEST_MYSQL_URL")
+REQUIRE_MYSQL = os.environ.get("MLINEAGE_REQUIRE_MYSQL") == "1"
 
 
 def postgres_database(prefix: str) -> str:
@@ -44,6 +47,21 @@ def postgres_database(prefix: str) -> str:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
     base, _, _ = normalize_url(POSTGRES_URL).rpartition("/")
+    return f"{base}/{name}"
+
+
+def mysql_database(prefix: str) -> str:
+    """Create a new, empty database on the test MariaDB server and return its URL."""
+    if not MYSQL_URL:
+        if REQUIRE_MYSQL:
+            pytest.fail("MLINEAGE_TEST_MYSQL_URL is not set but MLINEAGE_REQUIRE_MYSQL=1")
+        pytest.skip("MariaDB not configured (set MLINEAGE_TEST_MYSQL_URL; scripts/start_mariadb.sh prints it)")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(MYSQL_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}`"))
+    admin.dispose()
+    base, _, _ = MYSQL_URL.rpartition("/")
     return f"{base}/{name}"
 
 

@@ -15,13 +15,13 @@ def add_parser(commands: Any) -> None:
     """Register ``import-mlmd`` on the CLI's subparsers."""
     parser = commands.add_parser(
         "import-mlmd",
-        help="copy an MLMD database (SQLite or PostgreSQL, schema v6-v10) into mlineage, ids kept",
+        help="copy an MLMD database (SQLite, PostgreSQL or MySQL/MariaDB, schema v6-v10) into mlineage, ids kept",
         description="Reads MLMD's tables directly (ml-metadata need not be installed) and writes every type, "
                     "node, event and link into the mlineage database with the same ids, in batches. A rerun "
                     "writes nothing new; a rerun after an interrupted import finishes it. The target must be "
                     "new or hold only an earlier import of the same source.",
     )
-    parser.add_argument("source", metavar="SOURCE_URL", help="the MLMD database: sqlite:///PATH or postgresql://…")
+    parser.add_argument("source", metavar="SOURCE_URL", help="the MLMD database: sqlite:///PATH, postgresql://… or mysql://…")
     parser.add_argument("--db", help=DB_HELP)
     parser.add_argument("--create", action="store_true", help="create the mlineage database if it does not exist")
     parser.add_argument("--batch-size", type=int, default=None, help="records per transaction (default 5000)")

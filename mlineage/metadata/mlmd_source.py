@@ -11,6 +11,13 @@ MySQL and raw bytes on PostgreSQL; ``ParentType`` links a type to the system
 type that is its ``base_type``; ``Type.input_type``/``output_type`` are the JSON
 of an ``ArtifactStructType``.
 
+On MySQL/MariaDB, MLMD's client library talks ``latin1`` whatever the columns'
+character set, so its UTF-8 text lands in a ``utf8mb4`` column double-encoded
+(``ü`` is stored as ``Ã¼``) and comes back right only through a ``latin1``
+connection. This reader undoes it in the server, column by column (see
+``_MYSQL_TEXT``): the stored text to ``latin1`` gives MLMD's bytes back, which are
+then read as the UTF-8 they are. A ``latin1`` column takes the same way.
+
 Everything is read in id order, a batch at a time (keyset pages), so memory
 stays flat whatever the size of the source. Rows come out shaped for
 ``metadata/import_access.py``: the columns of ``schema.tables`` by name.
@@ -29,7 +36,7 @@ from typing import Any
 from urllib.parse import quote
 
 from google.protobuf import json_format, struct_pb2
-from sqlalchemy import Engine, column, create_engine, func, inspect, select, table
+from sqlalchemy import Engine, column, create_engine, func, inspect, literal_column, select, table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,6 +49,12 @@ from mlineage.proto import metadata_store_pb2 as pb
 
 SUPPORTED_VERSIONS = range(6, 11)
 STRUCT_PREFIX = "mlmd-struct::"
+# MLMD's text columns (every table's), read on MySQL through _MYSQL_TEXT.
+_TEXT_COLUMNS = frozenset(
+    {"name", "version", "description", "input_type", "output_type", "external_id", "uri", "string_value", "step_key"}
+)
+# The bytes MLMD's latin1 connection wrote, taken as UTF-8 (see the module's docstring).
+_MYSQL_TEXT = "CONVERT(CAST(CONVERT(`{0}` USING latin1) AS BINARY) USING utf8mb4)"
 
 # MLMD's table for each node kind, and the column naming the owner in its property table.
 _NODE_TABLES = {ARTIFACT: ("Artifact", "ArtifactProperty", "artifact_id"),
@@ -73,7 +86,8 @@ class SourceType:
 
 
 def source_engine(url: str) -> Engine:
-    """A read-only engine on the MLMD database ``url`` (``sqlite:///PATH``, ``postgresql://…``).
+    """A read-only engine on the MLMD database ``url`` (``sqlite:///PATH``, ``postgresql://…``,
+    ``mysql://…`` for MySQL or MariaDB, through PyMySQL).
 
     NOT_FOUND for a SQLite file that does not exist (nothing is created); INVALID_ARGUMENT
     for a URL of another database or none at all.
@@ -82,15 +96,21 @@ def source_engine(url: str) -> Engine:
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    for scheme in ("mysql://", "mariadb://", "mariadb+pymysql://"):
+        if url.startswith(scheme):
+            url = "mysql+pymysql://" + url[len(scheme) :]
     try:
         parsed = make_url(url)
     except Exception:
-        raise InvalidArgumentError("the MLMD source is not a database URL: give sqlite:///PATH or postgresql://…") from None
+        raise InvalidArgumentError(
+            "the MLMD source is not a database URL: give sqlite:///PATH, postgresql://… or mysql://…"
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "mysql":
-        raise InvalidArgumentError(
-            "MySQL/MariaDB MLMD sources are not supported yet: copy the database to SQLite or PostgreSQL first"
-        )
+        if parsed.get_driver_name() != "pymysql":
+            raise InvalidArgumentError("a MySQL/MariaDB MLMD source is read through PyMySQL: give mysql://…")
+        # utf8mb4 on the wire: the text is re-read as UTF-8 in the server (see _MYSQL_TEXT).
+        return create_engine(parsed, isolation_level="REPEATABLE READ", connect_args={"charset": "utf8mb4"})
     if backend == "sqlite":
         path = sqlite_file(url)
         if path is None:
@@ -102,7 +122,9 @@ def source_engine(url: str) -> Engine:
         return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
     if backend == "postgresql":
         return create_engine(url, isolation_level="REPEATABLE READ")
-    raise InvalidArgumentError(f"unsupported MLMD source {backend!r}: use sqlite:///PATH or postgresql://…")
+    raise InvalidArgumentError(
+        f"unsupported MLMD source {backend!r}: use sqlite:///PATH, postgresql://… or mysql://…"
+    )
 
 
 def source_identity(url: str) -> str:
@@ -111,7 +133,10 @@ def source_identity(url: str) -> str:
     if path is not None:
         return f"sqlite:///{path.resolve()}"[:255]
     try:
-        return make_url(url).render_as_string(hide_password=True)[:255]
+        parsed = make_url(url)
+        if parsed.get_backend_name() in ("mysql", "mariadb"):  # mysql:// and mysql+pymysql:// name one source
+            parsed = parsed.set(drivername="mysql")
+        return parsed.render_as_string(hide_password=True)[:255]
     except Exception:
         return url[:255]
 
@@ -124,6 +149,10 @@ class MlmdSource:
         self._dialect = engine.dialect.name
         try:
             self._connection = engine.connect()
+            if self._dialect == "mysql":
+                # InnoDB's snapshot, taken now rather than at the first read (REPEATABLE READ, see
+                # source_engine); rolled back when the source is closed.
+                self._connection.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
             self.version = self._schema_version()
         except SQLAlchemyError as exc:
             engine.dispose()
@@ -155,6 +184,14 @@ class MlmdSource:
     def _table(self, name: str, *columns: str) -> Any:
         # MLMD's PostgreSQL DDL has unquoted (so lower-case) names; SQLite and MySQL keep MLMD's case.
         return table(name.lower() if self._dialect == "postgresql" else name, *(column(c) for c in columns))
+
+    def _read(self, *columns: Any) -> list[Any]:
+        """The columns to select: as they are, but MLMD's text on MySQL as it meant it (see _MYSQL_TEXT)."""
+        if self._dialect != "mysql":
+            return list(columns)
+        return [
+            literal_column(_MYSQL_TEXT.format(c.name)).label(c.name) if c.name in _TEXT_COLUMNS else c for c in columns
+        ]
 
     def _rows(self, statement: Any) -> list[tuple]:
         """The rows of a read (ids and counts only as values), through the driver's cursor: a batch of
@@ -217,7 +254,7 @@ class MlmdSource:
         if self.version >= 9:
             columns.append("external_id")
         types_t = self._table("Type", *columns)
-        rows = self._connection.execute(select(*types_t.c).order_by(types_t.c.id)).mappings().all()
+        rows = self._connection.execute(select(*self._read(*types_t.c)).order_by(types_t.c.id)).mappings().all()
         system: dict[str, int] = {}
         names: dict[int, str] = {}
         user: list[SourceType] = []
@@ -255,7 +292,8 @@ class MlmdSource:
             child.row["base_type"] = base[1]
         props_t = self._table("TypeProperty", "type_id", "name", "data_type")
         for type_id, name, data_type in self._connection.execute(
-            select(props_t.c.type_id, props_t.c.name, props_t.c.data_type).order_by(props_t.c.type_id, props_t.c.name)
+            select(*self._read(props_t.c.type_id, props_t.c.name, props_t.c.data_type))
+            .order_by(props_t.c.type_id, props_t.c.name)
         ):
             owner = by_id.get(type_id)
             if owner is not None and data_type is not None:
@@ -279,14 +317,16 @@ class MlmdSource:
         if self.version >= 10:
             value_columns += ["proto_value", "bool_value"]
         props_t = self._table(properties_name, owner, "name", "is_custom_property", *value_columns)
-        page = select(*nodes_t.c).where(nodes_t.c.id > 0).order_by(nodes_t.c.id).limit(size)
+        page = select(*self._read(*nodes_t.c)).where(nodes_t.c.id > 0).order_by(nodes_t.c.id).limit(size)
         last = after
         while True:
             rows = [dict(zip(columns, row, strict=True)) for row in self._rows(page.where(nodes_t.c.id > last))]
             if not rows:
                 return
             low, high = rows[0]["id"], rows[-1]["id"]
-            props = self._rows(select(*props_t.c).where(props_t.c[owner] >= low, props_t.c[owner] <= high))
+            props = self._rows(
+                select(*self._read(*props_t.c)).where(props_t.c[owner] >= low, props_t.c[owner] <= high)
+            )
             yield [_node_row(kind, row) for row in rows], [_property_row(kind, p, self._dialect) for p in props]
             last = high
 
@@ -313,7 +353,7 @@ class MlmdSource:
             steps: dict[int, list[tuple[bool, Any]]] = {}
             # No ORDER BY: MLMD reads a path's steps in the order the database returns them.
             for event_id, is_index, index, key in self._rows(
-                select(*paths_t.c).where(paths_t.c.event_id >= low, paths_t.c.event_id <= high)
+                select(*self._read(*paths_t.c)).where(paths_t.c.event_id >= low, paths_t.c.event_id <= high)
             ):
                 steps.setdefault(event_id, []).append((True, int(index)) if is_index else (False, key))
             yield [

@@ -1,4 +1,4 @@
-"""`mlineage import-mlmd`: real MLMD databases (schema v6-v10, SQLite and PostgreSQL) into mlineage, ids kept.
+"""`mlineage import-mlmd`: real MLMD databases (schema v6-v10, SQLite, PostgreSQL, MariaDB) into mlineage, ids kept.
 
 Each test imports a source made by the real ml-metadata 1.17.1 (the fixtures in
 tests/data/mlmd/, copied from MLMD's own migrations, or a source the real client
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_URL, postgres_database
+from conftest import POSTGRES_URL, mysql_database, postgres_database
 from grpc_server import mlineage_server, require_mlmd_python
 from paths import DATA, SUPPORT
 from sqlalchemy import create_engine, text
@@ -322,7 +322,7 @@ def test_a_source_that_is_not_an_mlmd_database(tmp_path, empty_target, capsys):
     garbage.write_bytes(b"this is not a database file at all" * 100)
     _refused(f"sqlite:///{garbage}", empty_target, capsys, "not a readable MLMD database")
     _refused(f"sqlite:///{tmp_path / 'missing.db'}", empty_target, capsys, "no MLMD database at")
-    _refused("mysql://user@localhost/mlmd", empty_target, capsys, "not supported")
+    _refused("mssql://user@localhost/mlmd", empty_target, capsys, "unsupported MLMD source")
 
 
 @pytest.mark.parametrize("version", [5, 11])
@@ -461,3 +461,98 @@ def test_a_source_older_than_its_system_types_keeps_its_type_ids(tmp_path):
     finally:
         store.close()
     assert import_mlmd(f"sqlite:///{source}", db) == 0  # and a rerun finds its own import
+
+
+# --- MySQL/MariaDB sources, built by the real client --------------------------------------------
+
+
+def mlmd_mysql_source() -> tuple[str, str]:
+    """A new MariaDB database for an MLMD source: (its URL, the HOST:PORT:DB:USER the client takes)."""
+    url = mysql_database("mlmd_source")
+    parsed = create_engine(url).url
+    return url, f"{parsed.host}:{parsed.port}:{parsed.database}:{parsed.username}"
+
+
+@pytest.fixture(scope="module")
+def mysql_source() -> tuple[str, str]:
+    url, where = mlmd_mysql_source()
+    mlmd_build("--mysql", where, nodes=600)
+    return url, where
+
+
+def test_a_mysql_mlmd_source_built_by_the_real_client(mysql_source, tmp_path, capsys):
+    url, where = mysql_source
+    expected = mlmd_dump("--mysql", where)
+    db = f"sqlite:///{tmp_path / 'mlineage.db'}"
+    # mysql:// as a user writes it; a small batch so nodes, properties and events come over in many pages.
+    assert import_mlmd(url.replace("mysql+pymysql://", "mysql://"), db, "--create", "--batch-size", "50") == 0
+    assert "imported MLMD schema v10" in capsys.readouterr().out
+    got = served_dump(db)
+    assert_same(expected, got)
+    assert len(got["artifacts"]) == 608
+    labels = [e["custom_properties"]["label"]["string_value"] for e in got["executions"][:7]]
+    assert labels[0] == "步骤 0 ✓ 🙂 Áō" and len(set(labels)) == 7
+    data = next(a for a in got["artifacts"] if a["id"] == "1")
+    assert data["properties"]["s"]["string_value"] == "text 0 ünïcode"
+    assert data["properties"]["p"]["proto_value"]["value"] == "packed"
+    assert data["properties"]["b"]["bool_value"] is True
+    rows = table_rows(db)
+    capsys.readouterr()
+    assert import_mlmd(url, db) == 0  # a rerun finds its own import and writes nothing
+    assert "(0 batches)" in capsys.readouterr().out and table_rows(db) == rows
+
+
+def test_mlmd_text_on_mysql_is_stored_double_encoded_and_read_as_mlmd_meant_it(mysql_source, tmp_path):
+    """MLMD's client writes UTF-8 through a latin1 connection: the column holds mojibake, the import the text."""
+    url, _ = mysql_source
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        stored = connection.execute(
+            text("SELECT string_value FROM ArtifactProperty WHERE artifact_id = 1 AND name = 's'")
+        ).scalar_one()
+    engine.dispose()
+    assert stored == "text 0 ünïcode".encode().decode("latin1")  # "Ã¼nÃ¯code", as MariaDB holds it
+    db = f"sqlite:///{tmp_path / 'mlineage.db'}"
+    assert import_mlmd(url, db, "--create") == 0
+    store = Store(db)
+    try:
+        [artifact] = store.get_artifacts_by_id([1])
+        assert artifact.properties["s"].string_value == "text 0 ünïcode"
+        data = store.get_artifact_type("Data", type_version="v2")
+        assert (data.description, data.external_id) == ("a dataset", "type:data")
+    finally:
+        store.close()
+
+
+def test_a_mysql_source_is_read_in_one_snapshot(mysql_source):
+    from mlineage.metadata.kinds import ARTIFACT
+    from mlineage.metadata.mlmd_source import MlmdSource, source_engine
+
+    url, _ = mysql_source
+    with MlmdSource(source_engine(url)) as source:
+        before, last = source.counts().artifacts, source.max_id(ARTIFACT)
+        writer = create_engine(url)
+        with writer.begin() as connection:  # MLMD writes meanwhile: committed, but after the snapshot
+            connection.execute(text(
+                "INSERT INTO Artifact (type_id, uri, create_time_since_epoch, last_update_time_since_epoch) "
+                "SELECT type_id, 'written later', 1, 1 FROM Artifact WHERE id = 1"
+            ))  # fmt: skip
+        try:
+            assert (source.counts().artifacts, source.max_id(ARTIFACT)) == (before, last)
+            assert sum(len(nodes) for nodes, _ in source.node_batches(ARTIFACT, 100)) == before
+        finally:
+            with writer.begin() as connection:
+                connection.execute(text("DELETE FROM Artifact WHERE uri = 'written later'"))
+            writer.dispose()
+
+
+def test_a_mysql_database_that_is_not_mlmds(empty_target, capsys):
+    url = mysql_database("not_mlmd")  # skips without MariaDB (fails under MLINEAGE_REQUIRE_MYSQL=1)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    engine.dispose()
+    _refused(url, empty_target, capsys, "not an MLMD database")
+    base, _, _ = url.rpartition("/")
+    _refused(f"{base}/no_such_database", empty_target, capsys, "not a readable MLMD database", "Unknown database")
+    _refused(url.replace("mysql+pymysql://", "mysql+mysqldb://"), empty_target, capsys, "through PyMySQL")

@@ -2,9 +2,11 @@
 
     python mlmd_import_source.py dump --sqlite PATH [--upgrade]   # MLMD in-process on a copy of PATH
     python mlmd_import_source.py dump --postgresql HOST:PORT:DB:USER
+    python mlmd_import_source.py dump --mysql HOST:PORT:DB:USER     # MySQL or MariaDB
     python mlmd_import_source.py dump --grpc HOST:PORT             # the same questions to a server
     python mlmd_import_source.py build --sqlite PATH [--nodes N]   # a source holding every kind of record
     python mlmd_import_source.py build --postgresql HOST:PORT:DB:USER [--nodes N]
+    python mlmd_import_source.py build --mysql HOST:PORT:DB:USER [--nodes N]
 
 ``dump`` prints one JSON object: every type, node, event, attribution, association
 and parent context as the client answers them (proto fields by name, ids kept),
@@ -46,6 +48,12 @@ def _config(args: argparse.Namespace) -> Any:
             path = str(copy)
         config.sqlite.filename_uri = path
         config.sqlite.connection_mode = 3
+    elif args.mysql:
+        host, port, database, user = args.mysql.split(":")
+        config.mysql.host = host
+        config.mysql.port = int(port)
+        config.mysql.database = database
+        config.mysql.user = user
     else:
         host, port, dbname, user = args.postgresql.split(":")
         config.postgresql.host = host
@@ -158,6 +166,8 @@ def build(store: metadata_store.MetadataStore, bulk: int) -> None:
         if i == 3:
             e.external_id = "execution:3"
         e.custom_properties["note"].string_value = "mlmd-struct:not a struct"
+        # Beyond latin1, 4-byte UTF-8, and bytes 0x81/0x8D that MySQL's latin1 maps specially (Á, ō).
+        e.custom_properties["label"].string_value = f"步骤 {i} ✓ 🙂 Áō"
         executions.append(e)
     executions.append(mlmd.Execution(type_id=train_tid))
     execution_ids = store.put_executions(executions)
@@ -233,6 +243,7 @@ def main() -> int:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--sqlite")
     where.add_argument("--postgresql")
+    where.add_argument("--mysql")
     where.add_argument("--grpc")
     parser.add_argument("--upgrade", action="store_true")
     parser.add_argument("--nodes", type=int, default=0)
