@@ -17,7 +17,7 @@ _DATABASE_MODULES = ("sqlalchemy", "sqlite3", "psycopg")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlineage`` parser with every command registered."""
-    from mlineage.cli import copy, db, history, import_mlmd, lineage, metrics, purge, serve
+    from mlineage.cli import copy, db, history, import_mlmd, lineage, metrics, purge, serve, serving
     from mlineage.client.commands import add_commands
 
     parser = argparse.ArgumentParser(
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_parser(commands)
     purge.add_parser(commands)
     metrics.add_parser(commands)
+    serving.add_parser(commands)  # serving watch
     add_commands(commands, DEFAULT_DB)  # run, journal: the client's half
     return parser
 

@@ -147,6 +147,12 @@ class Run:
         return StepSpec(name, run=self, type=type, gpus=gpus, cache_key=cache_key, properties=properties,
                         sample_interval=sample_interval)
 
+    def add_context(self, type_name: str, name: str, *, properties: Mapping[str, Any] | None = None) -> str:
+        """A context beside the run's (a deployment, say): found by (type, name) or made; returns its key."""
+        key = f"mlineage:{type_name}:{name}"
+        self.sink.emit(rec.ContextRecord(key, type_name, name, dict(properties or {}), None))
+        return key
+
     def set_properties(self, **properties: Any) -> None:
         """Merge custom properties into the run's context."""
         self.sink.emit(rec.ContextRecord(self.key, RUN_TYPE, self.name, properties, self.pipeline_key))
@@ -448,6 +454,18 @@ class Step:
             facts["format"] = format
         facts.update(properties)
         return self.output(type_name, uri, external_id=external_id, key=key, **facts)
+
+    def record_execution(self, key: str, type_name: str, name: str, *, state: str = "RUNNING",
+                         properties: Mapping[str, Any] | None = None, contexts: list[str] | None = None,
+                         inputs: list[ArtifactRef] | None = None) -> str:
+        """Another execution this step stands up (a deployment's serving), in ``contexts``, with ``inputs`` as its
+        input events; the same ``key`` again replaces that execution's state. Returns the key."""
+        contexts = list(contexts or [])
+        self._emit(rec.ExecutionRecord(key, type_name, state, dict(properties or {}), contexts, name))
+        for index, ref in enumerate(inputs or []):
+            self._emit(rec.ArtifactRecord(ref.key, ref.type_name, ref.uri, {}, "external_id", key, "INPUT",
+                                          ref.type_name.lower(), index, contexts))
+        return key
 
     # --- caching --------------------------------------------------------------------------------
 
