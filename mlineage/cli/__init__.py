@@ -1,4 +1,4 @@
-"""The `mlineage` command: serve, db, import-mlmd, copy, export, restore, lineage, history, purge, metrics, run and journal, one module per command over the library."""
+"""The `mlineage` command: serve, db, import-mlmd, copy, export, restore, lineage, history, purge, metrics, serving, record, run and journal, one module per command over the library."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _DATABASE_MODULES = ("sqlalchemy", "sqlite3", "psycopg")
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlineage`` parser with every command registered."""
-    from mlineage.cli import copy, db, history, import_mlmd, lineage, metrics, purge, serve, serving
+    from mlineage.cli import copy, db, history, import_mlmd, lineage, metrics, purge, record, serve, serving
     from mlineage.client.commands import add_commands
 
     parser = argparse.ArgumentParser(
@@ -35,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_parser(commands)
     metrics.add_parser(commands)
     serving.add_parser(commands)  # serving watch
+    record.add_parser(commands)  # record tfdv-stats|tfdv-schema|tfdv-anomalies|tft|tfma|push
     add_commands(commands, DEFAULT_DB)  # run, journal: the client's half
     return parser
 

@@ -185,11 +185,7 @@ class TrainingRecorder:
                  framework: str | None = None, format: str | None = None,  # noqa: A002
                  model_properties: Mapping[str, Any] | None = None) -> None:
         if step is None:
-            from mlineage.client.tracking import current_step
-
-            step = current_step()
-            if step is None:
-                raise errors.FailedPreconditionError("no step: pass one, or record inside `with run.step(...)`")
+            raise errors.InvalidArgumentError("a training is recorded into a step: pass the one from run.step(...)")
         self.step = step
         self.params = dict(params or {})
         self._inputs = [_input_spec(value) for value in inputs]
@@ -333,7 +329,7 @@ class _KerasAdapter:
     model: Any
     params: Any
 
-    def __init__(self, step: Any = None, *, params: Mapping[str, Any] | None = None,
+    def __init__(self, step: Any, *, params: Mapping[str, Any] | None = None,
                  inputs: Iterable[InputSpec] = (), model_path: str | os.PathLike | None = None,
                  model_uri: str | None = None, save_model: bool = True, **model_properties: Any) -> None:
         super().__init__()
