@@ -317,8 +317,11 @@ def save_keras_model(model: Any, path: str) -> None:
     """Save ``model`` at ``path``: a ``.keras``/``.h5`` file, or else a SavedModel directory (for serving)."""
     if path.endswith((".keras", ".h5")):
         model.save(path)
-    elif hasattr(model, "export"):  # Keras 3: the inference SavedModel
-        model.export(path)
+    elif hasattr(model, "export"):  # Keras 3: the inference SavedModel (quietly: a step's output is its logs)
+        try:
+            model.export(path, verbose=False)
+        except TypeError:  # a Keras 3 before export's verbose
+            model.export(path)
     else:  # Keras 2 saves a SavedModel for a directory path
         model.save(path)
 
