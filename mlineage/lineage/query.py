@@ -9,22 +9,18 @@ page with ``truncated=True`` and a ``cursor`` for the next page.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from mlineage.errors import InvalidArgumentError
 from mlineage.lineage.node_keys import Node, node_of
 from mlineage.metadata import history
-from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
-from mlineage.metadata.lineage_engine.graph import add_edges, add_memberships, memberships, nodes, used_types
+from mlineage.metadata.kinds import ARTIFACT, EXECUTION
 from mlineage.metadata.lineage_engine.traversal import (
     MAX_HOPS_DEFAULT,
     Direction,
     Ending,
-    Traversal,
     filter_test,
-    traverse,
     type_state_test,
 )
 from mlineage.metadata.store import Store
@@ -139,36 +135,19 @@ def lineage(
         *(None if names is None else sorted(set(names)) for names in (artifact_types, execution_types)),
         *(None if values is None else sorted(set(values)) for values in states),
     ]
-    with store.reading() as connection:
-        missing = _missing(connection, artifact_ids, execution_ids)
-        if missing:
-            from mlineage.errors import NotFoundError
-
-            raise NotFoundError(f"no such nodes: {', '.join(f'{kind} {i}' for kind, i in missing)}")
-        # Where nodes were deleted (by the moment read), the walk runs through them.
-        through_deleted = history.any_deleted_edges(connection)
-        with history.walking_deleted_edges() if through_deleted else contextlib.nullcontext():
-            walk = traverse(
-                connection,
-                artifact_ids=artifact_ids,
-                execution_ids=execution_ids,
-                direction=walk_direction,
-                max_hops=max_hops,
-                ending=ending,
-                keep=keep,
-                max_nodes=max_nodes,
-                cursor=cursor,
-                bound=bound,
-            )
-            graph = answer_graph(connection, walk, with_contexts=with_contexts)
-        tombstones: list[history.Tombstone] = []
-        if through_deleted:
-            live = {a.id for a in graph.artifacts}, {e.id for e in graph.executions}
-            for kind, walked, present in (
-                (ARTIFACT, walk.artifacts, live[0]),
-                (EXECUTION, walk.executions, live[1]),
-            ):
-                tombstones += history.tombstones(connection, kind, [i for i in walked if i not in present])
+    page = store.lineage_page(
+        artifact_ids=artifact_ids,
+        execution_ids=execution_ids,
+        direction=walk_direction,
+        max_hops=max_hops,
+        ending=ending,
+        keep=keep,
+        max_nodes=max_nodes,
+        cursor=cursor,
+        bound=bound,
+        with_contexts=with_contexts,
+    )
+    walk, graph, tombstones = page.walk, page.graph, page.tombstones
     hops = {node_of(ARTIFACT, i): h for i, h in walk.artifacts.items()}
     hops.update({node_of(EXECUTION, i): h for i, h in walk.executions.items()})
     starting = [node_of(ARTIFACT, i) for i in artifact_ids] + [node_of(EXECUTION, i) for i in execution_ids]
@@ -182,33 +161,3 @@ def lineage(
         max_hops=max_hops,
         tombstones=tombstones,
     )
-
-
-def _missing(connection, artifact_ids: list[int], execution_ids: list[int]) -> list[Node]:
-    missing: list[Node] = []
-    for kind, ids in ((ARTIFACT, artifact_ids), (EXECUTION, execution_ids)):
-        if ids:
-            found = {node.id for node in nodes(connection, kind, ids)}
-            missing += [node_of(kind, i) for i in ids if i not in found]
-    return missing
-
-
-def answer_graph(connection, walk: Traversal, *, with_contexts: bool = True) -> pb.LineageGraph:
-    """A hydrated LineageGraph of one walk page: nodes in walk order, events, memberships, used types."""
-    graph = pb.LineageGraph()
-    artifact_ids, execution_ids = list(walk.artifacts), list(walk.executions)
-    graph.artifacts.extend(nodes(connection, ARTIFACT, artifact_ids))
-    graph.executions.extend(nodes(connection, EXECUTION, execution_ids))
-    add_edges(connection, graph.events, walk.events)
-    if with_contexts:
-        attributions, associations = memberships(connection, artifact_ids, execution_ids)
-        context_ids = sorted({c for c, _ in attributions} | {c for c, _ in associations})
-        graph.contexts.extend(nodes(connection, CONTEXT, context_ids))
-        add_memberships(graph, attributions, associations)
-    artifact_types, execution_types, context_types = used_types(
-        connection, graph.artifacts, graph.executions, graph.contexts
-    )
-    graph.artifact_types.extend(artifact_types)
-    graph.execution_types.extend(execution_types)
-    graph.context_types.extend(context_types)
-    return graph

@@ -69,6 +69,7 @@ READ_METHODS = (
     "get_events_by_artifact_ids",
     "get_lineage_subgraph",
     "get_lineage_graph",
+    "lineage_page",
 )
 
 

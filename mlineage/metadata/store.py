@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlineage.errors import (
     AbortedError,
@@ -1226,6 +1226,14 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         from mlineage.metadata.lineage_engine.mlmd import hydrated_lineage_subgraph
 
         return hydrated_lineage_subgraph(self, query_options, field_mask_paths)
+
+    def lineage_page(self, **walk: Any) -> Any:
+        """One page of mlineage's lineage walk, answered whole in one read (see lineage_engine.pages;
+        ``mlineage.lineage.lineage`` is the readable front of it)."""
+        from mlineage.metadata.lineage_engine.pages import lineage_page
+
+        with self._read() as connection:
+            return lineage_page(connection, **walk)
 
     def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
         """The deprecated GetLineageGraph (only reachable over gRPC in MLMD)."""
