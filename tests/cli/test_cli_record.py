@@ -199,3 +199,78 @@ def test_record_tfdv_stats_schema_anomalies_with_input_links(tmp_path, tfdv_outp
     assert done.stderr.startswith(f"error: {root / 'corrupt' / 'Split-train' / 'FeatureStats.pb'} is not a TFDV")
     assert "Traceback" not in done.stderr
     assert _counts(url) == before
+
+
+def _support_outputs(tmp_path_factory, script: str) -> dict:
+    """Run a TFX-environment support script (real TFT or TFMA outputs in its workdir); its JSON answer."""
+    python = _tfx_python()
+    workdir = tmp_path_factory.mktemp(script.split(".")[0])
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([python, str(SUPPORT / script), str(workdir)],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-4000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    answer.update(workdir=workdir, python=python, env=env)
+    return answer
+
+
+@pytest.fixture(scope="module")
+def tft_outputs(tmp_path_factory) -> dict:
+    return _support_outputs(tmp_path_factory, "tft_integration.py")
+
+
+@pytest.fixture(scope="module")
+def tfma_outputs(tmp_path_factory) -> dict:
+    return _support_outputs(tmp_path_factory, "tfma_integration.py")
+
+
+def test_record_tft_links_the_stored_examples_and_schema(tmp_path, tft_outputs):
+    root = tft_outputs["workdir"]
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    examples_uri = str(root / "ExampleGen" / "examples" / "1")
+    schema_uri = str(root / "SchemaGen" / "schema" / "3" / "schema.pbtxt")
+    with mlineage.run("taxi", run_id="r1", url=url) as run:
+        with run.step("ExampleGen") as step:
+            from mlineage.integrations.tfx_types import declare_artifact_type
+
+            declare_artifact_type(step, "Examples")
+            examples = step.output("Examples", uri=examples_uri, span=2, split_names='["train", "eval"]')
+            schema = step.output("Schema", uri=schema_uri)
+    transformed_uri = str(root / "Transform" / "transformed_examples" / "5")
+    done = _record_in_tfx(tft_outputs, "tft", str(root / "Transform" / "transform_graph" / "5"),
+                          "--run", "r1", "--pipeline", "taxi", "--step", "Transform", "--url", url,
+                          "--input", f"Examples:{examples_uri}", "--input", f"Schema:{schema_uri}",
+                          "--transformed-examples-uri", transformed_uri)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("recorded ") == 2  # the TransformGraph and the transformed Examples
+    store = mlineage.connect(url)
+    [graph] = store.get_artifacts_by_type("TransformGraph")
+    values = _values(graph)
+    truth = tft_outputs["truth"]
+    assert values["vocabulary_size.company_vocab"] == truth["vocab_size"]
+    assert values["transform_fn_sha256"] == truth["sha256"]
+    assert json.loads(values["output_feature_spec"]) == truth["output_spec"]
+    links = _links(store, "Transform")
+    assert links["INPUT"] == [("examples", "Examples", examples.key), ("schema", "Schema", schema.key)]
+    [transformed] = [a for a in store.get_artifacts_by_type("Examples") if a.uri == transformed_uri]
+    assert _values(transformed)["span"] == 2  # from the stored examples the command linked
+
+
+def test_record_tfma_makes_an_evaluation_and_a_blessing_linked_to_the_model(tmp_path, tfma_outputs):
+    root = tfma_outputs["workdir"]
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    model_uri = str(root / "Trainer" / "model" / "6")
+    with mlineage.run("taxi", run_id="r1", url=url) as run:
+        with run.step("Trainer") as step:
+            model = step.output("Model", uri=model_uri)
+    done = _record_in_tfx(tfma_outputs, "tfma", str(root / "Evaluator" / "evaluation" / "9"),
+                          "--run", "r1", "--pipeline", "taxi", "--step", "Evaluator", "--url", url,
+                          "--input", f"Model:{model_uri}")
+    assert done.returncode == 0, done.stderr[-3000:]
+    store = mlineage.connect(url)
+    [evaluation] = store.get_artifacts_by_type("ModelEvaluation")
+    truth = tfma_outputs["truth"]["failing"]
+    assert _values(evaluation)["auc"] == pytest.approx(truth["slices"]["Overall"]["auc"])
+    [blessing] = store.get_artifacts_by_type("ModelBlessing")
+    assert _values(blessing)["blessed"] == 0 and truth["validation_ok"] is False
+    assert _links(store, "Evaluator")["INPUT"] == [("model", "Model", model.key)]
