@@ -8,32 +8,17 @@ the step, and reports TF.Transform's own feature specs and vocabulary size besid
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pytest
-from paths import REPO_ROOT, SUPPORT
-from test_tfx_environment import tfx_python
+from tfx_scripts import recorded_artifact, run_tfx_script
 
 
 @pytest.fixture(scope="module")
 def answer(tmp_path_factory) -> dict:
-    python = tfx_python()
-    workdir = tmp_path_factory.mktemp("tft")
-    result = subprocess.run(
-        [python, str(SUPPORT / "tft_integration.py"), str(workdir)],
-        capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    data = json.loads(result.stdout.strip().splitlines()[-1])
-    data["workdir"] = str(workdir)
-    return data
+    return run_tfx_script("tft_integration.py", tmp_path_factory.mktemp("tft"))
 
 
-def _artifact(answer: dict, type_name: str, suffix: str) -> dict:
-    [found] = [v for k, v in answer["recorded"].items() if k.startswith(f"{type_name}|") and k.endswith(suffix)]
-    return found
+_artifact = recorded_artifact
 
 
 def test_importing_the_tft_and_tfma_integrations_loads_no_tensorflow(answer):
