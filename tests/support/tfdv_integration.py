@@ -13,20 +13,7 @@ import json
 import sys
 from pathlib import Path
 
-HEAVY = ("tensorflow", "tensorflow_data_validation", "tensorflow_model_analysis", "tensorflow_transform")
-
-
-def heavy_modules() -> list[str]:
-    return sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
-
-
-def values(node) -> dict:
-    out = {}
-    for group in ("properties", "custom_properties"):
-        for name, value in getattr(node, group).items():
-            kind = value.WhichOneof("value")
-            out[f"{group[0]}:{name}"] = getattr(value, kind) if kind != "struct_value" else None
-    return out
+from tfx_report import heavy_modules, values  # noqa: E402 - beside this script
 
 
 def main(workdir: str) -> None:

@@ -14,23 +14,12 @@ import shutil
 import sys
 from pathlib import Path
 
-HEAVY = ("tensorflow", "tensorflow_data_validation", "tensorflow_model_analysis", "tensorflow_transform")
-
-
-def heavy_modules() -> list[str]:
-    return sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
+from tfx_report import heavy_modules  # noqa: E402 - beside this script
+from tfx_report import values as _values  # noqa: E402
 
 
 def values(node) -> dict:
-    from google.protobuf import json_format
-
-    out = {}
-    for group in ("properties", "custom_properties"):
-        for name, value in getattr(node, group).items():
-            kind = value.WhichOneof("value")
-            out[f"{group[0]}:{name}"] = getattr(value, kind) if kind != "struct_value" else \
-                json_format.MessageToDict(value.struct_value)
-    return out
+    return _values(node, structs=True)
 
 
 def main(workdir: str) -> None:

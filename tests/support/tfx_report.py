@@ -1,0 +1,32 @@
+"""What the TFX-environment support scripts report about a store (imported by them; not a test module).
+
+The scripts run under the TFX environment's python from tests/support/, so this module is on
+their import path; it imports nothing heavy itself.
+"""
+
+from __future__ import annotations
+
+import sys
+
+#: Modules that importing mlineage or an integration must not load.
+HEAVY = ("tensorflow", "tensorflow_data_validation", "tensorflow_model_analysis", "tensorflow_transform")
+
+
+def heavy_modules() -> list[str]:
+    """The heavy modules loaded in this process so far."""
+    return sorted(m for m in sys.modules if m.split(".")[0] in HEAVY)
+
+
+def values(node, *, structs: bool = False) -> dict:
+    """A node's property values by ``p:name`` / ``c:name``; struct values as dicts with ``structs``, else None."""
+    from google.protobuf import json_format
+
+    out = {}
+    for group in ("properties", "custom_properties"):
+        for name, value in getattr(node, group).items():
+            kind = value.WhichOneof("value")
+            if kind == "struct_value":
+                out[f"{group[0]}:{name}"] = json_format.MessageToDict(value.struct_value) if structs else None
+            else:
+                out[f"{group[0]}:{name}"] = getattr(value, kind)
+    return out
