@@ -60,23 +60,6 @@ def open_database(url: str, *, command: str, create: bool = False):
         raise NotFoundError(_missing(url, command)) from None
 
 
-def open_engine(url: str, *, command: str, create: bool = False):
-    """An engine on an existing database (for the MLMD import until it opens a ``Database``)."""
-    from mlineage.metadata.engine import check_connection, make_engine
-
-    _refuse_server_url(url, command)
-    try:
-        engine = make_engine(url, create=create)
-    except NotFoundError:
-        raise NotFoundError(_missing(url, command)) from None
-    try:
-        check_connection(engine)
-    except Exception:
-        engine.dispose()
-        raise
-    return engine
-
-
 def _missing(url: str, command: str) -> str:
     from mlineage.metadata.databases import Database
 
