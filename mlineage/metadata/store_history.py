@@ -54,7 +54,8 @@ class HistoryMethods:
 
     # --- revisions -----------------------------------------------------------------------------
 
-    def _node_history(self, kind: NodeKind, node_id: int) -> list[Revision]:
+    def node_history(self, kind: NodeKind, node_id: int) -> list[Revision]:
+        """Every revision of a node of ``kind``, oldest first (a deleted one ends with its "delete")."""
         if isinstance(node_id, bool) or not isinstance(node_id, int):
             raise InvalidArgumentError(f"{kind.name} id must be an integer")
         with self._read() as connection:
@@ -104,18 +105,19 @@ class HistoryMethods:
 
     def get_artifact_history(self, artifact_id: int) -> list[Revision]:
         """Every revision of an artifact, oldest first (a deleted one ends with its "delete")."""
-        return self._node_history(ARTIFACT, artifact_id)
+        return self.node_history(ARTIFACT, artifact_id)
 
     def get_execution_history(self, execution_id: int) -> list[Revision]:
         """Every revision of an execution, oldest first."""
-        return self._node_history(EXECUTION, execution_id)
+        return self.node_history(EXECUTION, execution_id)
 
     def get_context_history(self, context_id: int) -> list[Revision]:
         """Every revision of a context, oldest first."""
-        return self._node_history(CONTEXT, context_id)
+        return self.node_history(CONTEXT, context_id)
 
-    def _diff(self, kind: NodeKind, node_id: int, first: int, second: int) -> list[Change]:
-        revisions = {revision.revision: revision for revision in self._node_history(kind, node_id)}
+    def diff_revisions(self, kind: NodeKind, node_id: int, first: int, second: int) -> list[Change]:
+        """What changed in a node of ``kind`` from revision ``first`` to ``second``."""
+        revisions = {revision.revision: revision for revision in self.node_history(kind, node_id)}
         for number in (first, second):
             if isinstance(number, bool) or not isinstance(number, int) or number not in revisions:
                 known = f"1 to {max(revisions)}" if revisions else "none"
@@ -126,19 +128,20 @@ class HistoryMethods:
 
     def diff_artifact_revisions(self, artifact_id: int, first: int, second: int) -> list[Change]:
         """What changed in an artifact from revision ``first`` to ``second`` (any two, either order)."""
-        return self._diff(ARTIFACT, artifact_id, first, second)
+        return self.diff_revisions(ARTIFACT, artifact_id, first, second)
 
     def diff_execution_revisions(self, execution_id: int, first: int, second: int) -> list[Change]:
         """What changed in an execution from revision ``first`` to ``second``."""
-        return self._diff(EXECUTION, execution_id, first, second)
+        return self.diff_revisions(EXECUTION, execution_id, first, second)
 
     def diff_context_revisions(self, context_id: int, first: int, second: int) -> list[Change]:
         """What changed in a context from revision ``first`` to ``second``."""
-        return self._diff(CONTEXT, context_id, first, second)
+        return self.diff_revisions(CONTEXT, context_id, first, second)
 
     # --- deletion ------------------------------------------------------------------------------
 
-    def _delete_nodes(self, kind: NodeKind, ids: Sequence[int]) -> int:
+    def delete_nodes(self, kind: NodeKind, ids: Sequence[int]) -> int:
+        """Delete nodes of ``kind`` (see :meth:`delete_artifacts`); how many were deleted."""
         wanted: list[int] = []
         for value in ids:
             if isinstance(value, bool) or not isinstance(value, int):
@@ -166,15 +169,15 @@ class HistoryMethods:
 
         NOT_FOUND, deleting nothing, when an id names no artifact. Returns how many were deleted.
         """
-        return self._delete_nodes(ARTIFACT, artifact_ids)
+        return self.delete_nodes(ARTIFACT, artifact_ids)
 
     def delete_executions(self, execution_ids: Sequence[int]) -> int:
         """Delete executions (see :meth:`delete_artifacts`)."""
-        return self._delete_nodes(EXECUTION, execution_ids)
+        return self.delete_nodes(EXECUTION, execution_ids)
 
     def delete_contexts(self, context_ids: Sequence[int]) -> int:
         """Delete contexts (see :meth:`delete_artifacts`); their members stay."""
-        return self._delete_nodes(CONTEXT, context_ids)
+        return self.delete_nodes(CONTEXT, context_ids)
 
     def _delete_type(self, kind: NodeKind, type_name: str, type_version: str | None) -> None:
         with self._write() as connection:

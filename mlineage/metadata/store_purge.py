@@ -2,7 +2,7 @@
 
 ``Store`` inherits :meth:`PurgeMethods.purge`. A purge decides everything from one
 read (the candidates, the nodes to keep), then deletes through the store's own
-deletion (``_delete_nodes``: history kept, lineage tombstones) in bounded batches,
+deletion (``delete_nodes``: history kept, lineage tombstones) in bounded batches,
 one write transaction each, so no purge holds a long lock on a shared database.
 Its history retention hard-removes the ``*_history`` rows of versions ended more
 than a window ago, in batches too: reads as of a moment after the window answer
@@ -144,7 +144,7 @@ class PurgeMethods:
         def namespace(self) -> str: ...
         def _read(self) -> contextlib.AbstractContextManager[Connection]: ...
         def _write(self) -> contextlib.AbstractContextManager[Connection]: ...
-        def _delete_nodes(self, kind: NodeKind, ids: Sequence[int]) -> int: ...
+        def delete_nodes(self, kind: NodeKind, ids: Sequence[int]) -> int: ...
 
     def purge(
         self,
@@ -239,11 +239,11 @@ class PurgeMethods:
     def _delete_batch(self, kind: NodeKind, ids: list[int]) -> int:
         """Delete one batch (one transaction); nodes someone else deleted since the purge's read are skipped."""
         try:
-            return self._delete_nodes(kind, ids)
+            return self.delete_nodes(kind, ids)
         except NotFoundError:
             with self._read() as connection:
                 present = node_access.existing_ids(connection, kind, set(ids))
-            return self._delete_nodes(kind, [i for i in ids if i in present])
+            return self.delete_nodes(kind, [i for i in ids if i in present])
 
     def _remove_history(self, before_ms: int, batch_size: int) -> int:
         """Hard-remove history ended before ``before_ms``: at most ``batch_size`` rows per transaction."""

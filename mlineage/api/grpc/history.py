@@ -41,13 +41,8 @@ class HistoryServicer:
         kind = _kind(request.kind)
         if not request.HasField("id"):
             raise InvalidArgumentError("id is required")
-        read = {
-            "artifact": self.store.get_artifact_history,
-            "execution": self.store.get_execution_history,
-            "context": self.store.get_context_history,
-        }[kind.name]
         response = hpb.GetNodeHistoryResponse()
-        for revision in read(request.id):
+        for revision in self.store.node_history(kind, request.id):
             entry = response.revisions.add(
                 revision=revision.revision,
                 operation=revision.operation,
@@ -66,12 +61,7 @@ class HistoryServicer:
     @write_rpc
     def DeleteNodes(self, request):
         kind = _kind(request.kind)
-        delete = {
-            "artifact": self.store.delete_artifacts,
-            "execution": self.store.delete_executions,
-            "context": self.store.delete_contexts,
-        }[kind.name]
-        return hpb.DeleteNodesResponse(deleted=delete(list(request.ids)))
+        return hpb.DeleteNodesResponse(deleted=self.store.delete_nodes(kind, list(request.ids)))
 
     @rpc
     def ReadAsOf(self, request):

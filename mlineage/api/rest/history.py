@@ -158,22 +158,6 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _history_of(store: Store, kind: NodeKind, node_id: int) -> list[Revision]:
-    if kind is ARTIFACT:
-        return store.get_artifact_history(node_id)
-    if kind is EXECUTION:
-        return store.get_execution_history(node_id)
-    return store.get_context_history(node_id)
-
-
-def _diff(store: Store, kind: NodeKind, node_id: int, first: int, second: int) -> list[Change]:
-    if kind is ARTIFACT:
-        return store.diff_artifact_revisions(node_id, first, second)
-    if kind is EXECUTION:
-        return store.diff_execution_revisions(node_id, first, second)
-    return store.diff_context_revisions(node_id, first, second)
-
-
 def _json_value(node_kind: NodeKind, change: Change, value: Any) -> Any:
     """A changed value in the JSON mapping the node itself uses (a property as a Value, an enum by name)."""
     if value is None:
@@ -187,14 +171,6 @@ def _json_value(node_kind: NodeKind, change: Change, value: Any) -> Any:
     return protojson.to_dict(node).get(field_name)
 
 
-def _delete(store: Store, kind: NodeKind, node_id: int) -> int:
-    if kind is ARTIFACT:
-        return store.delete_artifacts([node_id])
-    if kind is EXECUTION:
-        return store.delete_executions([node_id])
-    return store.delete_contexts([node_id])
-
-
 def router(store: Store, docs: Documentation) -> APIRouter:
     routes = APIRouter(prefix="/api/v1")
     for kind in (ARTIFACT, EXECUTION, CONTEXT):
@@ -204,7 +180,7 @@ def router(store: Store, docs: Documentation) -> APIRouter:
 
 def _kind_routes(routes: APIRouter, store: Store, docs: Documentation, kind: NodeKind) -> None:
     async def node_history(id: NodeId) -> Response:
-        revisions = await run_in_threadpool(_history_of, store, kind, id)
+        revisions = await run_in_threadpool(store.node_history, kind, id)
         return respond_json({"revisions": [revision_json(revision) for revision in revisions]})
 
     async def revision_diff(
@@ -212,7 +188,7 @@ def _kind_routes(routes: APIRouter, store: Store, docs: Documentation, kind: Nod
         first: Annotated[int, Query(alias="from", ge=1, description="the earlier revision")],
         second: Annotated[int, Query(alias="to", ge=1, description="the later revision")],
     ) -> Response:
-        changes = await run_in_threadpool(_diff, store, kind, id, first, second)
+        changes = await run_in_threadpool(store.diff_revisions, kind, id, first, second)
         return respond_json(
             {
                 "from": first,
@@ -247,7 +223,7 @@ def _kind_routes(routes: APIRouter, store: Store, docs: Documentation, kind: Nod
     )
 
     async def delete_node(id: NodeId) -> Response:
-        await run_in_threadpool(_delete, store, kind, id)
+        await run_in_threadpool(store.delete_nodes, kind, [id])
         return Response(status_code=204)
 
     node_history.__doc__ = (
