@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from mlineage import __version__
 from mlineage import errors as codes
 from mlineage.api import metrics
+from mlineage.api import mlflow as mlflow_api
 from mlineage.api.rest import docs as docs_page
 from mlineage.api.rest import edges, history, lineage, metric_series, nodes, openapi, openlineage, types
 from mlineage.api.rest import purge as purging
@@ -29,7 +30,8 @@ _STATUS_SCHEMA: dict[str, Any] = {
 }
 
 
-def create_app(store: Store) -> FastAPI:
+def create_app(store: Store, *, artifact_root: str | None = None) -> FastAPI:
+    """The whole HTTP surface; MLflow's artifact proxy keeps files under ``artifact_root``."""
     app = FastAPI(
         title="mlineage",
         version=__version__,
@@ -50,6 +52,7 @@ def create_app(store: Store) -> FastAPI:
     schemas: dict[str, Any] = {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS,
                                **history.SCHEMAS, **purging.SCHEMAS}
     openapi.install(app, docs, schemas)
+    mlflow_api.install(app, store, artifact_root=artifact_root)
     return app
 
 
