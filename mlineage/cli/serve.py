@@ -44,6 +44,8 @@ def add_parser(commands) -> None:
     serve.add_argument("--grace", type=float, default=15.0, help="seconds to drain in-flight calls on SIGTERM")
     serve.add_argument("--access-log", action="store_true",
                        help="log every HTTP request and gRPC call (method, status, duration) to stderr")
+    serve.add_argument("--artifact-root", help="where MLflow's artifact proxy keeps files: a directory or an fsspec "
+                       "URL (default: <name>-artifacts beside a SQLite database, else ./mlineage-artifacts)")
     serve.add_argument("--tls-cert", help="server certificate chain (PEM) for gRPC TLS")
     serve.add_argument("--tls-key", help="server private key (PEM)")
     serve.add_argument("--tls-ca", help="CA certificate (PEM) that signs client certificates")
@@ -106,6 +108,11 @@ def run(args: argparse.Namespace) -> int:
             print("error: --tls-cert and --tls-key go together", file=sys.stderr)
             return 2
         tls = TLSConfig(args.tls_cert, args.tls_key, args.tls_ca, args.tls_client_verify)
+    if args.artifact_root:
+        from mlineage.api.mlflow.artifacts import check_artifact_root
+
+        if problem := check_artifact_root(args.artifact_root):
+            return _fail(problem)
     _configure_logging(args.access_log)
     # From here on SIGTERM/SIGINT stop the server cleanly, even one that arrives while it starts.
     stop = threading.Event()
@@ -142,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
 
         http_server = http_thread = None
         if http_socket is not None:
-            http_server, http_thread = _start_http(store, http_socket, access_log=args.access_log)
+            http_server, http_thread = _start_http(store, http_socket, access_log=args.access_log,
+                                                  artifact_root=args.artifact_root)
             if http_server is None:
                 server.stop(grace=0)
                 return _fail(f"the HTTP server on {args.host}:{args.http_port} did not start")
@@ -169,14 +177,15 @@ def run(args: argparse.Namespace) -> int:
             lock.close()
 
 
-def _start_http(store, sock: socket.socket, *, access_log: bool):
+def _start_http(store, sock: socket.socket, *, access_log: bool, artifact_root: str | None = None):
     """uvicorn on the bound socket, in a thread; (None, None) if it does not come up."""
     import uvicorn
 
     from mlineage.api.rest.app import HTTP_SERVER_OPTIONS, create_app
 
     config = uvicorn.Config(
-        create_app(store), log_level="warning", access_log=access_log, **HTTP_SERVER_OPTIONS
+        create_app(store, artifact_root=artifact_root), log_level="warning", access_log=access_log,
+        **HTTP_SERVER_OPTIONS,
     )
     if access_log:
         logging.getLogger("uvicorn.access").setLevel(logging.INFO)
