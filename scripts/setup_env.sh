@@ -15,6 +15,14 @@ fi
 if [ ! -x "$ROOT/.venv/bin/python" ]; then
   uv venv -q "$ROOT/.venv" --python "$PY"
 fi
+# The web UI's browser tests (tests/ui/) drive Debian's chromium through Playwright, which must never
+# download a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium from Debian's packages (the web UI's browser tests)" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
 # --compile-bytecode: uv writes no .pyc by default, and where PYTHONDONTWRITEBYTECODE is set nothing
 # ever does, so every process (the tests start hundreds) would compile SQLAlchemy & co. from source.
 uv pip install -q --compile-bytecode --python "$ROOT/.venv/bin/python" -e "$ROOT[dev]"

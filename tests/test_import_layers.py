@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"mlineage.lineage"},  # user-facing lineage queries, views and questions, above the store
     {"mlineage.integrations"},
     {"mlineage.client", "mlineage.connection"},
-    {"mlineage.api"},
+    {"mlineage.api", "mlineage.ui"},  # the web UI's files are mounted by the REST app
     {"mlineage.cli"},
 ]
 # What any module may take from the package's own __init__ (the public façade, which imports

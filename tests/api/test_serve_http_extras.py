@@ -1,4 +1,4 @@
-"""What `mlineage serve` shows around its APIs: /docs offline, / → /docs, quiet start-up, an access log,
+"""What `mlineage serve` shows around its APIs: /docs offline, / → /ui, quiet start-up, an access log,
 reflection under both service names, and a warning when two servers share one SQLite file."""
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_docs_page_names_no_other_host_and_its_assets_load(store):
         assert api.get("/docs/assets/../../pyproject.toml").status_code == 404
         assert api.get("/docs/assets/LICENSE").status_code == 404
         root = api.get("/", follow_redirects=False)
-        assert root.status_code == 307 and root.headers["location"] == "/docs"
+        assert root.status_code == 307 and root.headers["location"] == "/ui"
         assert api.get("/openapi.json").json()["openapi"].startswith("3.1")  # Swagger UI 5 renders 3.1
 
 

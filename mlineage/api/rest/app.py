@@ -18,6 +18,7 @@ from mlineage.api.rest import purge as purging
 from mlineage.api.rest.errors import error_response, install
 from mlineage.api.rest.io import Documentation
 from mlineage.metadata.store import Store
+from mlineage.ui import install as install_ui
 
 # uvicorn settings for serving the app: request lines up to 1 MiB, so that a long filter query (up to
 # 16 KiB, percent-encoded) reaches the app and its error body instead of h11's plain-text 400.
@@ -53,6 +54,7 @@ def create_app(store: Store, *, artifact_root: str | None = None) -> FastAPI:
                                **history.SCHEMAS, **purging.SCHEMAS}
     openapi.install(app, docs, schemas)
     mlflow_api.install(app, store, artifact_root=artifact_root)
+    install_ui(app)  # /ui, and / leads there
     return app
 
 

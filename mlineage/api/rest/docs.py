@@ -1,4 +1,4 @@
-"""/docs: Swagger UI served from mlineage itself (the swagger-ui-bundle package), so it works offline; / leads there.
+"""/docs: Swagger UI served from mlineage itself (the swagger-ui-bundle package), so it works offline.
 
 FastAPI's own /docs loads Swagger UI's script, style and favicon from a CDN,
 which a server without Internet access (or a browser behind a firewall) shows
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, Response
 
 ASSETS_PATH = "/docs/assets"
 # The files the page uses; nothing else of the bundle is served.
@@ -29,7 +29,7 @@ def assets_directory() -> Path | None:
 
 
 def install(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
-    """Add /docs, its assets under /docs/assets, and / (a redirect to /docs)."""
+    """Add /docs and its assets under /docs/assets (/ leads to the web UI, mlineage.ui)."""
 
     async def docs() -> Response:
         return get_swagger_ui_html(
@@ -50,9 +50,5 @@ def install(app: FastAPI, *, openapi_url: str = "/openapi.json") -> None:
         return FileResponse(directory / name, media_type=media_type,
                             headers={"Cache-Control": "public, max-age=86400"})
 
-    async def root() -> Response:
-        return RedirectResponse("/docs", status_code=307)
-
     app.add_api_route("/docs", docs, methods=["GET"], include_in_schema=False)
     app.add_api_route(ASSETS_PATH + "/{name}", asset, methods=["GET"], include_in_schema=False)
-    app.add_api_route("/", root, methods=["GET"], include_in_schema=False)
