@@ -1,21 +1,17 @@
 """``mlineage lineage``: the lineage of one artifact or execution, as a tree, DOT, Mermaid, JSON or GraphML.
 
 On a database the lineage engine walks it in SQL; on a server (``grpc://``)
-the walk is MLMD's ``GetLineageSubgraph`` and the hops are counted here, so the
-output is the same whichever URL is given.
+the server runs the same walk (HistoryService.GetLineage), so the output is
+the same whichever URL is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
 
 from mlineage.cli.stores import READ_URL_HELP, open_for_reading, read_url
 from mlineage.metadata.kinds import ARTIFACT, EXECUTION, NodeKind
-
-if TYPE_CHECKING:
-    from mlineage.lineage.node_keys import Node
 
 FORMATS = ("tree", "dot", "mermaid", "json", "graphml")
 
@@ -78,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
         reader = store if args.as_of is None else _as_of(store, args.as_of, served)
         kind = ARTIFACT if args.artifact is not None else EXECUTION
         ids = _resolve(reader, kind, args.artifact if args.artifact is not None else args.execution)
-        walk = _walk_server if served else _walk_database
-        answer = walk(reader, kind, ids, direction=args.direction, max_hops=args.depth, max_nodes=args.max_nodes)
+        # One walk whichever the store: a server answers it with HistoryService.GetLineage.
+        answer = _walk(reader, kind, ids, direction=args.direction, max_hops=args.depth, max_nodes=args.max_nodes)
     finally:
         store.close()
     graph = export.to_networkx(answer)
@@ -108,7 +104,7 @@ def _as_of(store, moment: str, served: bool):
     return store.as_of(moment)
 
 
-def _walk_database(store, kind: NodeKind, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
+def _walk(store, kind: NodeKind, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
     from mlineage.lineage.query import lineage
 
     return lineage(
@@ -119,76 +115,3 @@ def _walk_database(store, kind: NodeKind, ids: list[int], *, direction: str, max
         max_hops=max_hops,
         max_nodes=max_nodes,
     )
-
-
-def _walk_server(store, kind: NodeKind, ids: list[int], *, direction: str, max_hops: int, max_nodes: int):
-    """The same answer from a server: MLMD's lineage subgraph, hops counted breadth-first from the start."""
-    from mlineage.lineage.node_keys import node_of
-    from mlineage.lineage.query import Lineage, direction_of
-    from mlineage.metadata.lineage_engine.traversal import Direction
-    from mlineage.proto import metadata_store_pb2 as pb
-
-    walk_direction = direction_of(direction)
-    getter = store.get_artifacts_by_id if kind is ARTIFACT else store.get_executions_by_id
-    found = {node.id for node in getter(ids)}
-    missing = [i for i in ids if i not in found]
-    if missing:
-        from mlineage.errors import NotFoundError
-
-        raise NotFoundError(f"no such nodes: {', '.join(f'{kind.name} {i}' for i in missing)}")
-    options = pb.LineageSubgraphQueryOptions(max_num_hops=max_hops)
-    options.direction = {
-        Direction.UPSTREAM: pb.LineageSubgraphQueryOptions.UPSTREAM,
-        Direction.DOWNSTREAM: pb.LineageSubgraphQueryOptions.DOWNSTREAM,
-        Direction.BOTH: pb.LineageSubgraphQueryOptions.BIDIRECTIONAL,
-    }[walk_direction]
-    starting = options.starting_artifacts if kind is ARTIFACT else options.starting_executions
-    starting.filter_query = f"id IN ({', '.join(str(i) for i in ids)})"
-    graph = store.get_lineage_subgraph(options)
-    start = [node_of(kind, i) for i in ids]
-    hops = _hops(graph, start)
-    truncated = len(hops) > max_nodes
-    if truncated:
-        keep = set(sorted(hops, key=lambda node: (hops[node], node))[:max_nodes])
-        graph = _restricted(graph, keep)
-        hops = {node: hop for node, hop in hops.items() if node in keep}
-    return Lineage(graph=graph, starting=start, direction=walk_direction, hops=hops, truncated=truncated,
-                   max_hops=max_hops)
-
-
-def _hops(graph, start: list[Node]) -> dict[Node, int]:
-    from mlineage.lineage.node_keys import node_of
-
-    neighbours: dict[Node, set[Node]] = {}
-    for event in graph.events:
-        artifact, execution = node_of(ARTIFACT, event.artifact_id), node_of(EXECUTION, event.execution_id)
-        neighbours.setdefault(artifact, set()).add(execution)
-        neighbours.setdefault(execution, set()).add(artifact)
-    present = {node_of(ARTIFACT, a.id) for a in graph.artifacts} | {node_of(EXECUTION, e.id) for e in graph.executions}
-    hops = {node: 0 for node in start if node in present}
-    frontier = list(hops)
-    while frontier:
-        following = []
-        for node in frontier:
-            for other in sorted(neighbours.get(node, ())):
-                if other in present and other not in hops:
-                    hops[other] = hops[node] + 1
-                    following.append(other)
-        frontier = following
-    return hops
-
-
-def _restricted(graph, keep: set[Node]):
-    from mlineage.lineage.node_keys import node_of
-    from mlineage.proto import metadata_store_pb2 as pb
-
-    cut = pb.LineageGraph()
-    cut.CopyFrom(graph)
-    del cut.artifacts[:], cut.executions[:], cut.events[:]
-    cut.artifacts.extend(a for a in graph.artifacts if node_of(ARTIFACT, a.id) in keep)
-    cut.executions.extend(e for e in graph.executions if node_of(EXECUTION, e.id) in keep)
-    cut.events.extend(
-        e for e in graph.events
-        if node_of(ARTIFACT, e.artifact_id) in keep and node_of(EXECUTION, e.execution_id) in keep
-    )
-    return cut

@@ -370,6 +370,58 @@ class GrpcStore(ListingMethods):
                 getattr(graph, name).extend(get_types(type_ids))
         return graph
 
+    def lineage_page(self, **walk: Any) -> Any:
+        """One page of mlineage's lineage walk, answered by the server's HistoryService.GetLineage (the
+        embedded store's answer: hops, cursor, tombstones; see ``Store.lineage_page``).
+
+        ``mlineage.lineage.lineage`` calls this with the walk it built; the filters travel as they were
+        given, which ``walk["bound"]`` holds (the cursor is bound to them too): the ending filter
+        queries, then the type names and states kept, each None when not asked for.
+        """
+        from mlineage.metadata import history
+        from mlineage.metadata.lineage_engine.pages import LineagePage
+        from mlineage.metadata.lineage_engine.traversal import Traversal
+
+        ending_artifacts, ending_executions, artifact_types, execution_types, artifact_states, execution_states = (
+            walk["bound"]
+        )
+        request = hpb.GetLineageRequest(
+            artifact_ids=list(walk["artifact_ids"]),
+            execution_ids=list(walk["execution_ids"]),
+            direction=walk["direction"].value,
+            max_hops=walk["max_hops"],
+            include_ending=walk["ending"].include_artifacts,
+            with_contexts=walk["with_contexts"],
+        )
+        for field_name, value in (("ending_artifacts", ending_artifacts), ("ending_executions", ending_executions),
+                                  ("max_nodes", walk["max_nodes"]), ("cursor", walk["cursor"])):
+            if value is not None:
+                setattr(request, field_name, value)
+        for field_name, inner, values in (("artifact_types", "names", artifact_types),
+                                          ("execution_types", "names", execution_types),
+                                          ("artifact_states", "states", artifact_states),
+                                          ("execution_states", "states", execution_states)):
+            if values is not None:
+                getattr(request, field_name).SetInParent()
+                getattr(getattr(request, field_name), inner).extend(values)
+        answer = self.call("GetLineage", request, service=HISTORY_SERVICE, module=hpb)
+        traversal = Traversal(
+            artifacts={hop.id: hop.hop for hop in answer.artifact_hops},
+            executions={hop.id: hop.hop for hop in answer.execution_hops},
+            truncated=answer.truncated,
+            cursor=answer.cursor if answer.HasField("cursor") else None,
+        )
+        tombstones = [
+            history.Tombstone(
+                kind=t.kind, id=t.id, type_id=t.type_id,
+                type_name=t.type_name if t.HasField("type_name") else None,
+                name=t.name if t.HasField("name") else None,
+                deleted_ms=t.deleted_ms if t.HasField("deleted_ms") else None,
+            )
+            for t in answer.tombstones
+        ]  # fmt: skip
+        return LineagePage(walk=traversal, graph=answer.graph, tombstones=tombstones)
+
     # --- types ----------------------------------------------------------------------------------
 
     def _put_type(

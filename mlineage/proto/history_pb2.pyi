@@ -75,3 +75,87 @@ class ReadAsOfResponse(_message.Message):
     response: bytes
     as_of_ms: int
     def __init__(self, response: _Optional[bytes] = ..., as_of_ms: _Optional[int] = ...) -> None: ...
+
+class NameList(_message.Message):
+    __slots__ = ("names",)
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class StateList(_message.Message):
+    __slots__ = ("states",)
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    states: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, states: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetLineageRequest(_message.Message):
+    __slots__ = ("artifact_ids", "execution_ids", "direction", "max_hops", "ending_artifacts", "ending_executions", "include_ending", "artifact_types", "execution_types", "artifact_states", "execution_states", "max_nodes", "cursor", "with_contexts")
+    ARTIFACT_IDS_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_IDS_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    MAX_HOPS_FIELD_NUMBER: _ClassVar[int]
+    ENDING_ARTIFACTS_FIELD_NUMBER: _ClassVar[int]
+    ENDING_EXECUTIONS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_ENDING_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_TYPES_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_TYPES_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_STATES_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_STATES_FIELD_NUMBER: _ClassVar[int]
+    MAX_NODES_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    WITH_CONTEXTS_FIELD_NUMBER: _ClassVar[int]
+    artifact_ids: _containers.RepeatedScalarFieldContainer[int]
+    execution_ids: _containers.RepeatedScalarFieldContainer[int]
+    direction: str
+    max_hops: int
+    ending_artifacts: str
+    ending_executions: str
+    include_ending: bool
+    artifact_types: NameList
+    execution_types: NameList
+    artifact_states: StateList
+    execution_states: StateList
+    max_nodes: int
+    cursor: str
+    with_contexts: bool
+    def __init__(self, artifact_ids: _Optional[_Iterable[int]] = ..., execution_ids: _Optional[_Iterable[int]] = ..., direction: _Optional[str] = ..., max_hops: _Optional[int] = ..., ending_artifacts: _Optional[str] = ..., ending_executions: _Optional[str] = ..., include_ending: bool = ..., artifact_types: _Optional[_Union[NameList, _Mapping]] = ..., execution_types: _Optional[_Union[NameList, _Mapping]] = ..., artifact_states: _Optional[_Union[StateList, _Mapping]] = ..., execution_states: _Optional[_Union[StateList, _Mapping]] = ..., max_nodes: _Optional[int] = ..., cursor: _Optional[str] = ..., with_contexts: bool = ...) -> None: ...
+
+class Tombstone(_message.Message):
+    __slots__ = ("kind", "id", "type_id", "type_name", "name", "deleted_ms")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_NAME_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DELETED_MS_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    id: int
+    type_id: int
+    type_name: str
+    name: str
+    deleted_ms: int
+    def __init__(self, kind: _Optional[str] = ..., id: _Optional[int] = ..., type_id: _Optional[int] = ..., type_name: _Optional[str] = ..., name: _Optional[str] = ..., deleted_ms: _Optional[int] = ...) -> None: ...
+
+class NodeHop(_message.Message):
+    __slots__ = ("id", "hop")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    HOP_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    hop: int
+    def __init__(self, id: _Optional[int] = ..., hop: _Optional[int] = ...) -> None: ...
+
+class GetLineageResponse(_message.Message):
+    __slots__ = ("graph", "artifact_hops", "execution_hops", "truncated", "cursor", "tombstones")
+    GRAPH_FIELD_NUMBER: _ClassVar[int]
+    ARTIFACT_HOPS_FIELD_NUMBER: _ClassVar[int]
+    EXECUTION_HOPS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONES_FIELD_NUMBER: _ClassVar[int]
+    graph: _metadata_store_pb2.LineageGraph
+    artifact_hops: _containers.RepeatedCompositeFieldContainer[NodeHop]
+    execution_hops: _containers.RepeatedCompositeFieldContainer[NodeHop]
+    truncated: bool
+    cursor: str
+    tombstones: _containers.RepeatedCompositeFieldContainer[Tombstone]
+    def __init__(self, graph: _Optional[_Union[_metadata_store_pb2.LineageGraph, _Mapping]] = ..., artifact_hops: _Optional[_Iterable[_Union[NodeHop, _Mapping]]] = ..., execution_hops: _Optional[_Iterable[_Union[NodeHop, _Mapping]]] = ..., truncated: bool = ..., cursor: _Optional[str] = ..., tombstones: _Optional[_Iterable[_Union[Tombstone, _Mapping]]] = ...) -> None: ...

@@ -29,6 +29,11 @@ class HistoryServiceStub(object):
                 request_serializer=mlineage_dot_proto_dot_history__pb2.ReadAsOfRequest.SerializeToString,
                 response_deserializer=mlineage_dot_proto_dot_history__pb2.ReadAsOfResponse.FromString,
                 )
+        self.GetLineage = channel.unary_unary(
+                '/mlineage.v1.HistoryService/GetLineage',
+                request_serializer=mlineage_dot_proto_dot_history__pb2.GetLineageRequest.SerializeToString,
+                response_deserializer=mlineage_dot_proto_dot_history__pb2.GetLineageResponse.FromString,
+                )
 
 
 class HistoryServiceServicer(object):
@@ -52,6 +57,13 @@ class HistoryServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetLineage(self, request, context):
+        """The lineage walk through deleted nodes (their tombstones in the answer), with mlineage's paging.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HistoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -69,6 +81,11 @@ def add_HistoryServiceServicer_to_server(servicer, server):
                     servicer.ReadAsOf,
                     request_deserializer=mlineage_dot_proto_dot_history__pb2.ReadAsOfRequest.FromString,
                     response_serializer=mlineage_dot_proto_dot_history__pb2.ReadAsOfResponse.SerializeToString,
+            ),
+            'GetLineage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLineage,
+                    request_deserializer=mlineage_dot_proto_dot_history__pb2.GetLineageRequest.FromString,
+                    response_serializer=mlineage_dot_proto_dot_history__pb2.GetLineageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -128,5 +145,22 @@ class HistoryService(object):
         return grpc.experimental.unary_unary(request, target, '/mlineage.v1.HistoryService/ReadAsOf',
             mlineage_dot_proto_dot_history__pb2.ReadAsOfRequest.SerializeToString,
             mlineage_dot_proto_dot_history__pb2.ReadAsOfResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def GetLineage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/mlineage.v1.HistoryService/GetLineage',
+            mlineage_dot_proto_dot_history__pb2.GetLineageRequest.SerializeToString,
+            mlineage_dot_proto_dot_history__pb2.GetLineageResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

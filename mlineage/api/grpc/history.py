@@ -1,6 +1,8 @@
 """mlineage's HistoryService over gRPC (``/mlineage.v1.HistoryService/…``): revisions, deletion, reads as of a moment.
 
-``ReadAsOf`` carries one of MLMD's read requests (serialized) and answers MLMD's
+``GetLineage`` is ``mlineage.lineage.lineage`` (the walk through deleted nodes,
+with their tombstones, hops and cursor pages), so that a client of a server
+gets the answer an embedded store gives. ``ReadAsOf`` carries one of MLMD's read requests (serialized) and answers MLMD's
 response for it (serialized): the same handler MLMD's service runs, on the
 store's read-only view as of the moment asked. MLMD's messages stay as they are.
 """
@@ -12,6 +14,7 @@ import grpc
 from mlineage.api.grpc.service import MetadataStoreServicer, rpc, write_rpc
 from mlineage.api.metrics import timed_unary
 from mlineage.errors import InvalidArgumentError
+from mlineage.lineage.query import lineage
 from mlineage.metadata.kinds import KINDS, NodeKind
 from mlineage.metadata.store import Store
 from mlineage.proto import history_pb2 as hpb
@@ -85,6 +88,42 @@ class HistoryServicer:
         answer = getattr(MetadataStoreServicer, request.method).__wrapped__(servicer, inner)
         wire = answer if type(answer) is bytes else answer.SerializeToString()
         return hpb.ReadAsOfResponse(response=wire, as_of_ms=view.as_of_ms)
+
+    @rpc
+    def GetLineage(self, request):
+        def listed(field: str, inner: str):
+            return list(getattr(getattr(request, field), inner)) if request.HasField(field) else None
+
+        answer = lineage(
+            self.store,
+            artifact_ids=list(request.artifact_ids),
+            execution_ids=list(request.execution_ids),
+            direction=request.direction if request.HasField("direction") else "both",
+            **({"max_hops": request.max_hops} if request.HasField("max_hops") else {}),
+            ending_artifacts=request.ending_artifacts if request.HasField("ending_artifacts") else None,
+            ending_executions=request.ending_executions if request.HasField("ending_executions") else None,
+            include_ending=request.include_ending,
+            artifact_types=listed("artifact_types", "names"),
+            execution_types=listed("execution_types", "names"),
+            artifact_states=listed("artifact_states", "states"),
+            execution_states=listed("execution_states", "states"),
+            max_nodes=request.max_nodes if request.HasField("max_nodes") else None,
+            cursor=request.cursor if request.HasField("cursor") else None,
+            with_contexts=request.with_contexts,
+        )
+        response = hpb.GetLineageResponse(truncated=answer.truncated)
+        response.graph.CopyFrom(answer.graph)
+        for (kind_name, node_id), hop in answer.hops.items():
+            hops = response.artifact_hops if kind_name == "artifact" else response.execution_hops
+            hops.add(id=node_id, hop=hop)
+        if answer.cursor is not None:
+            response.cursor = answer.cursor
+        for tombstone in answer.tombstones:
+            entry = response.tombstones.add(kind=tombstone.kind, id=tombstone.id, type_id=tombstone.type_id)
+            for name in ("type_name", "name", "deleted_ms"):
+                if getattr(tombstone, name) is not None:
+                    setattr(entry, name, getattr(tombstone, name))
+        return response
 
 
 def history_handlers(store: Store) -> grpc.GenericRpcHandler:
