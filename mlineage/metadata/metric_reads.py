@@ -121,6 +121,22 @@ def metric_page(
     return series, (rows[-1][0] if more else None)
 
 
+def last_seqs(connection, execution_id: int, names: list[str]) -> dict[str, int]:
+    """The last ``seq`` of each named metric of one execution that has points (for a writer appending points)."""
+    points = t.metric_points
+    if not names:
+        return {}
+    return {
+        name: seq
+        for name, seq in executor.run(
+            connection,
+            lambda _: select(points.c.name, func.max(points.c.seq))
+            .where(points.c.execution_id == execution_id, points.c.name.in_(sorted(set(names))))
+            .group_by(points.c.name),
+        )
+    }
+
+
 def summarize(series: mpb.MetricSeries) -> MetricSummary:
     """The summary of a whole series already read (what a client computes from ``get_metric_series``)."""
     values = [v for v in series.value if not math.isnan(v)]
@@ -135,4 +151,4 @@ def summarize(series: mpb.MetricSeries) -> MetricSummary:
     )
 
 
-__all__ = ["MAX_PAGE_SIZE", "MetricSummary", "metric_page", "metric_summaries", "summarize"]
+__all__ = ["MAX_PAGE_SIZE", "MetricSummary", "last_seqs", "metric_page", "metric_summaries", "summarize"]
