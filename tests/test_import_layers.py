@@ -24,6 +24,7 @@ LAYERS: list[set[str]] = [
     {"mlineage.lineage"},  # user-facing lineage queries, views and questions, above the store
     {"mlineage.integrations"},
     {"mlineage.client", "mlineage.connection"},
+    {"mlineage.auth"},  # identities, tokens, roles and their adapters, below the APIs that install them
     {"mlineage.api", "mlineage.ui"},  # the web UI's files are mounted by the REST app
     {"mlineage.cli"},
 ]
