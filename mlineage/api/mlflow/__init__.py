@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from mlineage.api.mlflow import artifacts, models, tracking
+from mlineage.api.mlflow import artifacts, inputs, models, tracking
 from mlineage.api.mlflow.errors import install_errors
 from mlineage.metadata.store import Store
 
@@ -23,4 +23,5 @@ def install(app: FastAPI, store: Store, *, artifact_root: str | None = None) -> 
     install_errors(app)
     app.include_router(tracking.router(store))
     app.include_router(models.router(store))
+    app.include_router(inputs.router(store))
     app.include_router(artifacts.router(store, artifact_root))
