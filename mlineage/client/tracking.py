@@ -42,7 +42,7 @@ import os
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -142,10 +142,13 @@ class Run:
 
     def step(self, name: str, *, type: str | None = None, gpus: int | None = None,  # noqa: A002
              cache_key: str | None = None, properties: Mapping[str, Any] | None = None,
-             sample_interval: float = 1.0) -> StepSpec:
-        """A step of this run: ``with run.step("Trainer") as step:`` or ``@run.step("Trainer")``."""
+             sample_interval: float = 1.0, contexts: Sequence[str] = ()) -> StepSpec:
+        """A step of this run: ``with run.step("Trainer") as step:`` or ``@run.step("Trainer")``.
+
+        ``contexts``: keys of more contexts (from ``add_context``) the step's execution and artifacts
+        belong to, beside the pipeline's and the run's (TFX's node context, say)."""
         return StepSpec(name, run=self, type=type, gpus=gpus, cache_key=cache_key, properties=properties,
-                        sample_interval=sample_interval)
+                        sample_interval=sample_interval, contexts=tuple(contexts))
 
     def add_context(self, type_name: str, name: str, *, properties: Mapping[str, Any] | None = None) -> str:
         """A context beside the run's (a deployment, say): found by (type, name) or made; returns its key."""
@@ -255,7 +258,7 @@ class Step:
 
     def __init__(self, run: Run, name: str, *, type: str | None = None, gpus: int | None = None,  # noqa: A002
                  cache_key: str | None = None, properties: Mapping[str, Any] | None = None,
-                 sample_interval: float = 1.0) -> None:
+                 sample_interval: float = 1.0, contexts: Sequence[str] = ()) -> None:
         self.run = run
         self.name = name
         self.type_name = type or name
@@ -284,7 +287,7 @@ class Step:
         self._sampler: GpuSampler | None = None
         self._started = 0.0
         self._emit = run.sink.emit
-        self._contexts = run.context_keys
+        self._contexts = [*run.context_keys, *(key for key in contexts if key not in run.context_keys)]
 
     # --- lifecycle ------------------------------------------------------------------------------
 
