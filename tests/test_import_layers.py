@@ -23,6 +23,7 @@ LAYERS: list[set[str]] = [
     {"mlineage.metadata"},  # the store, the access tier, the lineage engine beside it
     {"mlineage.lineage"},  # user-facing lineage queries, views and questions, above the store
     {"mlineage.integrations"},
+    {"mlineage.reports"},  # run comparison: frames and renderings over the store and lineage
     {"mlineage.client", "mlineage.connection"},
     {"mlineage.auth"},  # identities, tokens, roles and their adapters, below the APIs that install them
     {"mlineage.api", "mlineage.ui"},  # the web UI's files are mounted by the REST app
