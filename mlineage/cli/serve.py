@@ -20,6 +20,7 @@ from mlineage.cli.stores import DB_HELP, database_url, open_for_serving
 from mlineage.connection import redact
 
 HTTP_START_TIMEOUT_S = 30.0
+LOOPBACK = "127.0.0.1"
 
 
 def add_parser(commands) -> None:
@@ -34,7 +35,23 @@ def add_parser(commands) -> None:
     serve.add_argument("--db", help=DB_HELP)
     serve.add_argument("--create", action="store_true",
                        help="create the SQLite file named by --db if it does not exist")
-    serve.add_argument("--host", default="0.0.0.0", help="address to bind (default 0.0.0.0)")
+    serve.add_argument("--host", default=LOOPBACK,
+                       help=f"address to bind (default {LOOPBACK}; another needs --auth or --insecure-no-auth)")
+    serve.add_argument("--auth", choices=("none", "tokens"), default="none",
+                       help="tokens: every call needs a bearer token (mlineage token create) or, with "
+                            "--tls-identities, a mapped client certificate (default none)")
+    serve.add_argument("--tls-identities", metavar="FILE",
+                       help="JSON mapping client certificate CN/SAN -> {namespace, role} (needs mTLS: "
+                            "--tls-ca and --tls-client-verify)")
+    serve.add_argument("--insecure-no-auth", action="store_true",
+                       help="serve a non-loopback address with no authentication (anyone who reaches it "
+                            "reads and writes everything)")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="allow browser calls from this origin (repeatable; default: CORS off)")
+    serve.add_argument("--rate-limit", type=float, metavar="RPS",
+                       help="requests per second per identity (bursts of twice that); over it: 429/RESOURCE_EXHAUSTED")
+    serve.add_argument("--max-request-bytes", type=int, default=32 * 1024 * 1024,
+                       help="largest HTTP request body (default 32 MiB; MLflow artifact uploads exempt)")
     serve.add_argument("--grpc-port", type=int, default=_env_port("MLINEAGE_GRPC_PORT", 8080),
                        help="gRPC port (default: $MLINEAGE_GRPC_PORT or 8080; 0 picks one)")
     serve.add_argument("--http-port", type=int, default=_env_port("MLINEAGE_HTTP_PORT", 8081),
@@ -114,6 +131,17 @@ def run(args: argparse.Namespace) -> int:
         if problem := check_artifact_root(args.artifact_root):
             return _fail(problem)
     _configure_logging(args.access_log)
+    from mlineage.cli.serve_auth import auth_config, check_bind, describe_auth
+
+    try:
+        auth = auth_config(args, tls)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    refused = check_bind(args.host, auth, insecure=args.insecure_no_auth)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
     # From here on SIGTERM/SIGINT stop the server cleanly, even one that arrives while it starts.
     stop = threading.Event()
 
@@ -126,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
     url, embedded = database_url(args)
     store = open_for_serving(url, create=embedded or args.create, upgrade=args.upgrade)
     lock = _claim_sqlite(store)
+    authenticator = _authenticator(auth, store)
     http_socket = server = None
     try:
         if args.http_port:
@@ -139,18 +168,21 @@ def run(args: argparse.Namespace) -> int:
         try:
             server, grpc_port = build_server(
                 store, host=args.host, port=args.grpc_port, tls=tls, max_workers=args.workers,
-                access_log=args.access_log,
+                access_log=args.access_log, auth=authenticator,
             )
         except (OSError, RuntimeError):
             return _fail(f"cannot listen for gRPC on {args.host}:{args.grpc_port}")
         server.start()
         print(f"mlineage: gRPC on {args.host}:{grpc_port}{' (TLS)' if tls else ''}, database {redact(url)}",
               flush=True)
+        print(f"mlineage: {describe_auth(auth, args.host)}", flush=True)
 
         http_server = http_thread = None
         if http_socket is not None:
             http_server, http_thread = _start_http(store, http_socket, access_log=args.access_log,
-                                                  artifact_root=args.artifact_root)
+                                                  artifact_root=args.artifact_root, auth=authenticator,
+                                                  cors_origins=args.cors_origin,
+                                                  max_request_bytes=args.max_request_bytes)
             if http_server is None:
                 server.stop(grace=0)
                 return _fail(f"the HTTP server on {args.host}:{args.http_port} did not start")
@@ -177,14 +209,23 @@ def run(args: argparse.Namespace) -> int:
             lock.close()
 
 
-def _start_http(store, sock: socket.socket, *, access_log: bool, artifact_root: str | None = None):
+def _authenticator(auth, store):
+    if auth is None or not auth.enabled:
+        return None
+    from mlineage.auth.authenticator import Authenticator
+    from mlineage.auth.tokens import TokenVerifier
+
+    return Authenticator(auth, TokenVerifier(store.engine))
+
+
+def _start_http(store, sock: socket.socket, *, access_log: bool, artifact_root: str | None = None, **app_options):
     """uvicorn on the bound socket, in a thread; (None, None) if it does not come up."""
     import uvicorn
 
     from mlineage.api.rest.app import HTTP_SERVER_OPTIONS, create_app
 
     config = uvicorn.Config(
-        create_app(store, artifact_root=artifact_root), log_level="warning", access_log=access_log,
+        create_app(store, artifact_root=artifact_root, **app_options), log_level="warning", access_log=access_log,
         **HTTP_SERVER_OPTIONS,
     )
     if access_log:

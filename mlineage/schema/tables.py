@@ -274,6 +274,32 @@ openlineage_events = Table(
 Index("ix_openlineage_events_run_id", openlineage_events.c.run_id, openlineage_events.c.id)
 Index("ix_openlineage_events_namespace_id", openlineage_events.c.namespace, openlineage_events.c.id)
 
+# Authentication (mlineage's own): bearer tokens, kept as a salted SHA-256 of their secret part only
+# (``id`` is the token's public prefix, looked up by primary key), each confined to one namespace with
+# one role (reader, writer, admin); revoked and expired tokens stay listed and are refused.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(255)),
+    _namespace(),
+    Column("role", String(16), nullable=False),
+    Column("salt", String(64), nullable=False),
+    Column("secret_hash", String(128), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger),
+    Column("revoked_ms", BigInteger),
+)
+
+# Namespaces made by ``mlineage namespace create`` (``default`` always exists, listed or not).
+namespaces = Table(
+    "namespaces",
+    metadata,
+    Column("name", String(255), primary_key=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("description", Text),
+)
+
 # History (mlineage's own). Every write transaction that changes something is one
 # ``changes`` row: when (server time, ms), by whom (the caller's identity once there
 # is authentication; until then the surface and the peer address). Main tables hold

@@ -269,6 +269,10 @@ def _write(w: _Writer, out: Written) -> None:
             series.timestamp_ms.append(T0 + 20 + seq)
         out.metric_series = [series]
 
+    if "tokens" in w.tables:  # authentication's tables (0005): a token (its hash only) and a namespace
+        w.insert("tokens", id="0123456789ab", name="ci", namespace="default", role="writer", salt="00" * 16,
+                 secret_hash="ab" * 32, created_ms=T0, expires_ms=None, revoked_ms=None)  # fmt: skip
+        w.insert("namespaces", name="team-a", created_ms=T0, description="a team")
     if "openlineage_events" in w.tables:
         payload = json.dumps({"eventType": "COMPLETE", "eventTime": "2023-11-14T22:13:20Z",
                               "run": {"runId": "0190b6b2-0000-7000-8000-000000000001"},

@@ -15,6 +15,8 @@ import grpc
 from mlineage.api.grpc.history import HISTORY_SERVICE, history_handlers
 from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
+from mlineage.auth.authenticator import Authenticator
+from mlineage.auth.grpc_auth import AuthInterceptor
 from mlineage.metadata.store import Store
 
 log = logging.getLogger("mlineage.grpc")
@@ -44,16 +46,18 @@ class TLSConfig:
 def build_server(
     store: Store,
     *,
-    host: str = "0.0.0.0",
+    host: str = "127.0.0.1",
     port: int = 8080,
     tls: TLSConfig | None = None,
     max_workers: int = 32,
     access_log: bool = False,
+    auth: Authenticator | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready (not started) server and the port it bound (useful with port 0).
 
     ``access_log`` logs each call (method, status, milliseconds, peer) to the
-    ``mlineage.access`` logger. Raises OSError (or grpc's RuntimeError) when the
+    ``mlineage.access`` logger. ``auth`` identifies and authorizes every call
+    (mlineage.auth.grpc_auth) before its handler runs. Raises OSError (or grpc's RuntimeError) when the
     address cannot be bound.
     """
     # Requests and latency per method and status code (on /metrics of the HTTP port) are counted in
@@ -61,6 +65,8 @@ def build_server(
     interceptors: list[grpc.ServerInterceptor] = []
     if access_log:
         interceptors.append(AccessLogInterceptor())
+    if auth is not None:
+        interceptors.append(AuthInterceptor(auth))
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="mlineage-grpc"),
         options=[

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 from mlineage.api import requests
 from mlineage.api.grpc.by_id_cache import ByIdCache, repeated_field
 from mlineage.api.metrics import timed_unary
+from mlineage.auth import identity
 from mlineage.errors import InternalError, MlineageError
 from mlineage.metadata import history
 from mlineage.metadata.limits import MAX_GRPC_LIST_ANSWER_BYTES, MAX_STRUCT_OBJECT_DEPTH
@@ -89,7 +90,7 @@ def write_rpc(method: Callable) -> Callable:
 
     @functools.wraps(method)
     def attributed(self, request, context: grpc.ServicerContext):
-        with history.calling_as("grpc", peer=_peer(context)):
+        with history.calling_as("grpc", actor=identity.current_actor(), peer=_peer(context)):
             return handler(self, request, context)
 
     attributed.records_as_grpc = True  # type: ignore[attr-defined]  # checked by the tests: every Put* has it

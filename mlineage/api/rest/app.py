@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +19,9 @@ from mlineage.api.rest import edges, history, lineage, metric_series, nodes, ope
 from mlineage.api.rest import purge as purging
 from mlineage.api.rest.errors import error_response, install
 from mlineage.api.rest.io import Documentation
+from mlineage.auth.authenticator import Authenticator
+from mlineage.auth.http_auth import AuthMiddleware
+from mlineage.auth.http_hardening import DEFAULT_MAX_BYTES, HardeningMiddleware
 from mlineage.metadata.store import Store
 from mlineage.ui import install as install_ui
 
@@ -31,8 +36,19 @@ _STATUS_SCHEMA: dict[str, Any] = {
 }
 
 
-def create_app(store: Store, *, artifact_root: str | None = None) -> FastAPI:
-    """The whole HTTP surface; MLflow's artifact proxy keeps files under ``artifact_root``."""
+def create_app(
+    store: Store,
+    *,
+    artifact_root: str | None = None,
+    auth: Authenticator | None = None,
+    cors_origins: Sequence[str] = (),
+    max_request_bytes: int = DEFAULT_MAX_BYTES,
+) -> FastAPI:
+    """The whole HTTP surface; MLflow's artifact proxy keeps files under ``artifact_root``.
+
+    ``auth`` identifies and authorizes every request (mlineage.auth.http_auth, app-wide, so
+    MLflow's API too); CORS answers only ``cors_origins``; bodies over ``max_request_bytes`` get 413.
+    """
     app = FastAPI(
         title="mlineage",
         version=__version__,
@@ -44,6 +60,12 @@ def create_app(store: Store, *, artifact_root: str | None = None) -> FastAPI:
     metrics.READ_ONLY.set(int(store.read_only))
     install(app)  # error handlers, and the catch-all middleware (inside the metrics one)
     app.add_middleware(history.CallerMiddleware)  # who makes each write: REST (or OpenLineage) and the peer
+    if auth is not None:
+        app.add_middleware(AuthMiddleware, authenticator=auth)  # outside the caller's: its identity is the actor
+    if cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins), allow_methods=["*"],
+                           allow_headers=["authorization", "content-type", "x-mlineage-namespace"])
+    app.add_middleware(HardeningMiddleware, max_bytes=max_request_bytes)
     app.add_middleware(metrics.HTTPMetricsMiddleware)
     docs = Documentation()
     _add_health(app, store)

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from mlineage.api.rest import protojson
 from mlineage.api.rest.io import Documentation, respond_json
 from mlineage.api.rest.params import MAX_QUERY_TEXT, NodeId
+from mlineage.auth import identity
 from mlineage.metadata import history
 from mlineage.metadata.as_of import AsOfStore
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, NodeKind
@@ -71,7 +72,7 @@ class CallerMiddleware:
             host, port = client[0], client[1]
             peer = f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
         surface = "openlineage" if (scope.get("method"), scope.get("path")) in _OPENLINEAGE_WRITES else "rest"
-        with history.calling_as(surface, peer=peer):
+        with history.calling_as(surface, actor=identity.current_actor(), peer=peer):
             await self.app(scope, receive, send)
 
 
