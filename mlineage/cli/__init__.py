@@ -1,4 +1,4 @@
-"""The `mlineage` command: serve, db, import-mlmd, copy, export, restore, lineage, history, purge, metrics, serving, record, run and journal, one module per command over the library."""
+"""The `mlineage` command: serve, db, import-mlmd, copy, export, restore, lineage, compare, history, purge, metrics, serving, record, run and journal, one module per command over the library."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ _DATABASE_MODULES = ("sqlalchemy", "sqlite3", "psycopg")
 def build_parser() -> argparse.ArgumentParser:
     """The ``mlineage`` parser with every command registered."""
     from mlineage.cli import copy, db, history, import_mlmd, lineage, metrics, purge, record, serve, serving
+    from mlineage.cli.compare import add_parser as add_compare
     from mlineage.client.commands import add_commands
 
     parser = argparse.ArgumentParser(
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_mlmd.add_parser(commands)
     copy.add_parser(commands)  # copy, export, restore
     lineage.add_parser(commands)
+    add_compare(commands)
     history.add_parser(commands)
     purge.add_parser(commands)
     metrics.add_parser(commands)
