@@ -72,7 +72,7 @@ def report_data(comparison: Comparison, *, metric: str | None = None, mode: str 
         "artifacts": _records(view.artifacts),
         "gpus": _records(comparison.gpus),
     }
-    if lineage and len(comparison.names) >= 2 and comparison._store is not None:
+    if lineage and len(comparison.names) >= 2 and hasattr(comparison._store, "lineage_page"):
         a, b = lineage_pair(comparison, best)
         data["lineage_difference"] = comparison.lineage_difference(a, b).as_dict()
     return data
