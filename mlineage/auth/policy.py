@@ -120,6 +120,7 @@ REST: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/executions/{execution_id}/metrics"): R,
     ("GET", "/api/v1/executions/{execution_id}/metrics/{name}"): R,
     ("GET", "/api/v1/lineage"): R,
+    ("GET", "/api/v1/compare"): R,  # run comparison reports
     ("POST", "/api/v1/lineage"): W,  # OpenLineage's ingest
     ("GET", "/api/v1/lineage_subgraph"): R,
     ("POST", "/api/v1/lineage_subgraph:query"): R,  # a read with its query in the body

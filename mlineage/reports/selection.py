@@ -113,6 +113,8 @@ def _type_names(store: StoreInterface, contexts: Sequence[pb.Context]) -> dict[i
 
 
 def _contexts_named(store: StoreInterface, name: str) -> list[pb.Context]:
+    if "\x00" in name:  # no stored name holds NUL (and PostgreSQL refuses it in a query)
+        return []
     quoted = name.replace("\\", "\\\\").replace("'", "\\'")
     try:
         return store.get_contexts(ListOptions(filter_query=f"name = '{quoted}'"))

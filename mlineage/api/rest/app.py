@@ -14,6 +14,7 @@ from mlineage import __version__
 from mlineage import errors as codes
 from mlineage.api import metrics
 from mlineage.api import mlflow as mlflow_api
+from mlineage.api.rest import compare as comparing
 from mlineage.api.rest import docs as docs_page
 from mlineage.api.rest import edges, history, lineage, metric_series, nodes, openapi, openlineage, types
 from mlineage.api.rest import purge as purging
@@ -70,10 +71,10 @@ def create_app(
     docs = Documentation()
     _add_health(app, store)
     docs_page.install(app)
-    for module in (types, nodes, history, purging, edges, metric_series, lineage, openlineage):
+    for module in (types, nodes, history, purging, edges, metric_series, lineage, openlineage, comparing):
         app.include_router(module.router(store, docs))
     schemas: dict[str, Any] = {**openlineage.SCHEMAS, **lineage.LINEAGE_SCHEMAS, **metric_series.SCHEMAS,
-                               **history.SCHEMAS, **purging.SCHEMAS}
+                               **history.SCHEMAS, **purging.SCHEMAS, **comparing.SCHEMAS}
     openapi.install(app, docs, schemas)
     mlflow_api.install(app, store, artifact_root=artifact_root)
     install_ui(app)  # /ui, and / leads there
