@@ -10,6 +10,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from mlineage.errors import MlineageError
+
 # MLflow's error codes (its databricks_pb2 ErrorCode names) and the HTTP status its server answers each with.
 STATUS = {
     "INTERNAL_ERROR": 500,
@@ -47,3 +49,22 @@ def install_errors(app: FastAPI) -> None:
         return JSONResponse({"error_code": exc.error_code, "message": exc.message}, status_code=exc.status)
 
     app.add_exception_handler(MlflowError, handle)
+
+
+# mlineage's canonical codes (mlineage.errors) and the MLflow code a store error becomes.
+_FROM_CANONICAL = {
+    3: "INVALID_PARAMETER_VALUE",  # INVALID_ARGUMENT
+    5: "RESOURCE_DOES_NOT_EXIST",  # NOT_FOUND
+    6: "RESOURCE_ALREADY_EXISTS",  # ALREADY_EXISTS
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "INVALID_STATE",  # FAILED_PRECONDITION (a read-only store, a rolled-back unit of work)
+    10: "TEMPORARILY_UNAVAILABLE",  # ABORTED (a write conflict: try again)
+    14: "TEMPORARILY_UNAVAILABLE",  # UNAVAILABLE
+    16: "UNAUTHENTICATED",
+}
+
+
+def from_mlineage(exc: MlineageError) -> MlflowError:
+    """The MlflowError a store error is answered as (its message kept: the store's messages hold no SQL)."""
+    return MlflowError(_FROM_CANONICAL.get(exc.code, "INTERNAL_ERROR"), exc.message)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from mlineage.api.mlflow.errors import MlflowError
@@ -286,12 +287,22 @@ def run_info_json(execution: pb.Execution) -> dict:
     return info
 
 
+RunInputsReader = Callable[[Store, Sequence[pb.Execution]], dict[int, dict]]
+RUN_INPUT_READERS: list[RunInputsReader] = []
+"""Functions that give runs' ``inputs`` JSON (``{"dataset_inputs": [...], "model_inputs": [...]}``) by execution id.
+
+The tracking module merges what each returns into ``runs/get`` and ``runs/search``
+answers, and ``datasets.*`` filters read ``dataset_inputs`` from them; the module
+that records ``log-inputs`` registers its reader here at import.
+"""
+
+
 def is_active(node: pb.Execution | pb.Context) -> bool:
     return string(node, "lifecycle_stage", ACTIVE) == ACTIVE
 
 
 __all__ = [
-    "ACTIVE", "DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "DELETED", "EXPERIMENT_TYPE", "PARAM_PREFIX",
+    "ACTIVE", "RUN_INPUT_READERS", "RunInputsReader", "DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "DELETED", "EXPERIMENT_TYPE", "PARAM_PREFIX",
     "RUN_STATUSES", "RUN_TYPE", "TAG_PREFIX", "Types", "artifact_location", "ensure_types", "experiment_by_name",
     "experiment_id", "experiment_json", "find_experiment", "find_run", "get_experiment", "get_run", "integer",
     "is_active", "now_ms", "parse_experiment_id", "prefixed", "run_experiment_context_id", "run_info_json",
