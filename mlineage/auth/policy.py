@@ -97,6 +97,13 @@ REST: dict[tuple[str, str], Role | None] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/docs/assets/{name}"): PUBLIC,
     ("GET", "/"): PUBLIC,
+    # The web UI's page and files (mlineage.ui) hold no records: the page signs in to read /api/v1.
+    ("GET", "/ui"): PUBLIC,
+    ("GET", "/ui/"): PUBLIC,
+    ("GET", "/ui/static/{file}"): PUBLIC,
+    ("GET", "/ui/static/js/{file}"): PUBLIC,
+    ("GET", "/ui/static/js/pages/{file}"): PUBLIC,
+    ("GET", "/ui/static/vendor/{file}"): PUBLIC,
     **_nodes(),
     ("POST", "/api/v1/types:batchPut"): W,
     ("GET", "/api/v1/artifacts/{id}/contexts"): R,
