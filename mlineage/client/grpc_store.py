@@ -147,6 +147,7 @@ class Target:
     cert: str | None = None
     key: str | None = None
     server_name: str | None = None
+    token_file: str | None = None  # a file holding the bearer token (``?token_file=``), read once
 
     @classmethod
     def parse(cls, url: str) -> Target:
@@ -154,11 +155,11 @@ class Target:
         if parts.scheme not in ("grpc", "grpcs") or not parts.netloc:
             raise errors.InvalidArgumentError(f"not a gRPC URL: {url!r} (grpc://host:port or grpcs://host:port)")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        unknown = set(query) - {"ca", "cert", "key", "server_name"}
+        unknown = set(query) - {"ca", "cert", "key", "server_name", "token_file"}
         if unknown:
             raise errors.InvalidArgumentError(f"unknown option(s) in {url!r}: {', '.join(sorted(unknown))}")
         return cls(parts.netloc, parts.scheme == "grpcs", query.get("ca"), query.get("cert"), query.get("key"),
-                   query.get("server_name"))
+                   query.get("server_name"), query.get("token_file"))
 
     def channel(self, connect_timeout_ms: int = CONNECT_TIMEOUT_MS, *, own_connection: bool = False) -> grpc.Channel:
         """A channel to the target; ``own_connection``: never share another channel's connection."""
@@ -194,8 +195,25 @@ def _error(exc: grpc.RpcError) -> errors.MlineageError:
     return errors.make_exception(details, code.value[0] if code else errors.UNKNOWN)
 
 
+def bearer_token(token: str | None, target: Target) -> str | None:
+    """The bearer token a client sends: given, else ``?token_file=`` of the URL, else ``$MLINEAGE_TOKEN``."""
+    if token:
+        return token.strip()
+    if target.token_file:
+        try:
+            with open(target.token_file, encoding="utf-8") as handle:
+                return handle.read().strip() or None
+        except OSError as exc:
+            raise errors.InvalidArgumentError(f"cannot read token_file {target.token_file}: {exc.strerror}") from None
+    return os.environ.get("MLINEAGE_TOKEN", "").strip() or None
+
+
 class GrpcStore(ListingMethods):
     """A metadata store on a remote ``mlineage serve`` (``grpc://host:port`` or ``grpcs://…``).
+
+    The bearer token (``mlineage serve --auth tokens``) is ``token``, the URL's
+    ``?token_file=PATH``, or ``$MLINEAGE_TOKEN``; it travels as the ``authorization``
+    metadata of every call.
 
     ``retries`` UNAVAILABLE/ABORTED answers are retried, waiting 0.05 s, 0.1 s, …
     (at most ``max_backoff`` s, with jitter) in between; ``timeout`` is each
@@ -209,9 +227,12 @@ class GrpcStore(ListingMethods):
         timeout: float = 30.0,
         retries: int = 5,
         max_backoff: float = 2.0,
+        token: str | None = None,
     ) -> None:
         self.url = url
         self._target = Target.parse(url)
+        found = bearer_token(token, self._target)
+        self._metadata = (("authorization", f"Bearer {found}"),) if found else None
         self._channel = self._target.channel()
         self._timeout = timeout
         self._retries = retries
@@ -268,7 +289,8 @@ class GrpcStore(ListingMethods):
         delay = 0.05
         for attempt in range(attempts):
             try:
-                response = stub(request, timeout=self._timeout if timeout is None else timeout)
+                response = stub(request, timeout=self._timeout if timeout is None else timeout,
+                                metadata=self._metadata)
                 self.last_answer_at = time.monotonic()
                 return response
             except ValueError:

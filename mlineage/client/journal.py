@@ -45,10 +45,11 @@ log = logging.getLogger("mlineage.journal")
 SEGMENT_SUFFIX = ".jsonl"
 MAX_BATCH_RECORDS = 5000
 MAX_BATCH_BYTES = 4 * 1024 * 1024
-# Errors that say "try again later"; anything else is the record's fault.
+# Errors that say "try again later"; anything else is the record's fault. A refused credential
+# (UNAUTHENTICATED, PERMISSION_DENIED) is the step's configuration, not its records': they wait for a token.
 TRANSIENT = (errors.UnavailableError, errors.AbortedError, errors.DeadlineExceededError,
              errors.ResourceExhaustedError, errors.CancelledError, errors.UnknownError, errors.InternalError,
-             OSError)
+             errors.UnauthenticatedError, errors.PermissionDeniedError, OSError)
 
 
 def journal_dir(path: str | os.PathLike | None = None) -> Path:
