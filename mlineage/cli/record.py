@@ -90,7 +90,8 @@ def add_parser(commands) -> None:
         sub.add_argument("--run", dest="run_id", required=True, help="the run id (the pipeline_run context)")
         sub.add_argument("--step", required=True, help="the step's name (its execution <pipeline>/<run>/<step>)")
         sub.add_argument("--pipeline", help="the pipeline's name (default: $MLINEAGE_PIPELINE or 'default')")
-        sub.add_argument("--type", dest="step_type", help="the execution's type (default: the step's name)")
+        sub.add_argument("--type", dest="step_type", help="the execution's type (default: TFX's class path for a "
+                                                           "standard component's name, else the step's name)")
         sub.add_argument("--input", action="append", default=[], metavar="TYPE:URI",
                          help="an artifact the step read, e.g. Examples:/pipe/ExampleGen/examples/3 (repeatable)")
         if kind.takes_uri:
@@ -225,6 +226,7 @@ def _record(function: Callable, step: Any, path: str, keywords: dict[str, Any],
 
 def run_record(args: argparse.Namespace) -> int:
     from mlineage.client.tracking import start_run
+    from mlineage.integrations.tfx_types import tfx_step
     from mlineage.integrations.training import parse_input
     from mlineage.metadata.kinds import ARTIFACT
 
@@ -246,7 +248,8 @@ def run_record(args: argparse.Namespace) -> int:
         store = getattr(run.sink, "store", None)
         if store is not None:
             _stored_inputs(store, keywords, kind)
-        with run.step(args.step, type=args.step_type) as step:
+        # As TFX records a node: a standard component's class path as the type, the node's context.
+        with tfx_step(run, args.step, type=args.step_type) as step:
             result = _record(function, step, args.path, keywords, extra)
         stored = run.flush(10.0)
         for ref in _refs(result):

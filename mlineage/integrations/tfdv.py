@@ -23,8 +23,11 @@ on, as custom properties:
 * schema: ``num_features``, ``feature_names``, ``required_features``,
   ``schema_sha256`` (of the canonical text, to see a schema change);
 * anomalies: ``num_anomalies`` and ``num_anomalies.<split>``,
-  ``anomaly_names`` (comma-separated, sorted), ``blessed`` (TFX's JSON
-  ``{split: 1|0}``), ``data_missing``.
+  ``anomaly_names`` (comma-separated, sorted), ``blessed`` (TFX's JSON-valued
+  ``{split: 1|0}``, a struct), ``data_missing``.
+
+``split_names`` follows the order of the input's (the examples' for statistics, the statistics' for
+anomalies), as TFX's StatisticsGen and ExampleValidator copy it.
 
 Everything is read with ``tensorflow-metadata`` and protobuf alone, never
 TensorFlow or TFDV, so a step (or a server) need not carry them. Every file is
@@ -38,7 +41,7 @@ import hashlib
 import json
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -395,7 +398,7 @@ def anomalies_properties(splits: Mapping[str, Any]) -> dict[str, Any]:
             props[f"anomaly_reasons.{split}.{name}"] = reasons
     props["num_anomalies"] = total
     props["anomaly_names"] = ",".join(sorted(every))
-    props["blessed"] = json.dumps(blessed, sort_keys=True)
+    props["blessed"] = dict(sorted(blessed.items()))  # a struct, as TFX's JSON-valued custom property
     props["data_missing"] = int(missing)
     return props
 
@@ -439,6 +442,21 @@ def _span(span: int | None, *refs: Any) -> int | None:
     return None
 
 
+def _split_order(splits: Sequence[str], *refs: Any) -> list[str]:
+    """``splits`` in the order of the first ref's ``split_names`` (as TFX's StatisticsGen and ExampleValidator
+    copy their input's), splits it does not name after them in their own order."""
+    for ref in refs:
+        encoded = getattr(ref, "properties", {}).get("split_names") if ref is not None else None
+        if not encoded:
+            continue
+        try:
+            order = [str(name) for name in json.loads(encoded)]
+        except (TypeError, ValueError):
+            continue
+        return [s for s in order if s in splits] + [s for s in splits if s not in order]
+    return list(splits)
+
+
 def _check_splits(splits: Mapping[str, Any]) -> None:
     import re
 
@@ -463,7 +481,8 @@ def record_statistics(step: Any, statistics: Any, *, examples: Any = None, uri: 
     props = statistics_properties(splits)  # every file read and summed up before anything is recorded
     declare_artifact_type(step, "ExampleStatistics")
     inputs = _link_inputs(step, examples=examples)
-    props.update(span=_span(span, examples, inputs.get("examples")), split_names=encode_split_names(list(splits)))
+    props.update(span=_span(span, examples, inputs.get("examples")),
+                 split_names=encode_split_names(_split_order(list(splits), examples, inputs.get("examples"))))
     props.update(properties)
     return step.output("ExampleStatistics", uri=uri or local, key=key, **props)
 
@@ -494,7 +513,8 @@ def record_anomalies(step: Any, anomalies: Any, *, statistics: Any = None, schem
     props = anomalies_properties(splits)
     declare_artifact_type(step, "ExampleAnomalies")
     inputs = _link_inputs(step, statistics=statistics, schema=schema)
-    props.update(span=_span(span, statistics, inputs.get("statistics")), split_names=encode_split_names(list(splits)))
+    props.update(span=_span(span, statistics, inputs.get("statistics")),
+                 split_names=encode_split_names(_split_order(list(splits), statistics, inputs.get("statistics"))))
     props.update(properties)
     return step.output("ExampleAnomalies", uri=uri or local, key=key, **props)
 

@@ -240,8 +240,8 @@ def _splits(uri: str | None, split_names: list[str] | None, examples: Any) -> li
     if uri and os.path.isdir(uri):
         found = sorted(p.name[len(SPLIT_PREFIX):] for p in Path(uri).iterdir()
                        if p.is_dir() and p.name.startswith(SPLIT_PREFIX))
-        if found:
-            return found
+        if found:  # in the examples' order, as TFX's Transform writes the splits it was given
+            return tfdv._split_order(found, examples)
     encoded = getattr(examples, "properties", {}).get("split_names") if examples is not None else None
     if isinstance(encoded, str):
         try:
@@ -276,7 +276,8 @@ def record_transform(step: Any, output_dir: str | os.PathLike, *, examples: Any 
         found_span = tfdv._span(span, examples, source)
         if found_span is not None:
             example_props["span"] = found_span
-        splits = _splits(transformed_examples_uri, split_names, examples if examples is not None else source)
+        splits = _splits(transformed_examples_uri, split_names,
+                         examples if getattr(examples, "properties", None) else source)
         if splits is not None:
             example_props["split_names"] = encode_split_names(splits)
         transformed = step.output("Examples", uri=transformed_examples_uri, key="transformed_examples",

@@ -10,6 +10,13 @@ integrations reads the same as one TFX wrote through MLMD's API. A store
 that cannot be reached (a journaled step whose server is down) is not an
 error: the records still go to the journal, and the properties then arrive
 as custom properties.
+
+Executions and contexts are named as TFX's orchestrator names them too:
+an execution's type is its component's class path (``BaseNode.type``:
+``tfx.components.statistics_gen.component.StatisticsGen``), and each step
+belongs to a ``node`` context named ``<pipeline>.<node id>`` beside the
+``pipeline`` and ``pipeline_run`` ones. ``tfx_step(run, "StatisticsGen")``
+opens a step that way.
 """
 
 from __future__ import annotations
@@ -43,6 +50,47 @@ TFX_ARTIFACT_TYPES: dict[str, tuple[dict[str, int], str | None]] = {
     "InfraBlessing": ({}, None),
     "PushedModel": ({}, "MODEL"),
 }
+
+
+#: TFX's standard components by class name -> their execution type (the component's class path).
+TFX_COMPONENT_TYPES: dict[str, str] = {
+    "CsvExampleGen": "tfx.components.example_gen.csv_example_gen.component.CsvExampleGen",
+    "ImportExampleGen": "tfx.components.example_gen.import_example_gen.component.ImportExampleGen",
+    "StatisticsGen": "tfx.components.statistics_gen.component.StatisticsGen",
+    "SchemaGen": "tfx.components.schema_gen.component.SchemaGen",
+    "ImportSchemaGen": "tfx.components.schema_gen.import_schema_gen.component.ImportSchemaGen",
+    "ExampleValidator": "tfx.components.example_validator.component.ExampleValidator",
+    "Transform": "tfx.components.transform.component.Transform",
+    "Trainer": "tfx.components.trainer.component.Trainer",
+    "Tuner": "tfx.components.tuner.component.Tuner",
+    "Evaluator": "tfx.components.evaluator.component.Evaluator",
+    "InfraValidator": "tfx.components.infra_validator.component.InfraValidator",
+    "Pusher": "tfx.components.pusher.component.Pusher",
+    "BulkInferrer": "tfx.components.bulk_inferrer.component.BulkInferrer",
+}
+#: TFX's context type for one node of a pipeline (``tfx/dsl/compiler/constants.py``).
+NODE_CONTEXT_TYPE = "node"
+
+
+def tfx_execution_type(node_id: str, component: str | None = None) -> str:
+    """The execution type TFX gives ``node_id``: its ``component``'s class path (a standard component's class
+    name, e.g. ``Pusher`` for a node ``TritonPusher``, or a class path), else the node id's own when it names a
+    standard component, else the node id itself."""
+    name = component or node_id
+    return TFX_COMPONENT_TYPES.get(name, name)
+
+
+def tfx_step(run: Any, node_id: str, *, component: str | None = None, **options: Any) -> Any:
+    """``run.step(node_id, ...)`` as TFX records a node: the component's class path as the execution type, and
+    the step in the ``node`` context ``<pipeline>.<node_id>`` beside the pipeline's and the run's.
+
+        with tfx_step(run, "StatisticsGen") as step:
+            record_statistics(step, stats_dir, examples=examples)
+    """
+    node = run.add_context(NODE_CONTEXT_TYPE, f"{run.pipeline}.{node_id}")
+    contexts = [*options.pop("contexts", ()), node]
+    return run.step(node_id, type=options.pop("type", None) or tfx_execution_type(node_id, component),
+                    contexts=contexts, **options)
 
 
 def encode_split_names(names: Sequence[str]) -> str:
@@ -82,4 +130,7 @@ def declare_artifact_type(step: Any, type_name: str) -> bool:
     return True
 
 
-__all__ = ["TFX_ARTIFACT_TYPES", "artifact_type", "declare_artifact_type", "encode_split_names"]
+__all__ = [
+    "NODE_CONTEXT_TYPE", "TFX_ARTIFACT_TYPES", "TFX_COMPONENT_TYPES", "artifact_type", "declare_artifact_type",
+    "encode_split_names", "tfx_execution_type", "tfx_step",
+]

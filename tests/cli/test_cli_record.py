@@ -89,6 +89,11 @@ def test_record_push_makes_a_pushed_model_linked_to_the_trained_model(tmp_path, 
     [pusher] = [e for e in store.get_executions_by_context(run_context.id)
                 if e.custom_properties["step"].string_value == "Pusher"]
     assert pusher.last_known_state == pb.Execution.COMPLETE
+    # Recorded as TFX records its Pusher node: the component's class path, the node's context.
+    [pusher_type] = store.get_execution_types_by_id([pusher.type_id])
+    assert pusher_type.name == "tfx.components.pusher.component.Pusher"
+    node = store.get_context_by_type_and_name("node", "taxi.Pusher")
+    assert node is not None and pusher.id in [e.id for e in store.get_executions_by_context(node.id)]
 
 
 @pytest.mark.parametrize("case", ["not_a_saved_model", "no_such_path", "input_without_type", "tfma_not_output"])

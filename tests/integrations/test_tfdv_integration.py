@@ -29,7 +29,7 @@ def test_statistics_gen_output_becomes_example_statistics_with_tfdv_numbers(answ
     stats = _artifact(answer, "ExampleStatistics", "/StatisticsGen/statistics/7")
     truth = answer["truth"]
     assert stats["p:span"] == 3  # from the Examples it describes
-    assert json.loads(stats["p:split_names"]) == ["eval", "train"]
+    assert json.loads(stats["p:split_names"]) == ["train", "eval"]  # the examples' order, as StatisticsGen copies it
     for split in ("train", "eval"):
         assert stats[f"c:num_examples.{split}"] == truth[split]["num_examples"]
         assert stats[f"c:num_features.{split}"] == truth[split]["num_features"]
@@ -64,7 +64,7 @@ def test_schema_and_anomalies_carry_tfdv_summaries(answer):
     assert anomalies["c:anomaly_names"] == ",".join(sorted(planted))
     for name, reasons in planted.items():
         assert anomalies[f"c:anomaly_reasons.eval.{name}"] == ",".join(sorted(reasons))
-    assert json.loads(anomalies["c:blessed"]) == {"eval": 0, "train": 1}
+    assert anomalies["c:blessed"] == {"eval": 0, "train": 1}  # a struct, as TFX's JSON-valued property
     assert anomalies["p:span"] == 3
 
 

@@ -56,7 +56,7 @@ def test_transform_step_is_linked_to_its_examples_and_schema_with_tfx_keys(answe
 def test_transformed_examples_are_examples_with_span_and_split_names(answer):
     examples = _artifact(answer, "Examples", "/Transform/transformed_examples/5")
     assert examples["p:span"] == 2  # the span of the examples transformed
-    assert json.loads(examples["p:split_names"]) == ["eval", "train"]  # the Split-<s> folders written
+    assert json.loads(examples["p:split_names"]) == ["train", "eval"]  # the Split-<s> folders, in the examples' order
     assert answer["declared"]["Examples"] == {"span": 1, "version": 1, "split_names": 3, "base_type": 1}
 
 

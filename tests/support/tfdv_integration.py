@@ -131,7 +131,7 @@ def main(workdir: str) -> None:
             [types[artifact.type_id], artifact.uri])
     recorded = {}
     for artifact in artifacts.values():
-        recorded.setdefault(f"{types[artifact.type_id]}|{artifact.uri}", values(artifact))
+        recorded.setdefault(f"{types[artifact.type_id]}|{artifact.uri}", values(artifact, structs=True))
     declared = {t.name: {k: int(v) for k, v in t.properties.items()} | {"base_type": int(t.base_type)}
                 for t in store.get_artifact_types()}
 
