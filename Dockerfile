@@ -43,4 +43,4 @@ EXPOSE 8080 8081
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["python", "/opt/mlineage/healthcheck.py"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["mlineage", "serve"]
-CMD ["--host", "0.0.0.0"]
+CMD ["--host", "0.0.0.0", "--auth", "tokens"]

@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -155,6 +156,11 @@ def test_the_entrypoint_serves_both_apis_and_the_health_check_says_so(image):
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/readyz", timeout=5) as response:
             assert json.loads(response.read())["status"] == "ok"
         assert _check_grpc_health(grpc_port) == health_pb2.HealthCheckResponse.SERVING
+        # The image binds every address, so it needs a credential for everything but health and metrics.
+        assert any("authentication: bearer tokens" in line for line in lines), lines
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{http_port}/api/v1/artifact_types", timeout=5)
+        assert refused.value.code == 401
         during = health()
         assert during.returncode == 0, during.stderr
     finally:
