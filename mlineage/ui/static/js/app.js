@@ -42,6 +42,7 @@ async function render() {
   if (!load) {
     fill(main, h('h1', {}, 'Not found'), errorBox({code: 'NOT_FOUND', message: `no page "${page}" in this UI`}),
       h('p', {}, h('a', {href: '#/runs'}, 'Back to the runs')));
+    document.body.dataset.ready = page;
     return;
   }
   const container = h('div', {});
