@@ -26,6 +26,8 @@ What the step (an execution) gets:
   client's model inspection (``step.output_model``: format, framework, size,
   sha256, signature), plus ``epochs_trained``, the last value of each metric,
   and the GPUs it was trained on;
+* with ``model_run_uri`` (TensorBoard logs, say), a ``ModelRun`` output under
+  key ``model_run``, as TFX's Trainer writes beside the model;
 * the GPU job is the client's: a step opened with ``gpus=N`` samples its
   devices and records utilisation, memory and GPU hours when it ends.
 
@@ -54,6 +56,8 @@ log = logging.getLogger("mlineage.integrations")
 
 MODEL_TYPE = "Model"
 MODEL_KEY = "model"
+MODEL_RUN_TYPE = "ModelRun"
+MODEL_RUN_KEY = "model_run"
 # TFX Trainer's input keys by artifact type; any other type goes under its lower-cased name.
 INPUT_KEYS = {
     "Examples": "examples",
@@ -175,6 +179,7 @@ class TrainingRecord:
     epochs: int = 0
     last_metrics: dict[str, float] = field(default_factory=dict)
     model: Any = None
+    model_run: Any = None
 
 
 class TrainingRecorder:
@@ -183,7 +188,7 @@ class TrainingRecorder:
     def __init__(self, step: Any, *, params: Mapping[str, Any] | None = None, inputs: Iterable[InputSpec] = (),
                  model_path: str | os.PathLike | None = None, model_uri: str | None = None,
                  framework: str | None = None, format: str | None = None,  # noqa: A002
-                 model_properties: Mapping[str, Any] | None = None) -> None:
+                 model_properties: Mapping[str, Any] | None = None, model_run_uri: str | None = None) -> None:
         if step is None:
             raise errors.InvalidArgumentError("a training is recorded into a step: pass the one from run.step(...)")
         self.step = step
@@ -191,6 +196,7 @@ class TrainingRecorder:
         self._inputs = [_input_spec(value) for value in inputs]
         self.model_path = os.fspath(model_path) if model_path is not None else None
         self.model_uri = model_uri
+        self.model_run_uri = os.fspath(model_run_uri) if model_run_uri is not None else None
         self.framework = framework
         self.format = format
         self.model_properties = dict(model_properties or {})
@@ -240,6 +246,9 @@ class TrainingRecorder:
         declare_artifact_type(self.step, MODEL_TYPE)
         self.record.model = self.step.output_model(uri, path=path, framework=self.framework, format=self.format,
                                                    type_name=MODEL_TYPE, key=MODEL_KEY, **props)
+        if self.model_run_uri is not None:
+            declare_artifact_type(self.step, MODEL_RUN_TYPE)
+            self.record.model_run = self.step.output(MODEL_RUN_TYPE, uri=self.model_run_uri, key=MODEL_RUN_KEY)
         return self.record.model
 
 
@@ -259,7 +268,8 @@ def _gpu_facts(step: Any) -> dict[str, Any]:
 def record_training(step: Any, *, params: Mapping[str, Any] | None = None, metrics_by_epoch: Any = None,
                     model_path: str | os.PathLike | None = None, model_uri: str | None = None,
                     inputs: Iterable[InputSpec] = (), framework: str | None = None,
-                    format: str | None = None, **model_properties: Any) -> TrainingRecord:  # noqa: A002
+                    format: str | None = None, model_run_uri: str | None = None,  # noqa: A002
+                    **model_properties: Any) -> TrainingRecord:
     """Record a training that ran without the callback: hyperparameters, per-epoch metrics, the model, the inputs.
 
     ``metrics_by_epoch``: Keras' ``History.history`` shape ({metric: [value per epoch]}) or a list of
@@ -271,7 +281,8 @@ def record_training(step: Any, *, params: Mapping[str, Any] | None = None, metri
     if model_path is not None and not os.path.exists(model_path):
         raise errors.InvalidArgumentError(f"no model at {os.fspath(model_path)}")
     recorder = TrainingRecorder(step, params=params, inputs=inputs, model_path=model_path, model_uri=model_uri,
-                                framework=framework, format=format, model_properties=model_properties)
+                                framework=framework, format=format, model_properties=model_properties,
+                                model_run_uri=model_run_uri)
     recorder.begin()
     for index, metrics in enumerate(epochs):
         recorder.epoch(index + 1, metrics)
@@ -334,10 +345,12 @@ class _KerasAdapter:
 
     def __init__(self, step: Any, *, params: Mapping[str, Any] | None = None,
                  inputs: Iterable[InputSpec] = (), model_path: str | os.PathLike | None = None,
-                 model_uri: str | None = None, save_model: bool = True, **model_properties: Any) -> None:
+                 model_uri: str | None = None, save_model: bool = True, model_run_uri: str | None = None,
+                 **model_properties: Any) -> None:
         super().__init__()
         self.recorder = TrainingRecorder(step, params=params, inputs=inputs, model_path=model_path,
-                                         model_uri=model_uri, model_properties=model_properties)
+                                         model_uri=model_uri, model_properties=model_properties,
+                                         model_run_uri=model_run_uri)
         self.save_model = save_model
         self._epoch_offset = 0
 

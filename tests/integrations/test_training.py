@@ -196,3 +196,22 @@ def test_importing_the_training_module_imports_no_keras_or_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_model_run_uri_is_a_model_run_output_beside_the_model_as_tfx_trainer_writes(tmp_path):
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    _, examples, graph = _upstream(tmp_path, url)
+    with mlineage.run("taxi", run_id="r1", url=url) as run:
+        with run.step("Trainer") as step:
+            recorded = training.record_training(step, metrics_by_epoch=HISTORY, inputs=[graph, examples],
+                                                model_path=_keras_file(tmp_path / "model.keras"),
+                                                model_run_uri=str(tmp_path / "logs"))
+    assert recorded.model_run.type_name == "ModelRun" and recorded.model_run.uri == str(tmp_path / "logs")
+    store = mlineage.connect(url)
+    events = store.get_events_by_execution_ids([_trainer(store).id])
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    outputs = {(e.path.steps[0].key, types[a.type_id], a.uri)
+               for e in events if e.type == pb.Event.OUTPUT
+               for a in store.get_artifacts_by_id([e.artifact_id])}
+    assert outputs == {("model", "Model", str(tmp_path / "model.keras")),
+                       ("model_run", "ModelRun", str(tmp_path / "logs"))}
