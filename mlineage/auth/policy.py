@@ -159,19 +159,23 @@ class RouteRoles:
             regex = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
             self._patterns.setdefault(method, []).append((re.compile(regex), role))
 
-    def needed(self, method: str, path: str) -> Role | None:
-        """The role for ``method path`` (None: public)."""
+    def lookup(self, method: str, path: str) -> tuple[bool, Role | None]:
+        """(whether the table places ``method path``, the role it needs: None is public)."""
         method = "GET" if method in ("HEAD", "OPTIONS") else method
         key = (method, path)
         if key in self._exact:
-            return self._exact[key]
+            return True, self._exact[key]
         for pattern, role in self._patterns.get(method, ()):
             if pattern.match(path):
-                return role
+                return True, role
         for prefix, by_method in REST_PREFIXES:
-            if path.startswith(prefix):
-                return by_method.get(method, A)
-        return A
+            if path.startswith(prefix) and method in by_method:
+                return True, by_method[method]
+        return False, A
+
+    def needed(self, method: str, path: str) -> Role | None:
+        """The role for ``method path`` (None: public; ``admin`` for what the table does not place)."""
+        return self.lookup(method, path)[1]
 
 
 def grpc_needed(method: str, request: Any = None) -> Role | None:

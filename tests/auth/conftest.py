@@ -1,0 +1,54 @@
+"""Shared fixtures of the authentication tests: a database with tokens of each role, and a server on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from grpc_server import RunningServer, mlineage_server
+
+from mlineage.auth.identity import Role
+from mlineage.auth.tokens import create_token
+from mlineage.metadata.store import Store
+
+
+@dataclass
+class Tokens:
+    reader: str
+    writer: str
+    admin: str
+    other_writer: str  # a writer of namespace team-b
+
+
+def make_tokens(db_url: str) -> Tokens:
+    store = Store(db_url)
+    try:
+        def made(role: Role, namespace: str = "default", name: str | None = None) -> str:
+            return create_token(store.engine, namespace=namespace, role=role, name=name)[0]
+
+        return Tokens(made(Role.READER, name="dash"), made(Role.WRITER, name="pipeline"), made(Role.ADMIN),
+                      made(Role.WRITER, "team-b"))  # fmt: skip
+    finally:
+        store.close()
+
+
+@dataclass
+class AuthServer:
+    server: RunningServer
+    tokens: Tokens
+    db_url: str
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.http_port}"
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory) -> Iterator[AuthServer]:
+    """`mlineage serve --host 0.0.0.0 --auth tokens` (gRPC and HTTP) on a SQLite file with four tokens."""
+    directory = tmp_path_factory.mktemp("auth")
+    db_url = f"sqlite:///{directory / 'mlineage.db'}"
+    tokens = make_tokens(db_url)
+    with mlineage_server(db_url, host="127.0.0.1", http=True, extra_args=["--auth", "tokens"]) as server:
+        yield AuthServer(server, tokens, db_url)
