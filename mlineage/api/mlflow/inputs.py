@@ -11,14 +11,15 @@ by ``mlflow-dataset:/<experiment id>/<name>/<digest>``.
 What MLflow said about each input (the dataset message and its input tags, such as
 ``mlflow.data.context``) is kept on the run's context as the custom property
 ``input.<name>@<digest>`` (a JSON string), because the artifact may be someone else's:
-:func:`run_inputs_json` and :func:`run_outputs_json` give a run's ``inputs`` and
-``outputs`` in MLflow's JSON for ``runs/get`` and ``runs/search``. Model inputs are INPUT
+:func:`read_run_inputs` (registered in ``mapping.RUN_INPUT_READERS``) gives runs'
+``inputs`` in MLflow's JSON for ``runs/get`` and ``runs/search``. Model inputs are INPUT
 events to logged models (see ``models``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -150,54 +151,56 @@ def log_inputs(store: Store, body: dict[str, Any]) -> None:
             store.put_contexts([context])
 
 
-def run_inputs_json(store: Store, execution: pb.Execution, run_context: pb.Context) -> dict[str, Any]:
-    """A run's ``inputs`` in MLflow's JSON (``RunInputs``): its datasets and the models it read."""
-    answer: dict[str, Any] = {}
-    datasets = []
-    for name in sorted(run_context.custom_properties):
-        if name.startswith(INPUT_PREFIX):
-            record = json.loads(run_context.custom_properties[name].string_value)
-            entry: dict[str, Any] = {"dataset": record["dataset"]}
-            if record.get("tags"):
-                entry["tags"] = record["tags"]
-            datasets.append(entry)
-    if datasets:
-        answer["dataset_inputs"] = datasets
-    model_inputs = [{"model_id": a} for a in _model_ids(store, execution, pb.Event.INPUT)]
-    if model_inputs:
-        answer["model_inputs"] = model_inputs
+def read_run_inputs(store: Store, executions: Sequence[pb.Execution]) -> dict[int, dict[str, Any]]:
+    """Runs' ``inputs`` in MLflow's JSON (``RunInputs``) by execution id: their datasets and the models they read.
+
+    Registered in ``mapping.RUN_INPUT_READERS`` for ``runs/get`` and ``runs/search``; only
+    runs with INPUT events are looked at further (one events query for all of them).
+    """
+    if not executions:
+        return {}
+    by_id = {e.id: e for e in executions}
+    events = [e for e in store.get_events_by_execution_ids(list(by_id)) if e.type == pb.Event.INPUT]
+    if not events:
+        return {}
+    models = _model_ids_of(store, [e.artifact_id for e in events])
+    answer: dict[int, dict[str, Any]] = {}
+    for execution_id in sorted({e.execution_id for e in events}):
+        inputs: dict[str, Any] = {}
+        context = store.get_context_by_type_and_name(mapping.RUN_TYPE, by_id[execution_id].name)
+        datasets = []
+        recorded = context.custom_properties if context is not None else {}
+        for name in sorted(recorded):
+            if name.startswith(INPUT_PREFIX):
+                record = json.loads(recorded[name].string_value)
+                entry: dict[str, Any] = {"dataset": record["dataset"]}
+                if record.get("tags"):
+                    entry["tags"] = record["tags"]
+                datasets.append(entry)
+        if datasets:
+            inputs["dataset_inputs"] = datasets
+        read = [models[e.artifact_id] for e in events if e.execution_id == execution_id and e.artifact_id in models]
+        if read:
+            inputs["model_inputs"] = [{"model_id": model_id} for model_id in read]
+        if inputs:
+            answer[execution_id] = inputs
     return answer
 
 
-def run_outputs_json(store: Store, execution: pb.Execution) -> dict[str, Any]:
-    """A run's ``outputs`` in MLflow's JSON (``RunOutputs``): the models it logged, with their step."""
-    outputs = []
-    for model_id, step in _model_events(store, execution, pb.Event.OUTPUT):
-        outputs.append({"model_id": model_id, "step": step})
-    return {"model_outputs": outputs} if outputs else {}
-
-
-def _model_events(store: Store, execution: pb.Execution, kind: int) -> list[tuple[str, int]]:
-    events = [e for e in store.get_events_by_execution_ids([execution.id]) if e.type == kind]
-    if not events:
-        return []
+def _model_ids_of(store: Store, artifact_ids: list[int]) -> dict[int, str]:
+    """{artifact id: MLflow model id} for those of ``artifact_ids`` that are logged models."""
     try:
         type_id = store.get_artifact_type(MODEL_TYPE).id
     except NotFoundError:
-        return []
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-    found = []
-    for event in events:
-        artifact = artifacts.get(event.artifact_id)
-        if artifact is None or artifact.type_id != type_id or "model_id" not in artifact.custom_properties:
-            continue
-        steps = [s.index for s in event.path.steps if s.HasField("index")]
-        found.append((artifact.custom_properties["model_id"].string_value, steps[0] if steps else 0))
-    return found
+        return {}
+    return {
+        a.id: a.custom_properties["model_id"].string_value
+        for a in store.get_artifacts_by_id(artifact_ids)
+        if a.type_id == type_id and "model_id" in a.custom_properties
+    }
 
 
-def _model_ids(store: Store, execution: pb.Execution, kind: int) -> list[str]:
-    return [model_id for model_id, _ in _model_events(store, execution, kind)]
+mapping.RUN_INPUT_READERS.append(read_run_inputs)
 
 
 def router(store: Store) -> APIRouter:
