@@ -61,6 +61,9 @@ def add_parser(commands) -> None:
     serve.add_argument("--grace", type=float, default=15.0, help="seconds to drain in-flight calls on SIGTERM")
     serve.add_argument("--access-log", action="store_true",
                        help="log every HTTP request and gRPC call (method, status, duration) to stderr")
+    serve.add_argument("--log-format", choices=("text", "json"), default=_env_log_format(),
+                       help="stderr log lines: text, or one JSON object each with the request id "
+                            "(default: $MLINEAGE_LOG_FORMAT or text)")
     serve.add_argument("--artifact-root", help="where MLflow's artifact proxy keeps files: a directory or an fsspec "
                        "URL (default: <name>-artifacts beside a SQLite database, else ./mlineage-artifacts)")
     serve.add_argument("--tls-cert", help="server certificate chain (PEM) for gRPC TLS")
@@ -105,13 +108,23 @@ def _port_free(host: str, port: int) -> OSError | None:
     return None
 
 
-def _configure_logging(access_log: bool) -> None:
+def _env_log_format() -> str:
+    value = os.environ.get("MLINEAGE_LOG_FORMAT", "text").lower()
+    return value if value in ("text", "json") else "text"
+
+
+def _configure_logging(access_log: bool, log_format: str = "text") -> None:
+    from mlineage.api.logging_requests import configure
+
     level = os.environ.get("MLINEAGE_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(message)s")
+    configure(log_format=log_format, level=level)
     # Alembic reports every connection's dialect at INFO; its migrations are ours to report.
     if level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.getLogger("mlineage.access").setLevel(logging.INFO if access_log else logging.WARNING)
+    # HTTP access lines: uvicorn's in the text format; in JSON, the request-id middleware's (with the id).
+    json_access = access_log and log_format == "json"
+    logging.getLogger("mlineage.access.http").setLevel(logging.INFO if json_access else logging.WARNING)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -130,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
 
         if problem := check_artifact_root(args.artifact_root):
             return _fail(problem)
-    _configure_logging(args.access_log)
+    _configure_logging(args.access_log, args.log_format)
     from mlineage.cli.serve_auth import auth_config, check_bind, describe_auth
 
     try:
@@ -173,13 +186,14 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, RuntimeError):
             return _fail(f"cannot listen for gRPC on {args.host}:{args.grpc_port}")
         server.start()
+        print(f"mlineage: {describe_auth(auth, args.host)}", flush=True)
         print(f"mlineage: gRPC on {args.host}:{grpc_port}{' (TLS)' if tls else ''}, database {redact(url)}",
               flush=True)
-        print(f"mlineage: {describe_auth(auth, args.host)}", flush=True)
 
         http_server = http_thread = None
         if http_socket is not None:
-            http_server, http_thread = _start_http(store, http_socket, access_log=args.access_log,
+            http_server, http_thread = _start_http(store, http_socket,
+                                                   access_log=args.access_log and args.log_format == "text",
                                                   artifact_root=args.artifact_root, auth=authenticator,
                                                   cors_origins=args.cors_origin,
                                                   max_request_bytes=args.max_request_bytes)
