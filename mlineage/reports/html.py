@@ -73,7 +73,7 @@ def _thin(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series_metrics(comparison: Comparison, metric: str | None) -> list[str]:
-    logged = comparison.metrics[comparison.metrics["source"] == "series"]
+    logged = comparison.metrics[(comparison.metrics["source"] == "series") & comparison.metrics["max"].notna()]
     counts = logged.groupby("metric")["run"].nunique().sort_values(ascending=False, kind="stable")
     names = [m for m in counts.index if m != metric]
     chosen = ([metric] if metric is not None and metric in counts.index else []) + names
@@ -161,11 +161,14 @@ def parallel_plot(comparison: Comparison, metric: str | None) -> list[str]:
     figure = _figure(10, 4.5)
     axes = figure.add_subplot()
     scaled = []
-    for _, values, _labels in axes_values:
+    for x, (_, values, labels) in enumerate(axes_values):
         finite = [v for v in values if not math.isnan(v)]
         low, high = (min(finite), max(finite)) if finite else (0.0, 1.0)
         span = (high - low) or 1.0
         scaled.append([0.5 if math.isnan(v) else (v - low) / span for v in values])
+        for y, value in ((0.0, low), (1.0, high)):
+            text = labels[int(value)] if labels else f"{value:.4g}"
+            axes.annotate(text, (x, y), xytext=(3, 0), textcoords="offset points", fontsize=7, va="center")
     from matplotlib import colormaps
     from matplotlib.colors import Normalize
 
@@ -197,12 +200,12 @@ def _mappable(cmap, norm):
 def lineage_plot(difference: dict[str, Any]) -> list[str]:
     """The two runs' upstream differences side by side, one box per artifact."""
     left, right = difference["only_a"][:14], difference["only_b"][:14]
-    height = max(2.5, 0.55 * max(len(left), len(right), 1) + 1.4)
+    height = max(1.6, 0.45 * max(len(left), len(right), 1) + 0.9)
     figure = _figure(10, height)
     axes = figure.add_subplot()
     axes.set_xlim(0, 2)
     rows = max(len(left), len(right), 1)
-    axes.set_ylim(-rows - 0.5, 0.8)
+    axes.set_ylim(-rows - 0.4, 0.6)
     axes.axis("off")
     axes.text(0.5, 0.3, f"only {difference['a']}", ha="center", fontsize=10, weight="bold")
     axes.text(1.5, 0.3, f"only {difference['b']}", ha="center", fontsize=10, weight="bold")
