@@ -12,6 +12,7 @@ from collections.abc import Callable
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from mlineage import __version__
+from mlineage.api.logging_requests import bind_grpc_request_id, release_request_id
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -76,6 +77,7 @@ def timed_unary(method: str, behavior: Callable) -> Callable:
 
     def timed(request, context):
         start = time.perf_counter()
+        request_id = bind_grpc_request_id(context)  # the call's x-request-id for every line it logs
         try:
             response = behavior(request, context)
         except Exception:
@@ -83,6 +85,8 @@ def timed_unary(method: str, behavior: Callable) -> Callable:
             GRPC_REQUESTS.labels(method, getattr(status, "name", None) or "UNKNOWN").inc()
             latency.observe(time.perf_counter() - start)
             raise
+        finally:
+            release_request_id(request_id)
         answered.inc()
         latency.observe(time.perf_counter() - start)
         return response

@@ -15,6 +15,7 @@ import grpc
 from mlineage.api.grpc.history import HISTORY_SERVICE, history_handlers
 from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
+from mlineage.api.logging_requests import bind_grpc_request_id, release_request_id
 from mlineage.auth.authenticator import Authenticator
 from mlineage.auth.grpc_auth import AuthInterceptor
 from mlineage.metadata.store import Store
@@ -101,6 +102,7 @@ class AccessLogInterceptor(grpc.ServerInterceptor):
         def logged(request, context):
             start = time.perf_counter()
             code = "OK"
+            request_id = bind_grpc_request_id(context)  # bound here too, so that the access line carries it
             try:
                 return inner(request, context)
             except Exception:
@@ -110,6 +112,7 @@ class AccessLogInterceptor(grpc.ServerInterceptor):
             finally:
                 access.info("grpc %s %s %.1fms %s", method, code, (time.perf_counter() - start) * 1000,
                             context.peer())
+                release_request_id(request_id)
 
         return grpc.unary_unary_rpc_method_handler(
             logged,

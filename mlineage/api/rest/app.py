@@ -14,6 +14,7 @@ from mlineage import __version__
 from mlineage import errors as codes
 from mlineage.api import metrics
 from mlineage.api import mlflow as mlflow_api
+from mlineage.api.logging_requests import RequestIdMiddleware
 from mlineage.api.rest import compare as comparing
 from mlineage.api.rest import docs as docs_page
 from mlineage.api.rest import edges, history, lineage, metric_series, nodes, openapi, openlineage, types
@@ -68,6 +69,7 @@ def create_app(
                            allow_headers=["authorization", "content-type", "x-mlineage-namespace"])
     app.add_middleware(HardeningMiddleware, max_bytes=max_request_bytes)
     app.add_middleware(metrics.HTTPMetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every line a request logs carries its id
     docs = Documentation()
     _add_health(app, store)
     docs_page.install(app)
