@@ -121,27 +121,18 @@ def features(rows: list[dict[str, Any]], vocab_size: int) -> tuple[Any, Any]:
 
 
 def upstream_lineage(store: Any, artifact_id: int) -> tuple[dict[int, str], dict[int, str], list[tuple]]:
-    """The pushed model's upstream lineage: artifacts {id: type}, executions {id: type}, edges (a, e, INPUT|OUTPUT).
+    """The pushed model's upstream lineage: artifacts {id: type}, executions {id: node id}, edges (a, e, INPUT|OUTPUT).
 
-    mlineage.lineage.lineage on a store that runs the walk in-process (SQLite, PostgreSQL); MLMD's
-    GetLineageSubgraph through a server (grpc://).
+    mlineage.lineage.lineage, on any store URL (through a server, the server runs the walk).
     """
+    from mlineage.lineage import lineage
     from mlineage.proto import metadata_store_pb2 as pb
 
-    if hasattr(store, "lineage_page"):
-        from mlineage.lineage import lineage
-
-        graph = lineage(store, artifact_ids=[artifact_id], direction="upstream", max_hops=40).graph
-    else:
-        options = pb.LineageSubgraphQueryOptions()
-        options.starting_artifacts.filter_query = f"id = {artifact_id}"
-        options.max_num_hops = 40
-        options.direction = pb.LineageSubgraphQueryOptions.UPSTREAM
-        graph = store.get_lineage_subgraph(options)
-    artifact_types = {t.id: t.name for t in store.get_artifact_types()}
-    execution_types = {t.id: t.name for t in store.get_execution_types()}
+    graph = lineage(store, artifact_ids=[artifact_id], direction="upstream", max_hops=40).graph
+    artifact_types = {t.id: t.name for t in graph.artifact_types}
     artifacts = {a.id: artifact_types[a.type_id] for a in graph.artifacts}
-    executions = {e.id: execution_types[e.type_id] for e in graph.executions}
+    # An execution's type is its TFX component's class path; the tree names the node (the step).
+    executions = {e.id: e.custom_properties["step"].string_value for e in graph.executions}
     edges = sorted({(e.artifact_id, e.execution_id, pb.Event.Type.Name(e.type)) for e in graph.events
                     if e.artifact_id in artifacts and e.execution_id in executions})
     return artifacts, executions, edges
@@ -193,7 +184,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from mlineage.integrations import tfdv as record_tfdv
     from mlineage.integrations import tfma as record_tfma
     from mlineage.integrations import tft as record_tft
-    from mlineage.integrations.tfx_types import declare_artifact_type
+    from mlineage.integrations.tfx_types import declare_artifact_type, tfx_step
     from mlineage.integrations.training import MlineageCallback
 
     started = time.monotonic()
@@ -203,14 +194,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     frame = make_data(args.shift)
 
     with mlineage.run(PIPELINE, run_id=run_id, url=args.url) as run:
-        with run.step("CsvExampleGen") as step:
+        with tfx_step(run, "CsvExampleGen") as step:
             declare_artifact_type(step, "Examples")
             examples_dir = root / "CsvExampleGen" / "examples" / "1"
             splits = write_examples(frame, examples_dir)
             examples = step.output("Examples", uri=str(examples_dir), span=1, split_names='["train", "eval"]',
                                    key="examples")
 
-        with run.step("StatisticsGen") as step:
+        with tfx_step(run, "StatisticsGen") as step:
             stats_dir = root / "StatisticsGen" / "statistics" / "2"
             stats = {split: tfdv.generate_statistics_from_dataframe(part) for split, part in splits.items()}
             for split, value in stats.items():
@@ -218,14 +209,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 (stats_dir / f"Split-{split}" / "FeatureStats.pb").write_bytes(value.SerializeToString())
             statistics = record_tfdv.record_statistics(step, str(stats_dir), examples=examples)
 
-        with run.step("SchemaGen") as step:
+        with tfx_step(run, "SchemaGen") as step:
             schema_dir = root / "SchemaGen" / "schema" / "3"
             schema_dir.mkdir(parents=True)
             schema = tfdv.infer_schema(stats["train"])
             tfdv.write_schema_text(schema, str(schema_dir / "schema.pbtxt"))
             schema_ref = record_tfdv.record_schema(step, str(schema_dir / "schema.pbtxt"), statistics=statistics)
 
-        with run.step("ExampleValidator") as step:
+        with tfx_step(run, "ExampleValidator") as step:
             anomalies_dir = root / "ExampleValidator" / "anomalies" / "4"
             for split, value in stats.items():
                 (anomalies_dir / f"Split-{split}").mkdir(parents=True)
@@ -233,7 +224,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     tfdv.validate_statistics(value, schema).SerializeToString())
             record_tfdv.record_anomalies(step, str(anomalies_dir), statistics=statistics, schema=schema_ref)
 
-        with run.step("Transform") as step:
+        with tfx_step(run, "Transform") as step:
             graph_dir = root / "Transform" / "transform_graph" / "5"
             transformed_dir = root / "Transform" / "transformed_examples" / "5"
             transformed = transform(splits, graph_dir, transformed_dir, root / "tft_tmp")
@@ -241,7 +232,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                                  transformed_examples_uri=str(transformed_dir))
             vocab_size = tft.TFTransformOutput(str(graph_dir)).vocabulary_size_by_name("company_vocab")
 
-        with run.step("Trainer") as step:
+        with tfx_step(run, "Trainer") as step:
             keras.utils.set_random_seed(3)
             x_train, y_train = features(transformed["train"], vocab_size)
             model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(8, activation="relu"),
@@ -249,12 +240,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.02), loss="binary_crossentropy",
                           metrics=["accuracy"])
             model_dir = root / "Trainer" / "model" / "6"
+            run_dir = root / "Trainer" / "model_run" / "6"  # the training's log, TFX's ModelRun
+            run_dir.mkdir(parents=True)
             callback = MlineageCallback(step, inputs=[result.transform_graph, result.transformed_examples],
-                                        model_path=str(model_dir), params={"batch_size": 32})
-            model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0, callbacks=[callback])
+                                        model_path=str(model_dir), params={"batch_size": 32},
+                                        model_run_uri=str(run_dir))
+            model.fit(x_train, y_train, epochs=3, batch_size=32, verbose=0,
+                      callbacks=[keras.callbacks.CSVLogger(str(run_dir / "training_log.csv")), callback])
             model_ref = callback.record.model
 
-        with run.step("Evaluator") as step:
+        with tfx_step(run, "Evaluator") as step:
             x_eval, y_eval = features(transformed["eval"], vocab_size)
             eval_frame = splits["eval"][["company"]].assign(
                 label=y_eval.astype("int64"), prediction=model.predict(x_eval, verbose=0).reshape(-1))
@@ -272,7 +267,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
         pushes = {}
         for step_name, server in (("Pusher", "tf_serving"), ("TritonPusher", "triton")):
-            with run.step(step_name) as step:
+            with tfx_step(run, step_name, component="Pusher") as step:  # TritonPusher: TFX's Pusher.with_id
                 if server == "tf_serving":
                     destination = root / "serving" / "taxi"
                     shutil.copytree(model_dir, destination / "1")
@@ -297,7 +292,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print_tree(pushed_id, artifacts, executions, edges, uris)
         summary["pushed"][server] = {"id": pushed_id, "uri": deployment.pushed_model.uri,
                                      "artifact_types": sorted(set(artifacts.values())),
-                                     "execution_types": sorted(set(executions.values()))}
+                                     "nodes": sorted(set(executions.values()))}
     summary["num_examples"] = {s: int(v.datasets[0].num_examples) for s, v in stats.items()}
     summary["missing_fare"] = float(frame["fare"].isna().mean())
     print(json.dumps(summary))

@@ -18,6 +18,7 @@ from paths import REPO_ROOT
 from test_tfx_environment import tfx_python
 
 import mlineage
+from mlineage.integrations.tfx_types import TFX_COMPONENT_TYPES
 from mlineage.lineage import lineage
 from mlineage.proto import metadata_store_pb2 as pb
 
@@ -58,10 +59,10 @@ def pipeline(tmp_path_factory):
 
 
 def _type_edges(store, graph: pb.LineageGraph) -> set[tuple[str, str]]:
+    """(from, to) edges between artifact type names and node ids (each execution's step, its TFX node)."""
     artifact_types = {t.id: t.name for t in store.get_artifact_types()}
-    execution_types = {t.id: t.name for t in store.get_execution_types()}
     artifacts = {a.id: artifact_types[a.type_id] for a in graph.artifacts}
-    executions = {e.id: execution_types[e.type_id] for e in graph.executions}
+    executions = {e.id: e.custom_properties["step"].string_value for e in graph.executions}
     edges = set()
     for event in graph.events:
         if event.artifact_id not in artifacts or event.execution_id not in executions:
@@ -86,6 +87,14 @@ def test_pushed_models_upstream_lineage_reaches_the_raw_examples_through_every_s
             "PushedModel"} <= found_types
     expected = {tuple(PUSHERS[server] if n == "PUSHER" else n for n in edge) for edge in PATH_EDGES}
     assert expected <= _type_edges(store, graph)
+    # Each execution has its TFX component's class path as its type, and is in its node's context.
+    execution_types = {t.id: t.name for t in store.get_execution_types()}
+    for execution in graph.executions:
+        node = execution.custom_properties["step"].string_value
+        component = "Pusher" if node == "TritonPusher" else node
+        assert execution_types[execution.type_id] == TFX_COMPONENT_TYPES[component]
+        contexts = {(c.type, c.name) for c in store.get_contexts_by_execution(execution.id)}
+        assert ("node", f"taxi_end_to_end.{node}") in contexts
     # The raw examples are on the walk, the ones this run's ExampleGen wrote.
     raw_uri = f"{summary['workdir']}/CsvExampleGen/examples/1"
     assert raw_uri in {a.uri for a in graph.artifacts}

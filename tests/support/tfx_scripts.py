@@ -17,12 +17,14 @@ from paths import REPO_ROOT, SUPPORT
 from test_tfx_environment import tfx_python
 
 
-def run_tfx_script(script: str, workdir: Path, *args: str, timeout: int = 600) -> dict[str, Any]:
-    """Run ``tests/support/<script>`` in the TFX environment on ``workdir``; its JSON report, with ``workdir``."""
+def run_tfx_script(script: str, workdir: Path, *args: str, timeout: int = 600,
+                   env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run ``tests/support/<script>`` in the TFX environment on ``workdir`` (``env``: more variables); its JSON
+    report, with ``workdir``."""
     result = subprocess.run(
         [tfx_python(), str(SUPPORT / script), str(workdir), *args],
         capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]
     data = json.loads(result.stdout.strip().splitlines()[-1])
