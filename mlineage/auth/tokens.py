@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, bindparam, insert, select, update
 
 from mlineage.auth.identity import Identity, Role
+from mlineage.errors import InvalidArgumentError
 from mlineage.metadata import executor
 from mlineage.schema import tables as t
 
@@ -32,8 +33,8 @@ PREFIX = "mlt_"
 CACHE_SECONDS = 1.0
 _TOKEN = re.compile(r"^mlt_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
+_WEEKS = re.compile(r"^(\d+)w$")
+_WEEK_MS = 604_800_000
 
 
 class TokenRefused(Exception):
@@ -74,11 +75,18 @@ def check_namespace(name: str) -> str:
 
 
 def parse_duration(text: str) -> int:
-    """``90d``, ``12h``, ``30m``, ``45s``, ``2w`` as milliseconds (ValueError otherwise)."""
-    found = _DURATION.match(text.strip())
-    if not found or int(found.group(1)) == 0:
+    """``90d``, ``12h``, ``30m``, ``45s``, ``2w`` as milliseconds (ValueError otherwise); purge's units too."""
+    from mlineage.metadata.store_purge import parse_duration as purge_duration
+
+    stripped = text.strip()
+    weeks = _WEEKS.match(stripped)
+    try:
+        ms = int(weeks.group(1)) * _WEEK_MS if weeks else purge_duration(stripped)
+    except InvalidArgumentError:
+        ms = 0
+    if ms <= 0:
         raise ValueError(f"invalid duration {text!r}: a positive number and a unit s, m, h, d or w (e.g. 90d)")
-    return int(found.group(1)) * _UNIT_MS[found.group(2)]
+    return ms
 
 
 def _digest(salt: str, secret: str) -> str:
