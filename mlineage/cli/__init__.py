@@ -38,9 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_parser(commands)
     serving.add_parser(commands)  # serving watch
     record.add_parser(commands)  # record tfdv-stats|tfdv-schema|tfdv-anomalies|tft|tfma|push
-    from mlineage.cli import token
+    from mlineage.cli import audit, token
 
     token.add_parser(commands)  # token create|list|revoke
+    audit.add_parser(commands)  # audit --since
     add_commands(commands, DEFAULT_DB)  # run, journal: the client's half
     return parser
 
