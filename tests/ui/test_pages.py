@@ -76,12 +76,13 @@ def test_each_page_draws_with_no_console_error_and_nothing_from_outside(watched,
     assert "CsvExampleGen" in watched.text() and "Trainer" in watched.text("#run-io")
     watched.shot("run-tfx")
 
-    watched.open(f"/node/artifact/{tfx['examples']}", ready=".timeline")
+    watched.open(f"/node/artifact/{tfx['examples']}", ready="#node-contexts .pill")
+    page.wait_for_selector("#open-lineage")
     text = watched.text()
     assert "/tfx/CsvExampleGen/examples/1" in text and "span" in text and "chicago_taxi.20261201-120000" in text
-    watched.open(f"/node/execution/{tfx['trainer']}", ready=".timeline")
+    watched.open(f"/node/execution/{tfx['trainer']}", ready="#open-lineage")
     assert "INPUT" in watched.text() and "OUTPUT" in watched.text()
-    watched.open(f"/node/context/{tfx['run']}", ready=".timeline")
+    watched.open(f"/node/context/{tfx['run']}", ready="a[href^='#/run/']")
     assert "chicago_taxi" in watched.text()  # its parent, the pipeline
 
     watched.open("/types", ready="#types-context table")

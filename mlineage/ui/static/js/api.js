@@ -8,6 +8,32 @@ export class ApiError extends Error {
   }
 }
 
+// Sign-in: a bearer token (and, for an admin, a namespace) kept for this tab only, sent with every request.
+const TOKEN = 'mlineage.token';
+const NAMESPACE = 'mlineage.namespace';
+
+export function signIn(token, namespace = '') {
+  sessionStorage.setItem(TOKEN, token);
+  if (namespace) sessionStorage.setItem(NAMESPACE, namespace); else sessionStorage.removeItem(NAMESPACE);
+}
+
+export function signOut() {
+  sessionStorage.removeItem(TOKEN);
+  sessionStorage.removeItem(NAMESPACE);
+}
+
+export function signedIn() {
+  return {token: sessionStorage.getItem(TOKEN) || '', namespace: sessionStorage.getItem(NAMESPACE) || ''};
+}
+
+function credentials() {
+  const {token, namespace} = signedIn();
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (namespace) headers['X-Mlineage-Namespace'] = namespace;
+  return headers;
+}
+
 /** GET path (under /api/v1) with query parameters (arrays repeat); resolves to JSON, rejects with ApiError. */
 export async function get(path, params = {}, {text = false} = {}) {
   const query = new URLSearchParams();
@@ -18,7 +44,7 @@ export async function get(path, params = {}, {text = false} = {}) {
   const url = `/api/v1${path}${query.toString() ? `?${query}` : ''}`;
   let response;
   try {
-    response = await fetch(url, {headers: {Accept: text ? 'text/plain' : 'application/json'}});
+    response = await fetch(url, {headers: {Accept: text ? 'text/plain' : 'application/json', ...credentials()}});
   } catch (err) {
     throw new ApiError(0, 'UNAVAILABLE', `the server cannot be reached (${err.message})`);
   }
@@ -30,6 +56,8 @@ export async function get(path, params = {}, {text = false} = {}) {
       if (body && body.code) code = body.code;
       if (body && body.message) message = body.message;
     } catch (_) { /* not our error body */ }
+    // The page shows its error where it asked; the sign-in form appears above it (app.js).
+    if (response.status === 401) window.dispatchEvent(new CustomEvent('mlineage:unauthenticated', {detail: message}));
     throw new ApiError(response.status, code, message);
   }
   return text ? response.text() : response.json();

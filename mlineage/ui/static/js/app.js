@@ -1,4 +1,5 @@
 // The UI's router: the URL fragment (#/page/arg…?query) names the view; each page module renders into <main>.
+import {signIn, signOut, signedIn} from './api.js';
 import {errorBox, fill, h} from './dom.js';
 
 const PAGES = {
@@ -54,11 +55,32 @@ async function render() {
     await module.render(container, {args, query, current});
   } catch (error) {
     if (mine !== generation) return;
-    console.warn(error);
     fill(main, container);
     container.append(errorBox(error));
   }
   if (mine === generation) document.body.dataset.ready = page;  // for tests and the first-paint bench
+}
+
+/** The sign-in form: a token (mlineage token create), and a namespace for an admin's token. */
+export function signInForm() {
+  const token = h('input', {name: 'token', type: 'password', placeholder: 'token', size: 36, autocomplete: 'off'});
+  const namespace = h('input', {name: 'namespace', placeholder: 'namespace (admins: optional)', size: 22, value: signedIn().namespace});
+  const form = h('form', {class: 'card toolbar', id: 'sign-in'}, h('strong', {}, 'Sign in'), token, namespace, h('button', {class: 'primary'}, 'Sign in'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    signIn(token.value.trim(), namespace.value.trim());
+    showIdentity();
+    render();
+  });
+  return form;
+}
+
+function showIdentity() {
+  const slot = document.getElementById('identity');
+  const {token, namespace} = signedIn();
+  if (!token) { fill(slot); return; }
+  fill(slot, h('span', {class: 'muted'}, namespace ? `namespace ${namespace}` : 'signed in'), ' ',
+    h('button', {type: 'button', id: 'sign-out', onclick: () => { signOut(); showIdentity(); render(); }}, 'Sign out'));
 }
 
 document.getElementById('goto').addEventListener('submit', (event) => {
@@ -68,5 +90,9 @@ document.getElementById('goto').addEventListener('submit', (event) => {
   if (id) location.hash = href('node', [form.kind.value, id]);
 });
 
+showIdentity();
+window.addEventListener('mlineage:unauthenticated', () => {
+  if (!document.getElementById('sign-in')) main.prepend(signInForm());
+});
 window.addEventListener('hashchange', () => { delete document.body.dataset.ready; render(); });
 render();

@@ -116,7 +116,7 @@ export async function render(root, {args, query, current}) {
   if (asOf) fill(banner, h('div', {class: 'notice', id: 'as-of-notice'}, `As the store was at ${asOf}.`));
   const typeSlot = h('div', {}, h('span', {class: 'muted'}, '…'));
   const neighbourSlot = h('div', {}, h('span', {class: 'muted'}, '…'));
-  const contextSlot = h('div', {}, h('span', {class: 'muted'}, '…'));
+  const contextSlot = h('div', {id: 'node-contexts'}, h('span', {class: 'muted'}, '…'));
   const historySlot = h('div', {}, h('span', {class: 'muted'}, '…'));
   fill(body, h('div', {class: 'grid2'},
     h('div', {class: 'card'}, h('h2', {}, 'Summary'), summary(kind, node)),
