@@ -39,12 +39,13 @@ uv pip install -q --compile-bytecode --python "$ROOT/.venvs/mlmd/bin/python" -e 
 export MLINEAGE_MLMD_PYTHON="$ROOT/.venvs/mlmd/bin/python"
 
 # The TFX stack, installed with uv (pip's resolver can take half an hour on it). dill: tfx-bsl
-# imports it but the resolved apache-beam no longer brings it.
+# imports it but the resolved apache-beam no longer brings it. tritonclient: Triton's compiled
+# ModelConfig proto for integrations.serving (2.41 is the last that imports under protobuf 4.25).
 if [ ! -x "$ROOT/.venvs/tfx/bin/python" ]; then
   uv venv -q "$ROOT/.venvs/tfx" --python 3.11
 fi
 uv pip install -q --python "$ROOT/.venvs/tfx/bin/python" -e "$ROOT" \
   "tensorflow-data-validation==1.16.1" "tensorflow-model-analysis==0.47.1" \
   "tensorflow-transform==1.16.0" "tfx-bsl==1.16.1" "tensorflow-metadata==1.16.1" \
-  "tensorflow==2.16.2" dill
+  "tensorflow==2.16.2" dill "tritonclient[grpc]==2.41.1"
 export MLINEAGE_TFX_PYTHON="$ROOT/.venvs/tfx/bin/python"
