@@ -22,9 +22,9 @@ MLflow adapter and by OpenLineage are compared alike:
 - **code version** is the ``git_commit`` of the environment record (run
   context, else its steps; several commits are joined with ``,``).
 
-The long-form series (run, step_name, metric, step, value, timestamp_ms) is
-read on first use of ``Comparison.series``: the summaries the other frames
-need are computed in the database.
+The long-form series (run, step_name, metric, step, value, timestamp_ms; each
+series' points in logging order) is read on first use of ``Comparison.series``:
+the summaries the other frames need are computed in the database.
 """
 
 from __future__ import annotations
@@ -127,29 +127,27 @@ class Comparison:
         if wanted_keys is not None and not raw_names:
             return pd.DataFrame(columns=columns)
         names = sorted(raw_names) if wanted_keys is not None else []
-        parts: list[pd.DataFrame] = []
+        cols: dict[str, list] = {name: [] for name in columns}
         for series in self._store.get_metric_series(sorted(by_execution), names):
             found_key = self._series_sources.get((series.execution_id, series.name))
             if found_key is None or (wanted_keys is not None and found_key not in wanted_keys):
                 continue
-            key = found_key
             step = by_execution[series.execution_id]
             count = len(series.seq)
-            parts.append(pd.DataFrame({
-                "run": [step.run] * count,
-                "step_name": [step.step_name] * count,
-                "metric": [key] * count,
-                "step": list(series.step) if len(series.step) == count else list(series.seq),
-                "value": list(series.value),
-                "timestamp_ms": list(series.timestamp_ms) if len(series.timestamp_ms) == count else [0] * count,
-            }))
-        if not parts:
+            cols["run"].extend([step.run] * count)
+            cols["step_name"].extend([step.step_name] * count)
+            cols["metric"].extend([found_key] * count)
+            cols["step"].extend(series.step if len(series.step) == count else series.seq)
+            cols["value"].extend(series.value)
+            cols["timestamp_ms"].extend(series.timestamp_ms if len(series.timestamp_ms) == count else [0] * count)
+        if not cols["run"]:
             return pd.DataFrame(columns=columns)
-        frame = pd.concat(parts, ignore_index=True)
+        frame = pd.DataFrame(cols, columns=columns)
         order = {name: i for i, name in enumerate(self.names)}
-        frame["_order"] = frame["run"].map(order)
-        frame = frame.sort_values(["_order", "metric", "step"], kind="stable").drop(columns="_order")
-        return frame.reset_index(drop=True)
+        ranks = frame["run"].map(order)
+        if not ranks.is_monotonic_increasing:  # points come by execution id; list them in the runs' order
+            frame = frame.iloc[ranks.argsort(kind="stable")].reset_index(drop=True)
+        return frame
 
     def metric_names(self) -> list[str]:
         """Every metric key, in the order of ``final_metrics``' columns."""

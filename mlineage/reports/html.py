@@ -52,10 +52,13 @@ def _png(figure) -> tuple[str, int, int]:
     return base64.b64encode(buffer.getvalue()).decode(), width, height
 
 
-def _figure(width_in: float, height_in: float):
+def _figure(width_in: float, height_in: float, *, bottom: float = 0.15, hspace: float = 0.3):
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width_in, height_in), dpi=DPI, layout="constrained")
+    # Fixed margins, not a layout engine: constrained/tight layout costs more than drawing the plot.
+    figure = Figure(figsize=(width_in, height_in), dpi=DPI)
+    figure.subplots_adjust(left=0.08, right=0.97, top=0.9, bottom=bottom, hspace=hspace, wspace=0.2)
+    return figure
 
 
 def _img(name: str, caption: str, figure) -> str:
@@ -98,7 +101,7 @@ def series_plots(comparison: Comparison, metric: str | None) -> list[str]:
         axes.set_xlabel("step")
         axes.grid(alpha=0.3)
         if rows["run"].nunique() <= 12:
-            axes.legend(fontsize=7, loc="best")
+            axes.legend(fontsize=7, loc="upper right")  # "best" searches the points: slow on long series
         out.append(_img(f"series:{name}", f"{name} over steps, per run", figure))
     return out
 
@@ -115,7 +118,7 @@ def bar_plot(comparison: Comparison, metric: str | None, best: str | None) -> li
     runs = comparison.names[:MAX_BAR_RUNS]
     columns = 2 if len(names) > 1 else 1
     rows = math.ceil(len(names) / columns)
-    figure = _figure(10, max(2.8, 2.6 * rows))
+    figure = _figure(10, max(2.8, 2.6 * rows), bottom=0.9 / max(2.8, 2.6 * rows), hspace=0.7)
     for index, name in enumerate(names):
         axes = figure.add_subplot(rows, columns, index + 1)
         values = [finals.at[run, name] for run in runs]
@@ -158,7 +161,7 @@ def parallel_plot(comparison: Comparison, metric: str | None) -> list[str]:
     if not axes_values:
         return []
     axes_values.append((target, metric_values, None))
-    figure = _figure(10, 4.5)
+    figure = _figure(10, 4.5, bottom=0.2)
     axes = figure.add_subplot()
     scaled = []
     for x, (_, values, labels) in enumerate(axes_values):
