@@ -40,7 +40,7 @@ export MLINEAGE_MLMD_PYTHON="$ROOT/.venvs/mlmd/bin/python"
 
 # The TFX stack, installed with uv (pip's resolver can take half an hour on it). dill: tfx-bsl
 # imports it but the resolved apache-beam no longer brings it. tritonclient: Triton's compiled
-# ModelConfig proto for integrations.serving (2.41 is the last that imports under protobuf 4.25).
+# ModelConfig proto for integrations.serving (2.41 installs beside the stack's protobuf 4.25; current releases need protobuf 6).
 if [ ! -x "$ROOT/.venvs/tfx/bin/python" ]; then
   uv venv -q "$ROOT/.venvs/tfx" --python 3.11
 fi
