@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``mlineage`` parser with every command registered."""
     from mlineage.cli import copy, db, history, import_mlmd, lineage, metrics, purge, record, serve, serving
     from mlineage.cli.compare import add_parser as add_compare
+    from mlineage.cli.doctor import add_parser as add_doctor
     from mlineage.client.commands import add_commands
 
     parser = argparse.ArgumentParser(
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_parser(commands)
     db.add_parser(commands)
+    add_doctor(commands)  # doctor: schema, indexes, settings
     import_mlmd.add_parser(commands)
     copy.add_parser(commands)  # copy, export, restore
     lineage.add_parser(commands)

@@ -1,0 +1,191 @@
+"""What `mlineage doctor` finds in a database: its schema revision, the indexes it lacks, its settings.
+
+Each check returns findings: ``ok`` (as it should be), ``warn`` (works, but
+costs something: say what to change) and ``fix`` (wrong: say how to fix it).
+The index check compares the database with ``mlineage.schema`` (the head
+schema every index of which a benchmark or a test put there), on the
+database's own dialect; the statement it suggests for a missing index is
+compiled from that definition, never from anything the caller typed. Settings
+are read, never changed. The thresholds are the operational advice of
+docs/deploy.md, written once here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Index, inspect, text
+from sqlalchemy.schema import CreateIndex
+
+from mlineage.metadata import executor
+from mlineage.migrations import runner
+from mlineage.schema import metadata
+
+OK, WARN, FIX = "ok", "warn", "fix"
+#: A table this share dead rows (PostgreSQL) or a file this share free pages (SQLite) wants a vacuum.
+DEAD_ROW_SHARE = 0.2
+#: Tables with at least this many rows are expected to have statistics (ANALYZE).
+ANALYZED_FROM_ROWS = 1000
+#: An open transaction left idle longer than this holds locks and a snapshot (PostgreSQL, milliseconds).
+IDLE_IN_TRANSACTION_MS = 10 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # ok | warn | fix
+    topic: str  # schema | index | setting | table
+    message: str
+    remedy: str | None = None
+
+
+def examine(engine: Engine) -> list[Finding]:
+    """Every finding about the database behind ``engine``; the index and table checks need the schema at head."""
+    findings = [schema_finding(engine)]
+    if findings[0].level != OK:
+        return findings
+    findings += index_findings(engine)
+    checks: dict[str, Callable[[Engine], list[Finding]]] = {
+        "postgresql": _postgresql_findings, "sqlite": _sqlite_findings,
+    }  # fmt: skip
+    check = checks.get(engine.dialect.name)
+    if check is not None:
+        findings += check(engine)
+    return findings
+
+
+def schema_finding(engine: Engine) -> Finding:
+    status = runner.schema_status(engine)
+    state = runner.SchemaState
+    if status.state is state.CURRENT:
+        return Finding(OK, "schema", f"at revision {status.current} (this mlineage's head)")
+    if status.state is state.EMPTY:
+        return Finding(FIX, "schema", "no mlineage tables yet", "create them: mlineage db upgrade --db URL")
+    if status.state is state.BEHIND:
+        return Finding(FIX, "schema", f"at revision {status.current}, older than this mlineage ({status.head})",
+                       "run the migration (the Job in deploy/kustomize/migrate): mlineage db upgrade --db URL")
+    if status.state is state.AHEAD:
+        return Finding(FIX, "schema", f"at revision {status.current}, newer than this mlineage ({status.head}): "
+                       "servers of this version serve it read-only", "upgrade mlineage to the database's version")
+    return Finding(FIX, "schema", "the tables are not an mlineage schema (an MLMD database?)",
+                   "copy its records into a new database: mlineage import-mlmd SOURCE_URL --db URL")
+
+
+def _expected_indexes(dialect: str) -> list[Index]:
+    found = []
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            condition = getattr(index, "_ddl_if", None)
+            if condition is None or condition.dialect in (None, dialect):
+                found.append(index)
+    return sorted(found, key=lambda index: str(index.name))
+
+
+def index_findings(engine: Engine) -> list[Finding]:
+    """A ``fix`` per index of the head schema the database lacks, with its CREATE INDEX; else one ``ok``."""
+    inspector = inspect(engine)
+    present: dict[str, set[str]] = {}
+    for table in metadata.sorted_tables:
+        names = {index["name"] for index in inspector.get_indexes(table.name)}
+        names |= {constraint["name"] for constraint in inspector.get_unique_constraints(table.name)}
+        present[table.name] = {name for name in names if name}
+    expected = _expected_indexes(engine.dialect.name)
+    missing = [index for index in expected if index.name not in present[index.table.name]]  # type: ignore[union-attr]
+    if not missing:
+        return [Finding(OK, "index", f"all {len(expected)} indexes of the schema are present")]
+    return [
+        Finding(FIX, "index", f"{index.name} on {index.table.name} ({', '.join(c.name for c in index.columns)}) "  # type: ignore[union-attr]
+                "is missing", f"{str(CreateIndex(index).compile(dialect=engine.dialect)).strip()};")
+        for index in missing
+    ]
+
+
+def _rows(engine: Engine, key: str, sql: str) -> list[tuple]:
+    with engine.connect() as connection:
+        return executor.fetch(connection, ("diagnostics", key), lambda _: text(sql), {})
+
+
+def _postgresql_findings(engine: Engine) -> list[Finding]:
+    findings: list[Finding] = []
+    settings = dict(_rows(engine, "pg_settings", (
+        "SELECT name, setting FROM pg_settings WHERE name IN ('server_version_num', 'max_connections', "
+        "'autovacuum', 'track_counts', 'idle_in_transaction_session_timeout', 'default_transaction_isolation', "
+        "'synchronous_commit', 'fsync')"
+    )))  # fmt: skip
+    version = int(settings.get("server_version_num", "0"))
+    findings.append(Finding(OK, "setting", f"PostgreSQL {version // 10000}.{version % 10000}") if version >= 130000
+                    else Finding(WARN, "setting", f"PostgreSQL {version // 10000} is older than the tested 13",
+                                 "upgrade the server to PostgreSQL 13 or newer"))
+    for name in ("fsync", "synchronous_commit"):
+        if settings.get(name) == "off":
+            findings.append(Finding(FIX, "setting", f"{name} is off: an acknowledged write can be lost in a crash",
+                                    f"ALTER SYSTEM SET {name} = on; SELECT pg_reload_conf();"))
+    for name in ("autovacuum", "track_counts"):
+        if settings.get(name) == "off":
+            findings.append(Finding(FIX, "setting", f"{name} is off: tables bloat and plans go stale",
+                                    f"ALTER SYSTEM SET {name} = on; SELECT pg_reload_conf();"))
+    if settings.get("default_transaction_isolation") not in (None, "read committed"):
+        findings.append(Finding(WARN, "setting", f"default_transaction_isolation is "
+                                f"{settings['default_transaction_isolation']}: mlineage's writes are made for "
+                                "read committed and will retry more under stricter levels",
+                                "ALTER DATABASE … SET default_transaction_isolation = 'read committed';"))
+    idle = int(settings.get("idle_in_transaction_session_timeout", "0"))
+    if idle == 0 or idle > IDLE_IN_TRANSACTION_MS:
+        findings.append(Finding(WARN, "setting", "idle_in_transaction_session_timeout is "
+                                f"{'off' if idle == 0 else f'{idle} ms'}: a client that hangs inside a "
+                                "transaction holds its locks and snapshot until it is killed",
+                                "ALTER DATABASE … SET idle_in_transaction_session_timeout = '10min';"))
+    (used,) = _rows(engine, "pg_connections", "SELECT count(*) FROM pg_stat_activity")[0]
+    limit = int(settings.get("max_connections", "0"))
+    level = WARN if limit and used > 0.8 * limit else OK
+    findings.append(Finding(level, "setting", f"{used} of max_connections {limit} connections in use",
+                            "size the replicas' pools (or put PgBouncer in front) below max_connections"
+                            if level == WARN else None))
+    findings += _postgresql_table_findings(engine)
+    return findings
+
+
+def _postgresql_table_findings(engine: Engine) -> list[Finding]:
+    ours = set(metadata.tables)
+    rows = _rows(engine, "pg_tables", (
+        "SELECT relname, n_live_tup, n_dead_tup, "
+        "(last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL) FROM pg_stat_user_tables "
+        "WHERE schemaname = current_schema()"
+    ))  # fmt: skip
+    findings = []
+    for name, live, dead, analyzed in sorted(rows):
+        if name not in ours:
+            continue
+        if live + dead > ANALYZED_FROM_ROWS and dead > DEAD_ROW_SHARE * (live + dead):
+            findings.append(Finding(WARN, "table", f"{name}: {dead} dead rows of {live + dead}",
+                                    f"VACUUM (ANALYZE) {name};  (and check that autovacuum keeps up)"))
+        elif live > ANALYZED_FROM_ROWS and not analyzed:
+            findings.append(Finding(WARN, "table", f"{name}: {live} rows and no statistics yet",
+                                    f"ANALYZE {name};"))
+    if not findings:
+        findings.append(Finding(OK, "table", "no table is bloated or without statistics"))
+    return findings
+
+
+def _sqlite_findings(engine: Engine) -> list[Finding]:
+    findings = []
+    pragmas: dict[str, Any] = {}
+    for name in ("journal_mode", "page_count", "freelist_count", "page_size"):
+        pragmas[name] = _rows(engine, f"pragma_{name}", f"PRAGMA {name}")[0][0]
+    if str(pragmas["journal_mode"]).lower() == "wal":
+        findings.append(Finding(OK, "setting", "journal_mode is WAL (readers do not wait for the writer)"))
+    else:
+        # The file keeps the mode, and a Store (mlineage serve) turns WAL on when it opens its own database.
+        findings.append(Finding(OK, "setting", f"journal_mode is {pragmas['journal_mode']} (mlineage serve puts "
+                                "the file in WAL mode when it opens it)"))
+    pages, free = int(pragmas["page_count"]), int(pragmas["freelist_count"])
+    size_mib = pages * int(pragmas["page_size"]) / 2**20
+    if pages and free > DEAD_ROW_SHARE * pages:
+        findings.append(Finding(WARN, "table", f"{free} of {pages} pages are free ({size_mib:.1f} MiB file)",
+                                "VACUUM; (with the server stopped) to give the space back"))
+    else:
+        findings.append(Finding(OK, "table", f"{size_mib:.1f} MiB file, {free} free pages"))
+    findings.append(Finding(OK, "setting", "SQLite serves one server process; for several replicas copy it to "
+                            "PostgreSQL (mlineage copy --from THIS_URL --to postgresql://…)"))
+    return findings

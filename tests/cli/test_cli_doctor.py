@@ -1,0 +1,133 @@
+"""`mlineage doctor`: a healthy database passes; a missing index, an old schema or a foreign database is named
+with its fix, and the printed fix fixes it; a database that cannot be checked is one line and exit 2."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import postgres_database
+from paths import DATA
+from sqlalchemy import create_engine, text
+
+from mlineage.metadata.databases import Database
+from mlineage.metadata.engine import normalize_url
+from mlineage.migrations.runner import head_revision, history
+
+
+def _doctor(url: str) -> subprocess.CompletedProcess:
+    mlineage = str(Path(sys.executable).with_name("mlineage"))
+    return subprocess.run([mlineage, "doctor", "--db", url], capture_output=True, text=True, timeout=120)
+
+
+def _upgraded_sqlite(tmp_path: Path, revision: str = "head") -> tuple[str, Path]:
+    path = tmp_path / "m.db"
+    url = f"sqlite:///{path}"
+    database = Database(url, create=True)
+    try:
+        database.upgrade(revision)
+    finally:
+        database.close()
+    return url, path
+
+
+def _remedies(output: str) -> list[str]:
+    return [line.split("-> ", 1)[1] for line in output.splitlines() if "-> " in line]
+
+
+def test_a_database_at_head_with_every_index_has_nothing_to_fix(tmp_path):
+    url, _ = _upgraded_sqlite(tmp_path)
+    result = _doctor(url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"at revision {head_revision()}" in result.stdout
+    assert re.search(r"all \d+ indexes of the schema are present", result.stdout)
+    assert result.stdout.strip().endswith("0 to fix, 0 warnings")
+
+
+def test_a_dropped_index_is_named_and_the_printed_statement_restores_it(tmp_path):
+    url, path = _upgraded_sqlite(tmp_path)
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP INDEX ix_events_execution_id")
+    result = _doctor(url)
+    assert result.returncode == 1, result.stdout
+    assert "FIX   index    ix_events_execution_id on events (execution_id, type) is missing" in result.stdout
+    (statement,) = _remedies(result.stdout)
+    assert statement.startswith("CREATE INDEX ix_events_execution_id ON events")
+    with sqlite3.connect(path) as connection:
+        connection.execute(statement)
+    assert _doctor(url).returncode == 0
+
+
+def test_an_older_schema_says_to_run_the_migration(tmp_path):
+    revisions = [revision for revision, _, _ in history()]
+    older = next(revision for revision in revisions if revision != head_revision())
+    url, _ = _upgraded_sqlite(tmp_path, older)
+    result = _doctor(url)
+    assert result.returncode == 1
+    assert f"at revision {older}, older than this mlineage ({head_revision()})" in result.stdout
+    assert "mlineage db upgrade --db URL" in result.stdout
+    mlineage = str(Path(sys.executable).with_name("mlineage"))
+    subprocess.run([mlineage, "db", "upgrade", "--db", url], check=True, capture_output=True, timeout=120)
+    assert _doctor(url).returncode == 0
+
+
+def test_an_mlmd_database_is_sent_to_import_mlmd_and_left_as_it_was(tmp_path):
+    source = tmp_path / "mlmd.db"
+    shutil.copy(DATA / "mlmd" / "mlmd_v10_tfx.db", source)
+    before = source.read_bytes()
+    result = _doctor(f"sqlite:///{source}")
+    assert result.returncode == 1
+    assert "mlineage import-mlmd SOURCE_URL --db URL" in result.stdout
+    assert source.read_bytes() == before
+
+
+def test_a_database_that_cannot_be_checked_is_one_line_and_exit_2(tmp_path):
+    result = _doctor(f"sqlite:///{tmp_path / 'absent.db'}")
+    assert result.returncode == 2
+    assert result.stdout == "" and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "absent.db").exists()
+    unreachable = _doctor("postgresql://nobody@127.0.0.1:1/none")
+    assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr
+
+
+@pytest.mark.postgres
+def test_postgresql_settings_and_a_missing_hash_index(tmp_path):
+    url = postgres_database("mlineage_doctor")
+    database = Database(url)
+    try:
+        database.upgrade()
+    finally:
+        database.close()
+    engine = create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f"ALTER DATABASE \"{url.rsplit('/', 1)[1]}\" "
+                                    "SET idle_in_transaction_session_timeout = 0"))
+            fsync = connection.execute(text("SHOW fsync")).scalar()
+        # The test server may run without fsync (for speed): that is the one thing to fix doctor must name.
+        baseline = 0 if fsync == "on" else 1
+        healthy = _doctor(url)
+        assert healthy.returncode == baseline, healthy.stdout
+        assert ("FIX   setting  fsync is off" in healthy.stdout) == (fsync != "on")
+        assert re.search(r"ok    setting  PostgreSQL \d+\.\d+", healthy.stdout)
+        assert re.search(r"\d+ of max_connections \d+ connections in use", healthy.stdout)
+        assert "WARN  setting  idle_in_transaction_session_timeout is off" in healthy.stdout
+
+        with engine.connect() as connection:
+            connection.execute(text("DROP INDEX ix_artifact_properties_string_hash"))
+        result = _doctor(url)
+        assert result.returncode == 1, result.stdout
+        assert "ix_artifact_properties_string_hash on artifact_properties (string_value) is missing" in result.stdout
+        statement = next(line for line in _remedies(result.stdout) if line.startswith("CREATE INDEX"))
+        assert "USING hash" in statement
+        with engine.connect() as connection:
+            connection.execute(text(statement))
+        again = _doctor(url)
+        assert again.returncode == baseline and "missing" not in again.stdout, again.stdout
+    finally:
+        engine.dispose()
