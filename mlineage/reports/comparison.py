@@ -357,7 +357,9 @@ def build(
         best_columns[key] = column[~column.index.duplicated()].reindex(names)
     best = pd.DataFrame(best_columns, index=pd.Index(names, name="run"), columns=keys)
 
-    params_long = pd.DataFrame(_param_rows(steps, type_names, store), columns=["run", "step_name", "name", "value"])
+    # object columns: a param keeps the type it was logged with (an int beside floats stays an int)
+    params_long = pd.DataFrame(_param_rows(steps, type_names, store), columns=["run", "step_name", "name", "value"],
+                               dtype=object)
     params = _wide_params(params_long, names)
     steps_frame = pd.DataFrame([_step_row(s) for s in steps],
                                columns=["run", "step_name", "execution_id", "type", "state", "started", "ended",

@@ -68,6 +68,7 @@ def test_json_matches_the_frames(comparison):
         name = run["run"]
         frame_params = {k: v for k, v in comparison.params.loc[name].items() if v is not None}
         assert run["params"] == frame_params
+        assert all(type(run["params"][k]) is type(v) for k, v in frame_params.items())  # 256 stays an int
         logged = set(comparison.metrics.loc[comparison.metrics["run"] == name, "metric"])
         assert set(run["metrics"]) == logged
         for metric, value in run["metrics"].items():

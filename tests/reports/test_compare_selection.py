@@ -75,6 +75,7 @@ def test_a_sweep_is_the_child_contexts_of_its_context(store):
     assert comparison.names == ["lr-sweep-trial-0", "lr-sweep-trial-1", "lr-sweep-trial-2"]
     assert comparison.sweep == "lr-sweep"
     assert comparison.params["Trial.lr"].tolist() == [0.1, 0.03, 0.01]
+    assert [type(v) for v in comparison.params["Trial.layers"]] == [int, int, int]  # not widened to float
     assert comparison.best("val_accuracy") == "lr-sweep-trial-2"
     assert set(comparison.summary["type"]) == {"katib.Trial"}
     with pytest.raises(InvalidArgumentError, match="unknown sweep"):
