@@ -139,3 +139,25 @@ def test_comparing_the_runs_shows_the_shifted_data(pipeline):
     assert all(0.5 < value <= 1.0 for value in auc.values())  # both passed the example's threshold
     blessed = {r: _in_run(store, "ModelBlessing", r).custom_properties["blessed"].int_value for r in (base, shifted)}
     assert blessed == {base: 1, shifted: 1}
+
+
+def test_a_comparison_of_the_two_runs_shows_what_the_shifted_data_changed(pipeline):
+    from mlineage.reports.comparison import compare
+
+    store, reports = pipeline
+    (base, _), (shifted, _) = RUNS
+    comparison = compare(store, pipeline="taxi_end_to_end", last=2)
+    names = {f"taxi_end_to_end/{r}" for r in (base, shifted)}
+    assert set(comparison.names) == names
+    differing = comparison.differs()["metrics"]
+    [auc_key] = [k for k in differing if k.split(".")[-1] == "auc"]
+    auc = {r: _in_run(store, "ModelEvaluation", r).custom_properties["auc"].double_value for r in (base, shifted)}
+    finals = comparison.final_metrics
+    for run_id in (base, shifted):  # the comparison's numbers are what TFMA computed in each run
+        assert finals.loc[f"taxi_end_to_end/{run_id}", auc_key] == pytest.approx(auc[run_id])
+    assert any(k.split(".")[-1] == "loss" for k in differing)  # the Keras training curves differ too
+    # Each run read its own raw examples: the difference lists them, each used by one run only.
+    changed = comparison.diff().artifacts
+    raw = changed[(changed["type"] == "Examples") & (changed["step_name"] == "CsvExampleGen")]
+    assert sorted(raw["uri"]) == sorted(f"{reports[r]['summary']['workdir']}/CsvExampleGen/examples/1"
+                                        for r in (base, shifted))
