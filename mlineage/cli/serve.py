@@ -207,13 +207,18 @@ def run(args: argparse.Namespace) -> int:
                 mark_not_serving(server)
                 server.stop(grace=args.grace).wait()
                 return _fail(f"the HTTP server on {args.host}:{args.http_port} stopped")
-        # Drain: refuse new calls, let in-flight ones finish (up to the grace period), then close.
+        # Drain both APIs at once, within one grace period (a pod's termination grace counts once):
+        # refuse new calls, let in-flight ones finish, then close.
+        deadline = time.monotonic() + args.grace
         mark_not_serving(server)
-        server.stop(grace=args.grace).wait()
-        if http_server is not None and http_thread is not None:
+        stopped = server.stop(grace=args.grace)
+        if http_server is not None:
             http_server.should_exit = True
-            http_thread.join(timeout=args.grace)
+        stopped.wait(timeout=args.grace + 1.0)
+        if http_thread is not None:
+            http_thread.join(timeout=max(0.0, deadline - time.monotonic()))
         print("mlineage: stopped", flush=True)
+        _exit_soon_after_drain()
         return 0
     finally:
         if http_socket is not None:
@@ -230,6 +235,26 @@ def _authenticator(auth, store):
     from mlineage.auth.tokens import TokenVerifier
 
     return Authenticator(auth, TokenVerifier(store.engine))
+
+
+EXIT_AFTER_DRAIN_S = 1.0
+
+
+def _exit_soon_after_drain() -> None:
+    """End the process shortly after the drain, even if calls are still stuck in the store.
+
+    A call that outlives the grace period (waiting on a database lock, say) keeps its worker thread,
+    and the interpreter joins worker threads before it exits: the pod would outstay its termination
+    grace and be killed. What those calls wrote is not committed and was never acknowledged; the
+    database drops it. A process that exits by itself first never reaches this timer.
+    """
+    def leave() -> None:
+        print("mlineage: calls still running after the grace period were abandoned", file=sys.stderr, flush=True)
+        os._exit(0)
+
+    timer = threading.Timer(EXIT_AFTER_DRAIN_S, leave)
+    timer.daemon = True
+    timer.start()
 
 
 def _start_http(store, sock: socket.socket, *, access_log: bool, artifact_root: str | None = None, **app_options):
