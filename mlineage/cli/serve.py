@@ -86,7 +86,9 @@ def _fail(message: str) -> int:
 def _listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (what uvicorn would bind), or OSError."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on connections whose socket says TCP, and
+    # without it every answer after a keep-alive connection's first waits ~40 ms (Nagle + delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
