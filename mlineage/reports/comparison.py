@@ -46,6 +46,8 @@ from mlineage.reports.selection import RUN_TYPES, RunRef, select_runs
 from mlineage.reports.values import missing, number, plain
 
 PARAM_PREFIX = "param."
+# Execution types whose declared properties are the producer's bookkeeping (ids, times), never params.
+BOOKKEEPING_TYPES = ("mlflow.Run", "openlineage.Run")
 METRIC_ARTIFACT_TYPES = ("ModelEvaluation", "Metrics")
 _METRICS_BASE = pb.ArtifactType.SystemDefinedBaseType.Value("METRICS")
 _MINIMIZED_WORDS = ("loss", "error", "mse", "mae", "rmse", "perplexity", "latency", "time")
@@ -502,7 +504,7 @@ def _param_rows(steps: Sequence[StepInfo], type_names: Mapping[int, str], store:
         execution = step.execution
         logged = {name[len(PARAM_PREFIX):]: plain(value) for name, value in execution.custom_properties.items()
                   if name.startswith(PARAM_PREFIX)}
-        if not logged and step.type_name != "mlflow.Run":
+        if not logged and step.type_name not in BOOKKEEPING_TYPES:
             logged = {name: plain(value) for name, value in execution.properties.items()}
         for name in sorted(logged):
             rows.append((step.run, step.step_name, name, logged[name]))

@@ -169,7 +169,7 @@ def _pipeline_runs(store: StoreInterface, pipeline: str, types: Sequence[str]) -
     context, type_name = _group_context(store, pipeline, PIPELINE_TYPES, "pipeline")
     if type_name == OPENLINEAGE_JOB_TYPE:
         executions = store.get_executions_by_context(context.id, ListOptions(order_by=OrderByField.ID))
-        return [RunRef(e.name or str(e.id), context.id, type_name, e.create_time_since_epoch, e.id)
+        return [RunRef(e.name or e.external_id or str(e.id), context.id, type_name, e.create_time_since_epoch, e.id)
                 for e in executions]
     children = store.get_children_contexts_by_context(context.id)
     names = _type_names(store, children)

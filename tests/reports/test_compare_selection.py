@@ -114,3 +114,31 @@ def test_mlflow_shaped_runs_count_too(store):
     assert comparison.best("f1") == f"{1:032x}"
     assert comparison.summary["label"].tolist() == ["depth-4", "depth-8"]
     assert comparison.steps["duration_s"].tolist() == [5.0, 5.0]
+
+
+def test_openlineage_runs_of_a_job_are_its_executions(store):
+    from fastapi.testclient import TestClient
+
+    from mlineage.api.rest.app import create_app
+
+    client = TestClient(create_app(store))
+    run_ids = ["0b6d1c3e-0000-4000-8000-000000000001", "0b6d1c3e-0000-4000-8000-000000000002"]
+    for index, (run_id, dataset) in enumerate(zip(run_ids, ["events_2026_11", "events_2026_12"], strict=True)):
+        for event_type, second in (("START", 0), ("COMPLETE", 5)):
+            answer = client.post("/api/v1/lineage", json={
+                "eventType": event_type, "eventTime": f"2026-12-01T10:0{index}:0{second}Z",
+                "producer": "https://example.com/spark", "run": {"runId": run_id},
+                "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+                "job": {"namespace": "spark", "name": "daily_agg"},
+                "inputs": [{"namespace": "s3://lake", "name": dataset}],
+                "outputs": [{"namespace": "s3://lake", "name": f"agg_{index}"}],
+            })
+            assert answer.status_code == 201, answer.text
+    comparison = compare(store, pipeline="spark/daily_agg")
+    assert comparison.names == run_ids
+    assert comparison.summary["state"].tolist() == ["COMPLETE", "COMPLETE"]
+    assert comparison.params.empty  # the run's ids and job names are bookkeeping, not params
+    inputs = comparison.artifacts[comparison.artifacts["direction"] == "input"]
+    assert inputs["uri"].tolist() == ["s3://lake/events_2026_11", "s3://lake/events_2026_12"]
+    assert comparison.lineage_difference().changes == [
+        f"openlineage.Dataset: {run_ids[1]} read s3://lake/events_2026_12, {run_ids[0]} read s3://lake/events_2026_11"]
