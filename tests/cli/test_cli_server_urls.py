@@ -35,8 +35,9 @@ def chain(tmp_path, sqlite_template) -> tuple[str, dict]:
         ["--artifact", "Model:a2", "--depth", "1"],
         ["--artifact", "/data/a2", "--format", "json"],
         ["--execution", "Trainer:x2", "--format", "dot", "--direction", "down"],
+        ["--artifact", "Dataset:d0", "--direction", "down", "--max-nodes", "3", "--format", "json"],
     ],
-    ids=["tree-up", "depth-1", "json", "dot-down"],
+    ids=["tree-up", "depth-1", "json", "dot-down", "truncated"],
 )
 def test_lineage_through_a_server_answers_as_on_the_database(chain, capsys, arguments):
     url, _ = chain
