@@ -34,11 +34,11 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def __init__(self, authenticator: Authenticator) -> None:
         self._auth = authenticator
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
 
-    def _identify(self, method: str, request: Any, context: grpc.ServicerContext,
-                  metadata: tuple) -> Identity:  # fmt: skip
+    def _identify(self, method: str, request: Any, context: grpc.ServicerContext) -> Identity:
         authorization = namespace = None
-        for key, value in metadata or ():
+        for key, value in context.invocation_metadata() or ():
             if key == "authorization":
                 authorization = value
             elif key == "x-mlineage-namespace":
@@ -65,14 +65,22 @@ class AuthInterceptor(grpc.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or (grpc_needed(method) is None and method not in GRPC_ESCALATIONS):
             return handler
-        metadata = handler_call_details.invocation_metadata
+        # The wrapped handler reads the call's metadata from its context, so one per method serves every call.
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: Any) -> Any:
         identify = self._identify
 
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
             def unary_unary(request, context):
-                with acting_as(identify(method, request, context, metadata)):
+                with acting_as(identify(method, request, context)):
                     return inner(request, context)
 
             return grpc.unary_unary_rpc_method_handler(
@@ -83,7 +91,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             inner_us = handler.unary_stream
 
             def unary_stream(request, context):
-                with acting_as(identify(method, request, context, metadata)):
+                with acting_as(identify(method, request, context)):
                     yield from inner_us(request, context)
 
             return grpc.unary_stream_rpc_method_handler(
@@ -94,7 +102,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             inner_su = handler.stream_unary
 
             def stream_unary(requests, context):
-                with acting_as(identify(method, None, context, metadata)):
+                with acting_as(identify(method, None, context)):
                     return inner_su(requests, context)
 
             return grpc.stream_unary_rpc_method_handler(
@@ -104,7 +112,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         inner_ss = handler.stream_stream
 
         def stream_stream(requests, context):
-            with acting_as(identify(method, None, context, metadata)):
+            with acting_as(identify(method, None, context)):
                 yield from inner_ss(requests, context)
 
         return grpc.stream_stream_rpc_method_handler(
