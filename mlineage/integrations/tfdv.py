@@ -1,11 +1,11 @@
 """TFDV's outputs (statistics, schema, anomalies) as TFX's ExampleStatistics, Schema and ExampleAnomalies artifacts.
 
-One call per output, from inside a step::
+One call per output, from inside a step (``tfx_step`` opens it as TFX's node, see ``tfx_types``)::
 
-    with run.step("StatisticsGen") as step:
+    with tfx_step(run, "StatisticsGen") as step:
         examples = step.input("Examples", uri=data_uri, span=3)
         stats = tfdv.record_statistics(step, "/pipeline/StatisticsGen/statistics/7", examples=examples)
-    with run.step("SchemaGen") as step:
+    with tfx_step(run, "SchemaGen") as step:
         schema = tfdv.record_schema(step, schema_proto, uri=schema_uri, statistics=stats)
 
 Each takes the object TFDV returns (``DatasetFeatureStatisticsList``,

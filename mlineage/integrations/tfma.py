@@ -2,7 +2,7 @@
 
 One call from inside the evaluation step::
 
-    with run.step("Evaluator") as step:
+    with tfx_step(run, "Evaluator") as step:  # or run.step("Evaluator")
         result = tfma.record_evaluation(step, "/pipeline/Evaluator/evaluation/9", model=model, baseline=baseline)
         result.evaluation.properties["auc"], result.blessing.properties["blessed"]
 

@@ -2,7 +2,7 @@
 
 One call from inside the transform step::
 
-    with run.step("Transform") as step:
+    with tfx_step(run, "Transform") as step:  # or run.step("Transform")
         result = tft.record_transform(step, "/pipeline/Transform/transform_graph/5",
                                       examples=examples, schema=schema,
                                       transformed_examples_uri="/pipeline/Transform/transformed_examples/5")

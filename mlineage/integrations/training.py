@@ -2,11 +2,11 @@
 
 Two ways in, one record::
 
-    with run.step("Trainer", gpus=1) as step:
+    with tfx_step(run, "Trainer", gpus=1) as step:  # or run.step(...): see tfx_types
         callback = training.MlineageCallback(step, inputs=[transform_graph, examples], model_path=model_dir)
         model.fit(x, y, epochs=3, callbacks=[callback])
 
-    with run.step("Trainer") as step:
+    with tfx_step(run, "Trainer") as step:
         training.record_training(step, params={"learning_rate": 0.01}, metrics_by_epoch=history.history,
                                  model_path=model_dir, inputs=[transform_graph, examples])
 
