@@ -128,7 +128,8 @@ def lineage(
         artifact_states=states[0],
         execution_states=states[1],
     )
-    # What the walk's tests are, for the cursor's binding (type and state filters as sets).
+    # What the walk's tests are, for the cursor's binding (type and state filters as sets). A server's
+    # client (GrpcStore.lineage_page) sends these to the server as they are, in this order.
     bound = [
         ending_artifacts,
         ending_executions,
