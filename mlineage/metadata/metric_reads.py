@@ -121,20 +121,34 @@ def metric_page(
     return series, (rows[-1][0] if more else None)
 
 
-def last_seqs(connection, execution_id: int, names: list[str]) -> dict[str, int]:
-    """The last ``seq`` of each named metric of one execution that has points (for a writer appending points)."""
+def metric_tails(connection, execution_id: int, names: list[str]) -> dict[str, tuple[int, int]]:
+    """(last seq, greatest step) of each named metric of one execution that has points, for a writer appending."""
     points = t.metric_points
     if not names:
         return {}
     return {
-        name: seq
-        for name, seq in executor.run(
+        name: (seq, step)
+        for name, seq, step in executor.run(
             connection,
-            lambda _: select(points.c.name, func.max(points.c.seq))
+            lambda _: select(points.c.name, func.max(points.c.seq), func.max(points.c.step))
             .where(points.c.execution_id == execution_id, points.c.name.in_(sorted(set(names))))
             .group_by(points.c.name),
         )
     }
+
+
+def points_at_steps(connection, execution_id: int, name: str, steps: list[int]) -> set[tuple[int, int, float]]:
+    """(step, timestamp_ms, value) of one metric's points at ``steps`` (NaN values as NaN)."""
+    points = t.metric_points
+    if not steps:
+        return set()
+    rows = executor.run(
+        connection,
+        lambda _: select(points.c.step, points.c.timestamp_ms, points.c.value).where(
+            points.c.execution_id == execution_id, points.c.name == name, points.c.step.in_(sorted(set(steps)))
+        ),
+    )
+    return {(step, stamp, _value(value)) for step, stamp, value in rows}
 
 
 def summarize(series: mpb.MetricSeries) -> MetricSummary:
@@ -151,4 +165,4 @@ def summarize(series: mpb.MetricSeries) -> MetricSummary:
     )
 
 
-__all__ = ["MAX_PAGE_SIZE", "MetricSummary", "last_seqs", "metric_page", "metric_summaries", "summarize"]
+__all__ = ["MAX_PAGE_SIZE", "MetricSummary", "metric_tails", "points_at_steps", "metric_page", "metric_summaries", "summarize"]

@@ -254,11 +254,31 @@ def _apply_tags(execution: pb.Execution, tags: list[tuple[str, str]]) -> bool:
     return bool(tags)
 
 
+def _point_key(step: int, stamp: int, value: float) -> tuple[int, int, float | str]:
+    return step, stamp, "NaN" if math.isnan(value) else value
+
+
 def _append_metrics(tx: WriteTransaction, execution_id: int, metrics: list[tuple[str, float, int, int]]) -> None:
-    """Append points (key, value, timestamp, step) after each key's last seq, in request order."""
-    last = metric_reads.last_seqs(tx.connection, execution_id, [m[0] for m in metrics])
+    """Append points (key, value, timestamp, step) after each key's last seq, in request order.
+
+    A point equal to one already stored (same key, step, timestamp and value) is
+    stored once, as MLflow keeps it; only points at a step not past the key's
+    greatest step need that look-up.
+    """
+    connection = tx.connection
+    tails = metric_reads.metric_tails(connection, execution_id, [m[0] for m in metrics])
+    seen: dict[str, set[tuple[int, int, float | str]]] = {}
+    for key, (_, greatest) in tails.items():
+        steps = [step for name, _, _, step in metrics if name == key and step <= greatest]
+        seen[key] = {_point_key(*p) for p in metric_reads.points_at_steps(connection, execution_id, key, steps)}
     series: dict[str, mpb.MetricSeries] = {}
+    last = {key: seq for key, (seq, _) in tails.items()}
     for key, value, stamp, step in metrics:
+        identity = _point_key(step, stamp, value)
+        known = seen.setdefault(key, set())
+        if identity in known:
+            continue
+        known.add(identity)
         one = series.get(key)
         if one is None:
             one = series[key] = mpb.MetricSeries(execution_id=execution_id, name=key)
@@ -268,7 +288,8 @@ def _append_metrics(tx: WriteTransaction, execution_id: int, metrics: list[tuple
         one.step.append(step)
         one.value.append(value)
         one.timestamp_ms.append(stamp)
-    tx.put_metric_series(list(series.values()))
+    if series:
+        tx.put_metric_series(list(series.values()))
 
 
 def _metric(entry: dict, path: str) -> tuple[str, float, int, int]:

@@ -221,6 +221,9 @@ def parse_run_filter(text: str | None) -> list[Clause]:
                     raise _invalid(f"Invalid comparator '{comparator}' not one of '{_STRING_COMPARATORS}'")
                 if not quoted and comparator not in ("IS NULL", "IS NOT NULL"):
                     raise _invalid(f"Expected a quoted string value for attributes. Got value {value}")
+                if comparator in ("IN", "NOT IN") and key != "run_id":
+                    raise _invalid("Only ['run_id'] attributes support comparison with a list of quoted string "
+                                   "values.")
             else:
                 raise _invalid(f"Invalid attribute key '{key}' specified. Valid keys are "
                                f"'{RUN_NUMERIC_ATTRIBUTES | RUN_STRING_ATTRIBUTES}'")

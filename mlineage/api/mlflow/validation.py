@@ -62,8 +62,8 @@ def check_param(key: Any, value: Any, path: str = "") -> tuple[str, str]:
     text = "" if value is None else value
     if not isinstance(text, str):
         raise _invalid(invalid_value(f"{path}.value" if path else "value", value))
-    _check_length("Param value", MAX_PARAM_VALUE_LENGTH, text)
-    return key, text
+    # MLflow's server truncates a long value (MLFLOW_TRUNCATE_LONG_VALUES, on by default) rather than refuse it.
+    return key, text[:MAX_PARAM_VALUE_LENGTH]
 
 
 def check_tag(key: Any, value: Any, path: str = "") -> tuple[str, str]:
@@ -74,8 +74,7 @@ def check_tag(key: Any, value: Any, path: str = "") -> tuple[str, str]:
     text = "" if value is None else value
     if not isinstance(text, str):
         raise _invalid(invalid_value(value_path, value))
-    _check_length(value_path, MAX_TAG_VALUE_LENGTH, text)
-    return checked, text
+    return checked, text[:MAX_TAG_VALUE_LENGTH]  # truncated, as MLflow's server does
 
 
 def check_metric(key: Any, value: float | None, timestamp: int | None, step: int | None, path: str = "") -> None:
