@@ -2,9 +2,10 @@
 # Set up everything the tests and benches need on a fresh machine (idempotent):
 #   .venv         mlineage with its dev tools (current protobuf)
 #   .venvs/mlmd   the real ml-metadata==1.17.1 client (protobuf 4.25), for compatibility tests and benches
+#   .venvs/mlflow the real mlflow 3 client and server with scikit-learn, for the MLflow API tests and bench
 #   .venvs/tfx    the optional TFX stack (TFDV/TFMA/TFT 1.16, TensorFlow 2.16; protobuf 4.25, pandas 1.5,
 #                 numpy 1.26) with mlineage, for tests that use real TFDV/TFMA/TFT outputs
-# Usage: source scripts/setup_env.sh   (exports MLINEAGE_MLMD_PYTHON and MLINEAGE_TFX_PYTHON)
+# Usage: source scripts/setup_env.sh   (exports MLINEAGE_MLMD_PYTHON, MLINEAGE_MLFLOW_PYTHON and MLINEAGE_TFX_PYTHON)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY="${PYTHON:-python3}"
@@ -37,6 +38,14 @@ fi
 # process (as a TFX step does); protobuf stays below 5 there, as ml-metadata requires.
 uv pip install -q --compile-bytecode --python "$ROOT/.venvs/mlmd/bin/python" -e "$ROOT" "ml-metadata==1.17.1" "protobuf<5"
 export MLINEAGE_MLMD_PYTHON="$ROOT/.venvs/mlmd/bin/python"
+
+# MLflow's own client and tracking server, what the MLflow API tests compare mlineage with (its own
+# environment: mlflow pins its dependencies tighter than mlineage's dev tools).
+if [ ! -x "$ROOT/.venvs/mlflow/bin/python" ] || ! "$ROOT/.venvs/mlflow/bin/python" -c "import mlflow, sklearn" 2>/dev/null; then
+  uv venv -q "$ROOT/.venvs/mlflow" --python 3.11
+  uv pip install -q --compile-bytecode --python "$ROOT/.venvs/mlflow/bin/python" "mlflow==3.17.2" "scikit-learn==1.9.1"
+fi
+export MLINEAGE_MLFLOW_PYTHON="$ROOT/.venvs/mlflow/bin/python"
 
 # The TFX stack, installed with uv (pip's resolver can take half an hour on it). dill: tfx-bsl
 # imports it but the resolved apache-beam no longer brings it. tritonclient: Triton's compiled

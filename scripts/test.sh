@@ -10,8 +10,9 @@ cd "$ROOT"
 source scripts/setup_env.sh
 eval "$(scripts/start_postgres.sh)"
 eval "$(scripts/start_mariadb.sh)"
-# In this script nothing may be skipped for want of PostgreSQL, MariaDB, ml-metadata or the TFX stack.
-export MLINEAGE_REQUIRE_POSTGRES=1 MLINEAGE_REQUIRE_MYSQL=1 MLINEAGE_REQUIRE_MLMD=1 MLINEAGE_REQUIRE_TFX=1 MLINEAGE_REQUIRE_BROWSER=1
+# In this script nothing may be skipped for want of PostgreSQL, MariaDB, ml-metadata, mlflow or the TFX stack.
+export MLINEAGE_REQUIRE_POSTGRES=1 MLINEAGE_REQUIRE_MYSQL=1 MLINEAGE_REQUIRE_MLMD=1 MLINEAGE_REQUIRE_TFX=1
+export MLINEAGE_REQUIRE_MLFLOW=1 MLINEAGE_REQUIRE_BROWSER=1
 .venv/bin/ruff check mlineage tests bench scripts
 .venv/bin/mypy mlineage
 exec .venv/bin/python -m pytest -q "$@"
