@@ -360,7 +360,7 @@ def build(
     best = pd.DataFrame(best_columns, index=pd.Index(names, name="run"), columns=keys)
 
     # object columns: a param keeps the type it was logged with (an int beside floats stays an int)
-    params_long = pd.DataFrame(_param_rows(steps, type_names, store), columns=["run", "step_name", "name", "value"],
+    params_long = pd.DataFrame(_param_rows(steps), columns=["run", "step_name", "name", "value"],
                                dtype=object)
     params = _wide_params(params_long, names)
     steps_frame = pd.DataFrame([_step_row(s) for s in steps],
@@ -498,7 +498,7 @@ def _wide(metrics: pd.DataFrame, column: str, names: Sequence[str], keys: Sequen
     return table.astype(float)
 
 
-def _param_rows(steps: Sequence[StepInfo], type_names: Mapping[int, str], store: StoreInterface) -> list[tuple]:
+def _param_rows(steps: Sequence[StepInfo]) -> list[tuple]:
     rows = []
     for step in steps:
         execution = step.execution
