@@ -17,12 +17,13 @@ message, request_id, and the fields a call passed with ``extra=``).
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import re
+import secrets
 import sys
 import time
-import uuid
 from contextvars import ContextVar, Token
 from datetime import datetime, timezone
 from typing import Any
@@ -31,6 +32,8 @@ HEADER = "x-request-id"
 FORMATS = ("text", "json")
 _VALID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _request_id: ContextVar[str | None] = ContextVar("mlineage_request_id", default=None)
+_PROCESS_PREFIX = secrets.token_hex(8)
+_COUNTER = itertools.count(secrets.randbelow(2**32))
 # The attributes every LogRecord has; anything else on a record came from ``extra=`` and is logged as a field.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -42,11 +45,20 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+def new_request_id() -> str:
+    """A new id: 32 hex digits, this process's random half and a counter (unique across replicas).
+
+    Not a uuid4 per request: that reads the OS's randomness every time, which measured 7 us of the
+    8.8 us a gRPC call spent on its id (bench/request_id_bench.py).
+    """
+    return f"{_PROCESS_PREFIX}{next(_COUNTER) & 0xFFFFFFFFFFFFFFFF:016x}"
+
+
 def accept_request_id(given: str | None) -> str:
     """The caller's id when it is a plain, short string; otherwise a new one."""
     if given and _VALID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 def bind_request_id(request_id: str) -> Token:
