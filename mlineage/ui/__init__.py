@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 
 STATIC = Path(__file__).resolve().parent / "static"
 PREFIX = "/ui"
@@ -36,19 +36,43 @@ def static_file(relative: str) -> Path | None:
     return candidate if candidate.suffix in MEDIA_TYPES else None
 
 
+# The files' bytes by path, kept while their modification time stays the same: a page load asks for a dozen
+# small files at once, and answering them from memory on the event loop keeps first paint off the thread pool
+# that file responses would queue on behind the API's requests (bench/ui_bench.py).
+_loaded: dict[Path, tuple[int, bytes, str]] = {}
+
+
+def _contents(path: Path) -> tuple[bytes, str]:
+    """The file's bytes and an ETag for them (read again when the file changes)."""
+    mtime = path.stat().st_mtime_ns
+    cached = _loaded.get(path)
+    if cached is None or cached[0] != mtime:
+        data = path.read_bytes()
+        cached = (mtime, data, f'"{mtime:x}-{len(data):x}"')
+        _loaded[path] = cached
+    return cached[1], cached[2]
+
+
+def _serve(path: Path, if_none_match: str | None) -> Response:
+    # Never cached without asking (no-cache), so a new mlineage's UI is what a reload shows; the ETag makes asking cheap.
+    data, etag = _contents(path)
+    headers = {"Cache-Control": "no-cache", "ETag": etag}
+    if if_none_match == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=MEDIA_TYPES[path.suffix], headers=headers)
+
+
 def install(app: FastAPI) -> None:
     """Add /ui (the page), /ui/static/… (its files) and / (a redirect to /ui)."""
 
-    async def page() -> Response:
-        # The page itself is never cached, so a new mlineage's UI is what a reload shows.
-        return FileResponse(STATIC / "index.html", media_type=MEDIA_TYPES[".html"],
-                            headers={"Cache-Control": "no-cache"})
+    async def page(request: Request) -> Response:
+        return _serve(STATIC / "index.html", request.headers.get("if-none-match"))
 
-    async def asset(path: str) -> Response:
+    async def asset(request: Request, path: str) -> Response:
         found = static_file(path)
         if found is None:
             return Response(status_code=404)
-        return FileResponse(found, media_type=MEDIA_TYPES[found.suffix], headers={"Cache-Control": "no-cache"})
+        return _serve(found, request.headers.get("if-none-match"))
 
     async def root() -> Response:
         return RedirectResponse(PREFIX, status_code=307)

@@ -8,6 +8,7 @@ earlier value; bad input is a readable message on the page.
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 import httpx
 
@@ -202,3 +203,50 @@ def test_bad_input_is_a_readable_message_on_the_page(watched, populated):
     watched.open(f"/node/artifact/{populated.tfx['pushed']}", ready="#tombstone")
     assert "Deleted at" in watched.text("#tombstone") and "/serving/taxi/1" in watched.text()
     clean(watched, allow_http_errors=True)
+
+
+def test_a_pipelines_runs_include_tfx_runs_without_a_parent_link(watched, populated):
+    tfx, page = populated.tfx, watched.page
+    # The second TFX run is tied to its pipeline only through its execution, as TFX often leaves it.
+    assert populated.api.get(f"/contexts/{tfx['unlinked_run']}/parents").json().get("contexts", []) == []
+    watched.open("/runs", ready="#pipelines .pill")
+    page.click("#pipelines a.pill:text-is('chicago_taxi')")
+    page.wait_for_function("document.querySelector('h1').innerText === 'Runs of chicago_taxi' && document.querySelector('#runs table')")
+    runs = watched.text("#runs")
+    assert "chicago_taxi.20261201-120000" in runs and "chicago_taxi.20261202-120000" in runs
+    assert "taxi/r1" not in runs
+    page.click("#pipelines a.pill:text-is('taxi')")
+    page.wait_for_function("document.querySelector('h1').innerText === 'Runs of taxi' && document.querySelector('#runs table')")
+    runs = watched.text("#runs")
+    assert "taxi/r1" in runs and "taxi/r2" in runs and "chicago_taxi" not in runs
+    # A filter narrows the pipeline's runs; an unknown pipeline is a readable error.
+    narrowed = urllib.parse.urlencode({"pipeline": populated.pipelines["chicago_taxi"], "filter": "name LIKE '%1202%'"})
+    watched.open(f"/runs?{narrowed}", ready="#runs table")
+    assert "chicago_taxi.20261202-120000" in watched.text("#runs")
+    assert "chicago_taxi.20261201-120000" not in watched.text("#runs")
+    clean(watched)
+    watched.open("/runs?pipeline=999999", ready="[role=alert]")
+    assert "NOT_FOUND" in watched.text("[role=alert]")
+
+
+def test_serving_view_shows_a_deployments_metrics_per_model_version(watched, populated):
+    page = watched.page
+    watched.open("/serving", ready="#deployments table")
+    assert "resnet-prod" in watched.text("#deployments") and "triton" in watched.text("#deployments")
+    page.click("#deployments a:text-is('resnet-prod')")
+    page.wait_for_selector("#serving-charts .uplot")
+    rows = [r.inner_text().split("\t") for r in page.query_selector_all("#serving-versions tbody tr")]
+    # Three scrapes of a Triton endpoint whose counters grow by 100 requests of 20 ms each per scrape.
+    assert [r[:6] for r in rows] == [["resnet50", "2", "300", "3", "2400", "20 ms"]]
+    assert "GPU-7a1b0c2d" in watched.text("#serving-gpus") and "80 %" in watched.text("#serving-gpus")
+    charts = page.evaluate("window.mlineage.servingCharts")
+    assert [c["title"] for c in charts] == ["resnet50 v2 · requests/s", "resnet50 v2 · mean latency (ms)", "utilisation (%)"]
+    latency = charts[1]["series"][0]
+    assert len(latency) == 2 and all(abs(v - 20.0) < 1e-9 for v in latency)
+    assert [round(v) for v in charts[2]["series"][0]] == [60, 70, 80]
+    watched.shot("serving")
+    clean(watched)
+    watched.open(f"/serving/{populated.step_runs['taxi/r1']}", ready="#serving-versions")
+    assert "No ModelServing execution" in watched.text("#serving-versions")
+    watched.open("/serving/nope", ready="[role=alert]")
+    assert "INVALID_ARGUMENT" in watched.text("[role=alert]")

@@ -1,10 +1,12 @@
 """Sign-in in the browser when `mlineage serve --auth tokens`: the page asks for a token, a bad one is a
-readable refusal, a good one shows its namespace's runs and never another namespace's."""
+readable refusal, an expired one kept in the tab says so and is dropped, a good one shows its namespace's
+runs and never another namespace's."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -31,6 +33,7 @@ def auth_server(tmp_path_factory):
         tokens = {
             "a": _token(server.db_url, "--role", "writer", "--namespace", "team-a"),
             "b": _token(server.db_url, "--role", "reader", "--namespace", "team-b"),
+            "db_url": server.db_url,
         }
         base = f"http://{server.host}:{server.http_port}"
         with httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {tokens['a']}"}) as api:
@@ -68,6 +71,31 @@ def test_sign_in_asks_for_a_token_refuses_a_bad_one_and_shows_the_runs(auth_serv
         watched.shot("signed-in")
         watched.page.click("#sign-out")
         watched.page.wait_for_selector("#sign-in")
+        clean(watched, allow_http_errors=True)
+    finally:
+        context.close()
+
+
+def test_a_kept_token_that_expired_is_a_readable_message_and_is_dropped(auth_server, browser):
+    base, tokens = auth_server
+    db_url = tokens["db_url"]
+    expiring = _token(db_url, "--role", "reader", "--namespace", "team-a", "--expires", "1s")
+    made = time.monotonic()
+    context, watched = _signed_in_page(browser, base)
+    try:
+        watched.open("/types", ready="#sign-in")  # the page's origin, to keep the token in its tab storage
+        time.sleep(max(0.0, 1.2 - (time.monotonic() - made)))
+        watched.page.evaluate("(t) => sessionStorage.setItem('mlineage.token', t)", expiring)
+        watched.page.evaluate("location.hash = '#/runs'")
+        watched.page.wait_for_selector("#sign-in-reason")
+        assert watched.text("#sign-in-reason").startswith("Your token has expired.")
+        assert watched.text("[role=alert]") == "UNAUTHENTICATED: authentication failed: expired token"
+        assert not watched.page.query_selector("#runs table")
+        assert watched.page.evaluate("sessionStorage.getItem('mlineage.token')") is None
+        watched.shot("token-expired")
+        _sign_in(watched, tokens["a"])
+        watched.page.wait_for_selector("#runs table")
+        assert "team-a-run" in watched.text("#runs")
         clean(watched, allow_http_errors=True)
     finally:
         context.close()

@@ -4,7 +4,8 @@
 
 Records what TFX's orchestrator records for ExampleGen → SchemaGen → Trainer → Pusher: the
 `pipeline`, `pipeline_run` and `node` contexts, TFX's artifact types with their declared
-properties, executions with their states, and INPUT/OUTPUT events with TFX's keys. Prints the ids
+properties, executions with their states, and INPUT/OUTPUT events with TFX's keys; then a second run
+with no parent link to its pipeline (TFX does not always write one). Prints the ids
 as one JSON object, for the browser tests to look up.
 """
 
@@ -76,8 +77,21 @@ def main(target: str) -> int:
     pushed = mlmd.Artifact(type_id=pushed_t, uri="/serving/taxi/1", state=mlmd.Artifact.LIVE)
     pusher, [pushed_id] = component("Pusher", [("model", model_id)], [("pushed_model", pushed)],
                                     state=mlmd.Execution.FAILED)
+
+    # A second run as TFX often leaves it: its execution associated with the pipeline and the run contexts (and
+    # the node context the first run registered), and no parent link from the run to the pipeline.
+    [second_id] = store.put_contexts([mlmd.Context(type_id=run_t, name="chicago_taxi.20261202-120000")])
+    [node] = store.get_contexts_by_type("node")[:1]
+    again = mlmd.Execution(type_id=execution_type("CsvExampleGen"), last_known_state=mlmd.Execution.COMPLETE)
+    again.properties["component_id"].string_value = "CsvExampleGen"
+    fresh = mlmd.Artifact(type_id=examples_t, uri="/tfx/CsvExampleGen/examples/5", state=mlmd.Artifact.LIVE)
+    event = mlmd.Event(type=mlmd.Event.OUTPUT)
+    event.path.steps.add().key = "examples"
+    event.path.steps.add().index = 0
+    store.put_execution(again, [(fresh, event)],
+                        [pipeline, mlmd.Context(id=second_id, type_id=run_t, name="chicago_taxi.20261202-120000"), node])
     print(json.dumps({
-        "pipeline": pipeline_id, "run": run_id,
+        "pipeline": pipeline_id, "run": run_id, "unlinked_run": second_id,
         "examples": examples_id, "schema": schema_id, "model": model_id, "pushed": pushed_id,
         "example_gen": example_gen, "schema_gen": schema_gen, "trainer": trainer, "pusher": pusher,
     }))

@@ -22,6 +22,11 @@ export function signOut() {
   sessionStorage.removeItem(NAMESPACE);
 }
 
+/** Drop a token the server refused (expired, revoked), keeping the namespace for the next sign-in. */
+export function forgetToken() {
+  sessionStorage.removeItem(TOKEN);
+}
+
 export function signedIn() {
   return {token: sessionStorage.getItem(TOKEN) || '', namespace: sessionStorage.getItem(NAMESPACE) || ''};
 }

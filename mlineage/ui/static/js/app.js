@@ -1,5 +1,5 @@
 // The UI's router: the URL fragment (#/page/arg…?query) names the view; each page module renders into <main>.
-import {signIn, signOut, signedIn} from './api.js';
+import {forgetToken, signIn, signOut, signedIn} from './api.js';
 import {errorBox, fill, h} from './dom.js';
 
 const PAGES = {
@@ -9,6 +9,7 @@ const PAGES = {
   lineage: () => import('./pages/lineage.js'),
   types: () => import('./pages/types.js'),
   compare: () => import('./pages/compare.js'),
+  serving: () => import('./pages/serving.js'),
 };
 
 const main = document.getElementById('page');
@@ -58,14 +59,27 @@ async function render() {
     fill(main, container);
     container.append(errorBox(error));
   }
-  if (mine === generation) document.body.dataset.ready = page;  // for tests and the first-paint bench
+  if (mine === generation) {
+    document.body.dataset.ready = page;  // for tests and the first-paint bench (bench/ui_bench.py)
+    performance.mark('mlineage:ready');
+  }
+}
+
+/** Why the sign-in form is shown, in words: the server's refusal of the kept token (expired, revoked) or none. */
+export function refusalText(message, hadToken) {
+  const text = String(message || '');
+  if (!hadToken) return 'This server asks for a token: paste one made by `mlineage token create`.';
+  if (/expired/i.test(text)) return 'Your token has expired. Sign in with a new one (`mlineage token create --expires 30d`).';
+  if (/revoked/i.test(text)) return 'Your token was revoked. Sign in with another one.';
+  return `The server refused your token (${text}). Sign in with another one.`;
 }
 
 /** The sign-in form: a token (mlineage token create), and a namespace for an admin's token. */
-export function signInForm() {
+export function signInForm(reason = '') {
   const token = h('input', {name: 'token', type: 'password', placeholder: 'token', size: 36, autocomplete: 'off'});
   const namespace = h('input', {name: 'namespace', placeholder: 'namespace (admins: optional)', size: 22, value: signedIn().namespace});
-  const form = h('form', {class: 'card toolbar', id: 'sign-in'}, h('strong', {}, 'Sign in'), token, namespace, h('button', {class: 'primary'}, 'Sign in'));
+  const form = h('form', {class: 'card toolbar', id: 'sign-in'}, h('strong', {}, 'Sign in'), token, namespace, h('button', {class: 'primary'}, 'Sign in'),
+    reason ? h('div', {class: 'notice', id: 'sign-in-reason', role: 'status'}, reason) : null);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     signIn(token.value.trim(), namespace.value.trim());
@@ -91,8 +105,19 @@ document.getElementById('goto').addEventListener('submit', (event) => {
 });
 
 showIdentity();
-window.addEventListener('mlineage:unauthenticated', () => {
-  if (!document.getElementById('sign-in')) main.prepend(signInForm());
+window.addEventListener('mlineage:unauthenticated', (event) => {
+  // A kept token that the server now refuses is dropped, so the next request does not send it again.
+  const hadToken = Boolean(signedIn().token);
+  if (hadToken) { forgetToken(); showIdentity(); }
+  const reason = refusalText(event.detail, hadToken);
+  const shown = document.getElementById('sign-in');
+  if (!shown) main.prepend(signInForm(reason));
+  else if (hadToken) shown.replaceWith(signInForm(reason));
 });
-window.addEventListener('hashchange', () => { delete document.body.dataset.ready; render(); });
+window.addEventListener('hashchange', () => {
+  delete document.body.dataset.ready;
+  performance.clearMarks('mlineage:ready');
+  performance.clearMarks('mlineage:complete');
+  render();
+});
 render();

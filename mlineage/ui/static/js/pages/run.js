@@ -27,15 +27,20 @@ export async function render(root, {args, current}) {
     fill(root, h('h1', {}, 'Run'), errorBox({code: 'INVALID_ARGUMENT', message: `a run is /run/CONTEXT_ID, not "${args.join('/')}"`}));
     return;
   }
+  // The graph library loads while the run's records arrive; the run and its members are asked for at once.
+  const cytoscape = loadCytoscape();
+  cytoscape.catch(() => {});
   let run;
+  let executions;
+  let artifacts;
   try {
-    run = await get(`/contexts/${id}`);
+    [run, executions, artifacts] = await Promise.all([get(`/contexts/${id}`),
+      all(`/contexts/${id}/executions`, 'executions'), all(`/contexts/${id}/artifacts`, 'artifacts')]);
   } catch (error) {
     if (current()) fill(root, h('h1', {}, `Run ${id}`), errorBox(error),
       error instanceof ApiError && error.status === 404 ? h('p', {}, h('a', {href: `#/node/context/${id}`}, 'Its history, if it was deleted')) : null);
     return;
   }
-  const [executions, artifacts] = await Promise.all([all(`/contexts/${id}/executions`, 'executions'), all(`/contexts/${id}/artifacts`, 'artifacts')]);
   if (!current()) return;
   const facts = runFacts(run);
   const ids = executions.nodes.map((e) => e.id);
@@ -43,8 +48,11 @@ export async function render(root, {args, current}) {
   if (!current()) return;
   const known = new Map(artifacts.nodes.map((a) => [a.id, a]));
   const missing = [...new Set(events.map((ev) => ev.artifact_id).filter((a) => !known.has(a)))];
-  for (const artifactId of missing.slice(0, 100)) {
-    try { known.set(artifactId, await get(`/artifacts/${artifactId}`)); } catch (_) { /* deleted: left out */ }
+  // Inputs from outside the run (another run's model, a shared dataset), in one request; deleted ones are left out.
+  if (missing.length) {
+    const outside = await get('/artifacts', {filter: `id IN (${missing.slice(0, 1000).map(Number).join(',')})`, page_size: 1000});
+    if (!current()) return;
+    for (const artifact of outside.artifacts || []) known.set(artifact.id, artifact);
   }
   const graphSlot = h('div', {class: 'graph small', id: 'run-graph'});
   const chartsSlot = h('div', {id: 'run-charts'}, h('span', {class: 'muted'}, 'Loading metrics…'));
@@ -96,25 +104,31 @@ export async function render(root, {args, current}) {
     h('div', {class: 'card', id: 'run-io'}, h('h2', {}, 'Inputs and outputs'), ioRows.length ? table(['step', 'direction', 'artifact', 'uri'], ioRows) : h('p', {class: 'muted'}, 'No events.')));
 
   const graph = {artifacts: [...known.values()], executions: executions.nodes, events};
-  loadCytoscape().then(() => {
+  cytoscape.then(() => {
     if (!current()) return;
     const cy = draw(graphSlot, elements(graph));
     cy.on('tap', 'node', (event) => { location.hash = `#/node/${event.target.data('kind')}/${event.target.data('nid')}`; });
     window.mlineage = Object.assign(window.mlineage || {}, {runCy: cy});
   }).catch((error) => current() && fill(graphSlot, errorBox(error)));
 
-  const summaries = await Promise.all(executions.nodes.map((e) => get(`/executions/${e.id}/metrics`).then((x) => ({e, metrics: x.metrics})).catch(() => ({e, metrics: []}))));
+  // The charts come after the page counts as drawn (not awaited by render); 'mlineage:complete' marks their end.
+  charts(executions.nodes, stepName, chartsSlot, current).catch((error) => current() && fill(chartsSlot, errorBox(error)))
+    .then(() => current() && performance.mark('mlineage:complete'));
+}
+
+async function charts(steps, stepName, slot, current) {
+  const summaries = await Promise.all(steps.map((e) => get(`/executions/${e.id}/metrics`).then((x) => ({e, metrics: x.metrics})).catch(() => ({e, metrics: []}))));
   if (!current()) return;
   const wanted = summaries.flatMap(({e, metrics}) => metrics.map((m) => ({e, m}))).slice(0, MAX_CHARTS);
-  if (!wanted.length) { fill(chartsSlot, h('p', {class: 'muted'}, 'No metric series recorded.')); return; }
+  if (!wanted.length) { fill(slot, h('p', {class: 'muted'}, 'No metric series recorded.')); return; }
   await loadCharts();
   if (!current()) return;
-  fill(chartsSlot);
-  for (const {e, m} of wanted) {
-    const points = await get(`/executions/${e.id}/metrics/${encodeURIComponent(m.name)}`, {page_size: 5000});
-    if (!current()) return;
+  const series = await Promise.all(wanted.map(({e, m}) => get(`/executions/${e.id}/metrics/${encodeURIComponent(m.name)}`, {page_size: 5000})));
+  if (!current()) return;
+  fill(slot);
+  wanted.forEach(({e, m}, i) => {
     const box = h('div', {class: 'chart', 'data-metric': m.name});
-    chartsSlot.append(box);
-    lineChart(box, `${stepName.get(e.id)} · ${m.name}`, [{label: m.name, points: points.points}]);
-  }
+    slot.append(box);
+    lineChart(box, `${stepName.get(e.id)} · ${m.name}`, [{label: m.name, points: series[i].points}]);
+  });
 }
