@@ -10,7 +10,8 @@ never runs. Methods the policy marks public (health) pass untouched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
@@ -20,6 +21,7 @@ from mlineage.auth.authenticator import REALM, Authenticator, Refused
 from mlineage.auth.identity import Identity, acting_as
 from mlineage.auth.policy import GRPC_ESCALATIONS, grpc_needed
 from mlineage.auth.tls_identities import certificate_names
+from mlineage.metadata import namespace_scope
 
 _STATUS = {
     codes.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
@@ -27,6 +29,13 @@ _STATUS = {
     codes.RESOURCE_EXHAUSTED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     codes.INVALID_ARGUMENT: grpc.StatusCode.INVALID_ARGUMENT,
 }
+
+
+@contextlib.contextmanager
+def _running_as(identity: Identity) -> Iterator[Identity]:
+    """The call runs as ``identity``, reading and writing its namespace only."""
+    with acting_as(identity), namespace_scope.scoped(identity.namespace):
+        yield identity
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
@@ -80,7 +89,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             inner = handler.unary_unary
 
             def unary_unary(request, context):
-                with acting_as(identify(method, request, context)):
+                with _running_as(identify(method, request, context)):
                     return inner(request, context)
 
             return grpc.unary_unary_rpc_method_handler(
@@ -91,7 +100,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             inner_us = handler.unary_stream
 
             def unary_stream(request, context):
-                with acting_as(identify(method, request, context)):
+                with _running_as(identify(method, request, context)):
                     yield from inner_us(request, context)
 
             return grpc.unary_stream_rpc_method_handler(
@@ -102,7 +111,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             inner_su = handler.stream_unary
 
             def stream_unary(requests, context):
-                with acting_as(identify(method, None, context)):
+                with _running_as(identify(method, None, context)):
                     return inner_su(requests, context)
 
             return grpc.stream_unary_rpc_method_handler(
@@ -112,7 +121,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         inner_ss = handler.stream_stream
 
         def stream_stream(requests, context):
-            with acting_as(identify(method, None, context)):
+            with _running_as(identify(method, None, context)):
                 yield from inner_ss(requests, context)
 
         return grpc.stream_stream_rpc_method_handler(

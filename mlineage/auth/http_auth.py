@@ -17,6 +17,7 @@ from mlineage import errors as codes
 from mlineage.auth.authenticator import REALM, Authenticator, Refused
 from mlineage.auth.identity import acting_as
 from mlineage.auth.policy import REST_PREFIXES, RouteRoles
+from mlineage.metadata import namespace_scope
 
 NAMESPACE_HEADER = b"x-mlineage-namespace"
 _STATUS = {codes.UNAUTHENTICATED: 401, codes.PERMISSION_DENIED: 403, codes.RESOURCE_EXHAUSTED: 429,
@@ -75,5 +76,5 @@ class AuthMiddleware:
         except Refused as refused:
             await _refuse(send, path, refused)
             return
-        with acting_as(identity):
+        with acting_as(identity), namespace_scope.scoped(identity.namespace):
             await self.app(scope, receive, send)

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, CursorResult, Dialect, Engine, PoolProxiedCon
 from sqlalchemy import exc as exc_module
 from sqlalchemy.sql.elements import DQLDMLClauseElement
 
+from mlineage.metadata import namespace_scope
 from mlineage.metadata.dialect import ids_match, ids_param  # noqa: F401 - written in dialect, kept here for callers
 
 # dialect name -> statement (a query or DML, never DDL: compiled by a SQLCompiler)
@@ -70,11 +71,16 @@ def active_rewrite() -> Rewrite | None:
 
 
 def _built(build: Builder, dialect_name: str) -> DQLDMLClauseElement:
-    """The statement ``build`` makes for a dialect: every statement run here is made by this call."""
+    """The statement ``build`` makes for a dialect: every statement run here is made by this call.
+
+    Inside a namespace scope (metadata/namespace_scope.py) a SELECT reads that namespace's rows only.
+    """
     rewrite = _REWRITE.get()
-    if rewrite is not None:
-        return rewrite.change(build(dialect_name))
-    return build(dialect_name)
+    statement = rewrite.change(build(dialect_name)) if rewrite is not None else build(dialect_name)
+    namespace = namespace_scope.current()
+    if namespace is not None:
+        return namespace_scope.scoped_statement(statement, namespace)
+    return statement
 
 
 def _compiled(
@@ -83,6 +89,9 @@ def _compiled(
     dialect = connection.dialect
     rewrite = _REWRITE.get()
     cache_key: tuple[Any, ...] = (dialect.name, key) if rewrite is None else (dialect.name, rewrite.tag, key)
+    namespace = namespace_scope.current()
+    if namespace is not None:  # the namespace is bound into the statement: part of its key
+        cache_key = (*cache_key, ("namespace", namespace))
     found = _CACHE.get(cache_key)
     if found is None:
         # Expanding parameters (a filter's ``IN (…)``) are rendered into the text once: the key fixes them.
@@ -188,7 +197,8 @@ class Reads:
     def fetch(self, key: Any, build: Builder, params: Mapping[str, Any]) -> list[tuple]:
         """Run one statement and return its rows (as tuples), as ``executor.fetch`` does."""
         rewrite = _REWRITE.get()
-        found = _CACHE.get((self._dialect, key)) if rewrite is None else None
+        plain = rewrite is None and namespace_scope.current() is None
+        found = _CACHE.get((self._dialect, key)) if plain else None
         sql, positions, defaults = found if found is not None else _compiled(self._connection, key, build)
         if rewrite is not None:
             params = {**rewrite.params, **params}

@@ -34,6 +34,7 @@ from mlineage.metadata import (
     history,
     links,
     metrics,
+    namespace_scope,
     openlineage_events,
     update_masks,
     validation,
@@ -153,7 +154,8 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
 
     @property
     def namespace(self) -> str:
-        return self._namespace
+        """The caller's namespace (metadata/namespace_scope.py) inside a scope, else the store's own."""
+        return namespace_scope.current() or self._namespace
 
     @property
     def max_node_bytes(self) -> int:
@@ -228,7 +230,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         try:
             with self._write_lock, self._write_engine.begin() as connection:
                 database.set_write_lock_timeout(connection)
-                with history.write_transaction(connection, self._namespace, keep=self._keep_history):
+                with history.write_transaction(connection, self.namespace, keep=self._keep_history):
                     yield connection
         except BaseException as exc:  # e.g. a caller's own error inside store.transaction(): rolled back too
             self._types.clear()  # a rolled-back type change must not stay cached
@@ -312,7 +314,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         Events are kept by ``WriteTransaction.add_openlineage_event``.
         """
         with self._read() as connection:
-            return openlineage_events.read_events(connection, self._namespace, run_id, after_id, limit)
+            return openlineage_events.read_events(connection, self.namespace, run_id, after_id, limit)
 
     # --- types ----------------------------------------------------------------------------------
 
@@ -404,9 +406,9 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         """Insert or evolve a type keyed by (name, version) with MLMD's evolution rules; returns (id, changed)."""
         _check_type_message(kind, message)
         version = message.version if message.HasField("version") else ""
-        stored = type_access.find_type(connection, kind, message.name, version, self._namespace)
+        stored = type_access.find_type(connection, kind, message.name, version, self.namespace)
         if stored is None:
-            return type_access.insert_type(connection, kind, message, version, self._namespace), True
+            return type_access.insert_type(connection, kind, message, version, self.namespace), True
 
         given = dict(message.properties.items())
         for name, data_type in given.items():
@@ -447,7 +449,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
             type_access.raise_type_not_found(kind, type_name, type_version)
         with self._read() as connection:
             return type_access.get_type(
-                connection, kind, type_name, type_version, self._namespace
+                connection, kind, type_name, type_version, self.namespace
             ).to_message()
 
     def get_artifact_type(self, type_name: str, type_version: str | None = None) -> pb.ArtifactType:
@@ -462,7 +464,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
     def _get_types(self, kind: NodeKind) -> list:
         with self._read() as connection:
             return [
-                info.to_message() for info in type_access.types_of_kind(connection, kind, self._namespace)
+                info.to_message() for info in type_access.types_of_kind(connection, kind, self.namespace)
             ]
 
     def list_types(self, kind: NodeKind | str) -> list:
@@ -510,7 +512,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         self._check_external_ids(external_ids)
         wanted = [external_id for external_id in external_ids if validation.storable(external_id)]
         with self._read() as connection:
-            infos = type_access.types_by_external_ids(connection, kind, wanted, self._namespace)
+            infos = type_access.types_by_external_ids(connection, kind, wanted, self.namespace)
         if not infos:
             raise NotFoundError("No types found for external_ids.")  # as MLMD: none at all is NOT_FOUND
         return [info.to_message() for info in infos]
@@ -528,7 +530,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
 
     def _node_type(self, connection: Connection, kind: NodeKind, type_id: int) -> type_access.TypeInfo:
         info = self._types.get(connection, type_id)
-        if info is None or info.kind != kind.type_kind or info.namespace != self._namespace:
+        if info is None or info.kind != kind.type_kind or info.namespace != self.namespace:
             raise NotFoundError(f"Cannot find type for type_id: {type_id}; no {kind.name} type has that id")
         return info
 
@@ -657,7 +659,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                     validation.check_node(kind, node, self._max_node_bytes)
         if new_positions:
             new_ids = node_access.insert_nodes(
-                connection, kind, [messages[p] for p in new_positions], self._namespace, now
+                connection, kind, [messages[p] for p in new_positions], self.namespace, now
             )
             for position, node_id in zip(new_positions, new_ids, strict=True):
                 ids[position] = node_id
@@ -878,7 +880,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         wanted = [a.external_id for a in artifacts if not a.HasField("id") and a.external_id]
         if not wanted:
             return list(artifacts)
-        found = node_access.artifact_ids_by_external_ids(connection, self._namespace, wanted)
+        found = node_access.artifact_ids_by_external_ids(connection, self.namespace, wanted)
         result = []
         for artifact in artifacts:
             if not artifact.HasField("id") and artifact.external_id in found:
@@ -1066,7 +1068,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         self._check_external_ids(external_ids)
         wanted = [external_id for external_id in external_ids if validation.storable(external_id)]
         with self._read() as connection:
-            found = node_access.nodes_by_external_ids(connection, kind, self._namespace, wanted)
+            found = node_access.nodes_by_external_ids(connection, kind, self.namespace, wanted)
         if not found:
             raise NotFoundError(
                 f"No {kind.name}s found for external_ids."
@@ -1087,13 +1089,13 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         if not uris:
             return []
         with self._read() as connection:
-            return node_access.artifacts_by_uris(connection, self._namespace, uris)
+            return node_access.artifacts_by_uris(connection, self.namespace, uris)
 
     def _by_type_and_name(self, kind: NodeKind, type_name: str, name: str, type_version: str | None):
         if not all(validation.storable(text) for text in (type_name, name, type_version or "")):
             return None
         with self._read() as connection:
-            info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)
+            info = type_access.find_type(connection, kind, type_name, type_version, self.namespace)
             if info is None:
                 return None
             return node_access.node_by_type_and_name(connection, kind, info.id, name)
@@ -1142,14 +1144,14 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
             return [], ""
         with self._read() as connection:
             if type_name is not None:
-                info = type_access.find_type(connection, kind, type_name, type_version, self._namespace)
+                info = type_access.find_type(connection, kind, type_name, type_version, self.namespace)
                 if info is None:
                     return [], ""
                 type_id = info.id
             if context_id is not None and kind is CONTEXT:
                 raise InvalidArgumentError("contexts cannot be listed by context")
             rows = list_rows(
-                connection, kind, request, self._namespace, type_id=type_id, context_id=context_id
+                connection, kind, request, self.namespace, type_id=type_id, context_id=context_id
             )
             token = ""
             if request.page_size is not None and len(rows) > request.page_size:

@@ -31,6 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from mlineage.metadata import namespace_scope
 from mlineage.metadata.database import ChangeToken, PostgresSnapshot
 
 if TYPE_CHECKING:
@@ -62,6 +63,12 @@ def repeated_field(field_number: int, items: Iterable[bytes]) -> bytes:
         size = len(item)
         parts += (tag, small[size] if size < limit else _varint(size), item)
     return b"".join(parts)
+
+
+def _scoped(what: str) -> str:
+    """Entries are kept per caller namespace (metadata/namespace_scope.py): one never answers another's."""
+    namespace = namespace_scope.current()
+    return what if namespace is None else f"{namespace}\x00{what}"
 
 
 class ByIdCache:
@@ -104,6 +111,7 @@ class ByIdCache:
 
         An entry is what the caller keeps for an id (here: a message's wire form and its type id).
         ``version``: what ``current()`` answered a moment ago for the same request, if it asked."""
+        what = _scoped(what)
         if version is None:
             version = self.current()
         found: dict[int, Any] = {}
@@ -134,6 +142,7 @@ class ByIdCache:
 
     def peek(self, what: str, key: int, version: Any) -> Any:
         """The entry kept for (what, key) if the database is still at ``version`` (else None)."""
+        what = _scoped(what)
         with self._lock:
             data = self._entries.get((what, key)) if version == self._version else None
             if data is not None:
@@ -142,6 +151,7 @@ class ByIdCache:
 
     def keep(self, what: str, key: int, data: Any, version: Any) -> None:
         """Keep ``data`` for (what, key), read at ``version``, unless the database has moved since."""
+        what = _scoped(what)
         with self._lock:
             if version == self._version:
                 self._entries[(what, key)] = data
