@@ -25,3 +25,4 @@ def install(app: FastAPI, store: Store, *, artifact_root: str | None = None) -> 
     app.include_router(models.router(store))
     app.include_router(inputs.router(store))
     app.include_router(artifacts.router(store, artifact_root))
+    app.include_router(tracking.fallback_router())  # last: ENDPOINT_NOT_FOUND for the paths none of them has

@@ -254,6 +254,15 @@ def find_run(store: Store, run_id: str) -> tuple[pb.Execution, pb.Context] | Non
     return execution, context
 
 
+def get_run_execution(store: Store, run_id: str) -> pb.Execution:
+    """The execution of an MLflow run id (without its context: one read); RESOURCE_DOES_NOT_EXIST if none."""
+    ensure_types(store)
+    execution = store.get_execution_by_type_and_name(RUN_TYPE, run_id) if run_id and len(run_id) <= 256 else None
+    if execution is None:
+        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"Run with id={run_id} not found")
+    return execution
+
+
 def get_run(store: Store, run_id: str) -> tuple[pb.Execution, pb.Context]:
     """(execution, run context) of an MLflow run id; RESOURCE_DOES_NOT_EXIST if there is none."""
     found = find_run(store, run_id)
@@ -304,7 +313,7 @@ def is_active(node: pb.Execution | pb.Context) -> bool:
 __all__ = [
     "ACTIVE", "RUN_INPUT_READERS", "RunInputsReader", "DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "DELETED", "EXPERIMENT_TYPE", "PARAM_PREFIX",
     "RUN_STATUSES", "RUN_TYPE", "TAG_PREFIX", "Types", "artifact_location", "ensure_types", "experiment_by_name",
-    "experiment_id", "experiment_json", "find_experiment", "find_run", "get_experiment", "get_run", "integer",
+    "experiment_id", "experiment_json", "find_experiment", "find_run", "get_experiment", "get_run", "get_run_execution", "integer",
     "is_active", "now_ms", "parse_experiment_id", "prefixed", "run_experiment_context_id", "run_info_json",
     "set_status", "set_string", "string",
 ]

@@ -63,7 +63,7 @@ def _not_active(execution: pb.Execution) -> MlflowError:
 
 def _run_in(tx: WriteTransaction, store: Store, run_id: str, *, active: bool = True) -> pb.Execution:
     """The run's execution as this transaction sees it; RESOURCE_DOES_NOT_EXIST, or not active."""
-    execution, _ = mapping.get_run(store, run_id)
+    execution = mapping.get_run_execution(store, run_id)
     [fresh] = tx.get_executions_by_id([execution.id])
     if active and not mapping.is_active(fresh):
         raise _not_active(fresh)
@@ -174,7 +174,7 @@ def create_run(store: Store, fields: Fields) -> dict:
 
 
 def get_run(store: Store, fields: Fields) -> dict:
-    execution, _ = mapping.get_run(store, _run_id(fields))
+    execution = mapping.get_run_execution(store, _run_id(fields))
     return {"run": runs_json(store, [execution])[0]}
 
 
@@ -399,7 +399,7 @@ def get_metric_history(store: Store, fields: Fields) -> dict:
                           f"Invalid value {max_results} for parameter 'max_results' supplied. It must be between "
                           f"1 and {MAX_HISTORY_RESULTS}")
     offset = page_offset(fields.string("page_token"))
-    execution, _ = mapping.get_run(store, run_id)
+    execution = mapping.get_run_execution(store, run_id)
     points: list[tuple[int, int, float]] = []
     for series in store.get_metric_series([execution.id], [key]):
         points.extend(zip(series.timestamp_ms, series.step, series.value, strict=True))

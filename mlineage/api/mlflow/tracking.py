@@ -93,3 +93,16 @@ def router(store: Store) -> APIRouter:
         for path, method, operation in ENDPOINTS:
             api.add_api_route(prefix + path, _endpoint(store, operation), methods=[method], include_in_schema=False)
     return api
+
+
+def fallback_router() -> APIRouter:
+    """ENDPOINT_NOT_FOUND (404, MLflow's shape) for any other path under MLflow's prefixes: mounted last."""
+    api = APIRouter()
+
+    async def not_found(request: Request, rest: str) -> JSONResponse:
+        raise MlflowError("ENDPOINT_NOT_FOUND", f"No API endpoint {request.url.path} for {request.method}.")
+
+    for prefix in PREFIXES:
+        api.add_api_route(prefix + "/{rest:path}", not_found, include_in_schema=False,
+                          methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    return api

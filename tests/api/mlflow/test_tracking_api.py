@@ -225,3 +225,9 @@ def test_update_run_sets_status_end_time_and_the_mlmd_state(http, store):
     assert store.get_execution_by_type_and_name("mlflow.Run", run_id).last_known_state == pb.Execution.CANCELED
     _error(http.post(f"{API}/runs/update", json={"run_id": run_id, "status": "DONE"}), 400,
            "INVALID_PARAMETER_VALUE")
+
+
+def test_an_unknown_mlflow_endpoint_is_endpoint_not_found(http):
+    _error(http.get(f"{API}/no-such-call"), 404, "ENDPOINT_NOT_FOUND")
+    _error(http.post("/ajax-api/2.0/mlflow/runs/no-such-call", json={}), 404, "ENDPOINT_NOT_FOUND")
+    assert http.get("/api/v1/no-such-thing").json()["code"] == "NOT_FOUND"  # mlineage's own API keeps its shape
