@@ -40,9 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_parser(commands)
     serving.add_parser(commands)  # serving watch
     record.add_parser(commands)  # record tfdv-stats|tfdv-schema|tfdv-anomalies|tft|tfma|push
-    from mlineage.cli import audit, token
+    from mlineage.cli import audit, namespace, token
 
     token.add_parser(commands)  # token create|list|revoke
+    namespace.add_parser(commands)  # namespace create|list|delete
     audit.add_parser(commands)  # audit --since
     add_commands(commands, DEFAULT_DB)  # run, journal: the client's half
     return parser
