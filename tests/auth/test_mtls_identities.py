@@ -27,6 +27,7 @@ def pki(tmp_path_factory):
     identities.write_text(json.dumps({
         "tfx-writer": {"namespace": "default", "role": "writer"},
         "dash.reader.example": {"namespace": "default", "role": "reader"},
+        "team-b-pipeline": {"namespace": "team-b", "role": "writer"},
     }))  # fmt: skip
     return {
         "ca": ca.files.cert,
@@ -34,6 +35,7 @@ def pki(tmp_path_factory):
         "writer": ca.issue("tfx-writer", server=False),
         "reader": ca.issue("dashboard", server=False, dns_names=("dash.reader.example",)),  # by its SAN
         "unmapped": ca.issue("someone-else", server=False),
+        "team_b": ca.issue("team-b-pipeline", server=False),
         "identities": identities,
     }
 
@@ -48,18 +50,26 @@ def test_the_mlmd_client_is_confined_by_its_certificate(tmp_path, pki):
     tls = TLSFiles(pki["server"].cert, pki["server"].key, ca=pki["ca"], client_verify=True)
     extra = ["--tls-identities", str(pki["identities"])]
     with mlineage_server(tmp_path, tls=tls, host="127.0.0.1", extra_args=extra) as server:
-        assert "client certificates (2 identities)" in server.output()
+        assert "client certificates (3 identities)" in server.output()
         written = _smoke(python, server.target, pki, "writer", "mtlsw")
         assert [a["label"] for a in written["artifacts"]] == ["s1"]
         assert _smoke(python, server.target, pki, "reader", "mtlsr") == {"error": "PermissionDeniedError"}
         assert _smoke(python, server.target, pki, "unmapped", "mtlsu") == {"error": "UnauthenticatedError"}
+        # The same scenario (same type and node names) from team-b's certificate: its own records only.
+        other = _smoke(python, server.target, pki, "team_b", "mtlsw")
+        assert [a["label"] for a in other["artifacts"]] == ["s1"]
         db_url = server.db_url
     # The writer's changes are recorded as its certificate's identity.
     from mlineage.metadata.store import Store
 
+    from mlineage.metadata.namespace_scope import scoped
+
     with Store(db_url) as store:
-        actors = {revision.actor for a in store.get_artifacts() for revision in store.get_artifact_history(a.id)}
-    assert actors == {"cert:tfx-writer"}
+        for namespace, actor in (("default", "cert:tfx-writer"), ("team-b", "cert:team-b-pipeline")):
+            with scoped(namespace):
+                artifacts = store.get_artifacts()
+                assert len(artifacts) == 1
+                assert {r.actor for r in store.get_artifact_history(artifacts[0].id)} == {actor}
 
 
 @pytest.mark.parametrize(
