@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlineage.api.mlflow import mapping, search
@@ -289,7 +289,29 @@ def _append_metrics(tx: WriteTransaction, execution_id: int, metrics: list[tuple
         one.value.append(value)
         one.timestamp_ms.append(stamp)
     if series:
-        tx.put_metric_series(list(series.values()))
+        expected = sum(len(one.seq) for one in series.values())
+        if tx.put_metric_series(list(series.values())) != expected:
+            # Another server (sharing a PostgreSQL database) appended at the same seq first: roll back, go again.
+            raise _SeqTaken()
+
+
+class _SeqTaken(Exception):
+    """A metric point's seq was taken by a concurrent writer; the unit of work is retried."""
+
+
+_APPEND_TRIES = 5
+
+
+def _appending(work: Callable[[], None]) -> None:
+    """Run a unit of work that appends metric points, again (with fresh seqs) when a concurrent writer took one."""
+    for attempt in range(_APPEND_TRIES):
+        try:
+            work()
+            return
+        except _SeqTaken:
+            if attempt == _APPEND_TRIES - 1:
+                raise MlflowError("TEMPORARILY_UNAVAILABLE",
+                                  "metric points could not be appended: concurrent writers; try again") from None
 
 
 def _metric(entry: dict, path: str) -> tuple[str, float, int, int]:
@@ -318,9 +340,13 @@ def log_metric(store: Store, fields: Fields) -> dict:
         raise MlflowError("INVALID_PARAMETER_VALUE", "Missing value for required parameter 'timestamp'. See the "
                                                      "API docs for more information about request parameters.")
     point = _metric({k: fields.raw(k) for k in ("key", "value", "timestamp", "step")}, "")
-    with store.transaction() as tx:
-        execution = _run_in(tx, store, run_id)
-        _append_metrics(tx, execution.id, [point])
+
+    def work() -> None:
+        with store.transaction() as tx:
+            execution = _run_in(tx, store, run_id)
+            _append_metrics(tx, execution.id, [point])
+
+    _appending(work)
     return {}
 
 
@@ -379,14 +405,17 @@ def log_batch(store: Store, fields: Fields) -> dict:
     if not (metrics or params or tags):
         mapping.get_run(store, run_id)
         return {}
-    with store.transaction() as tx:
-        execution = _run_in(tx, store, run_id)
-        changed = _apply_params(execution, params, run_id, single=False)
-        changed = _apply_tags(execution, tags) or changed
-        if changed:
-            tx.put_executions([execution])
-        if metrics:
-            _append_metrics(tx, execution.id, metrics)
+    def work() -> None:
+        with store.transaction() as tx:
+            execution = _run_in(tx, store, run_id)
+            changed = _apply_params(execution, params, run_id, single=False)
+            changed = _apply_tags(execution, tags) or changed
+            if changed:
+                tx.put_executions([execution])
+            if metrics:
+                _append_metrics(tx, execution.id, metrics)
+
+    _appending(work)
     return {}
 
 
