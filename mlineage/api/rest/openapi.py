@@ -34,10 +34,13 @@ UNAVAILABLE 503.
 # Every operation may answer these; each is the error body.
 _ERRORS = {
     "400": "INVALID_ARGUMENT, OUT_OF_RANGE or UNIMPLEMENTED: the request is malformed or breaks a rule",
-    "404": "NOT_FOUND",
+    "401": "UNAUTHENTICATED: no or a bad bearer token (servers with --auth tokens; WWW-Authenticate says how)",
+    "403": "PERMISSION_DENIED: the token's role may not do this",
+    "404": "NOT_FOUND (a record of another namespace too)",
     "409": "ALREADY_EXISTS, or ABORTED (a concurrent change: retry)",
     "412": "FAILED_PRECONDITION (e.g. the database schema is newer than the server: read-only)",
     "413": "RESOURCE_EXHAUSTED: the body is too large",
+    "429": "RESOURCE_EXHAUSTED: the credential's rate limit (Retry-After says when to retry)",
     "503": "UNAVAILABLE: the database cannot be reached",
     "default": "any other error",
 }
@@ -71,6 +74,8 @@ def install(app: FastAPI, docs: Documentation, extra_schemas: dict[str, dict[str
         schemas.update(docs.messages.schemas)
         schemas.update(extra_schemas)
         schemas["Error"] = ERROR_SCHEMA
+        # Servers with --auth tokens take `Authorization: Bearer TOKEN` (mlineage token create).
+        components["securitySchemes"] = {"bearerToken": {"type": "http", "scheme": "bearer"}}
         error = {JSON: {"schema": {"$ref": "#/components/schemas/Error"}}}
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
