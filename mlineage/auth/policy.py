@@ -134,7 +134,6 @@ REST: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/executions/{id}/openlineage"): R,
     ("GET", "/api/v1/openlineage/events"): R,
     ("GET", "/api/v1/openlineage/received"): R,
-    ("GET", "/api/v1/compare"): R,
 }
 
 # MLflow's API (api/mlflow), by prefix and method: reads GET, everything else is a tracking write

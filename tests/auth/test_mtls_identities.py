@@ -60,9 +60,8 @@ def test_the_mlmd_client_is_confined_by_its_certificate(tmp_path, pki):
         assert [a["label"] for a in other["artifacts"]] == ["s1"]
         db_url = server.db_url
     # The writer's changes are recorded as its certificate's identity.
-    from mlineage.metadata.store import Store
-
     from mlineage.metadata.namespace_scope import scoped
+    from mlineage.metadata.store import Store
 
     with Store(db_url) as store:
         for namespace, actor in (("default", "cert:tfx-writer"), ("team-b", "cert:team-b-pipeline")):
