@@ -14,7 +14,7 @@ against ``mlineage serve`` on that store and reports, from the page's own perfor
 * ``complete``: what a page fills in after drawing (the runs page's key metrics and states).
 
 Goal: ``fcp`` and ``drawn`` under 300 ms on the 1M store. The lineage explorer then lays out the
-1,000-node upstream walk of the store's last model (``max_nodes=1000``), goal within 2 s: ``layout`` is
+1,000-node walk (both directions) from the store's last model (``max_nodes=1000``), goal within 2 s: ``layout`` is
 dagre's time, ``laid out`` what the page reports (request, script loading and layout).
 
     python bench/ui_bench.py                         # 1M vs 10k, 5 rounds
@@ -150,7 +150,7 @@ def measure_layout(browser: Any, base: str, model: int) -> dict[str, Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     try:
         page = context.new_page()
-        page.goto(f"{base}/ui#/lineage/artifact/{model}?direction=up&hops=100&max_nodes={LINEAGE_NODES}")
+        page.goto(f"{base}/ui#/lineage/artifact/{model}?direction=both&hops=100&max_nodes={LINEAGE_NODES}")
         page.wait_for_selector("#lineage-counts", timeout=120_000)
         return page.evaluate("() => ({...window.mlineage.timings, nodes: window.mlineage.cy.nodes().length,"
                              " edges: window.mlineage.cy.edges().length})")

@@ -101,8 +101,6 @@ def test_a_kept_token_that_expired_is_a_readable_message_and_is_dropped(auth_ser
         context.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the store does not keep namespaces apart yet (issue 16): a team-b "
-                   "token lists team-a's contexts over REST; this turns into a pass when it does")
 def test_a_token_of_another_namespace_sees_none_of_its_runs(auth_server, browser):
     base, tokens = auth_server
     context, watched = _signed_in_page(browser, base)

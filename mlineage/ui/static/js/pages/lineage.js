@@ -2,7 +2,7 @@
 import {get} from '../api.js';
 import {href} from '../app.js';
 import {errorBox, fill, h, nodeLink} from '../dom.js';
-import {LAYOUT, download, draw, elements, loadCytoscape, toMermaid, toSvg} from '../graph.js';
+import {download, draw, elements, layout, loadCytoscape, toMermaid, toSvg} from '../graph.js';
 
 const DEFAULT_MAX_NODES = 300;
 const list = (text) => String(text || '').split(',').map((x) => x.trim()).filter(Boolean);
@@ -110,7 +110,7 @@ export async function render(root, {args, query, current}) {
     const fresh = elems.filter((el) => cy.getElementById(el.data.id).empty());
     if (!fresh.length) return 0;
     cy.add(fresh);
-    cy.layout(LAYOUT).run();
+    cy.layout(layout(cy.nodes().length)).run();
     return fresh.length;
   }
 

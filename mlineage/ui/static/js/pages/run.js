@@ -27,9 +27,8 @@ export async function render(root, {args, current}) {
     fill(root, h('h1', {}, 'Run'), errorBox({code: 'INVALID_ARGUMENT', message: `a run is /run/CONTEXT_ID, not "${args.join('/')}"`}));
     return;
   }
-  // The graph library loads while the run's records arrive; the run and its members are asked for at once.
-  const cytoscape = loadCytoscape();
-  cytoscape.catch(() => {});
+  // The run and its members are asked for at once; the graph library (a large script whose parsing holds the
+  // page's thread) loads only once the page has drawn.
   let run;
   let executions;
   let artifacts;
@@ -104,7 +103,7 @@ export async function render(root, {args, current}) {
     h('div', {class: 'card', id: 'run-io'}, h('h2', {}, 'Inputs and outputs'), ioRows.length ? table(['step', 'direction', 'artifact', 'uri'], ioRows) : h('p', {class: 'muted'}, 'No events.')));
 
   const graph = {artifacts: [...known.values()], executions: executions.nodes, events};
-  cytoscape.then(() => {
+  loadCytoscape().then(() => {
     if (!current()) return;
     const cy = draw(graphSlot, elements(graph));
     cy.on('tap', 'node', (event) => { location.hash = `#/node/${event.target.data('kind')}/${event.target.data('nid')}`; });
