@@ -50,7 +50,7 @@ class Server:
         self.token = None
         with Store(db) as store:
             if auth:
-                self.token = create_token(store.engine, namespace="default", role=Role.WRITER, name="bench")[0]
+                self.token = create_token(store, namespace="default", role=Role.WRITER, name="bench")[0]
         args = [sys.executable, "-m", "mlineage.cli", "serve", "--db", db, "--host", "127.0.0.1",
                 "--grpc-port", "0", "--http-port", str(http_port), *(["--auth", "tokens"] if auth else [])]  # fmt: skip
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -12,17 +12,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Table, bindparam, delete, func, insert, select, union, update
-
 from mlineage.auth.tokens import check_namespace
 from mlineage.errors import AlreadyExistsError, FailedPreconditionError, NotFoundError
-from mlineage.metadata import executor, history, namespace_scope
+from mlineage.metadata import auth_access, history, namespace_scope
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION
 from mlineage.metadata.store import Store
-from mlineage.schema import tables as t
 from mlineage.schema.tables import DEFAULT_NAMESPACE
 
-_COUNTED = (("types", t.types), ("artifacts", t.artifacts), ("executions", t.executions), ("contexts", t.contexts))
 _BATCH = 500
 
 
@@ -46,53 +42,20 @@ def create_namespace(store: Store, name: str, description: str | None = None) ->
     if name == DEFAULT_NAMESPACE or name in {info.name for info in list_namespaces(store)}:
         raise AlreadyExistsError(f"namespace {name!r} already exists")
     now = int(time.time() * 1000)
-    with store.engine.begin() as connection:
-        executor.run(connection, lambda _d: insert(t.namespaces),
-                     {"name": name, "created_ms": now, "description": description})  # fmt: skip
+    with store.transaction() as tx:
+        auth_access.insert_namespace(tx.connection, name, now, description)
     return NamespaceInfo(name, now, description, {})
-
-
-def _count_of(table: Table) -> executor.Builder:
-    return lambda _d: select(func.count()).select_from(table).where(table.c.namespace == bindparam("ns"))
-
-
-def _counts(connection, name: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for label, table in _COUNTED:
-        [(count,)] = executor.fetch(
-            connection, ("auth.namespace_count", label),
-            _count_of(table),
-            {"ns": name},
-        )  # fmt: skip
-        counts[label] = int(count)
-    [(tokens,)] = executor.fetch(
-        connection, ("auth.namespace_tokens",),
-        lambda _d: select(func.count()).select_from(t.tokens)
-        .where(t.tokens.c.namespace == bindparam("ns"), t.tokens.c.revoked_ms.is_(None)),
-        {"ns": name},
-    )  # fmt: skip
-    counts["tokens"] = int(tokens)
-    return counts
 
 
 def list_namespaces(store: Store) -> list[NamespaceInfo]:
     """Every namespace: ``default``, those created, and any that holds records or tokens; by name."""
-    with store.engine.connect() as connection:
-        made = {row[0]: (row[1], row[2]) for row in executor.fetch(
-            connection, ("auth.namespaces",),
-            lambda _d: select(t.namespaces.c.name, t.namespaces.c.created_ms, t.namespaces.c.description), {},
-        )}  # fmt: skip
-        used = {row[0] for row in executor.fetch(
-            connection, ("auth.namespaces_used",),
-            lambda _d: union(*(select(table.c.namespace).distinct() for _label, table in _COUNTED),
-                             select(t.tokens.c.namespace).distinct()),
-            {},
-        )}  # fmt: skip
-        names = sorted({DEFAULT_NAMESPACE, *made, *used})
+    with store.reading() as connection:
+        made = auth_access.created_namespaces(connection)
+        names = sorted({DEFAULT_NAMESPACE, *made, *auth_access.used_namespaces(connection)})
         infos = []
         for name in names:
             created_ms, description = made.get(name, (None, None))
-            infos.append(NamespaceInfo(name, created_ms, description, _counts(connection, name)))
+            infos.append(NamespaceInfo(name, created_ms, description, auth_access.namespace_counts(connection, name)))
         return infos
 
 
@@ -115,14 +78,7 @@ def delete_namespace(store: Store, name: str, *, purge: bool = False) -> Namespa
                     if not ids:
                         break
                     store.delete_nodes(kind, ids)
-    now = int(time.time() * 1000)
-    with store.engine.begin() as connection:
-        executor.run(connection, lambda _d: delete(t.namespaces).where(t.namespaces.c.name == bindparam("ns")),
-                     {"ns": name})  # fmt: skip
-        executor.run(
-            connection,
-            lambda _d: update(t.tokens).where(t.tokens.c.namespace == bindparam("ns"), t.tokens.c.revoked_ms.is_(None))
-            .values(revoked_ms=bindparam("now")),
-            {"ns": name, "now": now},
-        )  # fmt: skip
+    with store.transaction() as tx:
+        auth_access.delete_namespace_row(tx.connection, name)
+        auth_access.revoke_namespace_tokens(tx.connection, name, int(time.time() * 1000))
     return found

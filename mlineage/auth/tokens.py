@@ -22,12 +22,10 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, bindparam, insert, select, update
-
 from mlineage.auth.identity import Identity, Role
 from mlineage.errors import InvalidArgumentError
-from mlineage.metadata import executor
-from mlineage.schema import tables as t
+from mlineage.metadata import auth_access
+from mlineage.metadata.store import Store
 
 PREFIX = "mlt_"
 CACHE_SECONDS = 1.0
@@ -97,18 +95,12 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-_COLUMNS = (
-    t.tokens.c.id, t.tokens.c.name, t.tokens.c.namespace, t.tokens.c.role, t.tokens.c.created_ms,
-    t.tokens.c.expires_ms, t.tokens.c.revoked_ms, t.tokens.c.salt, t.tokens.c.secret_hash,
-)  # fmt: skip
-
-
 def _info(row: tuple) -> TokenInfo:
     return TokenInfo(row[0], row[1], row[2], Role.parse(row[3]), row[4], row[5], row[6])
 
 
 def create_token(
-    engine: Engine, *, namespace: str, role: Role, name: str | None = None, expires_in_ms: int | None = None
+    store: Store, *, namespace: str, role: Role, name: str | None = None, expires_in_ms: int | None = None
 ) -> tuple[str, TokenInfo]:
     """Make a token; returns its text (shown once, never stored) and what is stored about it."""
     check_namespace(namespace)
@@ -119,51 +111,35 @@ def create_token(
     expires_ms = now + expires_in_ms if expires_in_ms is not None else None
     row = {
         "id": token_id, "name": name, "namespace": namespace, "role": role.label, "salt": salt,
-        "secret_hash": _digest(salt, secret), "created_ms": now,
-        "expires_ms": expires_ms, "revoked_ms": None,
+        "secret_hash": _digest(salt, secret), "created_ms": now, "expires_ms": expires_ms, "revoked_ms": None,
     }  # fmt: skip
-    with engine.begin() as connection:
-        executor.run(connection, lambda _d: insert(t.tokens), row)
+    with store.transaction() as tx:
+        auth_access.insert_token(tx.connection, row)
     info = TokenInfo(token_id, name, namespace, role, now, expires_ms, None)
     return f"{PREFIX}{token_id}_{secret}", info
 
 
-def list_tokens(engine: Engine) -> list[TokenInfo]:
+def list_tokens(store: Store) -> list[TokenInfo]:
     """Every token (active, expired and revoked), oldest first."""
-    with engine.connect() as connection:
-        rows = executor.fetch(
-            connection, ("auth.list_tokens",),
-            lambda _d: select(*_COLUMNS).order_by(t.tokens.c.created_ms, t.tokens.c.id), {},
-        )  # fmt: skip
-    return [_info(row) for row in rows]
+    with store.reading() as connection:
+        return [_info(row) for row in auth_access.all_tokens(connection)]
 
 
-def revoke_token(engine: Engine, id_or_name: str) -> list[TokenInfo]:
+def revoke_token(store: Store, id_or_name: str) -> list[TokenInfo]:
     """Revoke the token with this id (or every active token with this name); the tokens revoked."""
     now = _now_ms()
-    with engine.begin() as connection:
-        rows = executor.fetch(
-            connection, ("auth.find_tokens",),
-            lambda _d: select(*_COLUMNS).where(
-                ((t.tokens.c.id == bindparam("key")) | (t.tokens.c.name == bindparam("key")))
-                & t.tokens.c.revoked_ms.is_(None)
-            ),
-            {"key": id_or_name},
-        )  # fmt: skip
+    with store.transaction() as tx:
+        rows = auth_access.active_tokens_named(tx.connection, id_or_name)
         if rows:
-            executor.execute_many(
-                connection, ("auth.revoke_token",),
-                lambda _d: update(t.tokens).where(t.tokens.c.id == bindparam("t_id")).values(revoked_ms=bindparam("now")),
-                [{"t_id": row[0], "now": now} for row in rows],
-            )  # fmt: skip
+            auth_access.revoke_tokens(tx.connection, [row[0] for row in rows], now)
     return [dataclasses.replace(_info(row), revoked_ms=now) for row in rows]
 
 
 class TokenVerifier:
     """Bearer token text -> :class:`Identity`, or :class:`TokenRefused` with the reason."""
 
-    def __init__(self, engine: Engine, *, cache_seconds: float = CACHE_SECONDS) -> None:
-        self._engine = engine
+    def __init__(self, store: Store, *, cache_seconds: float = CACHE_SECONDS) -> None:
+        self._store = store
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, tuple | None]] = {}
         self._lock = threading.Lock()
@@ -181,12 +157,8 @@ class TokenVerifier:
         cached = self._cache.get(token_id)
         if cached is not None and now - cached[0] < self._cache_seconds:
             return cached[1]
-        with self._engine.connect() as connection:
-            rows = executor.fetch(
-                connection, ("auth.token_by_id",),
-                lambda _d: select(*_COLUMNS).where(t.tokens.c.id == bindparam("t_id")), {"t_id": token_id},
-            )  # fmt: skip
-        row = rows[0] if rows else None
+        with self._store.reading() as connection:
+            row = auth_access.token_by_id(connection, token_id)
         with self._lock:
             if len(self._cache) > 10_000:  # unknown ids are cached too: bound what a stranger can fill
                 self._cache.clear()

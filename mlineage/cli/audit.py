@@ -58,8 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidArgumentError("--limit must be positive")
     start = since_ms(args.since)
     url, _embedded = database_url(args)
-    engine = open_database(url, command="audit").store().engine
-    entries = audit_log(engine, since_ms=start, actor=args.actor, namespace=args.namespace, limit=args.limit)
+    with open_database(url, command="audit").store() as store:
+        entries = audit_log(store, since_ms=start, actor=args.actor, namespace=args.namespace, limit=args.limit)
     if args.format == "json":
         print(json.dumps([{"change": e.change_id, "time": _time(e.recorded_ms), "namespace": e.namespace,
                            "surface": e.surface, "actor": e.actor, "peer": e.peer, "wrote": e.wrote,

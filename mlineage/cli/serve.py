@@ -236,7 +236,7 @@ def _authenticator(auth, store):
     from mlineage.auth.authenticator import Authenticator
     from mlineage.auth.tokens import TokenVerifier
 
-    return Authenticator(auth, TokenVerifier(store.engine))
+    return Authenticator(auth, TokenVerifier(store))
 
 
 EXIT_AFTER_DRAIN_S = 1.0

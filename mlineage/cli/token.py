@@ -42,9 +42,9 @@ def add_parser(commands) -> None:
     revoke.set_defaults(handler=_revoke)
 
 
-def _engine(args: argparse.Namespace):
+def _store(args: argparse.Namespace):
     url, _embedded = database_url(args)
-    return open_database(url, command="token").store().engine
+    return open_database(url, command="token").store()
 
 
 def _time(ms: int | None) -> str:
@@ -56,8 +56,9 @@ def _time(ms: int | None) -> str:
 def _create(args: argparse.Namespace) -> int:
     try:
         expires = parse_duration(args.expires) if args.expires else None
-        text, info = create_token(_engine(args), namespace=args.namespace, role=Role.parse(args.role),
-                                  name=args.name, expires_in_ms=expires)  # fmt: skip
+        with _store(args) as store:
+            text, info = create_token(store, namespace=args.namespace, role=Role.parse(args.role),
+                                      name=args.name, expires_in_ms=expires)  # fmt: skip
     except ValueError as exc:
         raise InvalidArgumentError(str(exc)) from None
     print(text, flush=True)
@@ -74,7 +75,8 @@ def _row(info: TokenInfo, now_ms: int) -> dict:
 
 def _list(args: argparse.Namespace) -> int:
     now = int(datetime.now(timezone.utc).timestamp() * 1000)
-    rows = [_row(info, now) for info in list_tokens(_engine(args))]
+    with _store(args) as store:
+        rows = [_row(info, now) for info in list_tokens(store)]
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
@@ -87,7 +89,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    revoked = revoke_token(_engine(args), args.token)
+    with _store(args) as store:
+        revoked = revoke_token(store, args.token)
     if not revoked:
         raise NotFoundError(f"no active token with id or name {args.token!r}")
     for info in revoked:

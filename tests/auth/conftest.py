@@ -25,7 +25,7 @@ def make_tokens(db_url: str) -> Tokens:
     store = Store(db_url)
     try:
         def made(role: Role, namespace: str = "default", name: str | None = None) -> str:
-            return create_token(store.engine, namespace=namespace, role=role, name=name)[0]
+            return create_token(store, namespace=namespace, role=role, name=name)[0]
 
         return Tokens(made(Role.READER, name="dash"), made(Role.WRITER, name="pipeline"), made(Role.ADMIN),
                       made(Role.WRITER, "team-b"))  # fmt: skip

@@ -97,10 +97,10 @@ def test_a_revoked_token_is_refused_over_grpc(auth_server):
     from mlineage.metadata.store import Store
 
     with Store(auth_server.db_url) as opened:
-        text, info = create_token(opened.engine, namespace="default", role=Role.READER)
+        text, info = create_token(opened, namespace="default", role=Role.READER)
         with _store(auth_server, text) as store:
             store.get_artifact_types()
-            revoke_token(opened.engine, info.id)
+            revoke_token(opened, info.id)
             time.sleep(CACHE_SECONDS + 0.2)
             with pytest.raises(errors.UnauthenticatedError, match="revoked"):
                 store.get_artifact_types()

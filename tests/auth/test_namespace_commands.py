@@ -47,7 +47,7 @@ def test_create_list_and_delete_an_empty_namespace(db, capsys):
 
 def test_a_namespace_with_nodes_is_deleted_only_with_purge(db, capsys):
     with Store(db) as store:
-        create_token(store.engine, namespace="team-b", role=Role.WRITER)
+        create_token(store, namespace="team-b", role=Role.WRITER)
         with scoped("team-b"):
             type_id = store.put_artifact_type(pb.ArtifactType(name="Data"))
             ids = store.put_artifacts([pb.Artifact(type_id=type_id, uri=f"/b/{i}") for i in range(3)])
@@ -63,4 +63,4 @@ def test_a_namespace_with_nodes_is_deleted_only_with_purge(db, capsys):
         with scoped("team-b"):
             assert store.get_artifacts_by_id(ids) == []
         assert [a.id for a in store.get_artifacts_by_id([kept])] == [kept]  # another namespace untouched
-        assert [info.status(0) for info in list_tokens(store.engine)] == ["revoked"]
+        assert [info.status(0) for info in list_tokens(store)] == ["revoked"]

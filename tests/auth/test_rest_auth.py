@@ -115,7 +115,7 @@ def test_a_revoked_token_is_refused_within_the_cache_time(auth_server, tmp_path)
     from mlineage.metadata.store import Store
 
     with Store(auth_server.db_url) as store:
-        text, info = create_token(store.engine, namespace="default", role=Role.READER, name="soon-revoked")
+        text, info = create_token(store, namespace="default", role=Role.READER, name="soon-revoked")
     assert _get(auth_server, "/api/v1/artifacts", text).status_code == 200
     assert main(["token", "revoke", info.id, "--db", auth_server.db_url]) == 0
     time.sleep(CACHE_SECONDS + 0.2)
@@ -130,7 +130,7 @@ def test_an_expired_token_is_refused(auth_server):
     from mlineage.metadata.store import Store
 
     with Store(auth_server.db_url) as store:
-        text, _ = create_token(store.engine, namespace="default", role=Role.READER, expires_in_ms=1)
+        text, _ = create_token(store, namespace="default", role=Role.READER, expires_in_ms=1)
     time.sleep(0.05)
     response = _get(auth_server, "/api/v1/artifacts", text)
     assert response.status_code == 401 and "expired" in response.json()["message"]

@@ -29,20 +29,20 @@ def store(tmp_path):
 
 
 def test_a_token_verifies_as_its_namespace_and_role(store):
-    text, info = create_token(store.engine, namespace="team-a", role=Role.WRITER, name="ci")
-    identity = TokenVerifier(store.engine).verify(text)
+    text, info = create_token(store, namespace="team-a", role=Role.WRITER, name="ci")
+    identity = TokenVerifier(store).verify(text)
     assert (identity.namespace, identity.role) == ("team-a", Role.WRITER)
     assert identity.name == f"token:{info.id} (ci)"
 
 
 def test_only_a_salted_hash_is_stored(store):
-    text, info = create_token(store.engine, namespace="default", role=Role.READER)
+    text, info = create_token(store, namespace="default", role=Role.READER)
     secret = text.rsplit("_", 1)[1]
     with store.engine.connect() as connection:
         rows = [tuple(row) for row in connection.execute(select(t.tokens))]
     assert len(rows) == 1
     assert not any(secret in str(value) or text in str(value) for value in rows[0])
-    other_text, _ = create_token(store.engine, namespace="default", role=Role.READER)
+    other_text, _ = create_token(store, namespace="default", role=Role.READER)
     with store.engine.connect() as connection:
         salts = [row.salt for row in connection.execute(select(t.tokens.c.salt))]
     assert len(set(salts)) == 2  # a salt per token
@@ -58,30 +58,30 @@ def test_only_a_salted_hash_is_stored(store):
     ],
 )
 def test_a_wrong_token_is_refused(store, mangle, reason):
-    text, _ = create_token(store.engine, namespace="default", role=Role.ADMIN)
+    text, _ = create_token(store, namespace="default", role=Role.ADMIN)
     with pytest.raises(TokenRefused) as refused:
-        TokenVerifier(store.engine).verify(mangle(text))
+        TokenVerifier(store).verify(mangle(text))
     assert refused.value.reason == reason
 
 
 def test_a_revoked_token_is_refused(store):
-    text, info = create_token(store.engine, namespace="default", role=Role.WRITER, name="gone")
-    verifier = TokenVerifier(store.engine)
+    text, info = create_token(store, namespace="default", role=Role.WRITER, name="gone")
+    verifier = TokenVerifier(store)
     verifier.verify(text)
-    assert [r.id for r in revoke_token(store.engine, "gone")] == [info.id]
+    assert [r.id for r in revoke_token(store, "gone")] == [info.id]
     verifier.forget(info.id)
     with pytest.raises(TokenRefused, match="revoked"):
         verifier.verify(text)
-    assert revoke_token(store.engine, info.id) == []  # revoked already
+    assert revoke_token(store, info.id) == []  # revoked already
 
 
 def test_an_expired_token_is_refused(store):
-    text, _ = create_token(store.engine, namespace="default", role=Role.WRITER, expires_in_ms=300)
-    TokenVerifier(store.engine, cache_seconds=0).verify(text)
+    text, _ = create_token(store, namespace="default", role=Role.WRITER, expires_in_ms=300)
+    TokenVerifier(store, cache_seconds=0).verify(text)
     time.sleep(0.4)
     with pytest.raises(TokenRefused, match="expired"):
-        TokenVerifier(store.engine, cache_seconds=0).verify(text)
-    assert [info.status(int(time.time() * 1000)) for info in list_tokens(store.engine)] == ["expired"]
+        TokenVerifier(store, cache_seconds=0).verify(text)
+    assert [info.status(int(time.time() * 1000)) for info in list_tokens(store)] == ["expired"]
 
 
 @pytest.mark.parametrize("text", ["90", "d", "0d", "-1d", "1y", ""])
@@ -135,4 +135,4 @@ def test_bad_token_requests_are_named_and_change_nothing(tmp_path, capsys, args,
     assert code == 2
     assert message in capsys.readouterr().err
     with Store(db) as store:
-        assert list_tokens(store.engine) == []
+        assert list_tokens(store) == []
