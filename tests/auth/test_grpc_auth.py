@@ -104,3 +104,26 @@ def test_a_revoked_token_is_refused_over_grpc(auth_server):
             time.sleep(CACHE_SECONDS + 0.2)
             with pytest.raises(errors.UnauthenticatedError, match="revoked"):
                 store.get_artifact_types()
+
+
+def test_an_admin_names_another_namespace_in_the_metadata(auth_server):
+    with _store(auth_server, auth_server.tokens.other_writer) as team_b:
+        team_b.put_artifact_type(pb.ArtifactType(name="GrpcTeamBType"))
+
+    def type_names(token: str, namespace: str | None = None) -> set[str]:
+        metadata = [("authorization", f"Bearer {token}")]
+        if namespace:
+            metadata.append(("x-mlineage-namespace", namespace))
+        with grpc.insecure_channel(auth_server.server.target) as channel:
+            call = channel.unary_unary(
+                "/ml_metadata.MetadataStoreService/GetArtifactTypes",
+                request_serializer=svc.GetArtifactTypesRequest.SerializeToString,
+                response_deserializer=svc.GetArtifactTypesResponse.FromString,
+            )
+            return {t.name for t in call(svc.GetArtifactTypesRequest(), timeout=10, metadata=metadata).artifact_types}
+
+    assert "GrpcTeamBType" in type_names(auth_server.tokens.admin, "team-b")
+    assert "GrpcTeamBType" not in type_names(auth_server.tokens.admin)
+    with pytest.raises(grpc.RpcError) as refused:
+        type_names(auth_server.tokens.writer, "team-b")
+    assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
