@@ -73,24 +73,12 @@ def _run_in(tx: WriteTransaction, store: Store, run_id: str, *, active: bool = T
 # --- reading runs as MLflow's JSON -------------------------------------------------------------
 
 
-def _latest(series: mpb.MetricSeries) -> tuple[float, int, int]:
-    """(value, timestamp, step) of the point MLflow calls latest: the greatest (step, timestamp, value)."""
-    best: tuple[int, int, float] | None = None
-    best_value = math.nan
-    for step, stamp, value in zip(series.step, series.timestamp_ms, series.value, strict=True):
-        key = (step, stamp, -math.inf if math.isnan(value) else value)
-        if best is None or key >= best:
-            best, best_value = key, value
-    assert best is not None
-    return best_value, best[1], best[0]
-
-
 def _latest_metrics(store: Store, executions: Sequence[pb.Execution]) -> dict[int, dict[str, tuple]]:
+    """Each run's latest value of each metric, as MLflow picks it (greatest step, then timestamp, then value)."""
     latest: dict[int, dict[str, tuple]] = {e.id: {} for e in executions}
     if executions:
-        for series in store.get_metric_series([e.id for e in executions]):
-            if series.seq:
-                latest[series.execution_id][series.name] = _latest(series)
+        with store.reading() as connection:
+            latest.update(metric_reads.latest_points(connection, [e.id for e in executions]))
     return latest
 
 
