@@ -1,9 +1,10 @@
-"""Shared fixtures: a fresh store per test on SQLite (a real file) and on PostgreSQL (a real server).
+"""Shared fixtures: a fresh store per test on SQLite (a real file), PostgreSQL and MariaDB (real servers).
 
 PostgreSQL comes from MLINEAGE_TEST_POSTGRES_URL, which `.ci/run` (through
-scripts/start_postgres.sh) always sets; outside CI, tests on it are skipped
-only when the variable is unset, and CI fails if that happens (see
-MLINEAGE_REQUIRE_POSTGRES).
+scripts/start_postgres.sh) always sets; MariaDB from MLINEAGE_TEST_MYSQL_URL
+(scripts/start_mariadb.sh). Outside CI, tests on them are skipped only when the
+variable is unset, and CI fails if that happens (see MLINEAGE_REQUIRE_POSTGRES
+and MLINEAGE_REQUIRE_MYSQL).
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from mlineage.schema import metadata
 
 POSTGRES_URL = os.environ.get("MLINEAGE_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("MLINEAGE_REQUIRE_POSTGRES") == "1"
-BACKENDS = ["sqlite", "postgresql"]
-# MariaDB (scripts/start_mariadb.sh) holds only MLMD sources for `mlineage import-mlmd`; same rules as PostgreSQL.
+BACKENDS = ["sqlite", "postgresql", "mysql"]
+# MariaDB (scripts/start_mariadb.sh): a store backend, and MLMD sources for `mlineage import-mlmd`.
 MYSQL_URL = os.environ.get("MLINEAGE_TEST_MYSQL_URL")
 REQUIRE_MYSQL = os.environ.get("MLINEAGE_REQUIRE_MYSQL") == "1"
 
@@ -96,6 +97,44 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def mysql_store_url() -> Iterator[str]:
+    url = mysql_database("mlineage_store")
+    store = Store(url)
+    store.close()
+    yield url
+
+
+_ID_TABLES = [table.name for table in metadata.sorted_tables if "id" in table.c and table.c.id.autoincrement is True]
+
+
+def _reset_mysql(url: str) -> None:
+    # DELETE (instant on an empty table, where TRUNCATE rebuilds it) and AUTO_INCREMENT back to the
+    # first free id, as _reset_postgres restarts the sequences.
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("SET FOREIGN_KEY_CHECKS = 0"))
+        for name in _DATA_TABLES:
+            connection.execute(text(f"DELETE FROM `{name}`"))
+        connection.execute(text("DELETE FROM types WHERE id > 9"))
+        connection.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
+        connection.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
+    with engine.connect() as connection:
+        for name in _ID_TABLES:
+            connection.execute(text(f"ALTER TABLE `{name}` AUTO_INCREMENT = 1"))
+    engine.dispose()
+
+
+# The test files whose store tests run on MySQL/MariaDB too (every test of a listed file, on all three
+# backends). A file joins once it passes there; the others run on SQLite and PostgreSQL only for now.
+MYSQL_FILES = frozenset({
+    "tests/metadata/test_migration_proof.py",
+    "tests/metadata/test_schema_matches_migrations.py",
+    "tests/metadata/test_smoke_store.py",
+    "tests/metadata/test_store_nodes.py",
+})
+
+
 @pytest.fixture
 def store_url(request, tmp_path, sqlite_template) -> str:
     backend = request.param if hasattr(request, "param") else "sqlite"
@@ -103,6 +142,10 @@ def store_url(request, tmp_path, sqlite_template) -> str:
         path = tmp_path / "store.db"
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
+    if backend == "mysql":
+        url = request.getfixturevalue("mysql_store_url")
+        _reset_mysql(url)
+        return url
     url = request.getfixturevalue("postgres_store_url")
     _reset_postgres(url)
     return url
@@ -118,4 +161,7 @@ def store(store_url) -> Iterator[Store]:
 def pytest_generate_tests(metafunc):
     # Every test that uses a store runs on both backends.
     if "store_url" in metafunc.fixturenames and "backend" not in metafunc.fixturenames:
-        metafunc.parametrize("store_url", BACKENDS, indirect=True)
+        path = Path(metafunc.definition.fspath).resolve()
+        relative = path.relative_to(Path(__file__).resolve().parent.parent).as_posix()
+        backends = [b for b in BACKENDS if b != "mysql" or relative in MYSQL_FILES]
+        metafunc.parametrize("store_url", backends, indirect=True)

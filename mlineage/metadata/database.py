@@ -27,10 +27,14 @@ LOCK_TIMEOUT = "30s"
 
 
 def set_write_lock_timeout(connection: executor.AnyConnection) -> None:
-    """Bound how long this write transaction waits for locks (PostgreSQL; nothing on SQLite)."""
+    """Bound how long this write transaction waits for locks (PostgreSQL, MySQL; nothing on SQLite)."""
     if connection.dialect.name == "postgresql":
         executor.execute_many(
             connection, "lock_timeout", lambda _: text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"), [{}]
+        )
+    elif connection.dialect.name == "mysql":  # a session setting there (no SET LOCAL): the same on every write
+        executor.execute_many(
+            connection, "lock_timeout", lambda _: text(f"SET innodb_lock_wait_timeout = {int(LOCK_TIMEOUT[:-1])}"), [{}]
         )
 
 

@@ -1,9 +1,12 @@
 """Database errors in the API's words: which rule a request broke, never a constraint, table or SQL text.
 
-SQLite and PostgreSQL word the same violation differently ("UNIQUE constraint
-failed: contexts.type_id, contexts.name" against "duplicate key value violates
-unique constraint …"); both are read here into (table, columns) and answered
-with one sentence, the same on both databases.
+SQLite, PostgreSQL and MySQL word the same violation differently ("UNIQUE constraint
+failed: contexts.type_id, contexts.name", "duplicate key value violates unique
+constraint …", "Duplicate entry '…' for key 'uq_contexts_type_id_name'"); all are
+read here into (table, columns) and answered with one sentence, the same on every
+database. MySQL's errors are told apart by their numbers (1062 duplicate key, 1451/1452
+foreign key, 1213 deadlock, 1205 lock wait timeout; 2006/2013 a server gone away is
+UNAVAILABLE, as anything else that does not answer).
 """
 
 from __future__ import annotations
@@ -24,12 +27,48 @@ from mlineage.metadata.limits import MAX_NAME_LENGTH
 _SQLITE_COLUMNS = re.compile(r"constraint failed: (?P<columns>[\w., ]+)")
 _PG_KEY = re.compile(r"Key \((?P<columns>[^)]*)\)=")
 
+_MYSQL_KEY = re.compile(r"for key '(?:[\w]+\.)?(?P<key>[\w]+)'")
+_STATEMENT_TABLE = re.compile(r"^\s*(?:INSERT\s+(?:IGNORE\s+)?INTO|UPDATE)\s+`?(?P<table>\w+)`?", re.IGNORECASE)
+#: MySQL error numbers (the driver's ``args[0]``).
+MYSQL_DUPLICATE_KEY = 1062
+MYSQL_FOREIGN_KEY = frozenset({1451, 1452, 1216, 1217})
+MYSQL_CONFLICT = frozenset({1213, 1205})
+
 _NODE_TABLES = {"artifacts": "artifact", "executions": "execution", "contexts": "context"}
 _TYPE_KINDS = "artifact, execution or context"
 
 
+def _mysql_errno(exc: BaseException) -> int | None:
+    orig = getattr(exc, "orig", exc)
+    if type(orig).__module__.startswith("pymysql") and orig.args and isinstance(orig.args[0], int):
+        return int(orig.args[0])
+    return None
+
+
+def _mysql_violation(exc: DBAPIError) -> tuple[str, frozenset[str]]:
+    """(table, columns) of a MySQL duplicate key: the key's name is one of the schema's (its naming
+    convention), the table the statement's (MariaDB names a primary key only PRIMARY)."""
+    from mlineage.schema import metadata
+
+    match = _MYSQL_KEY.search(str(getattr(exc, "orig", exc)))
+    statement = _STATEMENT_TABLE.match(exc.statement or "") if isinstance(exc, DBAPIError) else None
+    table = statement.group("table") if statement else ""
+    key = match.group("key") if match else ""
+    schema_table = metadata.tables.get(table)
+    if schema_table is None:
+        return table, frozenset()
+    if key == "PRIMARY":
+        return table, frozenset(c.name for c in schema_table.primary_key.columns)
+    for constraint in schema_table.constraints:
+        if constraint.name == key:
+            return table, frozenset(c.name for c in getattr(constraint, "columns", ()))
+    return table, frozenset()
+
+
 def _violation(exc: DBAPIError) -> tuple[str, frozenset[str]]:
     """(table, columns) of a constraint violation, as far as the driver says ('' and {} when it does not)."""
+    if _mysql_errno(exc) == MYSQL_DUPLICATE_KEY:
+        return _mysql_violation(exc)
     orig = getattr(exc, "orig", exc)
     text = str(orig)
     match = _SQLITE_COLUMNS.search(text)
@@ -47,6 +86,8 @@ def _violation(exc: DBAPIError) -> tuple[str, frozenset[str]]:
 
 def integrity_error(exc: IntegrityError) -> MlineageError:
     """ALREADY_EXISTS (or INVALID_ARGUMENT) saying which uniqueness rule the request broke."""
+    if _mysql_errno(exc) in MYSQL_FOREIGN_KEY:
+        return InvalidArgumentError("the request refers to a node or type that does not exist")
     table, columns = _violation(exc)
     node = _NODE_TABLES.get(table)
     if node and {"type_id", "name"} <= columns:
@@ -103,8 +144,12 @@ def is_data_error(exc: BaseException) -> bool:
 
 def operational_error(exc: DBAPIError) -> MlineageError:
     """ABORTED for a lock conflict or deadlock (retry), UNAVAILABLE for a database that does not answer."""
-    message = str(getattr(exc, "orig", exc)).strip().splitlines()[0:1]
+    orig = getattr(exc, "orig", exc)
+    errno = _mysql_errno(exc)
+    message = (str(orig.args[1]) if errno is not None and len(orig.args) > 1 else str(orig)).strip().splitlines()[0:1]
     reason = message[0] if message else "database error"
+    if errno in MYSQL_CONFLICT:
+        return AbortedError(f"concurrent transaction conflict, retry: {reason}")
     if "locked" in reason or "deadlock" in reason or "could not serialize" in reason or "lock timeout" in reason:
         return AbortedError(f"concurrent transaction conflict, retry: {reason}")
     return UnavailableError(f"database unavailable: {reason}")

@@ -30,13 +30,16 @@ def normalize_url(url: str) -> str:
         url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    for scheme in ("mysql://", "mariadb://", "mariadb+pymysql://"):
+        if url.startswith(scheme):  # MySQL and MariaDB through PyMySQL (a core dependency, pure Python)
+            url = "mysql+pymysql://" + url[len(scheme) :]
     try:
         parsed = make_url(url)
     except Exception as exc:  # sqlalchemy.exc.ArgumentError and friends
         raise InvalidArgumentError(f"not a database URL: {url!r} ({exc})") from None
-    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+    if parsed.get_backend_name() not in ("sqlite", "postgresql", "mysql"):
         raise InvalidArgumentError(
-            f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///PATH or postgresql://…"
+            f"unsupported database {parsed.get_backend_name()!r}: use sqlite:///PATH, postgresql://… or mysql://…"
         )
     return url
 
@@ -66,18 +69,39 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, create=create)
+    options = _mysql_options(parsed) if parsed.get_backend_name() == "mysql" else {}
     try:
         engine = create_engine(
             url,
             pool_size=int(os.environ.get("MLINEAGE_DB_POOL_SIZE", "10")),
             max_overflow=20,
+            **options,
         )
-    except ModuleNotFoundError as exc:  # psycopg is a dependency; a broken install can still lack it
+    except ModuleNotFoundError as exc:  # psycopg and PyMySQL are dependencies; a broken install can lack them
         raise FailedPreconditionError(
-            f"PostgreSQL needs the psycopg driver, which is not installed ({exc}): pip install 'psycopg[binary]'"
+            f"{parsed.get_backend_name()} needs its driver, which is not installed ({exc}): "
+            "pip install 'psycopg[binary]' pymysql"
         ) from None
     _ping_when_idle(engine)
     return engine
+
+
+#: MySQL's session settings: errors, not silent truncation, for a value a column cannot hold.
+MYSQL_SQL_MODE = "STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO,NO_ZERO_DATE"
+
+
+def _mysql_options(parsed) -> dict:
+    """MySQL/MariaDB: utf8mb4 on the wire, strict SQL mode, and PostgreSQL's READ COMMITTED.
+
+    The store's write paths (look up, then insert or lock) are written for READ COMMITTED,
+    PostgreSQL's default; InnoDB's default REPEATABLE READ would let a transaction miss a row
+    another committed after its first read. Connections older than the server's usual
+    ``wait_timeout`` are replaced before use.
+    """
+    connect_args: dict = {"init_command": f"SET SESSION sql_mode='{MYSQL_SQL_MODE}'"}
+    if "charset" not in parsed.query:
+        connect_args["charset"] = "utf8mb4"
+    return {"connect_args": connect_args, "isolation_level": "READ COMMITTED", "pool_recycle": 3600}
 
 
 #: A pooled PostgreSQL connection idle longer than this is pinged before use (seconds).

@@ -29,7 +29,7 @@ from sqlalchemy import exc as exc_module
 from sqlalchemy.sql.elements import DQLDMLClauseElement
 
 from mlineage.metadata import namespace_scope
-from mlineage.metadata.dialect import ids_match, ids_param  # noqa: F401 - written in dialect, kept here for callers
+from mlineage.metadata.dialect import ids_match, ids_param, set_autocommit  # noqa: F401 - written in dialect, kept here for callers
 
 # dialect name -> statement (a query or DML, never DDL: compiled by a SQLCompiler)
 Builder = Callable[[str], DQLDMLClauseElement]
@@ -327,7 +327,7 @@ def begin_raw_read(engine: Engine) -> RawConnection:
             if connection.dialect.name == "sqlite":
                 dbapi_connection.execute("BEGIN")
             else:
-                dbapi_connection.autocommit = True
+                set_autocommit(connection.dialect.name, dbapi_connection, True)
     except BaseException:
         end_raw_read(connection)
         raise
@@ -341,7 +341,7 @@ def end_raw_read(connection: RawConnection) -> None:
         with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
             # Read again: an invalidated connection has none (then nothing to reset).
             if (dbapi_connection := fairy.dbapi_connection) is not None:
-                dbapi_connection.autocommit = False
+                set_autocommit(connection.dialect.name, dbapi_connection, False)
     fairy.close()
 
 

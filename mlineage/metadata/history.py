@@ -189,9 +189,9 @@ def _copy_rows(live: Table, where_column: str, *, with_revision_of: Table | None
 
 
 def _lock_rows(connection: executor.AnyConnection, table: Table, params: dict[str, Any]) -> None:
-    """PostgreSQL: lock the rows about to be versioned, so concurrent writers of one row take turns
-    (each then copies the version the one before it committed). SQLite has one writer at a time."""
-    if connection.dialect.name != "postgresql":
+    """PostgreSQL and MySQL: lock the rows about to be versioned, so concurrent writers of one row take
+    turns (each then copies the version the one before it committed). SQLite has one writer at a time."""
+    if connection.dialect.name == "sqlite":
         return
     executor.fetch(
         connection,

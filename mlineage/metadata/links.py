@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import bindparam, select
 
-from mlineage.metadata import executor, history
+from mlineage.metadata import dialect, executor, history
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, NodeKind
 from mlineage.metadata.nodes import node_select, rows_to_messages
 from mlineage.schema import tables as t
@@ -18,14 +18,8 @@ def membership_table(kind: NodeKind):
 
 
 def _insert_ignoring_duplicates(dialect_name: str, table):
-    """INSERT … ON CONFLICT DO NOTHING, in the given dialect."""
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-
-        return postgresql_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
+    """INSERT that skips a link already there, in the given dialect."""
+    return dialect.insert_ignoring_duplicates(dialect_name, table)
 
 
 def link(connection: executor.AnyConnection, kind: NodeKind, pairs: Iterable[tuple[int, int]]) -> None:

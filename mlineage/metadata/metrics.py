@@ -15,7 +15,6 @@ import math
 from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, and_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.metadata import dialect, executor
@@ -59,18 +58,26 @@ def _rows(series: mpb.MetricSeries, now: int) -> list[dict]:
 Connection = executor.AnyConnection
 
 
+_POINT_KEY = ["execution_id", "name", "seq"]
+
+
 def _insert_ignoring_duplicates_statement(dialect_name: str):
-    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert
-    return (
-        insert(t.metric_points)
-        .on_conflict_do_nothing(index_elements=["execution_id", "name", "seq"])
-        .returning(t.metric_points.c.seq)  # rows come back for new points only: executemany has no rowcount
+    return dialect.insert_ignoring_duplicates(dialect_name, t.metric_points, _POINT_KEY).returning(
+        t.metric_points.c.seq  # rows come back for new points only: executemany has no rowcount
     )
 
 
 def _insert_ignoring_duplicates(connection: Connection, rows: list[dict]) -> int:
     inserted = 0
     for part in dialect.chunks(rows, _ROWS_PER_STATEMENT):
+        if connection.dialect.name == "mysql":
+            # MySQL's RETURNING (MariaDB's) also returns the rows its no-op update kept; its
+            # affected-row count is 1 per new row and 0 per duplicate.
+            result = executor.run(
+                connection, lambda d: dialect.insert_ignoring_duplicates(d, t.metric_points, _POINT_KEY), list(part)
+            )
+            inserted += result.rowcount
+            continue
         inserted += len(executor.run(connection, _insert_ignoring_duplicates_statement, list(part)).all())
     return inserted
 

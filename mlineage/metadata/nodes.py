@@ -360,6 +360,8 @@ def insert_property_rows(connection: Connection, kind: NodeKind, rows: Sequence[
     props = kind.properties
     columns = (kind.owner_column, *_PROPERTY_ROW_COLUMNS)
     change = history.change_id(connection)
+    if connection.dialect.name == "mysql":
+        rows = [dialect.storable_double(row) for row in rows]
     executor.execute_many(
         connection,
         ("insert_props", kind.name),

@@ -18,6 +18,11 @@ def lock_hierarchy(connection: executor.AnyConnection) -> None:
     so that two concurrent calls cannot close a cycle together. Raises only the driver's errors."""
     if connection.dialect.name == "postgresql":
         executor.fetch(connection, "lock_hierarchy", lambda _: text(f"SELECT pg_advisory_xact_lock({_HIERARCHY_LOCK})"), {})
+    elif connection.dialect.name == "mysql":
+        # MySQL's named locks outlive the transaction; a row lock does not: the schema's one version row.
+        executor.fetch(
+            connection, "lock_hierarchy", lambda _: text("SELECT version_num FROM alembic_version FOR UPDATE"), {}
+        )
 
 
 def edge_exists(connection: executor.AnyConnection, child_id: int, parent_id: int) -> bool:

@@ -27,11 +27,24 @@ import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, String, Table, cast, column, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    MetaData,
+    String,
+    Table,
+    cast,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import table as table_clause
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
-from mlineage.metadata import executor
+from mlineage.metadata import dialect, executor
 from mlineage.schema import tables as t
 
 Row = dict[str, Any]
@@ -115,8 +128,7 @@ def insert_rows(
     def build(dialect_name: str) -> Any:
         if not skip_present:
             return insert(table)
-        dialect_insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-        return dialect_insert(table).on_conflict_do_nothing()
+        return dialect.insert_ignoring_duplicates(dialect_name, table)
 
     executor.run(connection, build, list(rows))
 
@@ -178,6 +190,8 @@ def sequence_marks(connection: Connection, tables: Iterable[Table]) -> dict[str,
             return {}
         found = _run(connection, select(_SQLITE_SEQUENCE.c.name, _SQLITE_SEQUENCE.c.seq)).all()
         return {name: int(seq) for name, seq in found if name in names and seq}
+    if connection.dialect.name == "mysql":
+        return _mysql_auto_increments(connection, names)
     marks = {}
     for name in sorted(names):
         sequence = cast(func.pg_get_serial_sequence(name, "id"), postgresql.REGCLASS)
@@ -203,8 +217,28 @@ def advance_sequences(connection: Connection, tables: Iterable[Table], marks: Ma
                 )
             else:
                 _run(connection, insert(_SQLITE_SEQUENCE).values(name=table.name, seq=value))
+        elif connection.dialect.name == "mysql":
+            # InnoDB moves AUTO_INCREMENT past the ids inserted; past a source's mark it is set by name
+            # (a table of ours, never user text; an integer value).
+            _run(connection, text(f"ALTER TABLE `{table.name}` AUTO_INCREMENT = {int(value) + 1}"))
         else:
             _run(connection, select(func.setval(func.pg_get_serial_sequence(table.name, "id"), value, True)))
+
+
+_MYSQL_TABLES = table_clause(
+    "tables", column("table_schema"), column("table_name"), column("auto_increment"), schema="information_schema"
+)
+
+
+def _mysql_auto_increments(connection: Connection, names: set[str]) -> dict[str, int]:
+    """MySQL: the last id each table's AUTO_INCREMENT issued (its next value less one)."""
+    found = _run(
+        connection,
+        select(_MYSQL_TABLES.c.table_name, _MYSQL_TABLES.c.auto_increment).where(
+            _MYSQL_TABLES.c.table_schema == func.database()
+        ),
+    ).all()
+    return {str(name): int(value) - 1 for name, value in found if name in names and value and int(value) > 1}
 
 
 @functools.lru_cache(maxsize=8)

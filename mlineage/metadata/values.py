@@ -56,13 +56,20 @@ def value_columns(value, property_name: str) -> tuple[int, dict[str, Any]]:
     return VALUE_FIELD_TO_TYPE[field], row
 
 
+def _double(stored: float | None, text: str | None) -> float:
+    """A DOUBLE row's value: NULL is NaN, or on MySQL an infinity spelled in ``string_value``."""
+    if stored is not None:
+        return stored
+    return float(text) if text in ("inf", "-inf") else math.nan
+
+
 def fill_value(target, value_type_: int, row) -> None:
     """Set the ``Value`` message ``target`` from a property row (mapping or Row)."""
     if value_type_ == INT:
         target.int_value = row.int_value
     elif value_type_ == DOUBLE:
-        # SQLite stores NaN as NULL; a DOUBLE row with no value is that NaN.
-        target.double_value = math.nan if row.double_value is None else row.double_value
+        # SQLite stores NaN as NULL; a DOUBLE row with no value is that NaN (or MySQL's infinity).
+        target.double_value = _double(row.double_value, row.string_value)
     elif value_type_ == STRING:
         target.string_value = row.string_value
     elif value_type_ == BOOLEAN:
@@ -84,7 +91,7 @@ def fill_value_tuple(target, row) -> None:
     if value_type_ == INT:
         target.int_value = row[4]
     elif value_type_ == DOUBLE:
-        target.double_value = math.nan if row[5] is None else row[5]
+        target.double_value = _double(row[5], row[6])
     elif value_type_ == STRING:
         target.string_value = row[6]
     elif value_type_ == BOOLEAN:

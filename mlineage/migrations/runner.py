@@ -114,7 +114,10 @@ def schema_status(engine: Engine) -> SchemaStatus:
         current = _current_revision(connection)
         tables = set(inspect(connection).get_table_names()) if current is None else set()
     if current is None:
-        state = SchemaState.FOREIGN if tables - {"alembic_version"} else SchemaState.EMPTY
+        # An empty version table beside tables is ours being created by another process: MySQL's DDL
+        # commits as it goes, so its first upgrade shows its tables before it stamps a revision.
+        foreign = bool(tables - {"alembic_version"}) and "alembic_version" not in tables
+        state = SchemaState.FOREIGN if foreign else SchemaState.EMPTY
     elif current == head:
         state = SchemaState.CURRENT
     else:
@@ -130,10 +133,51 @@ def schema_status(engine: Engine) -> SchemaStatus:
 _SCHEMA_LOCK_KEY = 0x6D6C696E65616765
 
 
+#: MySQL/MariaDB: the named lock (GET_LOCK) of the same rule, held by the session, and how long a second
+#: process waits for it (seconds) before the upgrade fails.
+_MYSQL_SCHEMA_LOCK = "mlineage.schema"
+MYSQL_SCHEMA_LOCK_WAIT_S = 600
+
+
 def _lock_schema(connection: Connection) -> None:
-    """Hold the schema lock until the connection's transaction ends (PostgreSQL; nothing elsewhere)."""
+    """Hold the schema lock until the connection's transaction ends (PostgreSQL), or until
+    ``_unlock_schema`` (MySQL, whose named locks belong to the session); nothing on SQLite."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+    elif connection.dialect.name == "mysql":
+        got = connection.execute(
+            text("SELECT GET_LOCK(:name, :wait)"), {"name": _MYSQL_SCHEMA_LOCK, "wait": MYSQL_SCHEMA_LOCK_WAIT_S}
+        ).scalar()
+        if got != 1:
+            raise RuntimeError(f"another process holds the schema lock of this database (waited {MYSQL_SCHEMA_LOCK_WAIT_S} s)")
+
+
+def _unlock_schema(connection: Connection) -> None:
+    if connection.dialect.name == "mysql":
+        # A connection that broke has lost its session's locks already; its error is the one to raise.
+        with contextlib.suppress(Exception):
+            connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": _MYSQL_SCHEMA_LOCK})
+            connection.commit()
+
+
+def _mysql_defaults(connection: Connection) -> None:
+    """MySQL/MariaDB: tables the migrations create are InnoDB, utf8mb4, with a binary NO PAD collation.
+
+    Set once here, as the database's defaults, so that every revision (and any added later) gets them
+    without repeating table options: names, URIs and keys compare byte for byte, as MLMD's do on
+    SQLite (case and trailing spaces count). MySQL DDL commits as it goes: a failed upgrade is
+    resumed by running it again (each revision stamps its version when it is done).
+    """
+    from mlineage.schema.column_types import MARIADB_COLLATION, MYSQL_COLLATION
+
+    version = str(connection.execute(text("SELECT VERSION()")).scalar())
+    collation = MARIADB_COLLATION if "mariadb" in version.lower() else MYSQL_COLLATION
+    database = connection.execute(text("SELECT DATABASE()")).scalar()
+    if not database:
+        raise RuntimeError("the MySQL URL names no database (mysql://HOST/DATABASE)")
+    quoted = connection.dialect.identifier_preparer.quote_identifier(str(database))
+    connection.execute(text(f"ALTER DATABASE {quoted} CHARACTER SET utf8mb4 COLLATE {collation}"))
+    connection.execute(text("SET SESSION default_storage_engine = InnoDB"))
 
 
 @contextlib.contextmanager
@@ -177,16 +221,22 @@ def _migrate(engine: Engine, revision: str, *, downgrade: bool) -> None:
     from alembic.runtime.migration import MigrationContext
 
     config = alembic_config(engine)
-    with engine.connect() as connection, _sqlite_foreign_keys_off(connection), connection.begin():
-        _lock_schema(connection)  # before the current revision is read: it is read after the lock
-        config.attributes["connection"] = connection
-        before = MigrationContext.configure(connection).get_current_revision()
-        if downgrade:
-            command.downgrade(config, revision)
-        else:
-            command.upgrade(config, revision)
-        after = MigrationContext.configure(connection).get_current_revision()
-        _check_foreign_keys(connection)
+    with engine.connect() as connection, _sqlite_foreign_keys_off(connection):
+        try:
+            with connection.begin():
+                _lock_schema(connection)  # before the current revision is read: it is read after the lock
+                if connection.dialect.name == "mysql":
+                    _mysql_defaults(connection)
+                config.attributes["connection"] = connection
+                before = MigrationContext.configure(connection).get_current_revision()
+                if downgrade:
+                    command.downgrade(config, revision)
+                else:
+                    command.upgrade(config, revision)
+                after = MigrationContext.configure(connection).get_current_revision()
+                _check_foreign_keys(connection)
+        finally:
+            _unlock_schema(connection)
     if after != before:
         log.info("database %s %s from revision %s to %s", engine.url.render_as_string(hide_password=True),
                  "downgraded" if downgrade else "upgraded", before or "<empty>", after or "<empty>")

@@ -24,19 +24,18 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    Float,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
     String,
     Table,
-    Text,
     UniqueConstraint,
 )
+
+from mlineage.schema.column_types import Double, IdType, LongBinary, LongText
 
 DEFAULT_NAMESPACE = "default"
 
@@ -55,8 +54,6 @@ metadata = MetaData(
     }
 )
 
-# SQLite only autoincrements INTEGER PRIMARY KEY; BigInteger elsewhere.
-IdType = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def _namespace() -> Column:
@@ -82,12 +79,12 @@ types = Table(
     Column("kind", SmallInteger, nullable=False),
     Column("name", String(255), nullable=False),
     Column("version", String(255), nullable=False, server_default=""),
-    Column("description", Text),
+    Column("description", LongText),
     Column("external_id", String(255)),
     Column("base_type", SmallInteger, nullable=False, server_default="0"),
     # Serialized ArtifactStructType messages of an ExecutionType (experimental in MLMD).
-    Column("input_type", LargeBinary),
-    Column("output_type", LargeBinary),
+    Column("input_type", LongBinary),
+    Column("output_type", LongBinary),
     _revision(),
     _change_id(),
     UniqueConstraint("namespace", "kind", "name", "version"),
@@ -115,13 +112,13 @@ def _node_table(name: str, *, state_column: str | None, with_uri: bool, name_req
         Column("external_id", String(255)),
     ]
     if with_uri:
-        columns.append(Column("uri", Text))
+        columns.append(Column("uri", LongText))
     if state_column:
         columns.append(Column(state_column, SmallInteger))
     columns += [
         Column("create_time_since_epoch", BigInteger, nullable=False, server_default="0"),
         Column("last_update_time_since_epoch", BigInteger, nullable=False, server_default="0"),
-        Column("system_metadata", LargeBinary),
+        Column("system_metadata", LongBinary),
         _revision(),
         _change_id(),
         UniqueConstraint("type_id", "name"),
@@ -136,7 +133,9 @@ def _node_table(name: str, *, state_column: str | None, with_uri: bool, name_req
 
 
 artifacts = _node_table("artifacts", state_column="state", with_uri=True, name_required=False)
-Index("ix_artifacts_uri", artifacts.c.uri)
+# MySQL indexes at most 3072 bytes of a key: its text keys index their first 255 characters (1020 bytes
+# of utf8mb4), and a lookup compares the whole value on the rows the prefix finds.
+Index("ix_artifacts_uri", artifacts.c.uri, mysql_length=255)
 executions = _node_table("executions", state_column="last_known_state", with_uri=False, name_required=False)
 contexts = _node_table("contexts", state_column=None, with_uri=False, name_required=True)
 
@@ -152,13 +151,13 @@ def _property_table(name: str, owner: Table) -> Table:
         # PropertyType enum of the stored value; exactly one value column is set.
         Column("value_type", SmallInteger, nullable=False),
         Column("int_value", BigInteger),
-        Column("double_value", Float(precision=53)),
-        Column("string_value", Text),
+        Column("double_value", Double),
+        Column("string_value", LongText),
         Column("bool_value", Boolean),
         # google.protobuf.Struct as canonical JSON text.
-        Column("struct_value", Text),
+        Column("struct_value", LongText),
         # Serialized google.protobuf.Any.
-        Column("proto_value", LargeBinary),
+        Column("proto_value", LongBinary),
         # The change of the owner's current version (rewritten with it): a property row is
         # valid exactly when its owner's version is.
         _change_id(),
@@ -166,11 +165,12 @@ def _property_table(name: str, owner: Table) -> Table:
     )
     for column in ("int_value", "double_value", "bool_value"):
         Index(f"ix_{name}_{column}", table.c.name, table.c.is_custom, table.c[column])
-    # Strings: a B-tree on SQLite; on PostgreSQL a hash index on the value, because
-    # B-tree entries are capped at ~2.7 kB and property strings are not.
-    Index(f"ix_{name}_string_value", table.c.name, table.c.is_custom, table.c.string_value).ddl_if(
-        dialect="sqlite"
-    )
+    # Strings: a B-tree on SQLite (on MySQL over the value's first 255 characters); on PostgreSQL a
+    # hash index on the value, because B-tree entries are capped at ~2.7 kB and property strings are not.
+    Index(
+        f"ix_{name}_string_value", table.c.name, table.c.is_custom, table.c.string_value,
+        mysql_length={"string_value": 255},
+    ).ddl_if(dialect=("sqlite", "mysql"))  # type: ignore[arg-type]  # a tuple of names is documented, not typed
     Index(f"ix_{name}_string_hash", table.c.string_value, postgresql_using="hash").ddl_if(
         dialect="postgresql"
     )
@@ -189,9 +189,9 @@ events = Table(
     Column("execution_id", IdType, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
     Column("type", SmallInteger, nullable=False),
     # Event.Path as JSON: [{"index": 0}, {"key": "examples"}, ...]; not filterable, as in MLMD.
-    Column("path", Text),
+    Column("path", LongText),
     Column("milliseconds_since_epoch", BigInteger),
-    Column("system_metadata", LargeBinary),
+    Column("system_metadata", LongBinary),
     _change_id(),
     UniqueConstraint("artifact_id", "execution_id", "type"),
     sqlite_autoincrement=True,
@@ -203,7 +203,7 @@ attributions = Table(
     metadata,
     Column("context_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
     Column("artifact_id", IdType, ForeignKey("artifacts.id", ondelete="CASCADE"), nullable=False),
-    Column("system_metadata", LargeBinary),
+    Column("system_metadata", LongBinary),
     _change_id(),
     PrimaryKeyConstraint("context_id", "artifact_id"),
 )
@@ -214,7 +214,7 @@ associations = Table(
     metadata,
     Column("context_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
     Column("execution_id", IdType, ForeignKey("executions.id", ondelete="CASCADE"), nullable=False),
-    Column("system_metadata", LargeBinary),
+    Column("system_metadata", LongBinary),
     _change_id(),
     PrimaryKeyConstraint("context_id", "execution_id"),
 )
@@ -225,7 +225,7 @@ parent_contexts = Table(
     metadata,
     Column("child_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
     Column("parent_id", IdType, ForeignKey("contexts.id", ondelete="CASCADE"), nullable=False),
-    Column("system_metadata", LargeBinary),
+    Column("system_metadata", LongBinary),
     _change_id(),
     PrimaryKeyConstraint("child_id", "parent_id"),
 )
@@ -249,7 +249,7 @@ metric_points = Table(
     Column("name", String(255), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),
-    Column("value", Float(precision=53)),
+    Column("value", Double),
     Column("timestamp_ms", BigInteger, nullable=False),
     PrimaryKeyConstraint("execution_id", "name", "seq"),
 )
@@ -265,10 +265,10 @@ openlineage_events = Table(
     Column("event_time", String(64), nullable=False),
     Column("event_type", String(16)),
     Column("run_id", String(64)),
-    Column("job_namespace", Text),
-    Column("job_name", Text),
-    Column("producer", Text),
-    Column("payload", Text, nullable=False),
+    Column("job_namespace", LongText),
+    Column("job_name", LongText),
+    Column("producer", LongText),
+    Column("payload", LongText, nullable=False),
     sqlite_autoincrement=True,
 )
 Index("ix_openlineage_events_run_id", openlineage_events.c.run_id, openlineage_events.c.id)
@@ -297,7 +297,7 @@ namespaces = Table(
     metadata,
     Column("name", String(255), primary_key=True),
     Column("created_ms", BigInteger, nullable=False),
-    Column("description", Text),
+    Column("description", LongText),
 )
 
 # History (mlineage's own). Every write transaction that changes something is one

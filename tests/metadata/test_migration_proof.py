@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import postgres_database
+from conftest import mysql_database, postgres_database
 from grpc_server import mlineage_server
 from migration_proof import (
     assert_store_reads,
@@ -53,6 +53,8 @@ UPGRADER_SCRIPT = SUPPORT / "migration_upgrader.py"
 def _url(backend: str, tmp_path: Path, name: str) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / f'{name}.db'}"
+    if backend == "mysql":
+        return normalize_url(mysql_database(f"mlineage_{name}"))
     return normalize_url(postgres_database(f"mlineage_{name}"))
 
 
@@ -63,7 +65,7 @@ def test_revisions_are_one_chain_from_the_first_to_head():
 
 @pytest.mark.mlmd
 @pytest.mark.parametrize("revision", REVISIONS)
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_records_written_at_a_revision_read_back_after_the_upgrade_to_head(backend, revision, tmp_path):
     url = _url(backend, tmp_path, f"proof_{revision}")
     engine = make_engine(url)
@@ -96,7 +98,7 @@ def test_records_written_at_a_revision_read_back_after_the_upgrade_to_head(backe
 
 
 @pytest.mark.parametrize("revision", REVISIONS[1:])
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_downgrading_a_revision_keeps_the_records_of_the_revision_before(backend, revision, tmp_path):
     previous = runner.script_directory().get_revision(revision).down_revision
     url = _url(backend, tmp_path, f"down_{revision}")
@@ -124,9 +126,10 @@ def _upgraders(url: str, count: int, go: Path) -> list[subprocess.Popen]:
     ]
 
 
+@pytest.mark.parametrize("backend", ["postgresql", "mysql"])
 @pytest.mark.parametrize("start", [None, REVISIONS[-2] if len(REVISIONS) > 1 else None], ids=["empty", "behind"])
-def test_processes_upgrading_one_postgresql_database_at_once_take_turns(start, tmp_path):
-    url = _url("postgresql", tmp_path, "concurrent")
+def test_processes_upgrading_one_server_database_at_once_take_turns(backend, start, tmp_path):
+    url = _url(backend, tmp_path, "concurrent")
     written = None
     if start is not None:
         engine = make_engine(url)

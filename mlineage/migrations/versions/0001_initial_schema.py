@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mlineage.schema.column_types import Double, LongBinary, LongText
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -31,11 +33,11 @@ def upgrade() -> None:
         sa.Column("kind", sa.SmallInteger(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("version", sa.String(length=255), server_default="", nullable=False),
-        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("description", LongText, nullable=True),
         sa.Column("external_id", sa.String(length=255), nullable=True),
         sa.Column("base_type", sa.SmallInteger(), server_default="0", nullable=False),
-        sa.Column("input_type", sa.LargeBinary(), nullable=True),
-        sa.Column("output_type", sa.LargeBinary(), nullable=True),
+        sa.Column("input_type", LongBinary, nullable=True),
+        sa.Column("output_type", LongBinary, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_types")),
         sa.UniqueConstraint(
             "namespace", "kind", "external_id", name=op.f("uq_types_namespace_kind_external_id")
@@ -54,11 +56,11 @@ def upgrade() -> None:
         sa.Column("type_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=True),
         sa.Column("external_id", sa.String(length=255), nullable=True),
-        sa.Column("uri", sa.Text(), nullable=True),
+        sa.Column("uri", LongText, nullable=True),
         sa.Column("state", sa.SmallInteger(), nullable=True),
         sa.Column("create_time_since_epoch", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("last_update_time_since_epoch", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(["type_id"], ["types.id"], name=op.f("fk_artifacts_type_id_types")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_artifacts")),
         sa.UniqueConstraint("namespace", "external_id", name=op.f("uq_artifacts_namespace_external_id")),
@@ -71,7 +73,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_artifacts_update_time", ["last_update_time_since_epoch", "id"], unique=False
         )
-        batch_op.create_index("ix_artifacts_uri", ["uri"], unique=False)
+        batch_op.create_index("ix_artifacts_uri", ["uri"], unique=False, mysql_length=255)
 
     op.create_table(
         "contexts",
@@ -84,7 +86,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=255), nullable=True),
         sa.Column("create_time_since_epoch", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("last_update_time_since_epoch", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(["type_id"], ["types.id"], name=op.f("fk_contexts_type_id_types")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_contexts")),
         sa.UniqueConstraint("namespace", "external_id", name=op.f("uq_contexts_namespace_external_id")),
@@ -108,7 +110,7 @@ def upgrade() -> None:
         sa.Column("last_known_state", sa.SmallInteger(), nullable=True),
         sa.Column("create_time_since_epoch", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("last_update_time_since_epoch", sa.BigInteger(), server_default="0", nullable=False),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(["type_id"], ["types.id"], name=op.f("fk_executions_type_id_types")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_executions")),
         sa.UniqueConstraint("namespace", "external_id", name=op.f("uq_executions_namespace_external_id")),
@@ -139,11 +141,11 @@ def upgrade() -> None:
         sa.Column("is_custom", sa.Boolean(), nullable=False),
         sa.Column("value_type", sa.SmallInteger(), nullable=False),
         sa.Column("int_value", sa.BigInteger(), nullable=True),
-        sa.Column("double_value", sa.Float(precision=53), nullable=True),
-        sa.Column("string_value", sa.Text(), nullable=True),
+        sa.Column("double_value", Double, nullable=True),
+        sa.Column("string_value", LongText, nullable=True),
         sa.Column("bool_value", sa.Boolean(), nullable=True),
-        sa.Column("struct_value", sa.Text(), nullable=True),
-        sa.Column("proto_value", sa.LargeBinary(), nullable=True),
+        sa.Column("struct_value", LongText, nullable=True),
+        sa.Column("proto_value", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(
             ["artifact_id"],
             ["artifacts.id"],
@@ -168,14 +170,15 @@ def upgrade() -> None:
             )
         else:
             batch_op.create_index(
-                "ix_artifact_properties_string_value", ["name", "is_custom", "string_value"], unique=False
+                "ix_artifact_properties_string_value", ["name", "is_custom", "string_value"], unique=False,
+                mysql_length={"string_value": 255},
             )
 
     op.create_table(
         "associations",
         sa.Column("context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("execution_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(
             ["context_id"],
             ["contexts.id"],
@@ -197,7 +200,7 @@ def upgrade() -> None:
         "attributions",
         sa.Column("context_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("artifact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(
             ["artifact_id"],
             ["artifacts.id"],
@@ -222,11 +225,11 @@ def upgrade() -> None:
         sa.Column("is_custom", sa.Boolean(), nullable=False),
         sa.Column("value_type", sa.SmallInteger(), nullable=False),
         sa.Column("int_value", sa.BigInteger(), nullable=True),
-        sa.Column("double_value", sa.Float(precision=53), nullable=True),
-        sa.Column("string_value", sa.Text(), nullable=True),
+        sa.Column("double_value", Double, nullable=True),
+        sa.Column("string_value", LongText, nullable=True),
         sa.Column("bool_value", sa.Boolean(), nullable=True),
-        sa.Column("struct_value", sa.Text(), nullable=True),
-        sa.Column("proto_value", sa.LargeBinary(), nullable=True),
+        sa.Column("struct_value", LongText, nullable=True),
+        sa.Column("proto_value", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(
             ["context_id"],
             ["contexts.id"],
@@ -251,7 +254,8 @@ def upgrade() -> None:
             )
         else:
             batch_op.create_index(
-                "ix_context_properties_string_value", ["name", "is_custom", "string_value"], unique=False
+                "ix_context_properties_string_value", ["name", "is_custom", "string_value"], unique=False,
+                mysql_length={"string_value": 255},
             )
 
     op.create_table(
@@ -262,9 +266,9 @@ def upgrade() -> None:
         sa.Column("artifact_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("execution_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("type", sa.SmallInteger(), nullable=False),
-        sa.Column("path", sa.Text(), nullable=True),
+        sa.Column("path", LongText, nullable=True),
         sa.Column("milliseconds_since_epoch", sa.BigInteger(), nullable=True),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(
             ["artifact_id"],
             ["artifacts.id"],
@@ -293,11 +297,11 @@ def upgrade() -> None:
         sa.Column("is_custom", sa.Boolean(), nullable=False),
         sa.Column("value_type", sa.SmallInteger(), nullable=False),
         sa.Column("int_value", sa.BigInteger(), nullable=True),
-        sa.Column("double_value", sa.Float(precision=53), nullable=True),
-        sa.Column("string_value", sa.Text(), nullable=True),
+        sa.Column("double_value", Double, nullable=True),
+        sa.Column("string_value", LongText, nullable=True),
         sa.Column("bool_value", sa.Boolean(), nullable=True),
-        sa.Column("struct_value", sa.Text(), nullable=True),
-        sa.Column("proto_value", sa.LargeBinary(), nullable=True),
+        sa.Column("struct_value", LongText, nullable=True),
+        sa.Column("proto_value", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(
             ["execution_id"],
             ["executions.id"],
@@ -322,14 +326,15 @@ def upgrade() -> None:
             )
         else:
             batch_op.create_index(
-                "ix_execution_properties_string_value", ["name", "is_custom", "string_value"], unique=False
+                "ix_execution_properties_string_value", ["name", "is_custom", "string_value"], unique=False,
+                mysql_length={"string_value": 255},
             )
 
     op.create_table(
         "parent_contexts",
         sa.Column("child_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("parent_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.ForeignKeyConstraint(
             ["child_id"],
             ["contexts.id"],

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mlineage.schema.column_types import Double
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -23,7 +25,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("step", sa.BigInteger(), nullable=False),
-        sa.Column("value", sa.Float(precision=53), nullable=True),
+        sa.Column("value", Double, nullable=True),
         sa.Column("timestamp_ms", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["execution_id"],

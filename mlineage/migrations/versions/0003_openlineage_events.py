@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mlineage.schema.column_types import LongText
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -25,10 +27,10 @@ def upgrade() -> None:
         sa.Column("event_time", sa.String(length=64), nullable=False),
         sa.Column("event_type", sa.String(length=16), nullable=True),
         sa.Column("run_id", sa.String(length=64), nullable=True),
-        sa.Column("job_namespace", sa.Text(), nullable=True),
-        sa.Column("job_name", sa.Text(), nullable=True),
-        sa.Column("producer", sa.Text(), nullable=True),
-        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("job_namespace", LongText, nullable=True),
+        sa.Column("job_name", LongText, nullable=True),
+        sa.Column("producer", LongText, nullable=True),
+        sa.Column("payload", LongText, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_openlineage_events")),
         sqlite_autoincrement=True,
     )

@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mlineage.schema.column_types import Double, LongBinary, LongText
+
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
@@ -33,13 +35,13 @@ def _node_columns(state: str | None, uri: bool) -> list[sa.Column]:
         sa.Column("external_id", sa.String(length=255), nullable=True),
     ]
     if uri:
-        columns.append(sa.Column("uri", sa.Text(), nullable=True))
+        columns.append(sa.Column("uri", LongText, nullable=True))
     if state:
         columns.append(sa.Column(state, sa.SmallInteger(), nullable=True))
     return columns + [
         sa.Column("create_time_since_epoch", sa.BigInteger(), nullable=False),
         sa.Column("last_update_time_since_epoch", sa.BigInteger(), nullable=False),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("change_id", sa.BigInteger(), nullable=False),
         sa.Column("closed_by", sa.BigInteger(), nullable=False),
@@ -53,11 +55,11 @@ def _property_columns(owner: str) -> list[sa.Column]:
         sa.Column("is_custom", sa.Boolean(), nullable=False),
         sa.Column("value_type", sa.SmallInteger(), nullable=False),
         sa.Column("int_value", sa.BigInteger(), nullable=True),
-        sa.Column("double_value", sa.Float(precision=53), nullable=True),
-        sa.Column("string_value", sa.Text(), nullable=True),
+        sa.Column("double_value", Double, nullable=True),
+        sa.Column("string_value", LongText, nullable=True),
         sa.Column("bool_value", sa.Boolean(), nullable=True),
-        sa.Column("struct_value", sa.Text(), nullable=True),
-        sa.Column("proto_value", sa.LargeBinary(), nullable=True),
+        sa.Column("struct_value", LongText, nullable=True),
+        sa.Column("proto_value", LongBinary, nullable=True),
         sa.Column("change_id", sa.BigInteger(), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
         sa.Column("closed_by", sa.BigInteger(), nullable=False),
@@ -68,7 +70,7 @@ def _link_columns(first: str, second: str) -> list[sa.Column]:
     return [
         sa.Column(first, _ID, nullable=False, autoincrement=False),
         sa.Column(second, _ID, nullable=False, autoincrement=False),
-        sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+        sa.Column("system_metadata", LongBinary, nullable=True),
         sa.Column("change_id", sa.BigInteger(), nullable=False),
         sa.Column("closed_by", sa.BigInteger(), nullable=False),
     ]
@@ -106,11 +108,11 @@ def upgrade() -> None:
             sa.Column("kind", sa.SmallInteger(), nullable=False),
             sa.Column("name", sa.String(length=255), nullable=False),
             sa.Column("version", sa.String(length=255), nullable=False),
-            sa.Column("description", sa.Text(), nullable=True),
+            sa.Column("description", LongText, nullable=True),
             sa.Column("external_id", sa.String(length=255), nullable=True),
             sa.Column("base_type", sa.SmallInteger(), nullable=False),
-            sa.Column("input_type", sa.LargeBinary(), nullable=True),
-            sa.Column("output_type", sa.LargeBinary(), nullable=True),
+            sa.Column("input_type", LongBinary, nullable=True),
+            sa.Column("output_type", LongBinary, nullable=True),
             sa.Column("revision", sa.Integer(), nullable=False),
             sa.Column("change_id", sa.BigInteger(), nullable=False),
             sa.Column("closed_by", sa.BigInteger(), nullable=False),
@@ -143,9 +145,9 @@ def upgrade() -> None:
             sa.Column("artifact_id", _ID, nullable=False, autoincrement=False),
             sa.Column("execution_id", _ID, nullable=False, autoincrement=False),
             sa.Column("type", sa.SmallInteger(), nullable=False),
-            sa.Column("path", sa.Text(), nullable=True),
+            sa.Column("path", LongText, nullable=True),
             sa.Column("milliseconds_since_epoch", sa.BigInteger(), nullable=True),
-            sa.Column("system_metadata", sa.LargeBinary(), nullable=True),
+            sa.Column("system_metadata", LongBinary, nullable=True),
             sa.Column("change_id", sa.BigInteger(), nullable=False),
             sa.Column("closed_by", sa.BigInteger(), nullable=False),
         ],

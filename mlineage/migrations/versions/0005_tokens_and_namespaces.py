@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from mlineage.schema.column_types import LongText
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -34,7 +36,7 @@ def upgrade() -> None:
         "namespaces",
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("created_ms", sa.BigInteger(), nullable=False),
-        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("description", LongText, nullable=True),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_namespaces")),
     )
 
