@@ -144,6 +144,13 @@ class Scenario:
         r1 = by_name["r1"]
         self.out["get_run"] = self.run_view(c.get_run(r1))
         self.out["get_run_batched"] = self.run_view(c.get_run(by_name["r2"]))
+        # which point is "latest": greatest step, then timestamp, then value (a NaN among them)
+        c.log_batch(by_name["r4"], metrics=[Metric("tie", 3.0, T0 + 5, 1), Metric("tie", 2.0, T0 + 5, 1),
+                                            Metric("tie", 9.0, T0 + 4, 1), Metric("tie", 99.0, T0 + 9, 0),
+                                            Metric("nan_tie", float("nan"), T0, 2), Metric("nan_tie", 1.0, T0, 2),
+                                            Metric("late_nan", 5.0, T0, 1), Metric("late_nan", float("nan"), T0, 3)])
+        latest = c.get_run(by_name["r4"]).data.metrics
+        self.out["latest_ties"] = {k: _value(latest[k]) for k in ("tie", "nan_tie", "late_nan")}
         search = c.search_runs
         self.out["search_runs"] = {
             "loss_and_lr": self.names_of(search([experiment_id], "metrics.loss < 0.3 and params.lr = '0.01'")),

@@ -27,6 +27,7 @@ def test_the_reference_answers_are_what_the_scenario_expects(mlflow_reference):
     assert mlflow_reference["errors"]["param_changed"] == "INVALID_PARAMETER_VALUE"
     assert mlflow_reference["errors"]["raw_1001_metrics"] == "INVALID_PARAMETER_VALUE"
     assert mlflow_reference["errors"]["missing_run"] == "RESOURCE_DOES_NOT_EXIST"
+    assert mlflow_reference["latest_ties"] == {"tie": 3.0, "nan_tie": 1.0, "late_nan": "NaN"}
 
 
 def test_mlflow_client_gets_from_mlineage_what_mlflow_server_answers(mlflow_python, mlflow_reference, store_url,
