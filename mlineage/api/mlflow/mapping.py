@@ -306,12 +306,16 @@ that records ``log-inputs`` registers its reader here at import.
 """
 
 
+RUN_OUTPUT_READERS: list[RunInputsReader] = []
+"""The same for runs' ``outputs`` JSON (``{"model_outputs": [...]}``), merged into ``runs/get`` and ``runs/search``."""
+
+
 def is_active(node: pb.Execution | pb.Context) -> bool:
     return string(node, "lifecycle_stage", ACTIVE) == ACTIVE
 
 
 __all__ = [
-    "ACTIVE", "RUN_INPUT_READERS", "RunInputsReader", "DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "DELETED", "EXPERIMENT_TYPE", "PARAM_PREFIX",
+    "ACTIVE", "RUN_INPUT_READERS", "RUN_OUTPUT_READERS", "RunInputsReader", "DEFAULT_EXPERIMENT_ID", "DEFAULT_EXPERIMENT_NAME", "DELETED", "EXPERIMENT_TYPE", "PARAM_PREFIX",
     "RUN_STATUSES", "RUN_TYPE", "TAG_PREFIX", "Types", "artifact_location", "ensure_types", "experiment_by_name",
     "experiment_id", "experiment_json", "find_experiment", "find_run", "get_experiment", "get_run", "get_run_execution", "integer",
     "is_active", "now_ms", "parse_experiment_id", "prefixed", "run_experiment_context_id", "run_info_json",

@@ -82,9 +82,10 @@ def _latest_metrics(store: Store, executions: Sequence[pb.Execution]) -> dict[in
     return latest
 
 
-def _inputs(store: Store, executions: Sequence[pb.Execution]) -> dict[int, dict]:
+def _merged(readers: Sequence[mapping.RunInputsReader], store: Store,
+            executions: Sequence[pb.Execution]) -> dict[int, dict]:
     merged: dict[int, dict] = {}
-    for reader in mapping.RUN_INPUT_READERS:
+    for reader in readers:
         for execution_id, inputs in reader(store, executions).items():
             target = merged.setdefault(execution_id, {})
             for key, values in inputs.items():
@@ -92,7 +93,7 @@ def _inputs(store: Store, executions: Sequence[pb.Execution]) -> dict[int, dict]
     return merged
 
 
-def _run_json(execution: pb.Execution, metrics: dict[str, tuple], inputs: dict) -> dict:
+def _run_json(execution: pb.Execution, metrics: dict[str, tuple], inputs: dict, outputs: dict | None = None) -> dict:
     data: dict[str, Any] = {}
     if metrics:
         data["metrics"] = [
@@ -105,14 +106,18 @@ def _run_json(execution: pb.Execution, metrics: dict[str, tuple], inputs: dict) 
     tags = mapping.prefixed(execution, mapping.TAG_PREFIX)
     if tags:
         data["tags"] = [{"key": k, "value": v} for k, v in sorted(tags.items())]
-    return {"info": mapping.run_info_json(execution), "data": data, "inputs": inputs}
+    answer = {"info": mapping.run_info_json(execution), "data": data, "inputs": inputs}
+    if outputs:
+        answer["outputs"] = outputs
+    return answer
 
 
 def runs_json(store: Store, executions: Sequence[pb.Execution]) -> list[dict]:
     """MLflow's ``Run`` JSON of each execution, in order (metrics, inputs read in one go)."""
     latest = _latest_metrics(store, executions)
-    inputs = _inputs(store, executions)
-    return [_run_json(e, latest[e.id], inputs.get(e.id, {})) for e in executions]
+    inputs = _merged(mapping.RUN_INPUT_READERS, store, executions)
+    outputs = _merged(mapping.RUN_OUTPUT_READERS, store, executions)
+    return [_run_json(e, latest[e.id], inputs.get(e.id, {}), outputs.get(e.id)) for e in executions]
 
 
 # --- run calls ---------------------------------------------------------------------------------
