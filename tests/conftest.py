@@ -128,11 +128,26 @@ def _reset_mysql(url: str) -> None:
 # The test files whose store tests run on MySQL/MariaDB too (every test of a listed file, on all three
 # backends). A file joins once it passes there; the others run on SQLite and PostgreSQL only for now.
 MYSQL_FILES = frozenset({
+    "tests/metadata/test_access_tier.py",
+    "tests/metadata/test_error_messages.py",
+    "tests/metadata/test_filter_limits.py",
+    "tests/metadata/test_history.py",
+    "tests/metadata/test_limits.py",
     "tests/metadata/test_migration_proof.py",
+    "tests/metadata/test_purge.py",
     "tests/metadata/test_schema_matches_migrations.py",
     "tests/metadata/test_smoke_store.py",
+    "tests/metadata/test_store_contexts.py",
+    "tests/metadata/test_store_errors.py",
+    "tests/metadata/test_store_events.py",
+    "tests/metadata/test_store_listing.py",
     "tests/metadata/test_store_nodes.py",
+    "tests/metadata/test_store_put_execution.py",
+    "tests/metadata/test_store_transaction.py",
+    "tests/metadata/test_store_types.py",
 })
+# MLINEAGE_TEST_MYSQL_EVERY_FILE=1: every store test on MySQL too (to see which files are ready to join).
+MYSQL_EVERY_FILE = os.environ.get("MLINEAGE_TEST_MYSQL_EVERY_FILE") == "1"
 
 
 @pytest.fixture
@@ -163,5 +178,5 @@ def pytest_generate_tests(metafunc):
     if "store_url" in metafunc.fixturenames and "backend" not in metafunc.fixturenames:
         path = Path(metafunc.definition.fspath).resolve()
         relative = path.relative_to(Path(__file__).resolve().parent.parent).as_posix()
-        backends = [b for b in BACKENDS if b != "mysql" or relative in MYSQL_FILES]
+        backends = [b for b in BACKENDS if b != "mysql" or relative in MYSQL_FILES or MYSQL_EVERY_FILE]
         metafunc.parametrize("store_url", backends, indirect=True)

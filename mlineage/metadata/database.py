@@ -162,12 +162,43 @@ def _pooled_snapshot(engine: Engine) -> Any:
         return object()
 
 
+_MYSQL_LOG_POSITION = "SHOW GLOBAL STATUS LIKE 'Innodb_lsn_current'"
+
+
+class MysqlLogPosition(ChangeToken):
+    """MariaDB: InnoDB's current log sequence number, which every commit that changed a row moves
+    (so does any write of the server, as PostgreSQL's snapshot does: a cache then misses). A server
+    that does not report it (MySQL 8) answers a value equal to no other: nothing is cached."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def read(self) -> Any:
+        try:
+            fairy = self._engine.raw_connection()
+            try:
+                cursor = fairy.cursor()
+                cursor.execute(_MYSQL_LOG_POSITION)
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                fairy.close()
+        except Exception:  # noqa: BLE001 - the store's read reports the error
+            return object()
+        return row[1] if row else object()
+
+    def close(self) -> None:
+        return None
+
+
 def change_token(engine: Engine) -> ChangeToken | None:
-    """The change token of a file-backed SQLite database or a PostgreSQL one; None for anything
-    else (an in-memory SQLite database has no second connection to watch it from)."""
+    """The change token of a file-backed SQLite database, a PostgreSQL or a MySQL one; None for
+    anything else (an in-memory SQLite database has no second connection to watch it from)."""
     url = engine.url
     if url.get_backend_name() == "postgresql":
         return PostgresSnapshot(engine)
+    if url.get_backend_name() == "mysql":
+        return MysqlLogPosition(engine)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     if url.database.startswith("file:") or url.query.get("mode") == "memory":
@@ -177,6 +208,7 @@ def change_token(engine: Engine) -> ChangeToken | None:
 
 __all__ = [
     "ChangeToken",
+    "MysqlLogPosition",
     "PostgresSnapshot",
     "SqliteDataVersion",
     "change_token",

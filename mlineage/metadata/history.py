@@ -634,8 +634,12 @@ def remove_history_before(
     """
     key = list(history.primary_key.columns)
 
-    def build(_dialect: str) -> Any:
-        chosen = select(*key).where(_ended_before(history)).limit(bindparam("r_limit"))
+    def build(dialect_name: str) -> Any:
+        chosen: Any = select(*key).where(_ended_before(history)).limit(bindparam("r_limit"))
+        if dialect_name == "mysql":
+            # MySQL takes neither LIMIT in an IN subquery nor the deleted table in one: a derived table.
+            batch = chosen.subquery("batch")
+            chosen = select(*(batch.c[column.name] for column in key))
         target = key[0] if len(key) == 1 else tuple_(*key)
         return delete(history).where(target.in_(chosen)).returning(key[0])
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, bindparam, select
 
 from mlineage.errors import InvalidArgumentError, NotFoundError
 from mlineage.metadata import dialect, executor
@@ -71,15 +71,41 @@ def _insert_ignoring_duplicates(connection: Connection, rows: list[dict]) -> int
     inserted = 0
     for part in dialect.chunks(rows, _ROWS_PER_STATEMENT):
         if connection.dialect.name == "mysql":
-            # MySQL's RETURNING (MariaDB's) also returns the rows its no-op update kept; its
-            # affected-row count is 1 per new row and 0 per duplicate.
-            result = executor.run(
-                connection, lambda d: dialect.insert_ignoring_duplicates(d, t.metric_points, _POINT_KEY), list(part)
-            )
-            inserted += result.rowcount
+            # MySQL has no insert that answers only its new rows (RETURNING and the found-rows count
+            # take in the duplicates its no-op update kept): the points already there are read first.
+            new = _new_points(connection, list(part))
+            if new:
+                executor.run(
+                    connection, lambda d: dialect.insert_ignoring_duplicates(d, t.metric_points, _POINT_KEY), new
+                )
+            inserted += len(new)
             continue
         inserted += len(executor.run(connection, _insert_ignoring_duplicates_statement, list(part)).all())
     return inserted
+
+
+def _new_points(connection: Connection, rows: list[dict]) -> list[dict]:
+    """The rows whose (execution, name, seq) is not stored yet, read with their rows locked (MySQL)."""
+    points = t.metric_points
+    stored: set[tuple] = set()
+    series: dict[tuple[int, str], list[int]] = {}
+    for row in rows:
+        series.setdefault((row["execution_id"], row["name"]), []).append(row["seq"])
+    for (execution_id, name), seqs in series.items():
+        found = executor.fetch(
+            connection,
+            "metric_points.stored_seqs",
+            lambda _d: select(points.c.seq)
+            .where(
+                points.c.execution_id == bindparam("m_execution"),
+                points.c.name == bindparam("m_name"),
+                points.c.seq.between(bindparam("m_low"), bindparam("m_high")),
+            )
+            .with_for_update(),
+            {"m_execution": execution_id, "m_name": name, "m_low": min(seqs), "m_high": max(seqs)},
+        )
+        stored.update((execution_id, name, seq) for (seq,) in found)
+    return [row for row in rows if (row["execution_id"], row["name"], row["seq"]) not in stored]
 
 
 def metric_rows(series: Sequence[mpb.MetricSeries], now: int) -> list[dict]:

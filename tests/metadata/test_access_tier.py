@@ -157,4 +157,4 @@ def test_an_in_memory_store_has_no_change_token_and_no_file(tmp_path):
 
 def test_check_database_answers_while_the_database_answers(store):
     store.check_database()  # no error
-    assert (store.sqlite_path is None) == (store.engine.dialect.name == "postgresql")
+    assert (store.sqlite_path is None) == (store.engine.dialect.name != "sqlite")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from paths import REPO_ROOT
 from sqlalchemy import Engine, create_engine, insert, or_, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from mlineage.errors import InvalidArgumentError
 from mlineage.metadata.filter_query import compile_filter
@@ -204,9 +204,26 @@ def _postgres_engine() -> Iterator[Engine]:
         admin.dispose()
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def _mysql_engine() -> Iterator[Engine]:
+    from conftest import mysql_database
+
+    from mlineage.metadata.engine import make_engine, normalize_url
+    from mlineage.schema.column_types import MARIADB_COLLATION
+
+    url = mysql_database("test_filter_query")
+    engine = make_engine(normalize_url(url))
+    with engine.begin() as conn:  # the defaults the migrations give a database (create_all has no others)
+        conn.execute(text(f"ALTER DATABASE CHARACTER SET utf8mb4 COLLATE {MARIADB_COLLATION}"))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres), "mysql"])
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engines = _sqlite_engine(tmp_path_factory) if request.param == "sqlite" else _postgres_engine()
+    engines = {"sqlite": lambda: _sqlite_engine(tmp_path_factory), "postgresql": _postgres_engine,
+               "mysql": _mysql_engine}[request.param]()
     engine = next(engines)
     _populate(engine)
     yield engine
@@ -521,7 +538,9 @@ def _sql(kind: str, query: str, dialect: object) -> tuple[str, dict]:
     return str(compiled), dict(compiled.params)
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    "dialect", [sqlite.dialect(), postgresql.dialect(), mysql.dialect()], ids=["sqlite", "postgresql", "mysql"]
+)
 def test_user_text_reaches_the_database_only_as_parameters(dialect: object) -> None:
     query = (
         "name = 'secret_name' AND uri LIKE '/secret/%' AND custom_properties.`secret prop`.string_value "

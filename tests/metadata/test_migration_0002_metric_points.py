@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import postgres_database
+from conftest import mysql_database, postgres_database
 from sqlalchemy import insert, inspect, select, text
 
 from mlineage.metadata import metrics
@@ -15,10 +15,12 @@ from mlineage.proto import metric_series_pb2 as mpb
 from mlineage.schema import tables as t
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def empty_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'old.db'}"
+    if request.param == "mysql":
+        return mysql_database("mlineage_mig0002")
     return postgres_database("mlineage_mig0002")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import postgres_database
+from conftest import mysql_database, postgres_database
 from sqlalchemy import MetaData, create_engine, insert, inspect, select
 
 from mlineage.metadata.engine import normalize_url
@@ -63,10 +63,11 @@ def _downgrade(engine, revision: str) -> None:
         command.downgrade(config, revision)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_old_rows_become_revision_one_and_read_as_of_their_creation(backend, tmp_path):
     url = normalize_url(
-        f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else postgres_database("mlineage_history")
+        f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite"
+        else mysql_database("mlineage_history") if backend == "mysql" else postgres_database("mlineage_history")
     )
     engine = create_engine(url)
     created = time.time_ns() // 1_000_000 - 60_000

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import postgres_database
+from conftest import mysql_database, postgres_database
 from sqlalchemy import MetaData, create_engine, insert, inspect, select
 
 from mlineage.integrations import openlineage
@@ -27,6 +27,8 @@ def _previous() -> str:
 def _database(backend: str, tmp_path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'old.db'}"
+    if backend == "mysql":
+        return mysql_database("mlineage_migrate")
     return postgres_database("mlineage_migrate")
 
 
@@ -65,7 +67,7 @@ def _populate(engine) -> dict[str, int]:
     return {"artifact": artifact_id, "execution": execution_id}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_upgrade_keeps_old_rows_and_adds_the_raw_event_table(backend, tmp_path):
     url = normalize_url(_database(backend, tmp_path))
     engine = create_engine(url)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import postgres_database
+from conftest import mysql_database, postgres_database
 from grpc_server import mlineage_server
 from migration_proof import assert_store_reads, client_dump, fields, reflected, store_dump, write_records
 from sqlalchemy import MetaData, select
@@ -36,10 +36,10 @@ def _columns(tables: MetaData) -> set[tuple[str, str]]:
 
 @pytest.mark.mlmd
 @pytest.mark.skipif(PREVIOUS is None, reason="one revision: no previous release to keep serving")
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
 def test_the_previous_revisions_statements_keep_working_against_the_head_schema(backend, tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'rolling.db'}" if backend == "sqlite" else normalize_url(
-        postgres_database("mlineage_rolling"))  # fmt: skip
+        mysql_database("mlineage_rolling") if backend == "mysql" else postgres_database("mlineage_rolling"))  # fmt: skip
     engine = make_engine(url)
     try:
         runner.upgrade(engine, PREVIOUS)
