@@ -4,7 +4,7 @@
   them, by their ``Content-Length`` or, for chunked bodies, as they arrive. MLflow's
   artifact proxy (``/api/2.0/mlflow-artifacts/``) streams files and is exempt.
 * Every response carries ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY`` and
-  ``Referrer-Policy: no-referrer``; the pages (``/docs``, ``/``) a Content-Security-Policy
+  ``Referrer-Policy: no-referrer``; the pages (``/docs``, the UI's ``/ui``, ``/``) a Content-Security-Policy
   that allows this server's own scripts and styles only (Swagger UI's page has one inline
   script, allowed there).
 * CORS is off (no ``Access-Control-*`` header, so browsers refuse cross-origin reads)
@@ -23,7 +23,7 @@ PAGE_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
-_PAGES = ("/docs", "/")
+_PAGES = ("/docs", "/", "/ui", "/ui/")
 
 
 class HardeningMiddleware:

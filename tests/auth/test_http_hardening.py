@@ -45,6 +45,13 @@ def test_docs_carry_security_headers(auth_server):
     assert "default-src 'self'" in response.headers["content-security-policy"]
 
 
+def test_the_ui_page_carries_security_headers(auth_server):
+    response = httpx.get(auth_server.base_url + "/ui")
+    assert response.status_code == 200
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY"
+
+
 def test_a_body_over_the_limit_is_413_before_auth_or_parsing(hardened):
     base, tokens = hardened
     headers = {"Authorization": f"Bearer {tokens.admin}", "content-type": "application/json"}
