@@ -17,9 +17,11 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from conftest import postgres_database, serving_with_tokens
 
 from mlineage import errors
 from mlineage.client.grpc_store import GrpcStore
+from mlineage.metadata.engine import normalize_url
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metric_series_pb2 as mpb
 
@@ -39,6 +41,17 @@ class BRecords:
     context: int
     parent: int
     run_id: str
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def auth_server(request, tmp_path_factory):
+    """The isolation checks run on SQLite and on PostgreSQL (whose lineage walk is one SQL statement)."""
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{tmp_path_factory.mktemp('isolation') / 'mlineage.db'}"
+    else:
+        db_url = normalize_url(postgres_database("mlineage_isolation"))
+    with serving_with_tokens(db_url) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
