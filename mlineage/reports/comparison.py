@@ -10,9 +10,12 @@ MLflow adapter and by OpenLineage are compared alike:
 - **params** are ``param.<name>`` custom properties (step client, MLflow);
   an execution with none has its type's declared properties as params (TFX's
   exec properties). Frame columns are ``<step>.<param>``;
-- **metrics** come from metric series (final = the last point by seq; min and
-  max over the points, NaN ignored) and from metrics artifacts a run's steps
-  wrote (``ModelEvaluation``, or a type with MLMD's METRICS base type): their
+- **metrics** come from metric series (final = the last point by seq, which
+  the step client also keeps as ``metric.<name>`` on the execution, so its
+  runs' finals need no read of the points; min and max over the points, NaN
+  ignored, summarized in the database on first use of ``metrics`` or
+  ``best_metrics``) and from metrics artifacts a run's steps wrote
+  (``ModelEvaluation``, or a type with MLMD's METRICS base type): their
   numeric properties (those named in ``metric_names`` when the artifact says).
   A metric is keyed by its name, or by ``<step>.<name>`` when some run has it
   from two steps;
@@ -23,8 +26,7 @@ MLflow adapter and by OpenLineage are compared alike:
   context, else its steps; several commits are joined with ``,``).
 
 The long-form series (run, step_name, metric, step, value, timestamp_ms; each
-series' points in logging order) is read on first use of ``Comparison.series``:
-the summaries the other frames need are computed in the database.
+series' points in logging order) is read on first use of ``Comparison.series``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from mlineage.reports.selection import RUN_TYPES, RunRef, select_runs
 from mlineage.reports.values import missing, number, plain
 
 PARAM_PREFIX = "param."
+METRIC_PREFIX = "metric."
 # Execution types whose declared properties are the producer's bookkeeping (ids, times), never params.
 BOOKKEEPING_TYPES = ("mlflow.Run", "openlineage.Run")
 METRIC_ARTIFACT_TYPES = ("ModelEvaluation", "Metrics")
@@ -93,9 +96,7 @@ class Comparison:
     steps: pd.DataFrame
     params: pd.DataFrame
     params_long: pd.DataFrame
-    metrics: pd.DataFrame
     final_metrics: pd.DataFrame
-    best_metrics: pd.DataFrame
     artifacts: pd.DataFrame
     gpus: pd.DataFrame
     environment: pd.DataFrame
@@ -105,6 +106,12 @@ class Comparison:
     _steps: list[StepInfo] = field(default_factory=list, repr=False)
     _series: pd.DataFrame | None = field(default=None, repr=False)
     _series_sources: dict[tuple[int, str], str] = field(default_factory=dict, repr=False)
+    #: (run, metric key) of every metric a run has (its final value may be NaN).
+    logged: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _entries: list[_Entry] = field(default_factory=list, repr=False)
+    _summaries: dict[int, dict[str, _Summary]] = field(default_factory=dict, repr=False)
+    _metrics: pd.DataFrame | None = field(default=None, repr=False)
+    _best: pd.DataFrame | None = field(default=None, repr=False)
 
     # --- views ----------------------------------------------------------------------------------
 
@@ -114,6 +121,48 @@ class Comparison:
         if self._series is None:
             self._series = self.read_series()
         return self._series
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        """Per run, step and metric: source, final, min, max, points, last_step (the points summarized once)."""
+        if self._metrics is None:
+            self._metrics = self._metric_frame()
+        return self._metrics
+
+    @property
+    def best_metrics(self) -> pd.DataFrame:
+        """Run × metric: the best point by the metric's mode (``metric_modes``)."""
+        if self._best is None:
+            metrics = self.metrics
+            keys = list(self.final_metrics.columns)
+            columns = {}
+            for key in keys:
+                rows = metrics[metrics["metric"] == key].set_index("run")
+                column = rows["max" if self.metric_modes.get(key) == "max" else "min"]
+                columns[key] = column[~column.index.duplicated()].reindex(self.names)
+            self._best = pd.DataFrame(columns, index=pd.Index(self.names, name="run"), columns=keys).astype(float)
+        return self._best
+
+    def _metric_frame(self) -> pd.DataFrame:
+        series_steps = [e.step for e in self._entries if e.source == "series"]
+        wanted = sorted({s.execution.id for s in series_steps} - set(self._summaries))
+        if wanted and self._store is not None:
+            self._summaries.update(_metric_summaries(self._store, wanted))
+        rows: list[tuple[Any, ...]] = []
+        for entry in self._entries:
+            if entry.source == "series":
+                summary = self._summaries.get(entry.step.execution.id, {}).get(entry.name)
+                if summary is None:
+                    continue
+                rows.append((entry.step.run, entry.step.step_name, entry.key, entry.name, "series",
+                             summary.last_value, summary.min_value, summary.max_value, summary.points,
+                             summary.last_step))
+            else:
+                low_high = None if math.isnan(entry.final) else entry.final
+                rows.append((entry.step.run, entry.step.step_name, entry.key, entry.name, "artifact", entry.final,
+                             low_high, low_high, 1, None))
+        return pd.DataFrame(rows, columns=["run", "step_name", "metric", "name", "source", "final", "min", "max",
+                                           "points", "last_step"])
 
     def read_series(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
         """The long-form points of ``metrics`` (keys as in ``final_metrics``; all when None), read now."""
@@ -207,6 +256,7 @@ class Comparison:
             keys = long_params["step_name"] + "." + long_params["name"]
             long_params = long_params[keys.isin(differing_params)].reset_index(drop=True)
         metrics = self.metrics[self.metrics["metric"].isin(differing_metrics)].reset_index(drop=True)
+        best = self.best_metrics[[c for c in self.best_metrics.columns if c in differing_metrics]]
         artifacts = self.artifacts
         if not artifacts.empty:
             artifacts = artifacts[artifacts["runs_sharing"] < len(self.names)].reset_index(drop=True)
@@ -219,11 +269,12 @@ class Comparison:
                                 if c in ("id", "type") or c in _differing(self.summary).columns]]
         return Comparison(
             runs=self.runs, names=self.names, summary=summary, steps=self.steps, params=params,
-            params_long=long_params, metrics=metrics, final_metrics=finals,
-            best_metrics=self.best_metrics[[c for c in self.best_metrics.columns if c in differing_metrics]],
-            artifacts=artifacts, gpus=self.gpus, environment=environment, metric_modes=self.metric_modes,
-            sweep=self.sweep, _store=self._store, _steps=self._steps, _series=self._series,
-            _series_sources=self._series_sources,
+            params_long=long_params, final_metrics=finals, artifacts=artifacts, gpus=self.gpus,
+            environment=environment, metric_modes=self.metric_modes, sweep=self.sweep, _store=self._store,
+            _steps=self._steps, _series=self._series, _series_sources=self._series_sources,
+            logged={(run, key) for run, key in self.logged if key in differing_metrics},
+            _entries=[e for e in self._entries if e.key in differing_metrics], _summaries=self._summaries,
+            _metrics=metrics, _best=best,
         )
 
     def differs(self) -> dict[str, list[str]]:
@@ -344,20 +395,12 @@ def build(
                       if artifacts else {})
     modes = dict(metric_modes or {})
 
-    summaries = _metric_summaries(store, [s.execution.id for s in steps])
-    metric_rows, sources = _metric_rows(steps, summaries, events, artifacts, artifact_types)
-    metrics = pd.DataFrame(metric_rows, columns=["run", "step_name", "metric", "name", "source", "final", "min",
-                                                 "max", "points", "last_step"])
-    keys = list(dict.fromkeys(metrics["metric"].tolist()))
+    entries, summaries = _metric_entries(store, steps, events, artifacts, artifact_types)
+    keys = list(dict.fromkeys(e.key for e in entries))
     for key in keys:
         modes.setdefault(key, metric_mode(key.rpartition(".")[2]))
-    final = _wide(metrics, "final", names, keys)
-    best_columns = {}
-    for key in keys:
-        rows = metrics[metrics["metric"] == key].set_index("run")
-        column = rows["max" if modes[key] == "max" else "min"]
-        best_columns[key] = column[~column.index.duplicated()].reindex(names)
-    best = pd.DataFrame(best_columns, index=pd.Index(names, name="run"), columns=keys)
+    final = _wide_finals(entries, names, keys)
+    sources = {(e.step.execution.id, e.name): e.key for e in entries if e.source == "series"}
 
     # object columns: a param keeps the type it was logged with (an int beside floats stays an int)
     params_long = pd.DataFrame(_param_rows(steps), columns=["run", "step_name", "name", "value"],
@@ -376,9 +419,9 @@ def build(
     summary = _summary(refs, names, contexts, steps, steps_frame, environment)
     return Comparison(
         runs=list(refs), names=names, summary=summary, steps=steps_frame, params=params, params_long=params_long,
-        metrics=metrics, final_metrics=final, best_metrics=best, artifacts=artifacts_frame, gpus=gpus,
-        environment=environment, metric_modes={k: modes[k] for k in keys}, sweep=sweep, _store=store,
-        _steps=steps, _series_sources=sources,
+        final_metrics=final, artifacts=artifacts_frame, gpus=gpus, environment=environment,
+        metric_modes={k: modes[k] for k in keys}, sweep=sweep, _store=store, _steps=steps, _series_sources=sources,
+        logged={(e.step.run, e.key) for e in entries}, _entries=entries, _summaries=summaries,
     )
 
 
@@ -451,51 +494,75 @@ def _is_metrics_artifact(artifact_type: pb.ArtifactType | None) -> bool:
                                           or artifact_type.base_type == _METRICS_BASE)
 
 
-def _metric_rows(
+@dataclass
+class _Entry:
+    """One metric of one step: from its series (final value known, summary read when needed) or an artifact."""
+
+    step: StepInfo
+    name: str
+    source: str  # "series" | "artifact"
+    final: float
+    key: str = ""
+
+
+def _logged_finals(step: StepInfo) -> dict[str, float] | None:
+    """The last values the step client keeps as ``metric.<name>`` custom properties (None when there are none)."""
+    found = {}
+    for name, value in step.execution.custom_properties.items():
+        if name.startswith(METRIC_PREFIX):
+            number_value = number(plain(value))
+            if number_value is not None:
+                found[name[len(METRIC_PREFIX):]] = number_value
+    return found or None
+
+
+def _metric_entries(
+    store: StoreInterface,
     steps: Sequence[StepInfo],
-    summaries: dict[int, dict[str, _Summary]],
     events: Sequence[pb.Event],
     artifacts: Mapping[int, pb.Artifact],
     artifact_types: Mapping[int, pb.ArtifactType],
-) -> tuple[list[tuple], dict[tuple[int, str], str]]:
-    raw: list[tuple[StepInfo, str, str, float, float | None, float | None, int, int | None, int | None]] = []
+) -> tuple[list[_Entry], dict[int, dict[str, _Summary]]]:
+    """Every metric of the steps with its final value, and the summaries that had to be read for them.
+
+    A step that kept its last values (``metric.<name>``, as the step client does) needs no read of its
+    points; any other step's series are summarized in the database.
+    """
+    entries: list[_Entry] = []
+    kept = {s.execution.id: _logged_finals(s) for s in steps}
+    summaries = _metric_summaries(store, [i for i, finals in kept.items() if finals is None])
     for step in steps:
-        for name, s in sorted(summaries.get(step.execution.id, {}).items()):
-            raw.append((step, name, "series", s.last_value, s.min_value, s.max_value, s.points, s.last_step, None))
-    outputs = [e for e in events if e.type == pb.Event.OUTPUT]
+        finals = kept[step.execution.id]
+        if finals is None:
+            finals = {name: s.last_value for name, s in summaries.get(step.execution.id, {}).items()}
+        entries.extend(_Entry(step, name, "series", value) for name, value in sorted(finals.items()))
     by_execution = {s.execution.id: s for s in steps}
-    for event in outputs:
+    for event in events:
+        if event.type != pb.Event.OUTPUT:
+            continue
         artifact = artifacts.get(event.artifact_id)
         producer = by_execution.get(event.execution_id)
         if artifact is None or producer is None or not _is_metrics_artifact(artifact_types.get(artifact.type_id)):
             continue
         for name, value in _artifact_metric_values(artifact, artifact_types[artifact.type_id]).items():
-            low_high = None if math.isnan(value) else value
-            raw.append((producer, name, "artifact", value, low_high, low_high, 1, None, artifact.id))
+            entries.append(_Entry(producer, name, "artifact", value))
     # A name that some run has from two sources is keyed <step>.<name> everywhere.
     per_run: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
-    for step, name, source, *_ in raw:
-        per_run[(step.run, name)].add(f"{step.step_name}:{source}")
+    for entry in entries:
+        per_run[(entry.step.run, entry.name)].add(f"{entry.step.step_name}:{entry.source}")
     ambiguous = {name for (_, name), where in per_run.items() if len(where) > 1}
-    rows = []
-    sources: dict[tuple[int, str], str] = {}
-    for step, name, source, final, low, high, points, last_step, _artifact in raw:
-        key = f"{step.step_name}.{name}" if name in ambiguous else name
-        if source == "series":
-            sources[(step.execution.id, name)] = key
-        rows.append((step.run, step.step_name, key, name, source, final, low, high, points, last_step))
-    return rows, sources
+    for entry in entries:
+        entry.key = f"{entry.step.step_name}.{entry.name}" if entry.name in ambiguous else entry.name
+    return entries, summaries
 
 
-def _wide(metrics: pd.DataFrame, column: str, names: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:
-    if metrics.empty:
-        return pd.DataFrame(index=pd.Index(list(names), name="run"))
-    table = metrics.drop_duplicates(["run", "metric"], keep="last").pivot(index="run", columns="metric",
-                                                                        values=column)
-    table = table.reindex(index=list(names), columns=list(keys))
-    table.index.name = "run"
-    table.columns.name = None
-    return table.astype(float)
+def _wide_finals(entries: Sequence[_Entry], names: Sequence[str], keys: Sequence[str]) -> pd.DataFrame:
+    values: dict[str, dict[str, float]] = {key: {} for key in keys}
+    for entry in entries:
+        values[entry.key][entry.step.run] = entry.final
+    frame = pd.DataFrame({key: [values[key].get(run, math.nan) for run in names] for key in keys},
+                         index=pd.Index(list(names), name="run"), columns=list(keys))
+    return frame.astype(float)
 
 
 def _param_rows(steps: Sequence[StepInfo]) -> list[tuple]:

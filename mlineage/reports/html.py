@@ -76,10 +76,13 @@ def _thin(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _series_metrics(comparison: Comparison, metric: str | None) -> list[str]:
-    logged = comparison.metrics[(comparison.metrics["source"] == "series") & comparison.metrics["max"].notna()]
-    counts = logged.groupby("metric")["run"].nunique().sort_values(ascending=False, kind="stable")
-    names = [m for m in counts.index if m != metric]
-    chosen = ([metric] if metric is not None and metric in counts.index else []) + names
+    finals = comparison.final_metrics
+    series_keys = set(comparison._series_sources.values())
+    # a metric with a number in some run (an all-NaN series has nothing to draw), most runs first
+    counts = {key: int(finals[key].notna().sum()) for key in finals.columns if key in series_keys}
+    ranked = sorted((key for key, count in counts.items() if count), key=lambda key: -counts[key])
+    names = [m for m in ranked if m != metric]
+    chosen = ([metric] if metric is not None and counts.get(metric) else []) + names
     return chosen[:MAX_SERIES_PLOTS]
 
 

@@ -29,7 +29,8 @@ def report_data(comparison: Comparison, *, metric: str | None = None, mode: str 
     """The JSON report: ``{"runs": [...], "best": NAME or null, "differs": {...}, ...}``.
 
     Each run has ``run``, ``id``, ``type``, ``state``, ``duration_s``, ``git_commit``, ``params`` ({step.param:
-    value}) and ``metrics`` ({metric: final value}, NaN as null) and ``best_metrics``. With ``diff`` only the
+    value}) and ``metrics`` ({metric: final value}, NaN as null; best points are ``Comparison.best_metrics``,
+    left out here because they need every point read). With ``diff`` only the
     params and metrics that differ are listed. ``lineage_difference`` is there for two runs or more
     (the first run against the best one, or against the second).
     """
@@ -41,7 +42,7 @@ def report_data(comparison: Comparison, *, metric: str | None = None, mode: str 
         best = ties[0] if ties else None
     differs = comparison.differs()
     view = comparison.diff() if diff else comparison
-    logged = set(zip(comparison.metrics["run"], comparison.metrics["metric"], strict=True))
+    logged = comparison.logged
     runs = []
     for name in comparison.names:
         row = comparison.summary.loc[name]
@@ -49,15 +50,12 @@ def report_data(comparison: Comparison, *, metric: str | None = None, mode: str 
             if name in view.params.index else {}
         metrics = {k: jsonable(v) for k, v in view.final_metrics.loc[name].items() if k in view.final_metrics} \
             if name in view.final_metrics.index else {}
-        best_metrics = {k: jsonable(v) for k, v in view.best_metrics.loc[name].items()} \
-            if name in view.best_metrics.index else {}
         runs.append({
             "run": name, "id": int(row["id"]), "type": row["type"], "label": jsonable(row["label"]),
             "state": row["state"], "steps": int(row["steps"]), "started": jsonable(row["started"]),
             "ended": jsonable(row["ended"]), "duration_s": jsonable(row["duration_s"]),
             "git_commit": jsonable(row["git_commit"]), "params": params,
             "metrics": {k: v for k, v in metrics.items() if (name, k) in logged},
-            "best_metrics": {k: v for k, v in best_metrics.items() if v is not None},
         })
     data: dict[str, Any] = {
         "runs": runs,

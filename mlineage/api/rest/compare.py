@@ -58,7 +58,6 @@ SCHEMAS: dict[str, Any] = {
             "state": {"type": "string"},
             "params": {"type": "object", "description": "<step>.<param> → value"},
             "metrics": {"type": "object", "description": "metric → final value (null for NaN)"},
-            "best_metrics": {"type": "object"},
         },
         "required": ["run", "id", "params", "metrics"],
     },
