@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import String, Table, bindparam, select, union_all
+from sqlalchemy import String, Table, bindparam, exists, or_, select
 from sqlalchemy.sql import CompoundSelect, Select
 from sqlalchemy.sql.util import ClauseAdapter
 
@@ -80,11 +80,16 @@ def _adapter(namespace: str) -> ClauseAdapter:
         step = ClauseAdapter(rows)
         adapter = step if adapter is None else adapter.chain(step)
     for link, column, nodes, node_history in _LINKS:
-        # A link belongs to the namespace of its node; in history the node may be deleted (history only).
-        ids: Any = select(nodes.c.id).where(nodes.c.namespace == value())
+        # A link belongs to the namespace of its node (in history the node may be deleted: history only),
+        # found by a correlated primary-key lookup per link row, so a read costs what its answer costs.
+        def owned_by(table: Table, link: Table = link, column: str = column) -> Any:
+            owner = table.alias(f"{link.name}_{table.name}_owner")
+            return exists().where(owner.c.id == link.c[column], owner.c.namespace == value())
+
+        owned = owned_by(nodes)
         if link.name.endswith("_history"):
-            ids = union_all(ids, select(node_history.c.id).where(node_history.c.namespace == value()))
-        rows = select(*link.c).where(link.c[column].in_(ids)).subquery(f"{link.name}_ns")
+            owned = or_(owned, owned_by(node_history))
+        rows = select(*link.c).where(owned).subquery(f"{link.name}_ns")
         assert adapter is not None
         adapter = adapter.chain(ClauseAdapter(rows))
     assert adapter is not None
