@@ -20,8 +20,9 @@ from prometheus_client import Counter
 
 from mlineage import errors as codes
 from mlineage.auth.identity import Identity, Role
+from mlineage.auth.oidc import OIDCVerifier
 from mlineage.auth.tls_identities import TLSIdentities
-from mlineage.auth.tokens import TokenRefused, TokenVerifier, check_namespace
+from mlineage.auth.tokens import PREFIX, TokenRefused, TokenVerifier, check_namespace
 
 log = logging.getLogger("mlineage.auth")
 
@@ -42,6 +43,8 @@ _LABELS = {
     "unknown token": "unknown", "revoked token": "revoked", "expired token": "expired",
     "bearer tokens are not enabled on this server": "tokens_disabled",
     "client certificate not in the identity mapping": "unmapped_certificate",
+    "invalid JWT": "invalid_jwt", "JWT without the namespace and role claims": "jwt_claims",
+    "JWT with an invalid namespace or role claim": "jwt_claims",
 }  # fmt: skip
 
 
@@ -62,10 +65,11 @@ class AuthConfig:
     tokens: bool = False
     tls_identities: TLSIdentities | None = None
     rate_limit: float | None = None  # requests per second per identity; None: no limit
+    oidc: OIDCVerifier | None = None  # JWT bearer tokens of an OIDC issuer
 
     @property
     def enabled(self) -> bool:
-        return self.tokens or self.tls_identities is not None
+        return self.tokens or self.tls_identities is not None or self.oidc is not None
 
 
 class _RateLimiter:
@@ -122,10 +126,13 @@ class Authenticator:
             scheme, _, credential = authorization.strip().partition(" ")
             if scheme.lower() != "bearer" or not credential.strip():
                 raise self._fail(surface, "not a bearer token", peer)
-            if self._verifier is None:
+            credential = credential.strip()
+            oidc = self.config.oidc
+            verifier = self._verifier if (credential.startswith(PREFIX) or oidc is None) else oidc
+            if verifier is None:
                 raise self._fail(surface, "bearer tokens are not enabled on this server", peer)
             try:
-                identity = self._verifier.verify(credential.strip())
+                identity = verifier.verify(credential)
             except TokenRefused as refused:
                 raise self._fail(surface, refused.reason, peer) from None
         elif certificate_names and self.config.tls_identities is not None:

@@ -43,6 +43,13 @@ def add_parser(commands) -> None:
     serve.add_argument("--tls-identities", metavar="FILE",
                        help="JSON mapping client certificate CN/SAN -> {namespace, role} (needs mTLS: "
                             "--tls-ca and --tls-client-verify)")
+    serve.add_argument("--oidc-issuer", metavar="URL",
+                       help="also accept JWT bearer tokens signed by this OIDC issuer's keys (needs mlineage[oidc])")
+    serve.add_argument("--oidc-audience", metavar="AUD", help="the audience (aud) those tokens must name")
+    serve.add_argument("--oidc-namespace-claim", default="mlineage_namespace",
+                       help="the claim naming the caller's namespace (default mlineage_namespace)")
+    serve.add_argument("--oidc-role-claim", default="mlineage_role",
+                       help="the claim naming the caller's role (default mlineage_role)")
     serve.add_argument("--insecure-no-auth", action="store_true",
                        help="serve a non-loopback address with no authentication (anyone who reaches it "
                             "reads and writes everything)")

@@ -29,11 +29,20 @@ def auth_config(args: argparse.Namespace, tls) -> AuthConfig:
         raise ValueError("--rate-limit must be a positive number of requests per second")
     if args.max_request_bytes <= 0:
         raise ValueError("--max-request-bytes must be positive")
-    config = AuthConfig(tokens=args.auth == "tokens", tls_identities=identities, rate_limit=args.rate_limit)
+    oidc = None
+    if args.oidc_issuer:
+        if not args.oidc_audience:
+            raise ValueError("--oidc-issuer needs --oidc-audience (the audience its tokens are issued for)")
+        from mlineage.auth.oidc import OIDCConfig, OIDCVerifier
+
+        oidc = OIDCVerifier(OIDCConfig(args.oidc_issuer, args.oidc_audience, args.oidc_namespace_claim,
+                                       args.oidc_role_claim))  # fmt: skip
+    config = AuthConfig(tokens=args.auth == "tokens", tls_identities=identities, rate_limit=args.rate_limit,
+                        oidc=oidc)  # fmt: skip
     if args.rate_limit is not None and not config.enabled:
         raise ValueError("--rate-limit is per identity: it needs --auth tokens or --tls-identities")
     if config.enabled and args.insecure_no_auth:
-        raise ValueError("--insecure-no-auth contradicts --auth tokens / --tls-identities")
+        raise ValueError("--insecure-no-auth contradicts --auth tokens / --tls-identities / --oidc-issuer")
     return config
 
 
@@ -68,6 +77,8 @@ def describe_auth(config: AuthConfig, host: str) -> str:
     parts = []
     if config.tokens:
         parts.append("bearer tokens")
+    if config.oidc is not None:
+        parts.append(f"OIDC tokens of {config.oidc.config.issuer}")
     if config.tls_identities is not None:
         parts.append(f"client certificates ({len(config.tls_identities)} identities)")
     limit = f", rate limit {config.rate_limit:g}/s per identity" if config.rate_limit else ""
