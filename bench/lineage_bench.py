@@ -93,7 +93,7 @@ def run_worker(python: str, backend: str, stores: list[dict[str, Any]], repeat: 
 # --- query plans --------------------------------------------------------------------------------
 
 
-def plans(meta: dict[str, Any]) -> dict[str, list[str]]:
+def plans(meta: dict[str, Any], backends: tuple[str, ...] = ("sqlite", "postgresql")) -> dict[str, list[str]]:
     """Plans of the walk's hop queries, on a real frontier of each store."""
     from sqlalchemy import create_engine
 
@@ -103,7 +103,7 @@ def plans(meta: dict[str, Any]) -> dict[str, list[str]]:
 
     out: dict[str, list[str]] = {}
     model = meta["landmarks"]["last_model"]
-    for backend in ("sqlite", "postgresql"):
+    for backend in backends:
         url = meta["stores"].get(backend)
         if not url:
             continue
@@ -369,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'PASS' if ok else 'MISS'}  {label}: {value}")
     for problem in problems:
         print(f"FAIL  {problem}")
-    plan_text = plans(stores[largest])
+    plan_text = plans(stores[largest], ("sqlite", "postgresql") if args.postgres else ("sqlite",))
     print()
     for backend, plan_lines in plan_text.items():
         print(f"query plans, {backend}, {stores[largest]['nodes']} nodes:")

@@ -47,7 +47,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 def start(db_url: str, *, workers: int | None = None, python: str = sys.executable) -> Server:
     """`mlineage serve --db URL` from this checkout on 127.0.0.1 (gRPC only); returns once it serves."""
     port = free_port()
-    command = [python, "-m", "mlineage.cli", "serve", "--db", db_url, "--create", "--host", "127.0.0.1"]
+    command = [python, "-m", "mlineage.cli", "serve", "--db", db_url, "--create", "--upgrade",
+               "--host", "127.0.0.1"]  # --upgrade: a store cached by an older checkout
     command += ["--grpc-port", str(port), "--http-port", "0"]
     if workers:
         command += ["--workers", str(workers)]
