@@ -412,6 +412,19 @@ def _create_postgres_database(url: str) -> None:
     admin.dispose()
 
 
+def _postgres_database_exists(url: str) -> bool:
+    from sqlalchemy import create_engine, text
+
+    prefix, _, name = url.rpartition("/")
+    admin = create_engine(f"{prefix}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+            return found.first() is not None
+    finally:
+        admin.dispose()
+
+
 def generate(nodes: int, *, postgres: str | None = None, force: bool = False) -> dict[str, Any]:
     """Generate (or reuse) the stores for ``nodes``; returns their description (also in meta.json)."""
     directory = store_dir(nodes)
@@ -422,6 +435,9 @@ def generate(nodes: int, *, postgres: str | None = None, force: bool = False) ->
         meta = {}
     directory.mkdir(parents=True, exist_ok=True)
     wanted = ["sqlite", "mlmd"] + (["postgresql"] if postgres else [])
+    cached_pg = meta.get("stores", {}).get("postgresql")
+    if postgres and cached_pg and not _postgres_database_exists(cached_pg):
+        del meta["stores"]["postgresql"]  # the server's data went (a fresh test server): write it again
     missing = [backend for backend in wanted if backend not in meta.get("stores", {})]
     if not missing:
         return meta
