@@ -162,10 +162,12 @@ def latest_points(connection, execution_ids: list[int]) -> dict[int, dict[str, t
     for part in dialect.chunks(sorted(set(execution_ids))):
         ids = list(part)
 
-        def build(_dialect: str, ids: list[int] = ids):
+        def build(dialect_name: str, ids: list[int] = ids):
+            # NULL (NaN) last: MySQL has no NULLS LAST, and sorts NULL last in a descending order anyway.
+            value = points.c.value.desc() if dialect_name == "mysql" else points.c.value.desc().nulls_last()
             rank = func.row_number().over(
                 partition_by=(points.c.execution_id, points.c.name),
-                order_by=(points.c.step.desc(), points.c.timestamp_ms.desc(), points.c.value.desc().nulls_last()),
+                order_by=(points.c.step.desc(), points.c.timestamp_ms.desc(), value),
             ).label("rank")
             ranked = (
                 select(points.c.execution_id, points.c.name, points.c.value, points.c.timestamp_ms, points.c.step,

@@ -72,30 +72,43 @@ def _insert_ignoring_duplicates(connection: Connection, rows: list[dict]) -> int
     for part in dialect.chunks(rows, _ROWS_PER_STATEMENT):
         if connection.dialect.name == "mysql":
             # MySQL has no insert that answers only its new rows (RETURNING and the found-rows count
-            # take in the duplicates its no-op update kept): the points already there are read first.
+            # take in the duplicates its no-op update kept): the points already there are read first,
+            # and after the insert, a point another transaction stored meanwhile at the same key (it
+            # waited for that one's commit) shows as a stored point that is not this one.
             new = _new_points(connection, list(part))
             if new:
                 executor.run(
                     connection, lambda d: dialect.insert_ignoring_duplicates(d, t.metric_points, _POINT_KEY), new
                 )
+                stored = _stored_points(connection, new)
+                new = [row for row in new if stored.get(_key(row)) == _point(row)]
             inserted += len(new)
             continue
         inserted += len(executor.run(connection, _insert_ignoring_duplicates_statement, list(part)).all())
     return inserted
 
 
-def _new_points(connection: Connection, rows: list[dict]) -> list[dict]:
-    """The rows whose (execution, name, seq) is not stored yet, read with their rows locked (MySQL)."""
+def _key(row: dict) -> tuple:
+    return (row["execution_id"], row["name"], row["seq"])
+
+
+def _point(row: dict) -> tuple:
+    return (row["step"], row["value"], row["timestamp_ms"])
+
+
+def _stored_points(connection: Connection, rows: list[dict]) -> dict[tuple, tuple]:
+    """{(execution, name, seq): (step, value, timestamp_ms)} of the stored points at the keys of ``rows``,
+    read with their rows locked (MySQL)."""
     points = t.metric_points
-    stored: set[tuple] = set()
+    stored: dict[tuple, tuple] = {}
     series: dict[tuple[int, str], list[int]] = {}
     for row in rows:
         series.setdefault((row["execution_id"], row["name"]), []).append(row["seq"])
     for (execution_id, name), seqs in series.items():
         found = executor.fetch(
             connection,
-            "metric_points.stored_seqs",
-            lambda _d: select(points.c.seq)
+            "metric_points.stored_points",
+            lambda _d: select(points.c.seq, points.c.step, points.c.value, points.c.timestamp_ms)
             .where(
                 points.c.execution_id == bindparam("m_execution"),
                 points.c.name == bindparam("m_name"),
@@ -104,8 +117,14 @@ def _new_points(connection: Connection, rows: list[dict]) -> list[dict]:
             .with_for_update(),
             {"m_execution": execution_id, "m_name": name, "m_low": min(seqs), "m_high": max(seqs)},
         )
-        stored.update((execution_id, name, seq) for (seq,) in found)
-    return [row for row in rows if (row["execution_id"], row["name"], row["seq"]) not in stored]
+        stored.update(((execution_id, name, seq), (step, value, stamp)) for seq, step, value, stamp in found)
+    return stored
+
+
+def _new_points(connection: Connection, rows: list[dict]) -> list[dict]:
+    """The rows whose (execution, name, seq) is not stored yet (MySQL)."""
+    stored = _stored_points(connection, rows)
+    return [row for row in rows if _key(row) not in stored]
 
 
 def metric_rows(series: Sequence[mpb.MetricSeries], now: int) -> list[dict]:

@@ -15,7 +15,7 @@ IdType = BigInteger().with_variant(Integer(), "sqlite")
 LongText = Text().with_variant(mysql.LONGTEXT(), "mysql")
 LongBinary = LargeBinary().with_variant(mysql.LONGBLOB(), "mysql")
 # An IEEE double everywhere: FLOAT(53) is DOUBLE PRECISION on PostgreSQL; MySQL is told DOUBLE outright.
-Double = Float(precision=53).with_variant(mysql.DOUBLE(), "mysql")
+Double = Float(precision=53).with_variant(mysql.DOUBLE(asdecimal=False), "mysql")  # floats, not Decimals, back
 
 # MySQL/MariaDB: names, URIs and keys compare as MLMD's do on SQLite, byte for byte (case and
 # trailing spaces count), so tables use a binary NO PAD collation of utf8mb4; MariaDB calls it

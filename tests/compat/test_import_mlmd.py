@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import POSTGRES_URL, mysql_database, postgres_database
+from conftest import POSTGRES_URL, postgres_database
 from grpc_server import mlineage_server, require_mlmd_python
+from mysql_databases import mysql_database
 from paths import DATA, SUPPORT
 from sqlalchemy import create_engine, text
 

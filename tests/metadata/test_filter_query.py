@@ -205,7 +205,7 @@ def _postgres_engine() -> Iterator[Engine]:
 
 
 def _mysql_engine() -> Iterator[Engine]:
-    from conftest import mysql_database
+    from mysql_databases import mysql_database
 
     from mlineage.metadata.engine import make_engine, normalize_url
     from mlineage.schema.column_types import MARIADB_COLLATION

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import mysql_database, postgres_database
+from conftest import postgres_database
+from mysql_databases import mysql_database
 from sqlalchemy import insert, inspect, select, text
 
 from mlineage.metadata import metrics

@@ -9,7 +9,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import mysql_database, postgres_database
+from conftest import postgres_database
+from mysql_databases import mysql_database
 from sqlalchemy import MetaData, create_engine, insert, inspect, select
 
 from mlineage.integrations import openlineage

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import mysql_database, postgres_database
+from conftest import postgres_database
 from grpc_server import mlineage_server
 from migration_proof import (
     assert_store_reads,
@@ -36,6 +36,7 @@ from migration_proof import (
     unwritten_tables,
     write_records,
 )
+from mysql_databases import mysql_database
 from paths import SUPPORT
 from sqlalchemy import text
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import mysql_database, postgres_database
+from conftest import postgres_database
 from grpc_server import mlineage_server
 from migration_proof import assert_store_reads, client_dump, fields, reflected, store_dump, write_records
+from mysql_databases import mysql_database
 from sqlalchemy import MetaData, select
 
 from mlineage.metadata.engine import make_engine, normalize_url

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from conftest import mysql_database
+from mysql_databases import mysql_database, reset_mysql
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -29,9 +29,7 @@ def mysql_url(request) -> str:
 
 @pytest.fixture
 def mysql_store(mysql_url) -> Iterator[Store]:
-    from conftest import _reset_mysql
-
-    _reset_mysql(mysql_url)
+    reset_mysql(mysql_url)
     store = mlineage.connect(mysql_url)
     yield store
     store.close()
