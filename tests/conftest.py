@@ -30,7 +30,9 @@ from mlineage.schema import metadata
 
 POSTGRES_URL = os.environ.get("MLINEAGE_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("MLINEAGE_REQUIRE_POSTGRES") == "1"
-BACKENDS = ["sqlite", "postgresql", "mysql"]
+# The backends of tests with lists of their own (servers, copies); the store fixtures run on STORE_BACKENDS.
+BACKENDS = ["sqlite", "postgresql"]
+STORE_BACKENDS = [*BACKENDS, "mysql"]
 # MariaDB (scripts/start_mariadb.sh): a store backend, and MLMD sources for `mlineage import-mlmd`; its
 # databases are made and reset by tests/support/mysql_databases.py (importable by that unique name).
 from mysql_databases import MYSQL_URL, REQUIRE_MYSQL, mysql_database, reset_mysql  # noqa: E402, F401
@@ -174,5 +176,5 @@ def pytest_generate_tests(metafunc):
     if "store_url" in metafunc.fixturenames and "backend" not in metafunc.fixturenames:
         path = Path(metafunc.definition.fspath).resolve()
         relative = path.relative_to(Path(__file__).resolve().parent.parent).as_posix()
-        backends = [b for b in BACKENDS if b != "mysql" or relative in MYSQL_FILES or MYSQL_EVERY_FILE]
+        backends = [b for b in STORE_BACKENDS if b != "mysql" or relative in MYSQL_FILES or MYSQL_EVERY_FILE]
         metafunc.parametrize("store_url", backends, indirect=True)

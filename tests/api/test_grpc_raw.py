@@ -13,6 +13,7 @@ from conftest import BACKENDS, postgres_database
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from grpc_server import mlineage_server
+from mysql_databases import mysql_database
 
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
@@ -44,9 +45,10 @@ class Rpc:
         return failure.value.code()
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=[*BACKENDS, "mysql"])
 def server(request, tmp_path_factory):
-    db = tmp_path_factory.mktemp("grpc-raw") if request.param == "sqlite" else postgres_database("mlineage_raw")
+    db = tmp_path_factory.mktemp("grpc-raw") if request.param == "sqlite" else (
+        mysql_database("mlineage_raw") if request.param == "mysql" else postgres_database("mlineage_raw"))
     with mlineage_server(db) as running:
         yield running
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from conftest import BACKENDS, postgres_database
 from grpc_server import mlineage_server, require_mlmd_python, run_mlmd_scenarios
+from mysql_databases import mysql_database
 
 import mlineage
 
@@ -17,10 +18,11 @@ ALL = [f"b{index}" for index in range(6)]
 
 
 @pytest.mark.mlmd
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, "mysql"])
 def test_lists_of_large_nodes_stay_under_the_clients_receive_limit(backend, tmp_path):
     python = require_mlmd_python()
-    db = tmp_path if backend == "sqlite" else postgres_database("mlineage_large")
+    db = tmp_path if backend == "sqlite" else (
+        mysql_database("mlineage_large") if backend == "mysql" else postgres_database("mlineage_large"))
     with mlineage_server(db) as server:
         result = run_mlmd_scenarios(python, server.target, ["large_answers"])["large_answers"]
         # mlineage's own gRPC client follows the size-cut pages too.

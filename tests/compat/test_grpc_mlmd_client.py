@@ -14,14 +14,18 @@ from typing import Any
 import pytest
 from conftest import BACKENDS, postgres_database
 from grpc_server import mlineage_server, require_mlmd_python, run_mlmd_scenarios
+from mysql_databases import mysql_database
 
 pytestmark = pytest.mark.mlmd
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
+@pytest.fixture(scope="module", params=[*BACKENDS, "mysql"])
 def server(request, tmp_path_factory):
     """One server per backend; groups keep to their own type names, so they can share it."""
-    db = tmp_path_factory.mktemp("grpc-sqlite") if request.param == "sqlite" else postgres_database("mlineage_grpc")
+    if request.param == "mysql":  # KFP's metadata database is MySQL: `mlineage serve --db mysql://…`
+        db = mysql_database("mlineage_grpc")
+    else:
+        db = tmp_path_factory.mktemp("grpc-sqlite") if request.param == "sqlite" else postgres_database("mlineage_grpc")
     with mlineage_server(db) as running:
         yield running
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import BACKENDS, postgres_database
 from grpc_server import mlineage_server, require_mlmd_python, run_mlmd_scenarios
+from mysql_databases import mysql_database
 from rest_server import http_client
 from test_grpc_mlmd_client import assert_same_as_mlmd
 
@@ -86,10 +87,11 @@ def test_rest_refuses_a_path_that_names_no_field_and_says_so_in_its_schema(store
 
 
 @pytest.mark.mlmd
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, "mysql"])
 def test_the_ml_metadata_client_sees_masks_handled_as_mlmd_handles_them(backend, tmp_path):
     python = require_mlmd_python()
-    db = tmp_path if backend == "sqlite" else postgres_database("mlineage_masks")
+    db = tmp_path if backend == "sqlite" else (
+        mysql_database("mlineage_masks") if backend == "mysql" else postgres_database("mlineage_masks"))
     with mlineage_server(db) as server:
         out = run_mlmd_scenarios(python, server.target, ["update_masks"], reference=True)["update_masks"]
     result, reference = out["server"], out["reference"]
