@@ -18,9 +18,9 @@ from mlineage.errors import FailedPreconditionError, InvalidArgumentError, NotFo
 
 DEFAULT_DB = "sqlite:///mlineage.db"
 SERVER_SCHEMES = ("grpc://", "grpcs://")
-DB_HELP = f"database URL: sqlite:///PATH or postgresql://… (default: $MLINEAGE_DB or {DEFAULT_DB})"
+DB_HELP = f"database URL: sqlite:///PATH, postgresql://… or mysql://… (default: $MLINEAGE_DB or {DEFAULT_DB})"
 READ_URL_HELP = (
-    "store URL: sqlite:///PATH, postgresql://…, grpc://HOST:PORT or grpcs://HOST:PORT "
+    "store URL: sqlite:///PATH, postgresql://…, mysql://…, grpc://HOST:PORT or grpcs://HOST:PORT "
     f"(default: $MLINEAGE_URL, $MLINEAGE_DB or {DEFAULT_DB})"
 )
 
@@ -45,7 +45,7 @@ def _refuse_server_url(url: str, command: str) -> None:
     if url.startswith(SERVER_SCHEMES):
         raise InvalidArgumentError(
             f"`mlineage {command}` works on the database itself, not through a server: "
-            "give sqlite:///PATH or postgresql://…"
+            "give sqlite:///PATH, postgresql://… or mysql://…"
         )
 
 
