@@ -6,6 +6,10 @@ against ``mlineage.connect("sqlite:///...")``. Both execute ``store_workload.py`
 unchanged. The table shows the median seconds per phase over the rounds and the ratio
 mlineage/MLMD against the goal; the full results go to ``bench/results/store_bench.json``.
 
+With ``--mysql URL`` (a MySQL/MariaDB server; default $MLINEAGE_TEST_MYSQL_URL) each round
+also runs the workload on that server: MLMD in-process on a new database there (its own
+MySQL backend) and mlineage on another, and a second table shows that pair's ratio.
+
 Exit status: 0 every phase meets the goal, 1 some phase misses it, 2 a backend failed.
 """
 
@@ -27,6 +31,7 @@ REPO_ROOT = BENCH_DIR.parent
 WORKER = BENCH_DIR / "store_worker.py"
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "store_bench.json"
 BACKENDS = ("mlmd", "mlineage")
+MYSQL_BACKENDS = ("mlmd-mysql", "mlineage-mysql")
 GOAL_RATIO = 1.5
 
 
@@ -41,7 +46,7 @@ def run_worker(
     command = [python, str(WORKER), "--backend", backend, "--artifacts", str(args.artifacts)]
     command += ["--repeat", str(args.repeat), *(extra or [])]
     env = dict(os.environ)
-    if backend == "mlineage":  # import this checkout's mlineage even where it is not installed
+    if backend.startswith("mlineage"):  # import this checkout's mlineage even where it is not installed
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     try:
         proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -146,6 +151,28 @@ def render_table(rows: list[dict[str, Any]], goal: float, label: str = "mlineage
     return "\n".join([fmt(header), rule, *(fmt(line) for line in body)])
 
 
+def _mysql_database(server_url: str, backend: str) -> tuple[str, Any]:
+    """A new database on the MySQL server for one run: (its URL, a function that drops it)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"store_bench_{backend.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+    from mlineage.metadata.engine import normalize_url
+
+    url = normalize_url(server_url)  # mysql:// -> mysql+pymysql://
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE `{name}`"))
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+    return f"{url.rpartition('/')[0]}/{name}", drop
+
+
 def git_commit() -> str | None:
     try:
         proc = subprocess.run(
@@ -174,17 +201,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per workload run")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where the JSON results go")
     parser.add_argument("--verbose", action="store_true", help="show a failing worker's traceback")
+    parser.add_argument("--mysql", default=os.environ.get("MLINEAGE_TEST_MYSQL_URL"),
+                        help="MySQL/MariaDB server URL for the MySQL pair (default $MLINEAGE_TEST_MYSQL_URL; "
+                        "none: SQLite only)")
     args = parser.parse_args(argv)
 
-    pythons = {"mlmd": args.mlmd_python, "mlineage": sys.executable}
-    runs: dict[str, list[dict[str, Any]]] = {backend: [] for backend in BACKENDS}
+    pythons = {"mlmd": args.mlmd_python, "mlineage": sys.executable,
+               "mlmd-mysql": args.mlmd_python, "mlineage-mysql": sys.executable}
+    measured = BACKENDS + (MYSQL_BACKENDS if args.mysql else ())
+    runs: dict[str, list[dict[str, Any]]] = {backend: [] for backend in measured}
     errors: dict[str, dict[str, Any]] = {}
     for round_number in range(1, args.rounds + 1):
-        for backend in BACKENDS:
+        for backend in measured:
             if backend in errors:
                 continue
             print(f"round {round_number}/{args.rounds}: {backend} …", file=sys.stderr, flush=True)
-            result = run_worker(backend, pythons[backend], args)
+            if backend in MYSQL_BACKENDS:
+                url, drop = _mysql_database(args.mysql, backend)
+                try:
+                    result = run_worker(backend, pythons[backend], args, ["--db", url])
+                finally:
+                    drop()
+            else:
+                result = run_worker(backend, pythons[backend], args)
             if "error" in result:
                 errors[backend] = result
             else:
@@ -192,12 +231,17 @@ def main(argv: list[str] | None = None) -> int:
 
     mlmd, mine = median_phases(runs["mlmd"]), median_phases(runs["mlineage"])
     rows = compare(mlmd, mine, args.goal)
-    env = {backend: (runs[backend] or [errors.get(backend, {})])[0].get("env") for backend in BACKENDS}
+    env = {backend: (runs[backend] or [errors.get(backend, {})])[0].get("env") for backend in measured}
     print(f"\nstore bench: N={args.artifacts} artifacts, R={args.repeat}, median of {args.rounds} round(s)")
-    for backend in BACKENDS:
+    for backend in measured:
         print(f"  {backend}: {pythons[backend]}  {json.dumps(env[backend])}")
     print()
     print(render_table(rows, args.goal))
+    mysql_rows: list[dict[str, Any]] = []
+    if args.mysql:
+        mysql_rows = compare(median_phases(runs["mlmd-mysql"]), median_phases(runs["mlineage-mysql"]), args.goal)
+        print("\non MySQL/MariaDB (both in-process, each on a new database of the same server):")
+        print(render_table(mysql_rows, args.goal, label="mlineage-mysql s"))
     for backend, failure in errors.items():
         print(f"\n{backend} FAILED: {failure['error']}")
         if args.verbose:
@@ -219,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         "interpreters": pythons,
         "env": env,
         "phases": rows,
+        "mysql_phases": mysql_rows,
         "runs": runs,
         "errors": errors,
     }
@@ -228,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if errors:
         return 2
-    return 0 if all(row["pass"] is not False for row in rows) else 1
+    return 0 if all(row["pass"] is not False for row in [*rows, *mysql_rows]) else 1
 
 
 if __name__ == "__main__":

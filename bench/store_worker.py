@@ -1,7 +1,8 @@
 """Run the store workload once against one backend and print one JSON line of results.
 
 ``store_bench.py`` starts this in a subprocess per backend: MLMD under the ml-metadata
-venv's interpreter, mlineage under the current one, each on a fresh SQLite file. On any
+venv's interpreter, mlineage under the current one, each on a fresh SQLite file (or, for the
+``*-mysql`` backends, a fresh MySQL/MariaDB database given by ``--db``). On any
 failure the JSON line carries ``error`` (and the traceback goes to stderr), so the driver
 can report it instead of crashing.
 """
@@ -49,6 +50,32 @@ def open_mlineage(db_path: str) -> tuple[Any, Any, Any]:
     return mlineage.connect(f"sqlite:///{db_path}"), metadata_store_pb2, mlineage.ListOptions
 
 
+def open_mlmd_mysql(url: str) -> tuple[Any, Any, Any]:
+    """An in-process ml_metadata store on a MySQL/MariaDB database (``mysql://user[:password]@host:port/db``)."""
+    from urllib.parse import unquote, urlsplit
+
+    import ml_metadata
+    from ml_metadata.proto import metadata_store_pb2
+
+    parts = urlsplit(url)  # the scheme (mysql://, mysql+pymysql://) does not matter here
+    config = metadata_store_pb2.ConnectionConfig()
+    config.mysql.host = parts.hostname or "127.0.0.1"
+    config.mysql.port = parts.port or 3306
+    config.mysql.database = parts.path.lstrip("/")
+    config.mysql.user = unquote(parts.username or "root")
+    if parts.password:
+        config.mysql.password = unquote(parts.password)
+    return ml_metadata.MetadataStore(config), metadata_store_pb2, ml_metadata.ListOptions
+
+
+def open_mlineage_url(url: str) -> tuple[Any, Any, Any]:
+    """An in-process mlineage store on a database URL (a new MySQL/MariaDB database for the bench)."""
+    import mlineage
+    from mlineage.proto import metadata_store_pb2
+
+    return mlineage.connect(url), metadata_store_pb2, mlineage.ListOptions
+
+
 def open_mlmd_grpc(target: str) -> tuple[Any, Any, Any]:
     """The real ml_metadata client over gRPC to a running server (``host:port``), e.g. ``mlineage serve``."""
     import ml_metadata
@@ -84,6 +111,8 @@ OPENERS = {
     "mlmd": (open_mlmd, "ml-metadata"),
     "mlineage": (open_mlineage, "mlineage"),
     "mlmd-grpc": (open_mlmd_grpc, "ml-metadata"),
+    "mlmd-mysql": (open_mlmd_mysql, "ml-metadata"),
+    "mlineage-mysql": (open_mlineage_url, "mlineage"),
 }
 
 
@@ -93,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--target", help="host:port of the gRPC server (backend mlmd-grpc)")
+    parser.add_argument("--db", help="database URL of the *-mysql backends (a new, empty database)")
     args = parser.parse_args(argv)
 
     opener, distribution = OPENERS[args.backend]
@@ -113,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             start = time.perf_counter()
             where = args.target if args.backend == "mlmd-grpc" else os.path.join(tmp, "store.db")
+            if args.backend.endswith("-mysql"):
+                where = args.db
             store, pb2, list_options_cls = opener(where)
             result["connect_seconds"] = time.perf_counter() - start
             stage = "workload"

@@ -315,8 +315,9 @@ def begin_raw_read(engine: Engine) -> RawConnection:
 
     It skips SQLAlchemy's Connection (about 30 µs a call, a third of a get by id). On SQLite the
     transaction is one snapshot; PostgreSQL reads run in autocommit at READ COMMITTED (no BEGIN
-    and ROLLBACK round trips), where each statement sees its own snapshot anyway. Raises the
-    driver's errors as SQLAlchemy's.
+    and ROLLBACK round trips), where each statement sees its own snapshot anyway; MySQL's, at
+    READ COMMITTED too, in the transaction their first statement opens. Raises the driver's
+    errors as SQLAlchemy's.
     """
     fairy = engine.raw_connection()
     connection = RawConnection(engine.dialect, fairy)
@@ -326,8 +327,10 @@ def begin_raw_read(engine: Engine) -> RawConnection:
         with wrapped_errors(connection, "BEGIN"):
             if connection.dialect.name == "sqlite":
                 dbapi_connection.execute("BEGIN")
-            else:
+            elif connection.dialect.name == "postgresql":
                 set_autocommit(connection.dialect.name, dbapi_connection, True)
+            # MySQL: switching autocommit is a round trip each way (PyMySQL sends SET autocommit); at
+            # READ COMMITTED each statement sees its own snapshot anyway, and the pool's rollback ends it.
     except BaseException:
         end_raw_read(connection)
         raise
@@ -337,7 +340,7 @@ def begin_raw_read(engine: Engine) -> RawConnection:
 def end_raw_read(connection: RawConnection) -> None:
     """End a read begun by ``begin_raw_read``: the connection goes back to the pool (which rolls back)."""
     fairy = connection.connection
-    if connection.dialect.name != "sqlite":
+    if connection.dialect.name == "postgresql":
         with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
             # Read again: an invalidated connection has none (then nothing to reset).
             if (dbapi_connection := fairy.dbapi_connection) is not None:

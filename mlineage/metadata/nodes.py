@@ -168,9 +168,9 @@ def read_nodes(connection: executor.AnyConnection, kind: NodeKind, ids: Sequence
     ids = list(dict.fromkeys(int(i) for i in ids))
     if not ids:
         return []
-    if len(ids) <= dialect.BATCH and connection.dialect.name == "postgresql":
+    if len(ids) <= dialect.BATCH and connection.dialect.name in ("postgresql", "mysql"):
         # Nodes and their properties in one statement: one round trip, and one consistent snapshot
-        # (two statements at READ COMMITTED could see a write between them). On SQLite, where the
+        # (two statements at READ COMMITTED could see a write between them; MySQL's reads run so too). On SQLite, where the
         # read transaction is the snapshot and a statement costs no trip, two measured faster
         # (10 artifacts with 3 properties each: 80 vs 85 us).
         return _read_nodes_in_one_statement(connection, kind, ids)
