@@ -171,7 +171,11 @@ def foreign_row(
 
 
 def _id_tables(tables: Iterable[Table]) -> list[Table]:
-    return [table for table in tables if [c.name for c in table.primary_key.columns] == ["id"]]
+    # Tables keyed by a generated integer id (a token's id is text it chose itself: no sequence).
+    return [
+        table for table in tables
+        if [c.name for c in table.primary_key.columns] == ["id"] and table.c.id.type.python_type is int
+    ]  # fmt: skip
 
 
 def _run(connection: Connection, statement: Any) -> Any:
