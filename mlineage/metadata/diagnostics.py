@@ -47,7 +47,7 @@ def examine(engine: Engine) -> list[Finding]:
         return findings
     findings += index_findings(engine)
     checks: dict[str, Callable[[Engine], list[Finding]]] = {
-        "postgresql": _postgresql_findings, "sqlite": _sqlite_findings,
+        "postgresql": _postgresql_findings, "sqlite": _sqlite_findings, "mysql": _mysql_findings,
     }  # fmt: skip
     check = checks.get(engine.dialect.name)
     if check is not None:
@@ -77,7 +77,8 @@ def _expected_indexes(dialect: str) -> list[Index]:
     for table in metadata.sorted_tables:
         for index in table.indexes:
             condition = getattr(index, "_ddl_if", None)
-            if condition is None or condition.dialect in (None, dialect):
+            only = None if condition is None else condition.dialect  # a name or a tuple of names
+            if only is None or dialect == only or (isinstance(only, tuple) and dialect in only):
                 found.append(index)
     return sorted(found, key=lambda index: str(index.name))
 
@@ -188,4 +189,29 @@ def _sqlite_findings(engine: Engine) -> list[Finding]:
         findings.append(Finding(OK, "table", f"{size_mib:.1f} MiB file, {free} free pages"))
     findings.append(Finding(OK, "setting", "SQLite serves one server process; for several replicas copy it to "
                             "PostgreSQL (mlineage copy --from THIS_URL --to postgresql://…)"))
+    return findings
+
+
+def _mysql_findings(engine: Engine) -> list[Finding]:
+    """MySQL/MariaDB: every table of ours InnoDB with the binary NO PAD collation the migrations give it."""
+    from mlineage.schema.column_types import MARIADB_COLLATION, MYSQL_COLLATION
+
+    ours = set(metadata.tables)
+    rows = _rows(engine, "mysql_tables", (
+        "SELECT table_name, engine, table_collation FROM information_schema.tables "
+        "WHERE table_schema = DATABASE()"
+    ))  # fmt: skip
+    findings = []
+    for name, table_engine, collation in sorted(rows):
+        if name not in ours:
+            continue
+        if str(table_engine).lower() != "innodb":
+            findings.append(Finding(FIX, "table", f"{name} is {table_engine}: no transactions or foreign keys",
+                                    f"ALTER TABLE {name} ENGINE = InnoDB;"))
+        if collation not in (MARIADB_COLLATION, MYSQL_COLLATION):
+            findings.append(Finding(FIX, "table", f"{name} compares text with {collation}: names that differ in "
+                                    "case or trailing spaces would collide (MLMD's are exact)",
+                                    f"ALTER TABLE {name} CONVERT TO CHARACTER SET utf8mb4 COLLATE {MARIADB_COLLATION};"))
+    if not findings:
+        findings.append(Finding(OK, "table", "every table is InnoDB, utf8mb4 with a binary NO PAD collation"))
     return findings

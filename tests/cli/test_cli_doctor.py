@@ -131,3 +131,42 @@ def test_postgresql_settings_and_a_missing_hash_index(tmp_path):
         assert again.returncode == baseline and "missing" not in again.stdout, again.stdout
     finally:
         engine.dispose()
+
+
+def test_mysql_tables_collation_and_a_missing_prefix_index(tmp_path):
+    from mysql_databases import mysql_database
+
+    url = mysql_database("mlineage_doctor")
+    database = Database(url)
+    try:
+        database.upgrade()
+    finally:
+        database.close()
+    healthy = _doctor(url)
+    assert healthy.returncode == 0, healthy.stdout
+    assert "every table is InnoDB, utf8mb4 with a binary NO PAD collation" in healthy.stdout
+    engine = create_engine(normalize_url(url))
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE contexts CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci"))
+            connection.execute(text("DROP INDEX ix_artifact_properties_string_value ON artifact_properties"))
+        result = _doctor(url)
+        assert result.returncode == 1, result.stdout
+        assert "contexts compares text with utf8mb4_general_ci" in result.stdout
+        assert "ix_artifact_properties_string_value on artifact_properties" in result.stdout
+        remedies = _remedies(result.stdout)
+        assert any("string_value(255)" in line for line in remedies), remedies
+        with engine.begin() as connection:
+            for statement in remedies:
+                connection.execute(text(statement.rstrip(";").split(";")[0]))
+        assert _doctor(url).returncode == 0
+    finally:
+        engine.dispose()
+
+
+def test_the_sqlite_only_and_shared_indexes_are_expected_on_sqlite(tmp_path):
+    url, path = _upgraded_sqlite(tmp_path)
+    with sqlite3.connect(path) as connection:
+        connection.execute("DROP INDEX ix_artifact_properties_string_value")
+    result = _doctor(url)
+    assert result.returncode == 1 and "ix_artifact_properties_string_value" in result.stdout, result.stdout
