@@ -69,10 +69,24 @@ def _property_columns(kind: NodeKind) -> list:
     ]
 
 
+def _node_by_ids_select(kind: NodeKind, dialect_name: str) -> Select:
+    """``node_select`` for a read by ids. On MySQL the type name is a correlated subquery, not a join:
+    a join lets MariaDB start from the (small) types table and scan each type's nodes whenever its
+    statistics are stale, which they are on a table filled since it was created (InnoDB recalculates
+    them rarely); with the node table alone the ids drive the read (primary-key lookups)."""
+    if dialect_name != "mysql":
+        return node_select(kind)
+    table = kind.table
+    type_name = select(t.types.c.name).where(t.types.c.id == table.c.type_id).scalar_subquery()
+    columns = _node_columns(kind)
+    columns[2] = type_name.label("type_name")
+    return select(*columns)
+
+
 def _by_ids_statement(kind: NodeKind, what: str):
     def build(dialect_name: str):
         if what == "nodes":
-            return node_select(kind).where(dialect.ids_match(dialect_name, kind.table.c.id))
+            return _node_by_ids_select(kind, dialect_name).where(dialect.ids_match(dialect_name, kind.table.c.id))
         props = kind.properties
         return select(*_property_columns(kind)).where(
             dialect.ids_match(dialect_name, props.c[kind.owner_column])
@@ -132,6 +146,13 @@ def rows_to_messages(connection: executor.AnyConnection, kind: NodeKind, rows: S
 def _with_properties_statement(kind: NodeKind):
     def build(dialect_name: str):
         table, props = kind.table, kind.properties
+        if dialect_name == "mysql":  # the type name as a subquery: see _node_by_ids_select
+            return (
+                _node_by_ids_select(kind, dialect_name)
+                .add_columns(*_property_columns(kind))
+                .select_from(table.outerjoin(props, props.c[kind.owner_column] == table.c.id))
+                .where(dialect.ids_match(dialect_name, table.c.id))
+            )
         joined = table.join(t.types, t.types.c.id == table.c.type_id).outerjoin(
             props, props.c[kind.owner_column] == table.c.id
         )

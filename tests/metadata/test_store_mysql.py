@@ -168,3 +168,14 @@ def test_a_foreign_key_that_points_nowhere_is_invalid_argument(mysql_url):
 def test_a_server_that_went_away_is_unavailable(mysql_url):
     error = _driver_error(mysql_url, "KILL CONNECTION CONNECTION_ID()")
     assert isinstance(db_errors.operational_error(error), UnavailableError)
+
+
+def test_reads_by_id_keep_to_the_callers_namespace(mysql_store):
+    from mlineage.metadata import namespace_scope
+
+    with namespace_scope.scoped("team-a"):
+        type_id = mysql_store.put_artifact_type(pb.ArtifactType(name="Scoped"))
+        [mine] = mysql_store.put_artifacts([pb.Artifact(type_id=type_id, uri="/a")])
+        assert [a.uri for a in mysql_store.get_artifacts_by_id([mine])] == ["/a"]
+    with namespace_scope.scoped("team-b"):
+        assert mysql_store.get_artifacts_by_id([mine]) == []
