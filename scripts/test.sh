@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the Python environments, PostgreSQL and MariaDB,
-# starts a PostgreSQL server and a MariaDB one (MLMD-on-MySQL import sources), and runs pytest on
-# SQLite and PostgreSQL with the real ml-metadata client
+# starts a PostgreSQL server and a MariaDB one (a store backend, and MLMD-on-MySQL import sources), and runs
+# pytest on SQLite, PostgreSQL and MariaDB (tests/conftest.py MYSQL_FILES) with the real ml-metadata client
 # and the TFX stack.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k filter).
 set -euo pipefail
