@@ -19,8 +19,7 @@ from mlineage.metadata.store import Store
 _ROOT_CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 
 
-def postgres_database(prefix: str) -> str:
-    """tests/conftest.py's new PostgreSQL database (skipped or failed as there); this conftest shadows its name."""
+def _root_conftest():
     spec = importlib.util.spec_from_file_location("mlineage_tests_root_conftest", _ROOT_CONFTEST)
     assert spec is not None and spec.loader is not None
     module = sys.modules.get(spec.name)
@@ -28,7 +27,20 @@ def postgres_database(prefix: str) -> str:
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         sys.modules[spec.name] = module
-    return module.postgres_database(prefix)
+    return module
+
+
+def postgres_database(prefix: str) -> str:
+    """tests/conftest.py's new PostgreSQL database (skipped or failed as there); this conftest shadows its name."""
+    return _root_conftest().postgres_database(prefix)
+
+
+def __getattr__(name: str):
+    # Test files collected after this directory import tests/conftest.py's names (BACKENDS, POSTGRES_URL, …)
+    # as ``from conftest import …``, which then finds this module: hand them the root conftest's.
+    if name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(_root_conftest(), name)
 
 
 @dataclass
