@@ -247,26 +247,29 @@ class Comparison:
         ``metrics`` keep those params and metrics; ``artifacts`` keeps the
         ones not every run used; ``environment`` keeps differing columns.
         """
-        params = _differing(self.params)
-        finals = _differing(self.final_metrics)
+        params = differing_columns(self.params)
+        finals = differing_columns(self.final_metrics)
         differing_params = set(params.columns)
         differing_metrics = set(finals.columns)
         long_params = self.params_long
         if not long_params.empty:
             keys = long_params["step_name"] + "." + long_params["name"]
             long_params = long_params[keys.isin(differing_params)].reset_index(drop=True)
-        metrics = self.metrics[self.metrics["metric"].isin(differing_metrics)].reset_index(drop=True)
-        best = self.best_metrics[[c for c in self.best_metrics.columns if c in differing_metrics]]
+        # metrics and best_metrics stay lazy in the view when they are here (they need every point read)
+        metrics = None if self._metrics is None else \
+            self._metrics[self._metrics["metric"].isin(differing_metrics)].reset_index(drop=True)
+        best = None if self._best is None else \
+            self._best[[c for c in self._best.columns if c in differing_metrics]]
         artifacts = self.artifacts
         if not artifacts.empty:
             artifacts = artifacts[artifacts["runs_sharing"] < len(self.names)].reset_index(drop=True)
         environment = self.environment
         if not environment.empty:
-            keep = ["run", "step_name"] + [c for c in _differing(environment.drop(columns=["run", "step_name"]),
+            keep = ["run", "step_name"] + [c for c in differing_columns(environment.drop(columns=["run", "step_name"]),
                                                                  by_rows=False).columns]
             environment = environment[keep]
         summary = self.summary[[c for c in self.summary.columns
-                                if c in ("id", "type") or c in _differing(self.summary).columns]]
+                                if c in ("id", "type") or c in differing_columns(self.summary).columns]]
         return Comparison(
             runs=self.runs, names=self.names, summary=summary, steps=self.steps, params=params,
             params_long=long_params, final_metrics=finals, artifacts=artifacts, gpus=self.gpus,
@@ -279,8 +282,8 @@ class Comparison:
 
     def differs(self) -> dict[str, list[str]]:
         """The names of the params and metrics whose values differ between the runs."""
-        return {"params": list(_differing(self.params).columns),
-                "metrics": list(_differing(self.final_metrics).columns)}
+        return {"params": list(differing_columns(self.params).columns),
+                "metrics": list(differing_columns(self.final_metrics).columns)}
 
     def lineage_difference(self, a: str | None = None, b: str | None = None):
         """What ``a`` and ``b`` (run names; the first two runs by default) read upstream that the other did not."""
@@ -303,7 +306,7 @@ class Comparison:
         return [s for s in self._steps if s.run == run]
 
 
-def _differing(frame: pd.DataFrame, *, by_rows: bool = False) -> pd.DataFrame:
+def differing_columns(frame: pd.DataFrame, *, by_rows: bool = False) -> pd.DataFrame:
     """The columns of ``frame`` whose values are not all the same (missing counts as a value)."""
     if frame.empty or len(frame) < 2:
         return frame.iloc[:, 0:0]
@@ -710,4 +713,4 @@ def _summary(refs: Sequence[RunRef], names: Sequence[str], contexts: Mapping[int
     return frame.set_index("run")
 
 
-__all__ = ["Comparison", "StepInfo", "build", "compare", "metric_mode"]
+__all__ = ["Comparison", "StepInfo", "build", "compare", "differing_columns", "metric_mode"]

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from mlineage.reports.comparison import Comparison
+from mlineage.reports.comparison import Comparison, differing_columns
 from mlineage.reports.render import lineage_pair, report_data
 from mlineage.reports.values import jsonable, number
 
@@ -151,7 +151,7 @@ def parallel_plot(comparison: Comparison, metric: str | None) -> list[str]:
     """Parallel coordinates, params → metric, a line per run coloured by the metric (sweeps, or ≥ 3 runs)."""
     if len(comparison.names) < 3 and comparison.sweep is None:
         return []
-    params = comparison.diff().params
+    params = differing_columns(comparison.params)
     target = metric or next(iter(comparison.final_metrics.columns), None)
     if params.empty or target is None:
         return []
