@@ -117,7 +117,8 @@ def test_the_readme_and_the_docs_name_only_commands_that_exist():
 @pytest.mark.parametrize(
     ("reference", "expected"),
     [
-        ("compare RUN RUN", ["mlineage has no command 'compare'"]),
+        ("compare RUN RUN", []),
+        ("contrast RUN RUN", ["mlineage has no command 'contrast'"]),
         ("import-mlmd SOURCE_URL", []),
         ("db migrate --db URL", ["mlineage db has no action 'migrate'"]),
         ("journal flush --directory D", ["mlineage journal flush has no option --directory"]),
