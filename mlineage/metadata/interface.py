@@ -19,7 +19,7 @@ remote client can use it without either.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from mlineage.metadata.options import ListOptions
 from mlineage.metadata.revisions import Revision
@@ -358,6 +358,11 @@ class StoreInterface(Protocol):
 
     def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:
         """The deprecated GetLineageGraph."""
+        ...
+
+    def lineage_page(self, **walk: Any) -> Any:
+        """One page of mlineage's own lineage walk (hops, cursor, tombstones), as
+        ``mlineage.lineage.lineage`` builds it: embedded, or over gRPC (HistoryService.GetLineage)."""
         ...
 
     # --- metric series (mlineage's own, not MLMD's) ---------------------------------------------

@@ -72,4 +72,5 @@ def test_help_lists_only_commands_that_exist(capsys):
             parser.parse_args([name, "--help"])
         assert exit_info.value.code == 0
     assert set(listed) == {"serve", "db", "lineage", "metrics", "history", "purge", "import-mlmd", "copy", "export",
-                           "restore", "run", "journal", "serving", "record"}
+                           "restore", "run", "journal", "serving", "record", "compare", "token", "namespace",
+                           "audit", "doctor"}
