@@ -17,4 +17,6 @@ export MLINEAGE_REQUIRE_MLFLOW=1 MLINEAGE_REQUIRE_BROWSER=1
 export MLINEAGE_REQUIRE_KUSTOMIZE=1
 .venv/bin/ruff check mlineage tests bench scripts
 .venv/bin/mypy mlineage
-exec .venv/bin/python -m pytest -q "$@"
+# One pytest worker per core (pytest-xdist), a file's tests together on one worker (its fixtures are set
+# up once); MLINEAGE_TEST_WORKERS=0 runs everything in this process.
+exec .venv/bin/python -m pytest -q -n "${MLINEAGE_TEST_WORKERS:-auto}" --dist loadfile "$@"
