@@ -12,13 +12,13 @@ MLINEAGE_MLFLOW_PYTHON); without one the tests skip, unless MLINEAGE_REQUIRE_MLF
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import mlflow_tracking_support
 from grpc_server import mlineage_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -27,22 +27,8 @@ EXAMPLES_SCRIPT = Path(__file__).with_name("mlflow_artifacts_tfx.py")
 
 
 def require_mlflow_python() -> str:
-    """The mlflow environment's python (mlflow and scikit-learn importable); skip or fail without one."""
-    import pytest
-
-    python = os.environ.get("MLINEAGE_MLFLOW_PYTHON") or str(REPO_ROOT / ".venvs" / "mlflow" / "bin" / "python")
-    problem = None
-    if not Path(python).exists():
-        problem = f"no mlflow environment (MLINEAGE_MLFLOW_PYTHON or .venvs/mlflow): {python}"
-    else:
-        probe = subprocess.run([python, "-c", "import mlflow, sklearn"], capture_output=True, text=True, cwd="/")
-        if probe.returncode:
-            problem = f"{python} cannot import mlflow and sklearn: {probe.stderr.strip()[-500:]}"
-    if problem:
-        if os.environ.get("MLINEAGE_REQUIRE_MLFLOW") == "1":
-            pytest.fail(f"{problem} but MLINEAGE_REQUIRE_MLFLOW=1")
-        pytest.skip(problem)
-    return python
+    """The mlflow environment's python, with scikit-learn (the logged-model tests need it)."""
+    return mlflow_tracking_support.require_mlflow_python(("mlflow", "sklearn"))
 
 
 @contextmanager
@@ -59,8 +45,8 @@ def base_url(server: Any) -> str:
 
 def _run(args: list[str], cwd: Path, timeout: float) -> dict[str, Any]:
     cwd.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "MLFLOW_ENABLE_ASYNC_LOGGING": "false", "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                            env=mlflow_tracking_support.client_env())
     assert result.returncode == 0, f"{args[1]} {args[2]} failed:\n{result.stderr[-6000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
 

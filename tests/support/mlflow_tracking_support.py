@@ -35,8 +35,9 @@ def mlflow_python() -> str:
     return os.environ.get("MLINEAGE_MLFLOW_PYTHON") or str(REPO_ROOT / ".venvs" / "mlflow" / "bin" / "python")
 
 
-def require_mlflow_python() -> str:
-    """The mlflow environment's python; skips without one, fails if MLINEAGE_REQUIRE_MLFLOW=1."""
+def require_mlflow_python(modules: tuple[str, ...] = ("mlflow",)) -> str:
+    """The mlflow environment's python (``modules`` importable there); skips without one, fails if
+    MLINEAGE_REQUIRE_MLFLOW=1."""
     import pytest
 
     python = mlflow_python()
@@ -44,9 +45,9 @@ def require_mlflow_python() -> str:
     if not Path(python).exists():
         problem = f"no mlflow environment (MLINEAGE_MLFLOW_PYTHON or .venvs/mlflow): {python}"
     else:
-        probe = subprocess.run([python, "-c", "import mlflow"], capture_output=True, text=True, cwd="/")
+        probe = subprocess.run([python, "-c", f"import {', '.join(modules)}"], capture_output=True, text=True, cwd="/")
         if probe.returncode:
-            problem = f"{python} cannot import mlflow: {probe.stderr.strip()[-500:]}"
+            problem = f"{python} cannot import {' and '.join(modules)}: {probe.stderr.strip()[-500:]}"
     if problem:
         if os.environ.get("MLINEAGE_REQUIRE_MLFLOW") == "1":
             pytest.fail(f"{problem} but MLINEAGE_REQUIRE_MLFLOW=1")
