@@ -30,7 +30,7 @@ def target(request, tmp_path, monkeypatch) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'client.db'}"
     if request.param == "postgresql":
-        from conftest import _reset_postgres
+        from tests.conftest import _reset_postgres  # by its path: "conftest" is whichever one loaded last
 
         url = request.getfixturevalue("postgres_store_url")
         _reset_postgres(url)

@@ -61,7 +61,7 @@ def test_each_page_draws_with_no_console_error_and_nothing_from_outside(watched,
     watched.open("/runs", ready="#runs table")
     runs = watched.text("#runs")
     assert "taxi/r1" in runs and "taxi/r2" in runs and "chicago_taxi.20261201-120000" in runs
-    page.wait_for_function("!document.querySelector('#runs').innerText.includes('…')")
+    page.wait_for_function("() => !document.querySelector('#runs').innerText.includes('…')")
     assert "loss=" in watched.text("#runs")  # key metrics of the step client's runs
     assert "FAILED" in watched.text("#runs")  # the TFX run's state, from its failed Pusher
     watched.shot("runs")
@@ -69,11 +69,11 @@ def test_each_page_draws_with_no_console_error_and_nothing_from_outside(watched,
     watched.open(f"/run/{populated.step_runs['taxi/r1']}", ready="#run-charts .uplot")
     assert {"learning_rate", "0.01", "batch_size"} <= set(watched.text("#run-params").split())
     assert "python_version" in watched.text("#run-environment")
-    page.wait_for_function("window.mlineage && window.mlineage.runCy && window.mlineage.runCy.nodes().length === 4")
+    page.wait_for_function("() => window.mlineage && window.mlineage.runCy && window.mlineage.runCy.nodes().length === 4")
     watched.shot("run-step-client")
 
     watched.open(f"/run/{tfx['run']}", ready="#run-graph canvas")
-    page.wait_for_function("window.mlineage.runCy.nodes().length >= 7")
+    page.wait_for_function("() => window.mlineage.runCy.nodes().length >= 7")
     assert "CsvExampleGen" in watched.text() and "Trainer" in watched.text("#run-io")
     watched.shot("run-tfx")
 
@@ -153,7 +153,7 @@ def test_lineage_explorer_offers_more_when_the_server_caps_the_walk(watched, pop
     first = graph_nodes(page)
     assert len(first) == 2 and "truncated" in watched.text("#lineage-status")
     page.click("#load-more")
-    page.wait_for_function(f"window.mlineage.cy.nodes().length > {len(first)}")
+    page.wait_for_function(f"() => window.mlineage.cy.nodes().length > {len(first)}")
     assert first < graph_nodes(page)
     # The deleted push shows as a tombstone downstream of the model.
     watched.open(f"/lineage/artifact/{tfx['model']}?direction=down&hops=2", ready="#lineage-counts")
@@ -211,12 +211,12 @@ def test_a_pipelines_runs_include_tfx_runs_without_a_parent_link(watched, popula
     assert populated.api.get(f"/contexts/{tfx['unlinked_run']}/parents").json().get("contexts", []) == []
     watched.open("/runs", ready="#pipelines .pill")
     page.click("#pipelines a.pill:text-is('chicago_taxi')")
-    page.wait_for_function("document.querySelector('h1').innerText === 'Runs of chicago_taxi' && document.querySelector('#runs table')")
+    page.wait_for_function("() => document.querySelector('h1').innerText === 'Runs of chicago_taxi' && document.querySelector('#runs table')")
     runs = watched.text("#runs")
     assert "chicago_taxi.20261201-120000" in runs and "chicago_taxi.20261202-120000" in runs
     assert "taxi/r1" not in runs
     page.click("#pipelines a.pill:text-is('taxi')")
-    page.wait_for_function("document.querySelector('h1').innerText === 'Runs of taxi' && document.querySelector('#runs table')")
+    page.wait_for_function("() => document.querySelector('h1').innerText === 'Runs of taxi' && document.querySelector('#runs table')")
     runs = watched.text("#runs")
     assert "taxi/r1" in runs and "taxi/r2" in runs and "chicago_taxi" not in runs
     # A filter narrows the pipeline's runs; an unknown pipeline is a readable error.

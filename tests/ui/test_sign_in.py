@@ -63,7 +63,7 @@ def test_sign_in_asks_for_a_token_refuses_a_bad_one_and_shows_the_runs(auth_serv
         watched.open("/runs", ready="#sign-in")
         assert "UNAUTHENTICATED" in watched.text("[role=alert]")
         _sign_in(watched, "mlt_000000000000_not-a-token")
-        watched.page.wait_for_function("document.body.dataset.ready && document.querySelector('#sign-in')")
+        watched.page.wait_for_function("() => document.body.dataset.ready && document.querySelector('#sign-in')")
         assert "UNAUTHENTICATED" in watched.text("[role=alert]") and not watched.page.query_selector("#runs table")
         _sign_in(watched, tokens["a"])
         watched.page.wait_for_selector("#runs table")
@@ -107,7 +107,7 @@ def test_a_token_of_another_namespace_sees_none_of_its_runs(auth_server, browser
     try:
         watched.open("/runs", ready="#sign-in")
         _sign_in(watched, tokens["b"])
-        watched.page.wait_for_function("document.body.dataset.ready === 'runs' && !document.querySelector('#sign-in')")
+        watched.page.wait_for_function("() => document.body.dataset.ready === 'runs' && !document.querySelector('#sign-in')")
         assert "team-a-run" not in watched.text()
     finally:
         context.close()
