@@ -206,3 +206,65 @@ def test_names_are_unique_per_namespace(auth_server, b_records):
         assert type_id != b_records.type_id
         [mine] = a.put_artifacts([pb.Artifact(type_id=type_id, uri="/a/own", name=f"{SECRET}-a")])
         assert mine != b_records.artifact
+
+
+def _write_operations(auth_server) -> list[tuple[str, str]]:
+    document = httpx.get(auth_server.base_url + "/openapi.json").json()
+    return [(method, path) for path, item in document["paths"].items() for method in item
+            if method in ("put", "patch", "post", "delete") and path.startswith("/api/v1/")]  # fmt: skip
+
+
+def _b_snapshot(auth_server, b: BRecords) -> dict[str, str]:
+    owner = {"Authorization": f"Bearer {auth_server.tokens.other_writer}"}
+    paths = [f"/api/v1/artifacts/{b.artifact}", f"/api/v1/executions/{b.execution}", f"/api/v1/contexts/{b.context}",
+             f"/api/v1/contexts/{b.parent}", f"/api/v1/events?artifact_id={b.artifact}",
+             f"/api/v1/contexts/{b.context}/parents", f"/api/v1/artifacts/{b.artifact}/history"]  # fmt: skip
+    seen = {}
+    for path in paths:
+        response = httpx.get(auth_server.base_url + path, headers=owner, timeout=30)
+        assert response.status_code == 200, (path, response.text[:300])
+        seen[path] = response.text
+    return seen
+
+
+def test_every_write_route_naming_another_namespaces_records_is_refused_and_changes_nothing(auth_server, b_records):
+    """Each PUT/PATCH/POST/DELETE of the OpenAPI document, sent by A with a body that names B's records
+    (the record as B reads it, or links between B's ids), is refused with a 4xx; B's records read the same."""
+    b = b_records
+    before = _b_snapshot(auth_server, b)
+    owner = {"Authorization": f"Bearer {auth_server.tokens.other_writer}"}
+    records = {kind: httpx.get(f"{auth_server.base_url}/api/v1/{kind}/{node}", headers=owner).json()
+               for kind, node in (("artifacts", b.artifact), ("executions", b.execution), ("contexts", b.context))}
+    ids = {"artifacts": b.artifact, "executions": b.execution, "contexts": b.context}
+    links = {
+        "/api/v1/events": {"artifact_id": b.artifact, "execution_id": b.execution, "type": "INPUT"},
+        "/api/v1/events:batchPut": {"events": [{"artifact_id": b.artifact, "execution_id": b.execution,
+                                                "type": "INPUT"}]},
+        "/api/v1/attributions": {"artifact_id": b.artifact, "context_id": b.parent},
+        "/api/v1/associations": {"execution_id": b.execution, "context_id": b.parent},
+        "/api/v1/attributions_and_associations:batchPut": {
+            "attributions": [{"artifact_id": b.artifact, "context_id": b.parent}],
+            "associations": [{"execution_id": b.execution, "context_id": b.parent}]},
+        "/api/v1/parent_contexts": {"child_id": b.parent, "parent_id": b.context},
+    }  # fmt: skip
+    checked = 0
+    for method, path in _write_operations(auth_server):
+        kind = path.split("/")[3].split(":")[0]
+        names_b = "{id}" in path or path in links
+        if not names_b:
+            continue  # a create names nothing of B's; what it makes lands in A's namespace (checked elsewhere)
+        url = path.replace("{id}", str(ids.get(kind, b.artifact)))
+        changed = {"uri": "/overwritten"} if kind == "artifacts" else {"name": "overwritten"}
+        body = links.get(path, {**records.get(kind, {}), **changed})
+        # DELETE needs admin: A's admin (no namespace named) is still in A's namespace.
+        token = auth_server.tokens.admin if method == "delete" else auth_server.tokens.writer
+        response = httpx.request(method.upper(), auth_server.base_url + url, headers={"Authorization": f"Bearer {token}"},
+                                 json=None if method == "delete" else body, timeout=30)  # fmt: skip
+        # By id: NOT_FOUND, as for an id that does not exist (a well-formed body: never refused for its shape).
+        # Links: what MLMD answers for an id it does not have (INVALID_ARGUMENT).
+        expected = (404,) if "{id}" in path else (400, 404)
+        assert response.status_code in expected, (method, path, response.status_code, response.text[:300])
+        assert not [leak for leak in LEAKS if leak.lower() in response.text.lower()], (method, path, response.text[:300])
+        checked += 1
+    assert checked >= 15
+    assert _b_snapshot(auth_server, b) == before
