@@ -18,6 +18,7 @@ import time
 
 from mlineage.cli.stores import DB_HELP, database_url, open_for_serving
 from mlineage.connection import redact
+from mlineage.errors import MlineageError
 
 HTTP_START_TIMEOUT_S = 30.0
 LOOPBACK = "127.0.0.1"
@@ -64,6 +65,14 @@ def add_parser(commands) -> None:
     serve.add_argument("--http-port", type=int, default=_env_port("MLINEAGE_HTTP_PORT", 8081),
                        help="HTTP port (default: $MLINEAGE_HTTP_PORT or 8081; 0 disables HTTP)")
     serve.add_argument("--upgrade", action="store_true", help="upgrade an older database schema before serving")
+    serve.add_argument("--read-db", metavar="URL",
+                       help="a PostgreSQL streaming replica of --db for lists and lineage walks (docs/deploy.md)")
+    serve.add_argument("--read-window", type=float, default=5.0, metavar="SECONDS",
+                       help="after a write, how long its caller's reads wait for the replica (default 5)")
+    serve.add_argument("--pool-size", type=int, metavar="N",
+                       help="database connections kept per process (default 10); 0: none (NullPool, behind PgBouncer)")
+    serve.add_argument("--pgbouncer", action="store_true",
+                       help="no server-side prepared statements, for PgBouncer in transaction mode")
     serve.add_argument("--workers", type=int, default=32, help="gRPC worker threads (default 32)")
     serve.add_argument("--grace", type=float, default=15.0, help="seconds to drain in-flight calls on SIGTERM")
     serve.add_argument("--access-log", action="store_true",
@@ -173,8 +182,20 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
+    if args.pool_size is not None:
+        if args.pool_size < 0:
+            return _fail("--pool-size must not be negative")
+        os.environ["MLINEAGE_DB_POOL_SIZE"] = str(args.pool_size)  # read by metadata/engine.py
+    if args.pgbouncer:
+        os.environ["MLINEAGE_DB_PGBOUNCER"] = "1"
     url, embedded = database_url(args)
     store = open_for_serving(url, create=embedded or args.create, upgrade=args.upgrade)
+    if args.read_db:
+        try:
+            store.use_read_replica(args.read_db, window_s=args.read_window)
+        except MlineageError as exc:
+            store.close()
+            return _fail(f"--read-db: {exc}")
     lock = _claim_sqlite(store)
     authenticator = _authenticator(auth, store)
     http_socket = server = None

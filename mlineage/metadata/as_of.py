@@ -137,9 +137,9 @@ class AsOfStore:
         return self._store.as_of(moment)
 
     @contextlib.contextmanager
-    def reading(self) -> Iterator[Connection]:
+    def reading(self, *, replica: bool = False) -> Iterator[Connection]:
         """A read transaction whose statements answer as of the view's moment."""
-        with history.reading_as_of(self._point), self._store.reading() as connection:
+        with history.reading_as_of(self._point), self._store.reading(replica=replica) as connection:
             yield connection
 
     def __repr__(self) -> str:

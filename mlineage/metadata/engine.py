@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from mlineage.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError
 
@@ -70,13 +70,12 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, create=create)
     options = _mysql_options(parsed) if parsed.get_backend_name() == "mysql" else {}
+    if parsed.get_backend_name() == "postgresql" and os.environ.get("MLINEAGE_DB_PGBOUNCER") == "1":
+        # PgBouncer in transaction mode: no server-side prepared statements (each transaction may
+        # land on another server connection); psycopg prepares none with prepare_threshold=None.
+        options["connect_args"] = {"prepare_threshold": None}
     try:
-        engine = create_engine(
-            url,
-            pool_size=int(os.environ.get("MLINEAGE_DB_POOL_SIZE", "10")),
-            max_overflow=20,
-            **options,
-        )
+        engine = create_engine(url, **_pool_options(), **options)
     except ModuleNotFoundError as exc:  # psycopg and PyMySQL are dependencies; a broken install can lack them
         raise FailedPreconditionError(
             f"{parsed.get_backend_name()} needs its driver, which is not installed ({exc}): "
@@ -84,6 +83,20 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         ) from None
     _ping_when_idle(engine)
     return engine
+
+
+def _pool_options() -> dict:
+    """``MLINEAGE_DB_POOL_SIZE`` (default 10, plus 20 overflow); 0 means no pool of our own (NullPool:
+    a connection per checkout, for a PgBouncer or another pooler in front of the database)."""
+    try:
+        size = int(os.environ.get("MLINEAGE_DB_POOL_SIZE", "10"))
+    except ValueError:
+        raise InvalidArgumentError("MLINEAGE_DB_POOL_SIZE must be a whole number") from None
+    if size < 0:
+        raise InvalidArgumentError("MLINEAGE_DB_POOL_SIZE must not be negative")
+    if size == 0:
+        return {"poolclass": NullPool}
+    return {"pool_size": size, "max_overflow": 20}
 
 
 #: MySQL's session settings: errors, not silent truncation, for a value a column cannot hold.

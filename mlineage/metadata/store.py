@@ -47,6 +47,7 @@ from mlineage.metadata.engine import WRITE, enable_wal, make_engine, sqlite_file
 from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKind, kind_named
 from mlineage.metadata.listing import decode_options, encode_token, list_rows
 from mlineage.metadata.options import ListingMethods
+from mlineage.metadata.replica import ReadReplica
 from mlineage.metadata.store_history import HistoryMethods
 from mlineage.metadata.store_purge import PurgeMethods
 from mlineage.metadata.values import TYPE_NAMES, UNKNOWN, value_type
@@ -92,6 +93,8 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         upgrade: bool = False,
         max_node_bytes: int | None = None,
         keep_history: bool = True,
+        read_db: str | Engine | None = None,
+        read_window_s: float | None = None,
     ) -> None:
         # History (metadata/history.py) is kept unless the operator turns it off: then writes
         # record no change and copy no replaced version (bench/history_bench.py measures the cost).
@@ -120,6 +123,10 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         # The unit of work (store.transaction()) each thread has open, which its writes join.
         self._in_transaction = threading.local()
         self._open(upgrade)
+        # A streaming read replica for lists and lineage (metadata/replica.py; serve --read-db).
+        self._replica: ReadReplica | None = None
+        if read_db is not None:
+            self.use_read_replica(read_db, window_s=read_window_s)
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -166,7 +173,27 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         return self._read_only_reason is not None
 
     def close(self) -> None:
+        if self._replica is not None:
+            self._replica.close()
         self._engine.dispose()
+
+    def use_read_replica(
+        self, url: str | Engine, *, window_s: float | None = None, wait_s: float | None = None
+    ) -> None:
+        """Send lists and lineage walks to a PostgreSQL streaming replica of this store's database
+        (metadata/replica.py: read-your-writes within ``window_s``, waiting at most ``wait_s`` per read)."""
+        if self._engine.dialect.name != "postgresql":
+            raise InvalidArgumentError("a read replica needs a PostgreSQL primary (--db postgresql://…)")
+        options = {"window_s": window_s, "wait_s": wait_s}
+        replica = ReadReplica(url, **{k: v for k, v in options.items() if v is not None})
+        if self._replica is not None:
+            self._replica.close()
+        self._replica = replica
+
+    @property
+    def replica(self) -> ReadReplica | None:
+        """The read replica lists and lineage use (None: every read runs on the primary)."""
+        return self._replica
 
     def __enter__(self) -> Store:
         return self
@@ -232,6 +259,8 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                 database.set_write_lock_timeout(connection)
                 with history.write_transaction(connection, self.namespace, keep=self._keep_history):
                     yield connection
+            if self._replica is not None:  # committed: this caller's next routed reads wait for it
+                self._replica.note_write(self._read_engine)
         except BaseException as exc:  # e.g. a caller's own error inside store.transaction(): rolled back too
             self._types.clear()  # a rolled-back type change must not stay cached
             mapped = db_errors.write_error(exc)
@@ -239,10 +268,25 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                 raise
             raise mapped from None
 
+    def _routed_engine(self, replica: bool) -> Engine:
+        """The engine of a read: the replica for a routed read (lists, lineage) when one is set and
+        the caller's writes are replayed there (metadata/replica.py), else the primary."""
+        if not replica or self._replica is None or getattr(self._in_transaction, "tx", None) is not None:
+            return self._read_engine
+        engine = self._replica.choose(self._read_engine)
+        if engine is not self._read_engine:
+            try:  # a replica that does not answer: the primary serves
+                engine.connect().close()
+            except Exception:  # noqa: BLE001
+                self._replica.replica_reads -= 1
+                self._replica.primary_reads += 1
+                return self._read_engine
+        return engine
+
     @contextlib.contextmanager
-    def _read(self) -> Iterator[Connection]:
+    def _read(self, replica: bool = False) -> Iterator[Connection]:
         try:
-            with self._read_engine.connect() as connection:
+            with self._routed_engine(replica).connect() as connection:
                 # Begin now so raw-cursor reads (nodes.read_nodes) share one snapshot with the rest
                 # (on SQLite; on PostgreSQL, see _read_engine, the begin sends nothing).
                 connection.begin()
@@ -267,9 +311,10 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         finally:
             executor.end_raw_read(connection)
 
-    def reading(self) -> contextlib.AbstractContextManager[Connection]:
-        """A read transaction (one consistent snapshot) for layers built on the store, such as lineage."""
-        return self._read()
+    def reading(self, *, replica: bool = False) -> contextlib.AbstractContextManager[Connection]:
+        """A read transaction (one consistent snapshot) for layers built on the store, such as lineage;
+        ``replica=True`` lets it run on the read replica (see _routed_engine)."""
+        return self._read(replica)
 
     def check_database(self) -> None:
         """Ask the database for one trivial answer; UNAVAILABLE when it does not answer."""
@@ -1142,7 +1187,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         type_id: int | None = None
         if type_name is not None and not validation.storable(type_name + (type_version or "")):
             return [], ""
-        with self._read() as connection:
+        with self._read(replica=True) as connection:
             if type_name is not None:
                 info = type_access.find_type(connection, kind, type_name, type_version, self.namespace)
                 if info is None:
@@ -1234,7 +1279,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         ``mlineage.lineage.lineage`` is the readable front of it)."""
         from mlineage.metadata.lineage_engine.pages import lineage_page
 
-        with self._read() as connection:
+        with self._read(replica=True) as connection:
             return lineage_page(connection, **walk)
 
     def get_lineage_graph(self, query_options: pb.LineageGraphQueryOptions) -> pb.LineageGraph:

@@ -209,7 +209,7 @@ def lineage_subgraph(
     fields = _mask(read_mask)
     if not with_types:
         fields -= TYPE_FIELDS
-    with store.reading() as connection:
+    with store.reading(replica=True) as connection:
         walk = subgraph_walk(connection, options, store.namespace, with_memberships=bool(_MEMBERSHIP_FIELDS & fields))
         found_memberships = None
         if isinstance(walk, one_statement.StatementWalk):
@@ -237,7 +237,7 @@ def hydrated_lineage_subgraph(
     # The client sends the mask without its *_types paths; an empty mask means every field to the server.
     server_fields = _mask([path for path in wanted if not path.endswith("_types")])
     graph = pb.LineageGraph()
-    with store.reading() as connection:
+    with store.reading(replica=True) as connection:
         needs_memberships = bool(_MEMBERSHIP_FIELDS & server_fields)
         walk = subgraph_walk(connection, options, store.namespace, with_memberships=needs_memberships)
         artifact_ids, execution_ids = list(walk.artifacts), list(walk.executions)
@@ -298,7 +298,7 @@ def lineage_graph(store: Store, options: pb.LineageGraphQueryOptions) -> pb.Line
     )
     max_nodes = options.max_node_size if options.max_node_size > 0 else None
     graph = pb.LineageGraph()
-    with store.reading() as connection:
+    with store.reading(replica=True) as connection:
         walk = traverse(
             connection,
             artifact_ids=[seed.id for seed in seeds],

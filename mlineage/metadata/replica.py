@@ -1,0 +1,135 @@
+"""Read scaling on a PostgreSQL streaming read replica (``mlineage serve --read-db URL``).
+
+The store sends its heavy reads (lists and lineage walks) to the replica; by-id
+gets, type reads and every write stay on the primary (a by-id get is one indexed
+row and the gRPC service caches it; keeping it on the primary means a writer's
+``Get*ById`` of what it just wrote never depends on the replica).
+
+Read-your-writes: after each committed write the store records the primary's WAL
+position (``pg_current_wal_lsn()``) for the caller who wrote (the authenticated
+identity, else the peer address; an unnamed in-process caller is one caller). A
+routed read of that caller, within ``window_s`` of its last write, first waits up to
+``wait_s`` for the replica's ``pg_last_wal_replay_lsn()`` to reach that position; if
+it does, the read runs on the replica (and the caller is caught up), otherwise it
+runs on the primary. A read that names no caller waits for the latest write of anyone.
+A replica that does not answer is skipped: reads fall back to the primary.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from mlineage.errors import InvalidArgumentError
+from mlineage.metadata import history
+from mlineage.metadata.engine import make_engine
+
+log = logging.getLogger(__name__)
+
+#: Defaults: how long after a write its writer's reads are checked, and how long one read waits.
+DEFAULT_WINDOW_S = 5.0
+DEFAULT_WAIT_S = 0.5
+_POLL_S = 0.002
+_CAUGHT_UP = text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)")
+_PRIMARY_LSN = text("SELECT pg_current_wal_lsn()::text")
+_ANYONE = "\0anyone"  # the key of the latest write of any caller
+
+
+@dataclass
+class _Pending:
+    lsn: str | None  # None: the write's position is unknown (read the primary until the window ends)
+    at: float
+
+
+def caller_key() -> str | None:
+    """Who the current request is: the authenticated identity's name, else the peer; None in-process."""
+    from mlineage.auth import identity
+
+    caller = history.current_caller()
+    return identity.current_actor() or caller.actor or caller.peer
+
+
+class ReadReplica:
+    """Routes reads to a streaming replica, keeping each writer's reads consistent with its writes."""
+
+    def __init__(
+        self, url: str | Engine, *, window_s: float = DEFAULT_WINDOW_S, wait_s: float = DEFAULT_WAIT_S
+    ) -> None:
+        engine = make_engine(url) if isinstance(url, str) else url
+        if engine.dialect.name != "postgresql":
+            raise InvalidArgumentError("the read replica must be a PostgreSQL URL (a streaming replica of the primary)")
+        self._owned = isinstance(url, str)
+        self._raw_engine = engine
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.window_s = window_s
+        self.wait_s = wait_s
+        self._pending: dict[str, _Pending] = {}
+        self._lock = threading.Lock()
+        self.replica_reads = 0
+        self.primary_reads = 0
+
+    def note_write(self, primary: Engine) -> None:
+        """Record the primary's WAL position right after a committed write of the current caller."""
+        lsn: str | None
+        try:
+            with primary.connect() as connection:
+                lsn = connection.execute(_PRIMARY_LSN).scalar_one()
+        except Exception:  # noqa: BLE001 - the write is committed; its reads go to the primary instead
+            lsn = None
+        pending = _Pending(lsn, time.monotonic())
+        with self._lock:
+            self._pending[_ANYONE] = pending
+            key = caller_key()
+            if key is not None:
+                self._pending[key] = pending
+            if len(self._pending) > 10_000:  # forget callers whose window is over
+                self._expire(pending.at)
+
+    def _expire(self, now: float) -> None:
+        for key in [k for k, p in self._pending.items() if now - p.at > self.window_s]:
+            del self._pending[key]
+
+    def choose(self, primary: Engine) -> Engine:
+        """The engine a routed read of the current caller runs on: the replica, or ``primary``."""
+        key = caller_key() or _ANYONE
+        with self._lock:
+            pending = self._pending.get(key)
+        now = time.monotonic()
+        if pending is not None and now - pending.at > self.window_s:
+            self._forget(key, pending)
+            pending = None
+        if pending is None or (pending.lsn is not None and self._wait_for(pending.lsn)):
+            if pending is not None:
+                self._forget(key, pending)
+            self.replica_reads += 1
+            return self.engine
+        self.primary_reads += 1
+        return primary
+
+    def _forget(self, key: str, pending: _Pending) -> None:
+        with self._lock:
+            if self._pending.get(key) is pending:
+                del self._pending[key]
+
+    def _wait_for(self, lsn: str) -> bool:
+        """Whether the replica replays past ``lsn`` within ``wait_s``; False when it cannot tell."""
+        deadline = time.monotonic() + self.wait_s
+        try:
+            with self.engine.connect() as connection:
+                while True:
+                    if connection.execute(_CAUGHT_UP, {"lsn": lsn}).scalar():
+                        return True
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(_POLL_S)
+        except Exception as exc:  # noqa: BLE001 - a replica that does not answer: the primary serves
+            log.warning("read replica unavailable, reading the primary: %s", str(exc).splitlines()[0])
+            return False
+
+    def close(self) -> None:
+        if self._owned:
+            self._raw_engine.dispose()
