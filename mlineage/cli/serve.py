@@ -191,6 +191,10 @@ def run(args: argparse.Namespace) -> int:
     url, embedded = database_url(args)
     store = open_for_serving(url, create=embedded or args.create, upgrade=args.upgrade)
     if args.read_db:
+        from mlineage.auth import identity
+        from mlineage.metadata import replica
+
+        replica.identify_callers_by(identity.current_actor)
         try:
             store.use_read_replica(args.read_db, window_s=args.read_window)
         except MlineageError as exc:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
@@ -45,12 +46,25 @@ class _Pending:
     at: float
 
 
+#: Names the authenticated identity of the current request (None without one). The store sits below
+#: auth, so the server installs auth's ``identity.current_actor`` here (identify_callers_by).
+def _no_identity() -> str | None:
+    return None
+
+
+_identity: Callable[[], str | None] = _no_identity
+
+
+def identify_callers_by(current_actor: Callable[[], str | None]) -> None:
+    """Key read-your-writes by ``current_actor()`` (auth's identity) when it names one."""
+    global _identity
+    _identity = current_actor
+
+
 def caller_key() -> str | None:
     """Who the current request is: the authenticated identity's name, else the peer; None in-process."""
-    from mlineage.auth import identity
-
     caller = history.current_caller()
-    return identity.current_actor() or caller.actor or caller.peer
+    return _identity() or caller.actor or caller.peer
 
 
 class ReadReplica:
