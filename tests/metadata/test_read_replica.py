@@ -60,12 +60,13 @@ class Cluster:
                   f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
 
     def start(self) -> None:
-        self._run(str(self.bin / "initdb"), "-D", str(self.primary_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        self._run(str(self.bin / "initdb"), "-D", str(self.primary_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-sync")
         self._start(self.primary_dir, self.primary_port)
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres",
                   "mlineage_replica")
         self._run(str(self.bin / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "postgres",
-                  "-D", str(self.standby_dir), "-R", "-X", "stream")
+                  "-D", str(self.standby_dir), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync")
         self._start(self.standby_dir, self.standby_port)
 
     def stop(self) -> None:
