@@ -1,5 +1,6 @@
-// Lineage graphs drawn with Cytoscape.js and the dagre layout (vendored), and their export as PNG, SVG, Mermaid.
+// Lineage graphs drawn with Cytoscape.js, laid out by dagre (vendored) or, when large, layered.js; their export as PNG, SVG, Mermaid.
 import {loadScript} from './api.js';
+import {register as registerLayered} from './layered.js';
 
 const VENDOR = '/ui/static/vendor';
 let ready = null;
@@ -9,7 +10,7 @@ export function loadCytoscape() {
   if (!ready) {
     ready = loadScript(`${VENDOR}/cytoscape.min.js`)
       .then(() => loadScript(`${VENDOR}/cytoscape-dagre.min.js`))
-      .then(() => { window.cytoscape.use(window.cytoscapeDagre); });
+      .then(() => { window.cytoscape.use(window.cytoscapeDagre); registerLayered(window.cytoscape); });
   }
   return ready;
 }
@@ -77,13 +78,14 @@ const STYLE = [
 ];
 
 const DAGRE = {name: 'dagre', rankDir: 'LR', nodeSep: 18, rankSep: 60, animate: false};
-// dagre's default ranker (network simplex) gives the tightest ranks but is what costs most on a large graph; over
-// this many nodes the tight-tree ranker keeps a 1,000-node layout near a second (bench/ui_bench.py).
+// Over this many nodes dagre takes seconds (its crossing minimisation and positioning, even with the tight-tree
+// ranker): layered.js lays out the same left-to-right ranks with a fixed amount of work (bench/ui_bench.py).
 const LARGE = 300;
+const LAYERED = {name: 'layered', nodeSep: 18, rankSep: 60, nodeWidth: 150, nodeHeight: 42, animate: false};
 
-/** The dagre layout for a graph of `nodes` nodes. */
+/** The layout for a graph of `nodes` nodes: dagre, or layered.js over LARGE nodes. */
 export function layout(nodes) {
-  return nodes > LARGE ? {...DAGRE, ranker: 'tight-tree'} : DAGRE;
+  return nodes > LARGE ? LAYERED : DAGRE;
 }
 
 /** A Cytoscape instance in container showing elements, laid out left to right. */

@@ -85,8 +85,9 @@ export async function render(root, {args, query, current}) {
   const hops = Object.fromEntries((answer.hops || []).map((x) => [`${x.kind}:${x.id}`, x.hop]));
   cy = draw(container, elements(answer.graph, answer.tombstones, hops));
   const laidOutMs = performance.now() - t0;
-  // The request (with the scripts' loading) and dagre's layout apart, for bench/ui_bench.py.
-  const timings = {fetchMs: fetched - t0, layoutMs: performance.now() - fetched, laidOutMs};
+  // The request (with the scripts' loading) and the layout apart (and which layout), for bench/ui_bench.py.
+  const timings = {fetchMs: fetched - t0, layoutMs: performance.now() - fetched, laidOutMs,
+    layout: layout(cy.nodes().length).name};
   window.mlineage = Object.assign(window.mlineage || {}, {cy, timings});
 
   const loadMore = h('button', {type: 'button', id: 'load-more', onclick: async () => {
