@@ -22,11 +22,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Select, String, bindparam, cast, func, select
+from sqlalchemy.types import UserDefinedType
 
 from mlineage.errors import InvalidArgumentError
-from mlineage.metadata import history
+from mlineage.metadata import executor, history
 from mlineage.metadata.engine import make_engine
 
 log = logging.getLogger(__name__)
@@ -35,8 +37,21 @@ log = logging.getLogger(__name__)
 DEFAULT_WINDOW_S = 5.0
 DEFAULT_WAIT_S = 0.5
 _POLL_S = 0.002
-_CAUGHT_UP = text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)")
-_PRIMARY_LSN = text("SELECT pg_current_wal_lsn()::text")
+class _PgLsn(UserDefinedType):
+    """PostgreSQL's ``pg_lsn`` (a WAL position), for comparing positions as positions, not as text."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "pg_lsn"
+
+
+def _caught_up(_dialect: str) -> Select:
+    return select(func.pg_last_wal_replay_lsn() >= cast(bindparam("lsn", type_=String), _PgLsn()))
+
+
+def _primary_lsn(_dialect: str) -> Select:
+    return select(cast(func.pg_current_wal_lsn(), String))
 _ANYONE = "\0anyone"  # the key of the latest write of any caller
 
 
@@ -91,7 +106,7 @@ class ReadReplica:
         lsn: str | None
         try:
             with primary.connect() as connection:
-                lsn = connection.execute(_PRIMARY_LSN).scalar_one()
+                [(lsn,)] = executor.fetch(connection, ("replica", "primary_lsn"), _primary_lsn, {})
         except Exception:  # noqa: BLE001 - the write is committed; its reads go to the primary instead
             lsn = None
         pending = _Pending(lsn, time.monotonic())
@@ -135,7 +150,8 @@ class ReadReplica:
         try:
             with self.engine.connect() as connection:
                 while True:
-                    if connection.execute(_CAUGHT_UP, {"lsn": lsn}).scalar():
+                    [(caught_up,)] = executor.fetch(connection, ("replica", "caught_up"), _caught_up, {"lsn": lsn})
+                    if caught_up:
                         return True
                     if time.monotonic() >= deadline:
                         return False
