@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from tfx_report import heavy_modules, values  # noqa: E402 - beside this script
+from tfx_report import heavy_modules, record_counts, refusals, values  # noqa: E402 - beside this script
 
 
 def spec_json(spec: dict) -> dict:
@@ -45,7 +45,6 @@ def main(workdir: str) -> None:
     from google.protobuf import text_format
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    from mlineage import errors
 
     root = Path(workdir)
     raw_spec = {"fare": tf.io.FixedLenFeature([], tf.float32), "company": tf.io.FixedLenFeature([], tf.string),
@@ -98,8 +97,7 @@ def main(workdir: str) -> None:
                                         schema=str(schema_dir / "schema.pbtxt"), uri="mem://from-paths",
                                         key="from_paths")
         store = mlineage.connect(url)
-        counts_before = (len(store.get_artifacts()), len(store.get_events_by_execution_ids(
-            [e.id for e in store.get_executions()])))
+        counts_before = record_counts(store)
         not_tft = root / "not_tft"
         (not_tft / "transform_fn").mkdir(parents=True)
         (not_tft / "transform_fn" / "saved_model.pb").write_bytes(
@@ -113,7 +111,7 @@ def main(workdir: str) -> None:
         bad_schema = root / "bad_schema.pbtxt"
         bad_schema.write_text('feature { name: "fare" type: FLOAT\n')
         with run.step("BadInputs") as step:
-            for label, call in (
+            failures.update(refusals((
                 ("not_tft", lambda: record_tft.record_transform(step, str(not_tft), examples=examples,
                                                                 transformed_examples_uri=str(examples_dir))),
                 ("eval_dir", lambda: record_tft.record_transform(step, str(root / "SchemaGen"), examples=examples)),
@@ -121,14 +119,8 @@ def main(workdir: str) -> None:
                 ("bad_schema", lambda: record_tft.record_transform(step, str(output_dir), examples=examples,
                                                                    schema=str(bad_schema))),
                 ("nowhere", lambda: record_tft.record_transform(step, str(root / "nowhere"))),
-            ):
-                try:
-                    call()
-                    failures[label] = "no error"
-                except errors.InvalidArgumentError as exc:
-                    failures[label] = str(exc)
-        counts_after = (len(store.get_artifacts()), len(store.get_events_by_execution_ids(
-            [e.id for e in store.get_executions()])))
+            )))
+        counts_after = record_counts(store)
 
     from mlineage.proto import metadata_store_pb2 as pb
 

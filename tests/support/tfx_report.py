@@ -30,3 +30,22 @@ def values(node, *, structs: bool = False) -> dict:
             else:
                 out[f"{group[0]}:{name}"] = getattr(value, kind)
     return out
+
+
+def refusals(calls) -> dict[str, str]:
+    """Each ``(label, call)`` run in turn: the INVALID_ARGUMENT message it raised, or ``"no error"``."""
+    from mlineage import errors
+
+    failures = {}
+    for label, call in calls:
+        try:
+            call()
+            failures[label] = "no error"
+        except errors.InvalidArgumentError as exc:
+            failures[label] = str(exc)
+    return failures
+
+
+def record_counts(store) -> tuple[int, int]:
+    """How many artifacts and events the store holds (a refused call must change neither)."""
+    return len(store.get_artifacts()), len(store.get_events_by_execution_ids([e.id for e in store.get_executions()]))
