@@ -14,7 +14,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from tfx_report import heavy_modules, record_counts, refusals  # noqa: E402 - beside this script
+from tfx_report import heavy_modules, record_counts, refusals, step_io  # noqa: E402 - beside this script
 from tfx_report import values as _values  # noqa: E402
 
 
@@ -35,7 +35,6 @@ def main(workdir: str) -> None:
     import tensorflow_model_analysis as tfma
 
     from mlineage.metadata.options import ListOptions
-    from mlineage.proto import metadata_store_pb2 as pb
 
     root = Path(workdir)
     rng = np.random.default_rng(11)
@@ -122,17 +121,7 @@ def main(workdir: str) -> None:
             )))
         counts_after = record_counts(store)
 
-    types = {t.id: t.name for t in store.get_artifact_types()}
-    executions = {e.id: e for e in store.get_executions()}
-    artifacts = {a.id: a for a in store.get_artifacts()}
-    steps: dict[str, dict[str, list]] = {}
-    for event in store.get_events_by_execution_ids(list(executions)):
-        step_name = executions[event.execution_id].custom_properties["step"].string_value
-        direction = "inputs" if event.type == pb.Event.INPUT else "outputs"
-        artifact = artifacts[event.artifact_id]
-        slot = event.path.steps[0].key if event.path.steps else ""
-        steps.setdefault(step_name, {"inputs": [], "outputs": []})[direction].append(
-            [types[artifact.type_id], artifact.uri, slot])
+    types, artifacts, steps = step_io(store)
     recorded = {f"{types[a.type_id]}|{a.uri}": values(a) for a in artifacts.values()}
     model_id = next(a.id for a in artifacts.values() if a.uri == model.uri)
     query = "custom_properties.`slice.city:paris.auc`.double_value > 0.5 AND type = 'ModelEvaluation'"

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from tfx_report import heavy_modules, record_counts, refusals, values  # noqa: E402 - beside this script
+from tfx_report import heavy_modules, record_counts, refusals, step_io, values  # noqa: E402 - beside this script
 
 
 def spec_json(spec: dict) -> dict:
@@ -122,19 +122,8 @@ def main(workdir: str) -> None:
             )))
         counts_after = record_counts(store)
 
-    from mlineage.proto import metadata_store_pb2 as pb
 
-    types = {t.id: t.name for t in store.get_artifact_types()}
-    executions = {e.id: e for e in store.get_executions()}
-    artifacts = {a.id: a for a in store.get_artifacts()}
-    steps: dict[str, dict[str, list]] = {}
-    for event in store.get_events_by_execution_ids(list(executions)):
-        step_name = executions[event.execution_id].custom_properties["step"].string_value
-        direction = "inputs" if event.type == pb.Event.INPUT else "outputs"
-        artifact = artifacts[event.artifact_id]
-        slot = event.path.steps[0].key if event.path.steps else ""
-        steps.setdefault(step_name, {"inputs": [], "outputs": []})[direction].append(
-            [types[artifact.type_id], artifact.uri, slot])
+    types, artifacts, steps = step_io(store)
     recorded = {}
     for artifact in artifacts.values():
         recorded.setdefault(f"{types[artifact.type_id]}|{artifact.uri}", values(artifact))

@@ -49,3 +49,21 @@ def refusals(calls) -> dict[str, str]:
 def record_counts(store) -> tuple[int, int]:
     """How many artifacts and events the store holds (a refused call must change neither)."""
     return len(store.get_artifacts()), len(store.get_events_by_execution_ids([e.id for e in store.get_executions()]))
+
+
+def step_io(store) -> tuple[dict, dict, dict[str, dict[str, list]]]:
+    """Type names by id, artifacts by id, and each step's inputs/outputs as [type, uri, event key]."""
+    from mlineage.proto import metadata_store_pb2 as pb
+
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    executions = {e.id: e for e in store.get_executions()}
+    artifacts = {a.id: a for a in store.get_artifacts()}
+    steps: dict[str, dict[str, list]] = {}
+    for event in store.get_events_by_execution_ids(list(executions)):
+        step_name = executions[event.execution_id].custom_properties["step"].string_value
+        direction = "inputs" if event.type == pb.Event.INPUT else "outputs"
+        artifact = artifacts[event.artifact_id]
+        slot = event.path.steps[0].key if event.path.steps else ""
+        steps.setdefault(step_name, {"inputs": [], "outputs": []})[direction].append(
+            [types[artifact.type_id], artifact.uri, slot])
+    return types, artifacts, steps
