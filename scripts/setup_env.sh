@@ -26,7 +26,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 # --compile-bytecode: uv writes no .pyc by default, and where PYTHONDONTWRITEBYTECODE is set nothing
 # ever does, so every process (the tests start hundreds) would compile SQLAlchemy & co. from source.
-uv pip install -q --compile-bytecode --python "$ROOT/.venv/bin/python" -e "$ROOT[dev]"
+uv pip install -q --compile-bytecode --python "$ROOT/.venv/bin/python" -e "$ROOT[dev,otel]"
 "$ROOT/.venv/bin/python" -m compileall -q "$ROOT/mlineage" >/dev/null
 
 if [ ! -x "$ROOT/.venvs/mlmd/bin/python" ] || ! "$ROOT/.venvs/mlmd/bin/python" -c "import ml_metadata" 2>/dev/null; then

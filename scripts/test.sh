@@ -12,7 +12,7 @@ eval "$(scripts/start_postgres.sh)"
 eval "$(scripts/start_mariadb.sh)"
 # In this script nothing may be skipped for want of PostgreSQL, MariaDB, ml-metadata, mlflow or the TFX stack.
 export MLINEAGE_REQUIRE_POSTGRES=1 MLINEAGE_REQUIRE_MYSQL=1 MLINEAGE_REQUIRE_MLMD=1 MLINEAGE_REQUIRE_TFX=1
-export MLINEAGE_REQUIRE_MLFLOW=1 MLINEAGE_REQUIRE_BROWSER=1
+export MLINEAGE_REQUIRE_MLFLOW=1 MLINEAGE_REQUIRE_BROWSER=1 MLINEAGE_REQUIRE_OTEL=1
 # kubectl (for `kubectl kustomize`, the reference renderer of deploy/): part of the machine image here.
 export MLINEAGE_REQUIRE_KUSTOMIZE=1
 .venv/bin/ruff check mlineage tests bench scripts
