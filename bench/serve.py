@@ -44,12 +44,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def start(db_url: str, *, workers: int | None = None, python: str = sys.executable) -> Server:
-    """`mlineage serve --db URL` from this checkout on 127.0.0.1 (gRPC only); returns once it serves."""
-    port = free_port()
+def start(
+    db_url: str,
+    *,
+    workers: int | None = None,
+    python: str = sys.executable,
+    grpc_port: int | None = None,
+    http_port: int = 0,
+) -> Server:
+    """`mlineage serve --db URL` from this checkout on 127.0.0.1; returns once it serves.
+
+    gRPC on ``grpc_port`` (default: a free one); HTTP on ``http_port`` (default 0: no HTTP).
+    """
+    port = grpc_port or free_port()
     command = [python, "-m", "mlineage.cli", "serve", "--db", db_url, "--create", "--upgrade",
                "--host", "127.0.0.1"]  # --upgrade: a store cached by an older checkout
-    command += ["--grpc-port", str(port), "--http-port", "0"]
+    command += ["--grpc-port", str(port), "--http-port", str(http_port)]
     if workers:
         command += ["--workers", str(workers)]
     env = {**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING"}
