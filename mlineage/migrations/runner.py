@@ -38,7 +38,10 @@ def alembic_config(engine: Engine | None = None) -> Config:
     config.set_main_option("version_locations", str(_HERE / "versions"))
     config.set_main_option("path_separator", "os")
     if engine is not None:
-        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+        # The config is a ConfigParser that %-interpolates its values: a URL's percent-escapes
+        # (sqlite:///%3Amemory%3A, a password with %40) are doubled so that it reads back as given.
+        url = engine.url.render_as_string(hide_password=False)
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
