@@ -22,7 +22,7 @@ inserts into a migrated schema; MLMD by copying the empty v10 SQLite fixture
 and inserting rows with its encoding (reference/mlmd.md section 5).
 Generated stores are cached under bench/results/lineage_<nodes>/.
 
-    python bench/gen_store.py --nodes 10000 [--postgres URL] [--force]
+    python bench/gen_store.py --nodes 10000 [--postgres URL] [--backends postgresql] [--force]
 """
 
 from __future__ import annotations
@@ -425,8 +425,14 @@ def _postgres_database_exists(url: str) -> bool:
         admin.dispose()
 
 
-def generate(nodes: int, *, postgres: str | None = None, force: bool = False) -> dict[str, Any]:
-    """Generate (or reuse) the stores for ``nodes``; returns their description (also in meta.json)."""
+def generate(
+    nodes: int, *, postgres: str | None = None, force: bool = False, backends: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """Generate (or reuse) the stores for ``nodes``; returns their description (also in meta.json).
+
+    ``backends`` narrows which stores to write (default all: sqlite, mlmd and, with ``postgres``,
+    postgresql); a 10M-node store is wanted on PostgreSQL alone.
+    """
     directory = store_dir(nodes)
     meta_path = directory / "meta.json"
     meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() and not force else {}
@@ -435,6 +441,8 @@ def generate(nodes: int, *, postgres: str | None = None, force: bool = False) ->
         meta = {}
     directory.mkdir(parents=True, exist_ok=True)
     wanted = ["sqlite", "mlmd"] + (["postgresql"] if postgres else [])
+    if backends is not None:
+        wanted = [backend for backend in wanted if backend in backends]
     cached_pg = meta.get("stores", {}).get("postgresql")
     if postgres and cached_pg and not _postgres_database_exists(cached_pg):
         del meta["stores"]["postgresql"]  # the server's data went (a fresh test server): write it again
@@ -492,8 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=10_000, help="about how many nodes (default 10000)")
     parser.add_argument("--postgres", help="PostgreSQL server URL; the store goes into database mlineage_bench_<nodes>")
     parser.add_argument("--force", action="store_true", help="regenerate even if cached")
+    parser.add_argument("--backends", help="only these of sqlite,mlmd,postgresql (comma-separated; default all)")
     args = parser.parse_args(argv)
-    meta = generate(args.nodes, postgres=args.postgres, force=args.force)
+    backends = tuple(args.backends.split(",")) if args.backends else None
+    meta = generate(args.nodes, postgres=args.postgres, force=args.force, backends=backends)
     print(json.dumps(meta, indent=2))
     return 0
 
