@@ -1,15 +1,26 @@
-"""Prometheus metrics of both APIs: requests and latency per HTTP route and per gRPC method.
+"""Prometheus metrics of both APIs: requests, latency and in-flight calls, the gRPC worker queue, the database pools.
 
 The metrics live in prometheus_client's default registry (with its process
-collectors); ``/metrics`` on the HTTP port serves them in the text format.
+collectors); ``/metrics`` on the HTTP port serves them in the text format. The
+pool gauges and the read-replica counters are read from the served store when
+scraped (``watch_store``), so the hot paths pay nothing for them; the pool's
+waits and timeouts are counted where a checkout happens (``_watch_pool``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.pool import QueuePool
 
 from mlineage import __version__
 from mlineage.api.logging_requests import bind_grpc_request_id, release_request_id
@@ -30,6 +41,21 @@ GRPC_REQUESTS = Counter("mlineage_grpc_requests_total", "gRPC calls answered, by
 GRPC_LATENCY = Histogram(
     "mlineage_grpc_request_duration_seconds", "gRPC call latency by method", ["method"], buckets=_BUCKETS
 )
+GRPC_IN_FLIGHT = Gauge("mlineage_grpc_in_flight_requests", "gRPC calls being answered by a worker thread now")
+GRPC_QUEUED = Gauge(
+    "mlineage_grpc_worker_queue_depth", "gRPC calls received and waiting for one of the --workers threads"
+)
+HTTP_IN_FLIGHT = Gauge("mlineage_http_in_flight_requests", "HTTP requests being answered now")
+POOL_WAITS = Counter(
+    "mlineage_db_pool_waits_total", "checkouts that found every pooled connection (and the overflow) in use",
+    ["engine"],
+)
+POOL_TIMEOUTS = Counter(
+    "mlineage_db_pool_timeouts_total", "checkouts that waited out the pool timeout and failed", ["engine"]
+)
+POOL_WAIT_SECONDS = Histogram(
+    "mlineage_db_pool_wait_seconds", "how long the checkouts that had to wait waited", ["engine"], buckets=_BUCKETS
+)
 
 
 def exposition() -> tuple[bytes, str]:
@@ -49,6 +75,7 @@ class HTTPMetricsMiddleware:
             return
         start = time.perf_counter()
         status = [500]
+        HTTP_IN_FLIGHT.inc()
 
         async def send_with_status(message) -> None:
             if message["type"] == "http.response.start":
@@ -58,6 +85,7 @@ class HTTPMetricsMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
+            HTTP_IN_FLIGHT.dec()
             route = scope.get("route")
             template = getattr(route, "path", None) or "<unmatched>"
             method = scope.get("method", "")
@@ -78,6 +106,7 @@ def timed_unary(method: str, behavior: Callable) -> Callable:
     def timed(request, context):
         start = time.perf_counter()
         request_id = bind_grpc_request_id(context)  # the call's x-request-id for every line it logs
+        GRPC_IN_FLIGHT.inc()
         try:
             response = behavior(request, context)
         except Exception:
@@ -86,9 +115,132 @@ def timed_unary(method: str, behavior: Callable) -> Callable:
             latency.observe(time.perf_counter() - start)
             raise
         finally:
+            GRPC_IN_FLIGHT.dec()
             release_request_id(request_id)
         answered.inc()
         latency.observe(time.perf_counter() - start)
         return response
 
     return timed
+
+
+class QueueingThreadPool(ThreadPoolExecutor):
+    """The gRPC server's worker threads, counting the calls that wait for one (``mlineage_grpc_worker_queue_depth``).
+
+    gRPC hands every received call to its executor; a call is queued from that hand-over until a
+    worker thread picks it up, which is the wait a saturated ``--workers`` adds to each call.
+    """
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
+        GRPC_QUEUED.inc()
+
+        def started(*call_args: Any, **call_kwargs: Any) -> Any:
+            GRPC_QUEUED.dec()
+            return fn(*call_args, **call_kwargs)
+
+        try:
+            return super().submit(started, *args, **kwargs)
+        except BaseException:  # refused (shut down): it never waits
+            GRPC_QUEUED.dec()
+            raise
+
+
+_WATCHED_MARK = "_mlineage_watched"
+
+
+def _watch_pool(engine: Engine, role: str) -> None:
+    """Count the waits and timeouts of checkouts from ``engine``'s pool (a QueuePool; others never wait).
+
+    SQLAlchemy's pool events fire after a checkout, not before it waits, so the pool's own
+    checkout step is wrapped, on this pool instance only: a checkout that finds every
+    connection (and the overflow) taken counts as a wait, and one that times out as a timeout.
+    """
+    pool = engine.pool
+    if not isinstance(pool, QueuePool) or getattr(pool, _WATCHED_MARK, False):
+        return
+    checkout = pool._do_get
+    waits, timeouts, waited = POOL_WAITS.labels(role), POOL_TIMEOUTS.labels(role), POOL_WAIT_SECONDS.labels(role)
+    limit = pool.size() + max(pool._max_overflow, 0)
+
+    def counted_checkout():
+        if pool._max_overflow < 0 or pool.checkedout() < limit:
+            return checkout()
+        waits.inc()
+        start = time.perf_counter()
+        try:
+            return checkout()
+        except PoolTimeoutError:
+            timeouts.inc()
+            raise
+        finally:
+            waited.observe(time.perf_counter() - start)
+
+    pool._do_get = counted_checkout  # type: ignore[method-assign]
+    setattr(pool, _WATCHED_MARK, True)
+
+
+class _StoreCollector(Collector):
+    """The served store's pool gauges (primary and read replica) and read-routing counters, read at each scrape."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._store: Any = None
+
+    def watch(self, store: Any) -> None:
+        with self._lock:
+            self._store = store
+        self._engines()  # wrap the pools now, so waits are counted from the first checkout
+
+    def _engines(self) -> list[tuple[str, Engine]]:
+        store = self._store
+        if store is None:
+            return []
+        engines = [("primary", store.engine)]
+        replica = getattr(store, "replica", None)
+        if replica is not None:
+            engines.append(("replica", replica.engine))
+        for role, engine in engines:
+            _watch_pool(engine, role)  # again after a dispose() replaced the pool
+        return engines
+
+    def collect(self) -> Iterator[Metric]:
+        size = GaugeMetricFamily("mlineage_db_pool_size", "connections the pool keeps (0: no pool, NullPool)",
+                                 labels=["engine"])
+        out = GaugeMetricFamily("mlineage_db_pool_checked_out", "pooled connections in use now", labels=["engine"])
+        idle = GaugeMetricFamily("mlineage_db_pool_idle", "pooled connections open and unused", labels=["engine"])
+        overflow = GaugeMetricFamily("mlineage_db_pool_overflow",
+                                     "connections open beyond the pool size (negative: the pool is not full yet)",
+                                     labels=["engine"])
+        for role, engine in self._engines():
+            pool = engine.pool
+            if isinstance(pool, QueuePool):
+                size.add_metric([role], pool.size())
+                out.add_metric([role], pool.checkedout())
+                idle.add_metric([role], pool.checkedin())
+                overflow.add_metric([role], pool.overflow())
+            else:
+                size.add_metric([role], 0)
+        yield from (size, out, idle, overflow)
+        # Without --read-db the families are there with no samples: a dashboard's query selects nothing.
+        replica = getattr(self._store, "replica", None) if self._store is not None else None
+        reads = CounterMetricFamily("mlineage_replica_routed_reads",
+                                    "routed reads (lists, lineage) by the database that served them (--read-db)",
+                                    labels=["served_by"])
+        waits = CounterMetricFamily("mlineage_replica_read_your_writes_waits",
+                                    "routed reads that first waited for the replica to replay their caller's write",
+                                    labels=[])
+        if replica is not None:
+            reads.add_metric(["replica"], replica.replica_reads)
+            reads.add_metric(["primary"], replica.primary_reads)
+            waits.add_metric([], replica.caught_up_waits)
+        yield reads
+        yield waits
+
+
+_STORE_METRICS = _StoreCollector()
+REGISTRY.register(_STORE_METRICS)
+
+
+def watch_store(store: Any) -> None:
+    """Report ``store``'s database pools (and read replica) on /metrics: the store a server serves."""
+    _STORE_METRICS.watch(store)

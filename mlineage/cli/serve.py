@@ -200,6 +200,9 @@ def run(args: argparse.Namespace) -> int:
         except MlineageError as exc:
             store.close()
             return _fail(f"--read-db: {exc}")
+    from mlineage.api.metrics import watch_store
+
+    watch_store(store)  # its database pools (and read replica) on /metrics
     lock = _claim_sqlite(store)
     authenticator = _authenticator(auth, store)
     http_socket = server = None

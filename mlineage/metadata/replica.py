@@ -100,6 +100,7 @@ class ReadReplica:
         self._lock = threading.Lock()
         self.replica_reads = 0
         self.primary_reads = 0
+        self.caught_up_waits = 0  # routed reads that first waited for their caller's write to replay
 
     def note_write(self, primary: Engine) -> None:
         """Record the primary's WAL position right after a committed write of the current caller."""
@@ -131,6 +132,8 @@ class ReadReplica:
         if pending is not None and now - pending.at > self.window_s:
             self._forget(key, pending)
             pending = None
+        if pending is not None and pending.lsn is not None:
+            self.caught_up_waits += 1
         if pending is None or (pending.lsn is not None and self._wait_for(pending.lsn)):
             if pending is not None:
                 self._forget(key, pending)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from mlineage.api.grpc.history import HISTORY_SERVICE, history_handlers
 from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
 from mlineage.api.logging_requests import bind_grpc_request_id, release_request_id
+from mlineage.api.metrics import QueueingThreadPool
 from mlineage.auth.authenticator import Authenticator
 from mlineage.auth.grpc_auth import AuthInterceptor
 from mlineage.metadata.store import Store
@@ -69,7 +69,7 @@ def build_server(
     if auth is not None:
         interceptors.append(AuthInterceptor(auth))
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="mlineage-grpc"),
+        QueueingThreadPool(max_workers=max_workers, thread_name_prefix="mlineage-grpc"),  # counts waiting calls
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
