@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     result["samples"] = samples
     result["drift"] = drift(result, samples, edge)
     result["windows"] = windows(result, args.sample_every)
-    del result["clients_raw"]
+    del result["clients_raw"], result["acknowledged_tags"]
     report = {
         "bench": "load_soak",
         "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
