@@ -302,17 +302,29 @@ def clean(result: dict[str, Any]) -> bool:
 
 
 def scale_table(results: list[dict[str, Any]]) -> str:
-    """One line per replica count: throughput, p50/p99 of each kind, errors, verification, CPU."""
-    header = ["replicas", "ops/s"] + [f"{op} p50/p99 ms" for op in OPS]
-    header += ["errors", "acked=found", "CPU s: replicas/clients/db"]
+    """One line per replica count: throughput (and its ratio to the first count's), p50/p99, errors, CPU.
+
+    CPU ms/op is the CPU seconds of the replicas, the clients and the database per 1,000 operations;
+    busy is all three together against the wall time of every core of the machine.
+    """
+    header = ["replicas", "ops/s", "× first"] + [f"{op} p50/p99 ms" for op in OPS]
+    header += ["errors", "acked=found", "CPU ms/op repl/cli/db", "busy"]
     body = []
+    anchor = results[0]["ops_per_s"] if results else 0.0
     for r in results:
         by_op = {row["op"]: row for row in r["rows"]}
-        cells = [str(r["replicas"]), f"{r['ops_per_s']:.1f}"]
+        cells = [
+            str(r["replicas"]),
+            f"{r['ops_per_s']:.1f}",
+            f"{r['ops_per_s'] / anchor:.2f}" if anchor else "—",
+        ]
         cells += [f"{by_op[op]['p50_ms'] or 0:.1f}/{by_op[op]['p99_ms'] or 0:.1f}" for op in OPS]
         v, cpu = r["verification"], r["cpu_s"]
+        calls = max(1, by_op["all"]["calls"])
         cells += [str(r["errors"]), f"{v['acknowledged']}={v['found_exactly_once']}"]
-        cells += [f"{cpu['replicas']:.0f}/{cpu['clients']:.0f}/{cpu['database']:.0f}"]
+        cells += ["/".join(f"{1000 * cpu[k] / calls:.1f}" for k in ("replicas", "clients", "database"))]
+        busy = (cpu["replicas"] + cpu["clients"] + cpu["database"]) / (r["wall_s"] * (os.cpu_count() or 1))
+        cells += [f"{100 * busy:.0f}%"]
         body.append(cells)
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(line, widths, strict=True)) for line in [header, *body]]
