@@ -24,6 +24,8 @@ def add_parser(commands) -> None:
         help="check a database's schema, indexes and settings and print what to fix",
         description="Checks the schema revision, that every index of the schema exists, and the database's "
                     "settings (PostgreSQL: durability, autovacuum, idle transactions, connections, bloat; "
+                    "MySQL/MariaDB: version, sql_mode, innodb_flush_log_at_trx_commit, sync_binlog, buffer pool, "
+                    "wait_timeout, connections, InnoDB tables with a binary collation, stale statistics; "
                     "SQLite: WAL, free pages), and prints what to fix. Exit 0: nothing to fix; 1: something "
                     "to fix; 2: the database cannot be checked.",
     )

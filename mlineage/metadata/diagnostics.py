@@ -12,11 +12,13 @@ docs/deploy.md, written once here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, Index, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateIndex
 
 from mlineage.metadata import executor
@@ -192,8 +194,116 @@ def _sqlite_findings(engine: Engine) -> list[Finding]:
     return findings
 
 
+#: MySQL/MariaDB: a table's live rows are counted up to this many (a bounded scan) to judge its statistics.
+COUNTED_ROWS_CAP = 100_000
+#: The oldest servers mlineage is tested on: JSON_TABLE (ids as one parameter) needs them.
+MYSQL_OLDEST, MARIADB_OLDEST = (8, 0), (10, 6)
+
+
 def _mysql_findings(engine: Engine) -> list[Finding]:
-    """MySQL/MariaDB: every table of ours InnoDB with the binary NO PAD collation the migrations give it."""
+    """MySQL/MariaDB: the server's version and settings, then every table of ours (engine, collation, statistics)."""
+    return _mysql_setting_findings(engine) + _mysql_table_findings(engine) + _mysql_statistics_findings(engine)
+
+
+def _mysql_setting_findings(engine: Engine) -> list[Finding]:
+    from mlineage.metadata.engine import MYSQL_SQL_MODE
+
+    [(version, global_mode, session_mode, flush, sync_binlog, log_bin, pool_bytes, per_table, wait_timeout,
+      max_connections)] = _rows(engine, "mysql_settings", (
+        "SELECT VERSION(), @@GLOBAL.sql_mode, @@SESSION.sql_mode, @@GLOBAL.innodb_flush_log_at_trx_commit, "
+        "@@GLOBAL.sync_binlog, @@GLOBAL.log_bin, @@GLOBAL.innodb_buffer_pool_size, "
+        "@@GLOBAL.innodb_file_per_table, @@GLOBAL.wait_timeout, @@GLOBAL.max_connections"
+    ))  # fmt: skip
+    findings: list[Finding] = []
+    mariadb = "mariadb" in str(version).lower()
+    numbers = tuple(int(part) for part in re.findall(r"\d+", str(version))[:2])
+    oldest = MARIADB_OLDEST if mariadb else MYSQL_OLDEST
+    product = "MariaDB" if mariadb else "MySQL"
+    findings.append(Finding(OK, "setting", f"{product} {str(version).split('-')[0]}") if numbers >= oldest
+                    else Finding(FIX, "setting", f"{product} {str(version).split('-')[0]} is older than the "
+                                 f"{'.'.join(map(str, oldest))} mlineage needs (JSON_TABLE)",
+                                 f"upgrade the server to {product} {'.'.join(map(str, oldest))} or newer"))
+    modes = set(str(session_mode).upper().split(","))
+    wanted = set(MYSQL_SQL_MODE.split(","))
+    if wanted <= modes:
+        findings.append(Finding(OK, "setting", f"mlineage's sessions run in strict sql_mode ({MYSQL_SQL_MODE})"))
+    else:
+        findings.append(Finding(FIX, "setting", f"the session's sql_mode lacks {','.join(sorted(wanted - modes))}: "
+                                "a value a column cannot hold would be cut silently, not refused",
+                                "let mlineage's init_command through (a proxy must not reset sql_mode), or "
+                                f"SET GLOBAL sql_mode = '{MYSQL_SQL_MODE}';"))
+    if not {"STRICT_TRANS_TABLES", "STRICT_ALL_TABLES"} & set(str(global_mode).upper().split(",")):
+        findings.append(Finding(WARN, "setting", "the server's sql_mode is not strict: mlineage sets its own, but "
+                                "other clients of this database (an MLMD import source, a BI tool) truncate silently",
+                                f"SET GLOBAL sql_mode = '{MYSQL_SQL_MODE}';  (and in the server's option file)"))
+    if int(flush) != 1:
+        findings.append(Finding(FIX, "setting", f"innodb_flush_log_at_trx_commit is {flush}: an acknowledged "
+                                "write can be lost in a crash (the log is flushed about once a second)",
+                                "SET GLOBAL innodb_flush_log_at_trx_commit = 1;  (and in the server's option file)"))
+    if int(log_bin) and int(sync_binlog) != 1:
+        findings.append(Finding(WARN, "setting", f"sync_binlog is {sync_binlog}: a replica or a point-in-time "
+                                "restore can miss acknowledged writes after a crash",
+                                "SET GLOBAL sync_binlog = 1;"))
+    if not int(per_table):
+        findings.append(Finding(WARN, "setting", "innodb_file_per_table is off: space of deleted rows and dropped "
+                                "tables is never given back to the disk", "SET GLOBAL innodb_file_per_table = ON;"))
+    if int(wait_timeout) < 3600:
+        findings.append(Finding(WARN, "setting", f"wait_timeout is {wait_timeout} s, shorter than the hour after "
+                                "which mlineage replaces a pooled connection: idle ones are closed under it and "
+                                "pinged again", "SET GLOBAL wait_timeout = 28800;"))
+    data_bytes = _rows(engine, "mysql_data_bytes", (
+        "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
+        "WHERE table_schema = DATABASE()"
+    ))[0][0]  # fmt: skip
+    if int(data_bytes) > int(pool_bytes):
+        findings.append(Finding(WARN, "setting", f"innodb_buffer_pool_size ({int(pool_bytes) / 2**20:.0f} MiB) is "
+                                f"smaller than the tables and indexes ({int(data_bytes) / 2**20:.0f} MiB): reads go "
+                                "to disk", "raise innodb_buffer_pool_size to hold the indexes at least "
+                                "(about 70% of a database server's memory)"))
+    used = int(_rows(engine, "mysql_threads", "SELECT COUNT(*) FROM information_schema.processlist")[0][0])
+    level = WARN if used > 0.8 * int(max_connections) else OK
+    findings.append(Finding(level, "setting", f"{used} of max_connections {max_connections} connections in use",
+                            "size the replicas' pools (--pool-size) below max_connections" if level == WARN else None))
+    return findings
+
+
+def _mysql_statistics_findings(engine: Engine) -> list[Finding]:
+    """Tables whose InnoDB statistics (what the optimizer plans with) count far fewer or more rows than they hold.
+
+    The statistics are the persistent ones (mysql.innodb_table_stats, as of the last ANALYZE or
+    automatic recalculation); the live rows are counted up to COUNTED_ROWS_CAP, so a large table
+    costs one bounded index scan. A table filled since it was created can keep the statistics of
+    its empty self, and plans that scan instead of seeking (bench/README: MySQL reads by id).
+    """
+    ours = sorted(metadata.tables)
+    try:
+        stats = dict(_rows(engine, "mysql_innodb_stats", (
+            "SELECT table_name, n_rows FROM mysql.innodb_table_stats WHERE database_name = DATABASE()"
+        )))  # fmt: skip
+    except DBAPIError:  # no SELECT on the mysql schema: say what to do without the figures
+        return [Finding(OK, "table", "cannot read mysql.innodb_table_stats (no privilege): run ANALYZE TABLE on "
+                        "the tables after a bulk load")]
+    findings = []
+    for name in ours:
+        if name not in stats:
+            continue
+        quoted = engine.dialect.identifier_preparer.quote_identifier(name)
+        live = int(_rows(engine, f"mysql_count_{name}",
+                         f"SELECT COUNT(*) FROM (SELECT 1 FROM {quoted} LIMIT {COUNTED_ROWS_CAP}) AS counted")[0][0])
+        estimated = int(stats[name])
+        if live < ANALYZED_FROM_ROWS:
+            continue
+        if estimated * 2 < live or (live < COUNTED_ROWS_CAP and estimated > 2 * live):
+            held = f"{live}" if live < COUNTED_ROWS_CAP else f"at least {live}"
+            findings.append(Finding(WARN, "table", f"{name}: its statistics count {estimated} rows, it holds {held}: "
+                                    "the optimizer may scan where it should seek", f"ANALYZE TABLE {quoted};"))
+    if not findings:
+        findings.append(Finding(OK, "table", "every table's statistics match its size"))
+    return findings
+
+
+def _mysql_table_findings(engine: Engine) -> list[Finding]:
+    """Every table of ours InnoDB with the binary NO PAD collation the migrations give it."""
     from mlineage.schema.column_types import MARIADB_COLLATION, MYSQL_COLLATION
 
     ours = set(metadata.tables)
