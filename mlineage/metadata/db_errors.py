@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from mlineage.errors import (
     AbortedError,
@@ -160,8 +161,15 @@ def is_conflict(exc: BaseException) -> bool:
     return isinstance(exc, IntegrityError)
 
 
+#: A full connection pool: every connection busy for longer than the pool's timeout. The database is
+#: fine and the call may be retried; it must not read as the server's own failure (INTERNAL).
+POOL_EXHAUSTED = "every database connection of this server is busy; retry later"
+
+
 def write_error(exc: BaseException) -> MlineageError | None:
     """What a write transaction answers for a database error; None for anything else (raised as is)."""
+    if isinstance(exc, PoolTimeoutError):
+        return UnavailableError(POOL_EXHAUSTED)
     if isinstance(exc, IntegrityError):
         return integrity_error(exc)
     if isinstance(exc, DataError):
@@ -174,6 +182,8 @@ def write_error(exc: BaseException) -> MlineageError | None:
 def read_error(exc: BaseException) -> MlineageError | None:
     """What a read answers for a database error (a value it cannot compare, a database that does not
     answer); None for anything else (raised as is)."""
+    if isinstance(exc, PoolTimeoutError):
+        return UnavailableError(POOL_EXHAUSTED)
     if isinstance(exc, DataError):
         return data_error(exc)
     if isinstance(exc, OperationalError):

@@ -87,7 +87,9 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
 
 def _pool_options() -> dict:
     """``MLINEAGE_DB_POOL_SIZE`` (default 10, plus 20 overflow); 0 means no pool of our own (NullPool:
-    a connection per checkout, for a PgBouncer or another pooler in front of the database)."""
+    a connection per checkout, for a PgBouncer or another pooler in front of the database).
+    ``MLINEAGE_DB_POOL_TIMEOUT``: seconds a call waits for a connection of a full pool before it is
+    answered UNAVAILABLE (default 30, SQLAlchemy's)."""
     try:
         size = int(os.environ.get("MLINEAGE_DB_POOL_SIZE", "10"))
     except ValueError:
@@ -96,7 +98,13 @@ def _pool_options() -> dict:
         raise InvalidArgumentError("MLINEAGE_DB_POOL_SIZE must not be negative")
     if size == 0:
         return {"poolclass": NullPool}
-    return {"pool_size": size, "max_overflow": 20}
+    try:
+        timeout = float(os.environ.get("MLINEAGE_DB_POOL_TIMEOUT", "30"))
+    except ValueError:
+        raise InvalidArgumentError("MLINEAGE_DB_POOL_TIMEOUT must be a number of seconds") from None
+    if not timeout > 0:
+        raise InvalidArgumentError("MLINEAGE_DB_POOL_TIMEOUT must be positive")
+    return {"pool_size": size, "max_overflow": 20, "pool_timeout": timeout}
 
 
 #: MySQL's session settings: errors, not silent truncation, for a value a column cannot hold.
