@@ -23,7 +23,8 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import QueuePool
 
 from mlineage import __version__
-from mlineage.api.logging_requests import bind_grpc_request_id, release_request_id
+from mlineage.api import tracing
+from mlineage.api.logging_requests import bind_grpc_request_id, current_request_id, release_request_id
 
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -76,10 +77,14 @@ class HTTPMetricsMiddleware:
         start = time.perf_counter()
         status = [500]
         HTTP_IN_FLIGHT.inc()
+        # The request's server span (api/tracing.trace_http): its request id now, its route once routed.
+        span = tracing.tag_request(current_request_id()) if tracing.ACTIVE else None
 
         async def send_with_status(message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                if span is not None:  # before the response ends the span
+                    tracing.name_http_span(span, scope.get("method", ""), getattr(scope.get("route"), "path", None))
             await send(message)
 
         try:
@@ -106,6 +111,8 @@ def timed_unary(method: str, behavior: Callable) -> Callable:
     def timed(request, context):
         start = time.perf_counter()
         request_id = bind_grpc_request_id(context)  # the call's x-request-id for every line it logs
+        if tracing.ACTIVE:  # the call's server span (api/tracing.grpc_server_interceptor)
+            tracing.tag_request(current_request_id())
         GRPC_IN_FLIGHT.inc()
         try:
             response = behavior(request, context)

@@ -75,6 +75,9 @@ def add_parser(commands) -> None:
                        help="no server-side prepared statements, for PgBouncer in transaction mode")
     serve.add_argument("--workers", type=int, default=32, help="gRPC worker threads (default 32)")
     serve.add_argument("--grace", type=float, default=15.0, help="seconds to drain in-flight calls on SIGTERM")
+    serve.add_argument("--otel", action="store_true",
+                       help="OpenTelemetry traces (needs mlineage[otel]); the standard OTEL_* variables turn them "
+                            "on too and say where they go (docs/deploy.md)")
     serve.add_argument("--access-log", action="store_true",
                        help="log every HTTP request and gRPC call (method, status, duration) to stderr")
     serve.add_argument("--log-format", choices=("text", "json"), default=_env_log_format(),
@@ -173,6 +176,9 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
+    traces = _start_tracing(args.otel)
+    if traces is not None:
+        return traces
     # From here on SIGTERM/SIGINT stop the server cleanly, even one that arrives while it starts.
     stop = threading.Event()
 
@@ -254,6 +260,9 @@ def run(args: argparse.Namespace) -> int:
         stopped.wait(timeout=args.grace + 1.0)
         if http_thread is not None:
             http_thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        from mlineage.api import tracing
+
+        tracing.shutdown()  # export the spans still buffered
         print("mlineage: stopped", flush=True)
         _exit_soon_after_drain()
         return 0
@@ -263,6 +272,23 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         if lock is not None:
             lock.close()
+
+
+def _start_tracing(flag: bool) -> int | None:
+    """Turn traces on when --otel or the OTEL_* variables ask; an exit code when --otel cannot be met."""
+    from mlineage.api import tracing
+
+    if not tracing.requested(flag):
+        return None
+    try:
+        print(f"mlineage: OpenTelemetry {tracing.enable()}", flush=True)
+    except tracing.TracingUnavailable as exc:
+        if flag:
+            print(f"error: --otel: {exc}", file=sys.stderr, flush=True)
+            return 2
+        # Asked for by the environment only (a variable set for every pod): serve, untraced, and say so.
+        print(f"warning: OTEL_* variables set, but no traces: {exc}", file=sys.stderr, flush=True)
+    return None
 
 
 def _authenticator(auth, store):
@@ -298,10 +324,14 @@ def _start_http(store, sock: socket.socket, *, access_log: bool, artifact_root: 
     """uvicorn on the bound socket, in a thread; (None, None) if it does not come up."""
     import uvicorn
 
+    from mlineage.api import tracing
     from mlineage.api.rest.app import HTTP_SERVER_OPTIONS, create_app
 
+    app = create_app(store, artifact_root=artifact_root, **app_options)
+    if tracing.ACTIVE:
+        tracing.trace_http(app)
     config = uvicorn.Config(
-        create_app(store, artifact_root=artifact_root, **app_options), log_level="warning", access_log=access_log,
+        app, log_level="warning", access_log=access_log,
         **HTTP_SERVER_OPTIONS,
     )
     if access_log:

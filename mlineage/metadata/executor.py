@@ -40,6 +40,29 @@ _CACHE: dict[tuple[Any, ...], tuple[str, tuple[str, ...] | None, dict[str, Any]]
 _LOCK = threading.Lock()
 _CACHE_SIZE = 4096
 
+# OpenTelemetry (api/tracing.py installs a tracer when a server traces): a CLIENT span per statement run
+# here, under the request's span. Off, each statement pays one test of this global.
+_TRACER: Any = None
+_NO_SPAN = contextlib.nullcontext()
+
+
+def trace_statements(tracer: Any) -> None:
+    """Record a span for every statement run here with ``tracer`` (an OpenTelemetry Tracer); None stops."""
+    global _TRACER
+    _TRACER = tracer
+
+
+def _span(connection: AnyConnection, sql: str, key: Any = None):
+    """A span for one statement: named by its operation, with the dialect, the SQL (no values) and its key."""
+    from opentelemetry.trace import SpanKind
+
+    operation = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else "SQL"
+    attributes = {"db.system.name": connection.dialect.name, "db.operation.name": operation,
+                  "db.query.text": sql[:2000]}
+    if key is not None:
+        attributes["mlineage.statement"] = str(key)[:200]
+    return _TRACER.start_as_current_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
+
 
 class Rewrite:
     """A change applied to every statement built while it is active (see :func:`rewriting`)."""
@@ -171,8 +194,9 @@ def fetch(connection: AnyConnection, key: Any, build: _Builder, params: Mapping[
         params = {**defaults, **params}
     cursor = _cursor(connection)
     try:
-        cursor.execute(sql, _bind(positions, params))
-        return cursor.fetchall() if cursor.description is not None else []
+        with _span(connection, sql, key) if _TRACER is not None else _NO_SPAN:
+            cursor.execute(sql, _bind(positions, params))
+            return cursor.fetchall() if cursor.description is not None else []
     except connection.dialect.loaded_dbapi.Error as exc:
         raise exc_module.DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error) from exc
     finally:
@@ -206,8 +230,9 @@ class Reads:
             params = {**defaults, **params}
         cursor = self._cursor
         try:
-            cursor.execute(sql, _bind(positions, params))
-            return cursor.fetchall()
+            with _span(self._connection, sql, key) if _TRACER is not None else _NO_SPAN:
+                cursor.execute(sql, _bind(positions, params))
+                return cursor.fetchall()
         except self._error as exc:
             raise exc_module.DBAPIError.instance(sql, None, exc, self._error) from exc
 
@@ -224,7 +249,7 @@ def execute_many(
     sql, positions, _ = _compiled(connection, key, build)
     cursor = _cursor(connection)
     try:
-        with wrapped_errors(connection, sql):
+        with wrapped_errors(connection, sql), _span(connection, sql, key) if _TRACER is not None else _NO_SPAN:
             if len(rows) == 1:
                 cursor.execute(sql, _bind(positions, rows[0]))
             else:
@@ -241,7 +266,7 @@ def insert_returning_ids(
     cursor = _cursor(connection)
     try:
         ids = []
-        with wrapped_errors(connection, sql):
+        with wrapped_errors(connection, sql), _span(connection, sql, key) if _TRACER is not None else _NO_SPAN:
             for row in rows:
                 cursor.execute(sql, _bind(positions, row))
                 ids.append(cursor.fetchone()[0])
@@ -270,6 +295,9 @@ def run(
             params = {**rewrite.params, **(params or {})}
         else:
             params = [{**rewrite.params, **row} for row in params]
+    if _TRACER is not None:
+        with _span(connection, str(statement.compile(dialect=connection.dialect))):
+            return connection.execute(statement) if params is None else connection.execute(statement, params)
     if params is None:
         return connection.execute(statement)
     return connection.execute(statement, params)
@@ -285,7 +313,7 @@ def fetch_text(connection: AnyConnection, sql: str, params: Mapping[str, Any]) -
         raise RuntimeError("SQL text cannot be rewritten: run the statement's SQLAlchemy form instead")
     cursor = _cursor(connection)
     try:
-        with wrapped_errors(connection, sql):
+        with wrapped_errors(connection, sql), _span(connection, sql) if _TRACER is not None else _NO_SPAN:
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else []
     finally:

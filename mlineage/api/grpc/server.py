@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from mlineage.api import tracing
 from mlineage.api.grpc.history import HISTORY_SERVICE, history_handlers
 from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
@@ -68,6 +69,8 @@ def build_server(
         interceptors.append(AccessLogInterceptor())
     if auth is not None:
         interceptors.append(AuthInterceptor(auth))
+    if tracing.ACTIVE:  # outermost: a refused call is traced too
+        interceptors.insert(0, tracing.grpc_server_interceptor())
     server = grpc.server(
         QueueingThreadPool(max_workers=max_workers, thread_name_prefix="mlineage-grpc"),  # counts waiting calls
         options=[
