@@ -159,6 +159,25 @@ def test_otel_without_the_extra_is_one_line_and_exit_2(tmp_path):
     assert "mlineage: gRPC on" not in result.stdout
 
 
+def test_the_variables_alone_without_the_extra_serve_untraced_with_one_warning(tmp_path):
+    program = ("import sys; sys.modules['opentelemetry.sdk'] = None; from mlineage.cli import main; "
+               f"sys.exit(main(['serve', '--db', 'sqlite:///{tmp_path / 'x.db'}', '--create', "
+               "'--grpc-port', '0', '--http-port', '0']))")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    process = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env={**environment, "OTEL_SERVICE_NAME": "mlineage", "MLINEAGE_LOG_LEVEL": "WARNING"})
+    try:
+        ready = process.stdout.readline()  # type: ignore[union-attr]
+        while ready and "mlineage: gRPC on" not in ready:
+            ready = process.stdout.readline()  # type: ignore[union-attr]
+        assert "mlineage: gRPC on" in ready
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=60)
+    assert process.returncode == 0, errors
+    assert errors.strip().splitlines() == [f"warning: OTEL_* variables set, but no traces: {tracing.MISSING_EXTRA}"]
+
+
 def test_tracing_is_requested_by_the_flag_or_the_standard_variables():
     assert not tracing.requested(False, {})
     assert tracing.requested(True, {})
