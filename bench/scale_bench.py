@@ -256,6 +256,98 @@ def explain_slowest(store: Any, call: Callable[[], Any]) -> list[str]:
             *(f"   {row[0]}" for row in rows)]  # fmt: skip
 
 
+def wal_per_write(ops: Operations, batches: int = 3, writes: int = 100) -> float:
+    """WAL bytes one put_execution adds on an embedded store: the least over ``batches`` batches.
+
+    pg_current_wal_lsn() is the server's, so what other sessions write meanwhile counts too: the
+    least of several batches is the closest to the write's own.
+    """
+    from sqlalchemy import text
+
+    def position() -> int:
+        with ops.store.engine.connect() as connection:
+            return int(connection.execute(text("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")).scalar_one())
+
+    found = []
+    for _ in range(batches):
+        before = position()
+        for _ in range(writes):
+            ops.put_execution()
+        found.append((position() - before) / writes)
+    return min(found)
+
+
+#: What a billion events bring along in this workload: rows per event, from the generated store's counts.
+BILLION = 1_000_000_000
+
+
+def table_sizes(url: str) -> list[dict[str, Any]]:
+    """Rows (exact counts), heap, index and total bytes of every table of the store that holds rows."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                text(
+                    "SELECT c.relname, pg_relation_size(c.oid), pg_indexes_size(c.oid), pg_total_relation_size(c.oid) "
+                    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY pg_total_relation_size(c.oid) DESC"
+                )
+            ).all()
+            out = []
+            for name, heap, indexes, total in found:
+                # The table names come from the catalog, not from a caller.
+                rows = int(connection.execute(text(f'SELECT count(*) FROM "{name}"')).scalar_one())
+                if rows:
+                    out.append({"table": name, "rows": rows, "heap": int(heap), "indexes": int(indexes),
+                                "total": int(total)})  # fmt: skip
+            return out
+    finally:
+        engine.dispose()
+
+
+def index_sizes(url: str) -> list[tuple[str, str, int]]:
+    """(table, index, bytes) of every index, largest first."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [
+                (str(table), str(index), int(size))
+                for table, index, size in connection.execute(
+                    text(
+                        "SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_relation_size(i.indexrelid) "
+                        "FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON "
+                        "n.oid = c.relnamespace WHERE n.nspname = current_schema() ORDER BY 3 DESC"
+                    )
+                )
+            ]
+    finally:
+        engine.dispose()
+
+
+def sizing(tables: list[dict[str, Any]]) -> list[str]:
+    """Bytes per row of each table, and the same tables extrapolated to a billion events."""
+    events = next(row["rows"] for row in tables if row["table"] == "events")
+    lines = [f"{'table':<22} {'rows':>11} {'heap B/row':>10} {'index B/row':>11} {'total B/row':>11} "
+             f"{'rows at 1B events':>17} {'GB at 1B events':>15}"]  # fmt: skip
+    grand = 0.0
+    for row in tables:
+        if row["rows"] < 1000:
+            continue  # types, the change log of the generator: no per-row figure to speak of
+        scaled = row["rows"] * BILLION / events
+        gigabytes = row["total"] / row["rows"] * scaled / 1e9
+        grand += gigabytes
+        lines.append(
+            f"{row['table']:<22} {row['rows']:>11,} {row['heap'] / row['rows']:>10.1f} "
+            f"{row['indexes'] / row['rows']:>11.1f} {row['total'] / row['rows']:>11.1f} {scaled:>17,.0f} {gigabytes:>15.1f}"
+        )
+    lines.append(f"{'all of them':<22} {'':>11} {'':>10} {'':>11} {'':>11} {'':>17} {grand:>15.1f}")
+    return lines
+
+
 def _database_size(url: str) -> int:
     from sqlalchemy import create_engine, text
 
@@ -295,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = f"scale_bench.{int(time.time())}"
     results: dict[str, dict[str, Any]] = {}
     explained: dict[str, dict[str, list[str]]] = {}
+    wal: dict[str, float] = {}
     servers: list[serve.Server] = []
     failed = False
     try:
@@ -316,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
             results[mode] = measure(operations, names, args.repeat)
             if mode == "embedded":
                 explained = _explain_unflat(operations, results[mode], names, args.explain)
+                if "put_execution" in names:
+                    wal = {str(ops.nodes): wal_per_write(ops) for ops in operations}
             for ops in operations:
                 close = getattr(ops.store, "close", None)
                 if close:
@@ -370,12 +465,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nquery plans, {backend}, {stores[large]['nodes']} nodes:")
         print("\n".join(plan_lines))
 
+    for size, wal_bytes in wal.items():
+        print(f"WAL per put_execution, {size} nodes: {wal_bytes:,.0f} bytes (least of 3 batches of 100; "
+              "the server's whole WAL, so anything else it ran meanwhile counts too)")
     for name, by_size in explained.items():
         for size, plan_lines in by_size.items():
             print(f"\nplan of {name} (embedded), {size} nodes:")
             print("\n".join(plan_lines))
 
     sizes_bytes = {str(size): _database_size(stores[size]["stores"]["postgresql"]) for size in sizes}
+    largest_url = stores[large]["stores"]["postgresql"]
+    tables = table_sizes(largest_url)
+    indexes = index_sizes(largest_url)
+    print(f"\ntables of the {_short(nodes[-1])} store ({sizes_bytes[str(large)] / 1e9:.2f} GB in all), and at a billion events:")
+    print("\n".join(sizing(tables)))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(
         json.dumps(
@@ -394,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
                 "problems": problems,
                 "plans": plan_text,
                 "explained": explained,
+                "wal_bytes_per_put_execution": wal,
+                "tables": tables,
+                "indexes": indexes,
             },
             indent=2,
         )
