@@ -54,7 +54,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -377,6 +377,7 @@ class Writer:
     acked: list[str] = field(default_factory=list)
     latencies: list[tuple[float, float]] = field(default_factory=list)  # (monotonic time of the ack, seconds)
     codes: dict[str, int] = field(default_factory=dict)
+    stderr: deque[str] = field(default_factory=lambda: deque(maxlen=30))  # its last lines
 
 
 class Load:
@@ -446,7 +447,13 @@ class Load:
                 elif line.startswith("{"):
                     writer.codes = json.loads(line)["codes"]
 
+        def drain() -> None:  # a full stderr pipe would stop the writer (the step client warns in outages)
+            assert writer.process.stderr is not None
+            for line in writer.process.stderr:
+                writer.stderr.append(line)
+
         self._thread(pump)
+        self._thread(drain)
 
     def count(self, status: str) -> None:
         with self._http_lock:
@@ -508,10 +515,14 @@ class Load:
                 for finished, seconds in writer.latencies if start <= finished - seconds and finished <= end]
 
     def writer_errors(self) -> str:
+        """Each writer's state, with the end of the stderr of those that exited."""
         out = []
         for writer in self.writers:
-            if writer.process.poll() is not None and writer.process.stderr is not None:
-                out.append(writer.process.stderr.read()[-1500:])
+            code = writer.process.poll()
+            out.append(f"{writer.kind} writer to {writer.url}: {len(writer.acked)} acknowledged, "
+                       f"{'running' if code is None else f'exited {code}'}\n")
+            if code is not None:
+                out.append("".join(writer.stderr))
         return "".join(out)
 
 
