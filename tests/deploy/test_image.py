@@ -109,6 +109,8 @@ def test_the_venv_holds_mlineage_and_no_installer(image):
         assert not (venv / "bin" / tool).exists(), f"{tool} in the image's venv"
     packages = {path.name.split("-")[0].lower() for path in (venv / "lib").glob("python*/site-packages/*")}
     assert "mlineage" in packages and "pip" not in packages and "setuptools" not in packages, packages
+    # The extras an operator turns on by flag are in the image: --otel (OpenTelemetry) and --oidc-issuer (PyJWT).
+    assert {"opentelemetry_sdk", "opentelemetry_instrumentation_grpc", "jwt"} <= packages, sorted(packages)
     # The bytecode is compiled at install time (the image's user cannot write next to the code).
     assert list((venv / "lib").glob("python*/site-packages/mlineage/__pycache__/*.pyc"))
 
