@@ -347,7 +347,13 @@ def begin_raw_read(engine: Engine) -> RawConnection:
     READ COMMITTED too, in the transaction their first statement opens. Raises the driver's
     errors as SQLAlchemy's.
     """
-    fairy = engine.raw_connection()
+    dbapi = engine.dialect.loaded_dbapi
+    try:
+        fairy = engine.raw_connection()
+    except dbapi.Error as exc:
+        # Unlike engine.connect(), raw_connection() lets a failed connect out as the driver's own error
+        # (a database that is down or restarting): SQLAlchemy's here too, so the store maps it (UNAVAILABLE).
+        raise exc_module.DBAPIError.instance(None, None, exc, dbapi.Error, dialect=engine.dialect) from exc
     connection = RawConnection(engine.dialect, fairy)
     try:
         dbapi_connection = fairy.dbapi_connection

@@ -184,3 +184,41 @@ def test_the_pool_timeout_setting_reaches_the_pool(monkeypatch) -> None:
         assert engine.pool.timeout() == 2.5
     finally:
         engine.dispose()
+
+
+def test_reads_by_id_while_the_database_refuses_connections_are_unavailable_then_answer_again() -> None:
+    """The by-id reads take a raw pooled connection; a connect that fails there is UNAVAILABLE, not INTERNAL.
+
+    (Found by the postgres fault: GetArtifactsByID answered INTERNAL while the server restarted.) The
+    database stops taking connections and its sessions are ended, as in a restart; the shared test
+    server itself keeps running.
+    """
+    from conftest import postgres_database
+    from sqlalchemy import create_engine, text
+
+    from mlineage.metadata.engine import normalize_url
+    from mlineage.metadata.store import Store
+    from mlineage.proto import metadata_store_pb2 as pb
+
+    url = postgres_database("mlineage_faults_refuse")
+    name = url.rpartition("/")[2]
+    store = Store(url)
+    admin = create_engine(normalize_url(url).rpartition("/")[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        type_id = store.put_artifact_type(pb.ArtifactType(name="Refused"))
+        [artifact_id] = store.put_artifacts([pb.Artifact(type_id=type_id, uri="refused://1")])
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                               {"n": name})
+        for _ in range(3):  # the first meets a closed connection, the next ones a connect that is refused
+            with pytest.raises(UnavailableError):
+                store.get_artifacts_by_id([artifact_id])
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        assert [a.uri for a in store.get_artifacts_by_id([artifact_id])] == ["refused://1"]
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+        store.close()
