@@ -389,7 +389,8 @@ class Load:
         self.sizes = sizes
         self.tag = tag
         self.stop_file = workdir / f"stop-{tag}"
-        self.http: Counter[str] = Counter()
+        self.http: Counter[str] = Counter()  # the REST readers' statuses ("refused": no answer at all)
+        self.grpc: Counter[str] = Counter()  # the gRPC readers' codes
         self._http_lock = threading.Lock()
         self.writers: list[Writer] = []
         self._threads: list[threading.Thread] = []
@@ -419,6 +420,7 @@ class Load:
             self._follow(Writer("step", process, journal, replica.grpc_url))
         for index in range(self.sizes.readers):
             self._thread(self._read_lists, self.replicas[index % len(self.replicas)])
+            self._thread(self._read_by_id, self.replicas[(index + 1) % len(self.replicas)])
         for index, replica in enumerate(self.replicas):
             self._thread(self._probe, index, replica)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -465,6 +467,28 @@ class Load:
                 self.count(http_status(client, "/api/v1/artifacts", params={"page_size": 50}))
                 time.sleep(0.02)
 
+    def _read_by_id(self, replica: Replica) -> None:
+        """MLMD's GetArtifactsByID over gRPC (the by-id read path, a raw pooled connection per call)."""
+        import grpc
+
+        from mlineage.proto import metadata_store_service_pb2 as service_pb
+
+        with grpc.insecure_channel(replica.grpc_target) as channel:
+            get = channel.unary_unary("/ml_metadata.MetadataStoreService/GetArtifactsByID",
+                                      request_serializer=service_pb.GetArtifactsByIDRequest.SerializeToString,
+                                      response_deserializer=service_pb.GetArtifactsByIDResponse.FromString)
+            first = 1
+            while not self._stop.is_set():
+                try:
+                    get(service_pb.GetArtifactsByIDRequest(artifact_ids=range(first, first + 10)), timeout=30.0)
+                    code = "OK"
+                except grpc.RpcError as exc:
+                    code = exc.code().name
+                with self._http_lock:
+                    self.grpc[code] += 1
+                first = first % 1000 + 10  # other ids each time: the server's by-id cache must not answer
+                time.sleep(0.02)
+
     def _probe(self, index: int, replica: Replica) -> None:
         with httpx.Client(base_url=replica.http_url, timeout=2.0) as client:
             while not self._stop.is_set():
@@ -504,7 +528,7 @@ class Load:
         log(f"{self.tag}: writers stopped, journals flushed")
 
     def grpc_codes(self) -> Counter[str]:
-        codes: Counter[str] = Counter()
+        codes: Counter[str] = Counter(self.grpc)
         for writer in self.writers:
             codes.update(writer.codes)
         return codes
@@ -676,8 +700,11 @@ class Rig:
         log(f"{len(starting)} servers up")
         return self
 
+    def servers(self) -> list[Replica]:
+        return [*self.replicas, *(r for r in (self.pool_replica, self.disk_replica) if r is not None)]
+
     def close(self) -> None:
-        servers = [*self.replicas, *(r for r in (self.pool_replica, self.disk_replica) if r is not None)]
+        servers = self.servers()
         _each(Replica.stop, servers)
         if self.pg is not None:
             self.pg.close()

@@ -76,6 +76,9 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(min(0.05 * attempts, 0.5))
+            except errors.StatusError as exc:  # not worth a retry (INTERNAL among them): counted, raised
+                count(code_name(exc))
+                raise
 
     type_id, _ = call(store.put_artifact_type, mlmd.ArtifactType(name=TYPE_NAME))
     index = 0
