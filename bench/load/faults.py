@@ -121,7 +121,8 @@ class FaultResult:
     @property
     def ok(self) -> bool:
         return (self.acknowledged > 0 and self.found == self.acknowledged and self.duplicates == 0
-                and self.server_errors == 0 and self.recovery_s is not None)
+                and self.server_errors == 0 and self.recovery_s is not None
+                and not self.notes.get("server_tracebacks"))
 
 
 # --- processes: replicas, a private PostgreSQL, the fsync shim ---------------------------------------
@@ -397,6 +398,7 @@ class Load:
         self._stop = threading.Event()
         self.probe_ok: dict[int, list[float]] = {i: [] for i in range(len(replicas))}
         self.flush_codes: list[int] = []  # `mlineage journal flush` per journal: 0 sent all, 1 records left
+        self.log_marks = [len(replica.output) for replica in replicas]  # where this load's server logs begin
 
     def start(self) -> Load:
         """Start every writer, reader and probe, and return once each writer has written once."""
@@ -630,6 +632,12 @@ def settle(load: Load, db_url: str, result: FaultResult, extra: Counter[str] | N
     result.server_errors = sum(n for answer, n in answers.items() if is_server_error(answer))
     result.notes["acknowledged_by_client"] = dict(Counter(w.kind for w in load.writers for _ in w.acked))
     result.notes["journal_flush_exit_codes"] = load.flush_codes
+    # An error the servers did not expect is logged with its traceback (and answered INTERNAL/500).
+    logged = [line for replica, mark in zip(load.replicas, load.log_marks, strict=True)
+             for line in replica.output[mark:]]
+    result.notes["server_tracebacks"] = sum(1 for line in logged if line.startswith("Traceback"))
+    if result.notes["server_tracebacks"]:
+        result.notes["server_log_sample"] = "".join(logged[-30:])
     return result
 
 

@@ -74,6 +74,7 @@ def _assert_nothing_lost_or_doubled(result: faults.FaultResult) -> None:
 
 def _assert_no_server_errors(result: faults.FaultResult) -> None:
     assert result.server_errors == 0, (result.http_statuses, result.grpc_codes)
+    assert result.notes["server_tracebacks"] == 0, result.notes.get("server_log_sample")
     assert not [s for s in result.http_statuses if s.isdigit() and int(s) >= 500 and s != "503"], result
     assert not set(result.grpc_codes) & set(faults.GRPC_5XX), result.grpc_codes
 
