@@ -122,3 +122,31 @@ def test_starting_filters_with_lists_are_compiled_per_text(store):
         graph = store.get_lineage_subgraph(options)
         names[(first, second)] = sorted(a.name for a in graph.artifacts)
         assert names[(first, second)] == sorted([first, second])
+
+
+def test_the_one_statement_walk_answers_a_row_per_hop_not_one_per_node(store, monkeypatch):
+    # The driver parses every row in Python: each hop's frontiers and each kind of membership come back
+    # as arrays, so the rows beyond the events are a few per hop, however many nodes a hop reaches.
+    from mlineage.metadata import executor
+
+    ids = scenarios["build_graph"](store, pb, scenarios["GRAPHS"]["many"]())  # 105 inputs of one execution
+    answered: list[int] = []
+    fetch_text = executor.fetch_text
+    monkeypatch.setattr(executor, "fetch_text", lambda *args: answered.append(len(rows := fetch_text(*args))) or rows)
+    with store.reading() as connection:
+        if not one_statement.supported(connection):
+            assert connection.dialect.name in ("sqlite", "mysql")  # they walk hop by hop
+            return
+        walk = one_statement.walk(
+            connection,
+            artifact_ids=[ids["artifact"]["out"]],
+            direction=Direction.UPSTREAM,
+            max_hops=100,
+            with_memberships=True,
+        )
+        frontier = traverse(connection, artifact_ids=[ids["artifact"]["out"]], direction=Direction.UPSTREAM, max_hops=100)
+    assert list(walk.artifacts.items()) == list(frontier.artifacts.items()) and len(walk.artifacts) == 106
+    assert list(walk.executions.items()) == list(frontier.executions.items()) and walk.hops == 2
+    [rows] = answered
+    # Beyond the events: a row per hop (0..2, and the empty one the walk stopped at), one per kind of membership.
+    assert rows - len(walk.events) <= walk.hops + 2 + 2
