@@ -374,12 +374,22 @@ def begin_raw_read(engine: Engine) -> RawConnection:
 def end_raw_read(connection: RawConnection) -> None:
     """End a read begun by ``begin_raw_read``: the connection goes back to the pool (which rolls back)."""
     fairy = connection.connection
+    if (dbapi_connection := fairy.dbapi_connection) is not None and _lost(dbapi_connection):
+        # The server went away (a restart): drop it rather than let the pool's reset roll back on a dead
+        # socket, which fails and logs a traceback per connection. connect() does this itself; a raw read must.
+        fairy.invalidate()
     if connection.dialect.name == "postgresql":
         with contextlib.suppress(Exception):  # a broken connection is dropped by the pool
             # Read again: an invalidated connection has none (then nothing to reset).
             if (dbapi_connection := fairy.dbapi_connection) is not None:
                 set_autocommit(connection.dialect.name, dbapi_connection, False)
     fairy.close()
+
+
+def _lost(dbapi_connection: Any) -> bool:
+    """Whether a DBAPI connection lost its server: psycopg's ``broken``/``closed``, PyMySQL's ``open``."""
+    return bool(getattr(dbapi_connection, "broken", False) or getattr(dbapi_connection, "closed", False)
+                or getattr(dbapi_connection, "open", True) is False)
 
 
 @contextlib.contextmanager
