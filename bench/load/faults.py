@@ -12,7 +12,8 @@ load of writers and readers runs through it:
   does; acknowledged = ``put_artifacts`` answered OK, or ALREADY_EXISTS to a retry) and mlineage's
   step client (bench/load/faults_step_writer.py; acknowledged = ``step.output`` returned, i.e. the
   record is in its journal);
-* readers over REST (artifact lists) and gRPC (the ml-metadata writers read back what they wrote);
+* readers over REST (artifact lists) and gRPC (``GetArtifactsByID``; the ml-metadata writers also read
+  back what they wrote);
 * a probe per replica that reads one artifact through its REST API every 50 ms.
 
 The faults: ``kill`` (one of 2 replicas on one PostgreSQL database SIGKILLed, started again at the
