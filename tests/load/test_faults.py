@@ -195,12 +195,12 @@ def test_reads_by_id_while_the_database_refuses_connections_are_unavailable_then
     database stops taking connections and its sessions are ended, as in a restart; the shared test
     server itself keeps running.
     """
-    from conftest import postgres_database
     from sqlalchemy import create_engine, text
 
     from mlineage.metadata.engine import normalize_url
     from mlineage.metadata.store import Store
     from mlineage.proto import metadata_store_pb2 as pb
+    from tests.conftest import postgres_database  # by its path: "conftest" is whichever one loaded last
 
     url = postgres_database("mlineage_faults_refuse")
     name = url.rpartition("/")[2]
