@@ -101,6 +101,76 @@ def cpu_of(pids: Any) -> dict[int, float]:
     return {pid: cpu for pid in pids if (cpu := cpu_seconds(pid)) is not None}
 
 
+def reaped_cpu_seconds(pid: int) -> float | None:
+    """CPU time of the exited children a process has waited for (Linux /proc cutime + cstime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def database_counters(db_url: str) -> dict[str, float]:
+    """This database's sessions opened and time spent running statements (pg_stat_database, PostgreSQL 14+)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+            row = connection.execute(
+                text(
+                    "SELECT sessions, active_time, xact_commit, xact_rollback FROM pg_stat_database "
+                    "WHERE datname = current_database()"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    return {"sessions": row[0], "active_s": row[1] / 1000, "commits": row[2], "rollbacks": row[3]}
+
+
+class DatabaseCpu:
+    """CPU seconds PostgreSQL spent for one database during the load.
+
+    A backend that exits during the load (a pool's overflow connection, closed when it is handed back
+    to a full pool) takes its /proc figures with it; its CPU then shows up in the postmaster's reaped
+    children time, which counts every exited backend of the server, other databases' too. So two
+    figures: ``database`` (this database's backends alive at the start or the end, and the server's
+    background processes) and ``database_with_exited`` (plus every backend the server reaped meanwhile:
+    an upper bound on a server others use).
+    """
+
+    def __init__(self, db_url: str) -> None:
+        self.url = db_url
+        self.pids = database_processes(db_url)
+        background = [pid for pid, kind in self.pids.items() if kind != "client backend"]
+        self.postmaster = parent_pid(background[0]) if background else None
+        self.before = cpu_of(self.pids)
+        self.reaped_before = reaped_cpu_seconds(self.postmaster) if self.postmaster else None
+        self.counters_before = database_counters(db_url)
+
+    def finish(self) -> dict[str, Any]:
+        self.pids.update(database_processes(self.url))  # backends opened during the load count from zero
+        after = cpu_of(self.pids)
+        alive = sum(after[p] - self.before.get(p, 0.0) for p in after)
+        reaped = reaped_cpu_seconds(self.postmaster) if self.postmaster else None
+        counters = database_counters(self.url)
+        out: dict[str, Any] = {"database": alive}
+        if reaped is not None and self.reaped_before is not None:
+            out["database_with_exited"] = alive + reaped - self.reaped_before
+        out["database_sessions_opened"] = counters["sessions"] - self.counters_before["sessions"]
+        out["database_active_s"] = counters["active_s"] - self.counters_before["active_s"]
+        out["database_commits"] = counters["commits"] - self.counters_before["commits"]
+        return out
+
+
 def verify_acknowledged(db_url: str, label: str, acknowledged: list[str]) -> dict[str, Any]:
     """Every acknowledged write in the database exactly once: executions and their outputs, by tag.
 
@@ -216,9 +286,8 @@ def run_load(
             line = proc.stdout.readline().strip()
             if line != "ready" or time.monotonic() > deadline:
                 raise RuntimeError(f"a client process did not start: {line!r} {proc.stderr.read()[-2000:]}")
-        db_pids = database_processes(db_url)
+        database_cpu = DatabaseCpu(db_url)
         server_cpu0 = cpu_of(s.process.pid for s in servers)
-        db_cpu0 = cpu_of(db_pids)
         load_before = os.getloadavg()
         began_wall, began = time.time(), time.perf_counter()
         for proc in procs:
@@ -242,8 +311,7 @@ def run_load(
             results.append(json.loads(lines[-1]))
         wall = time.perf_counter() - began
         server_cpu1 = cpu_of(s.process.pid for s in servers)
-        db_pids.update(database_processes(db_url))  # backends opened during the load count from zero
-        db_cpu1 = cpu_of(db_pids)
+        database_figures = database_cpu.finish()
         load_after = os.getloadavg()
         acknowledged = [line for f in ack_files for line in f.read_text().split()]
     finally:
@@ -283,7 +351,7 @@ def run_load(
                 server_cpu1.get(s.process.pid, 0.0) - server_cpu0.get(s.process.pid, 0.0) for s in servers
             ],
             "clients": sum(r["cpu_s"] for r in results),
-            "database": sum(db_cpu1[p] - db_cpu0.get(p, 0.0) for p in db_cpu1),
+            **database_figures,
         },
         "loadavg_before": load_before,
         "loadavg_after": load_after,
@@ -304,11 +372,12 @@ def clean(result: dict[str, Any]) -> bool:
 def scale_table(results: list[dict[str, Any]]) -> str:
     """One line per replica count: throughput (and its ratio to the first count's), p50/p99, errors, CPU.
 
-    CPU ms/op is the CPU seconds of the replicas, the clients and the database per 1,000 operations;
-    busy is all three together against the wall time of every core of the machine.
+    CPU ms/op is the CPU milliseconds of the replicas, the clients and the database per operation (the
+    database's with its exited backends: ``DatabaseCpu``); db sessions is how many connections the
+    replicas opened during the load; busy is the three CPU figures against the wall time of every core.
     """
     header = ["replicas", "ops/s", "× first"] + [f"{op} p50/p99 ms" for op in OPS]
-    header += ["errors", "acked=found", "CPU ms/op repl/cli/db", "busy"]
+    header += ["errors", "acked=found", "CPU ms/op repl/cli/db", "db sessions", "busy"]
     body = []
     anchor = results[0]["ops_per_s"] if results else 0.0
     for r in results:
@@ -322,8 +391,10 @@ def scale_table(results: list[dict[str, Any]]) -> str:
         v, cpu = r["verification"], r["cpu_s"]
         calls = max(1, by_op["all"]["calls"])
         cells += [str(r["errors"]), f"{v['acknowledged']}={v['found_exactly_once']}"]
-        cells += ["/".join(f"{1000 * cpu[k] / calls:.1f}" for k in ("replicas", "clients", "database"))]
-        busy = (cpu["replicas"] + cpu["clients"] + cpu["database"]) / (r["wall_s"] * (os.cpu_count() or 1))
+        db = cpu.get("database_with_exited", cpu["database"])
+        cells += ["/".join(f"{1000 * x / calls:.1f}" for x in (cpu["replicas"], cpu["clients"], db))]
+        cells += [str(cpu["database_sessions_opened"])]
+        busy = (cpu["replicas"] + cpu["clients"] + db) / (r["wall_s"] * (os.cpu_count() or 1))
         cells += [f"{100 * busy:.0f}%"]
         body.append(cells)
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
