@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--processes", type=int, default=2, help="client processes the clients are threads of"
     )
-    parser.add_argument("--rate", type=float, default=5.0, help="operations per second per client")
+    parser.add_argument("--rate", type=float, default=5.0, help="operations per second per client (0: back to back)")
     parser.add_argument("--sample-every", type=float, default=60.0, help="seconds between samples")
     parser.add_argument("--edge", type=float, default=300.0, help="seconds compared at start and end")
     parser.add_argument("--pg-url", help="PostgreSQL server URL (default $MLINEAGE_TEST_POSTGRES_URL)")
