@@ -68,6 +68,8 @@ PAGE = 100
 DEEP_TYPE_PAGE = 100
 DEEP_CONTEXT_PAGE = 5
 MODES = ("embedded", "grpc")
+#: Pages of the whole store (not of group 0): the same number of rows at every size, not the same rows.
+WHOLE_STORE_PAGES = frozenset({"list_type", "list_type_deep", "filter_property"})
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -438,7 +440,10 @@ def main(argv: list[str] | None = None) -> int:
             row["ratio_p99"] = row["p99_ms"][-1] / row["p99_ms"][0]
             row["paired"] = statistics.median(b / a for a, b in zip(first, last, strict=True))
             rows.append(row)
-            if name != "put_execution" and len({json.dumps(a) for a in found["answers"]}) > 1:
+            # Group 0's reads answer the same rows at every size; a page of the whole store's newest
+            # (by type, by a property) holds other rows at each size, but as many.
+            compared = [a[:1] for a in found["answers"]] if name in WHOLE_STORE_PAGES else found["answers"]
+            if name != "put_execution" and len({json.dumps(a) for a in compared}) > 1:
                 problems.append(f"{mode} {name}: the answers at {small} and {large} nodes differ {found['answers']}")
     nodes = [stores[size]["nodes"] for size in sizes]
     header = (f"{'mode':<8} {'operation':<24} {'answer':<26} "
