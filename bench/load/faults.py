@@ -46,7 +46,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -66,6 +65,10 @@ from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
+# The replicas are the tests' restartable server process (tests/support/client_server.py).
+sys.path.insert(0, str(ROOT / "tests" / "support"))
+from client_server import Server, free_port  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results" / "load_faults.json"
 MLMD_WRITER = HERE / "faults_mlmd_writer.py"
 STEP_WRITER = HERE / "faults_step_writer.py"
@@ -129,28 +132,21 @@ class FaultResult:
 # --- processes: replicas, a private PostgreSQL, the fsync shim ---------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _mlineage_command() -> list[str]:
-    script = Path(sys.executable).with_name("mlineage")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "mlineage.cli"]
-
-
-class Replica:
-    """One ``mlineage serve`` on fixed loopback ports, which the suite can SIGKILL and start again there."""
+class Replica(Server):
+    """One ``mlineage serve`` on fixed loopback gRPC and HTTP ports, which the suite can SIGKILL
+    (``kill()``) and start again there (``start()`` retries a port a killed process left behind)."""
 
     def __init__(self, db_url: str, *, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
-        self.db_url = db_url
-        self.extra_args = list(extra_args)
-        self.env = env or {}
-        self.grpc_port = free_port()
-        self.http_port = free_port()
-        self.process: subprocess.Popen | None = None
-        self.output: list[str] = []
+        super().__init__(db_url, extra_args=extra_args, http_port=free_port(), env=env, create=False)
+
+    @property
+    def grpc_port(self) -> int:
+        return self.port
+
+    @property
+    def output(self) -> list[str]:
+        """The server's log lines so far (stdout and stderr)."""
+        return self.lines
 
     @property
     def grpc_target(self) -> str:
@@ -163,50 +159,6 @@ class Replica:
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
-
-    def start(self) -> Replica:
-        """Start it and wait until both APIs listen (a port a killed process left behind is retried)."""
-        args = [*_mlineage_command(), "serve", "--db", self.db_url, "--host", "127.0.0.1",
-                "--grpc-port", str(self.grpc_port), "--http-port", str(self.http_port), *self.extra_args]
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            ready = threading.Event()
-            process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                       env={**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING", **self.env})
-
-            def pump(process: subprocess.Popen = process, ready: threading.Event = ready) -> None:
-                assert process.stdout is not None
-                for line in process.stdout:
-                    self.output.append(line)
-                    if "mlineage: HTTP on" in line:
-                        ready.set()
-                ready.set()
-
-            threading.Thread(target=pump, daemon=True).start()
-            ready.wait(STARTUP_TIMEOUT_S)
-            if process.poll() is None:
-                self.process = process
-                return self
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"mlineage serve did not start:\n{''.join(self.output[-40:])}")
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL: no drain, no goodbye."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
 
     def pool_checked_out(self) -> float:
         """The primary pool's connections in use now, from the replica's /metrics."""

@@ -1,6 +1,6 @@
-"""A `mlineage serve` subprocess on a fixed port that tests can SIGKILL and start again at the same address.
+"""A `mlineage serve` subprocess on fixed ports that tests can SIGKILL and start again at the same address.
 
-Not a test module: the client tests import it.
+Not a test module: the client tests and bench/load/faults.py (its replicas) import it.
 """
 
 from __future__ import annotations
@@ -29,12 +29,26 @@ def _command() -> list[str]:
 
 
 class Server:
-    """``mlineage serve --db DB --grpc-port PORT`` (no HTTP); ``url`` is ``grpc://127.0.0.1:PORT``."""
+    """``mlineage serve --db DB --grpc-port PORT`` (HTTP off unless ``http_port``); ``url`` is ``grpc://127.0.0.1:PORT``.
 
-    def __init__(self, db_url: str, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+    ``create``: pass ``--create`` (a SQLite file that does not exist yet); ``env``: added to the environment."""
+
+    def __init__(
+        self,
+        db_url: str,
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+        *,
+        http_port: int = 0,
+        env: dict[str, str] | None = None,
+        create: bool = True,
+    ) -> None:
         self.db_url = db_url
         self.extra_args = list(extra_args)
         self.port = port or free_port()
+        self.http_port = http_port
+        self.env = env or {}
+        self.create = create
         self.process: subprocess.Popen | None = None
         self.lines: list[str] = []
 
@@ -43,19 +57,21 @@ class Server:
         return f"grpc://127.0.0.1:{self.port}"
 
     def start(self) -> Server:
-        args = [*_command(), "serve", "--db", self.db_url, "--create", "--host", "127.0.0.1",
-                "--grpc-port", str(self.port),
-                "--http-port", "0", *self.extra_args]
+        args = [*_command(), "serve", "--db", self.db_url, *(["--create"] if self.create else []),
+                "--host", "127.0.0.1", "--grpc-port", str(self.port),
+                "--http-port", str(self.http_port), *self.extra_args]
+        # Serve says "gRPC on" and then, when it serves HTTP too, "HTTP on": ready once both listen.
+        ready_line = "mlineage: HTTP on" if self.http_port else "mlineage: gRPC on"
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while True:
             ready = threading.Event()
             process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                       env={**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING"})
+                                       env={**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING", **self.env})
 
             def pump(process=process, ready=ready) -> None:
                 for line in process.stdout:
                     self.lines.append(line)
-                    if "mlineage: gRPC on" in line:
+                    if ready_line in line:
                         ready.set()
                 ready.set()
 
