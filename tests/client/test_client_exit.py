@@ -272,7 +272,7 @@ def test_a_step_waits_for_a_reachable_server_until_it_holds_everything(tmp_path,
 @pytest.fixture(scope="module")
 def server_tls(tmp_path_factory):
     """A CA and a server certificate for 127.0.0.1: (ca.pem, the serve flags)."""
-    from test_grpc_tls import CA
+    from tests.api.test_grpc_tls import CA  # by path: another directory's test module
 
     directory = tmp_path_factory.mktemp("pki")
     ca = CA(directory, "exit-test-ca")
