@@ -12,7 +12,9 @@ routed read of that caller, within ``window_s`` of its last write, first waits u
 ``wait_s`` for the replica's ``pg_last_wal_replay_lsn()`` to reach that position; if
 it does, the read runs on the replica (and the caller is caught up), otherwise it
 runs on the primary. A read that names no caller waits for the latest write of anyone.
-A replica that does not answer is skipped: reads fall back to the primary.
+A replica that does not answer is skipped: reads fall back to the primary. Until the
+replica has replayed the primary's WAL as of the store's opening (the schema the
+server runs on, which a migration may just have changed), every read runs on the primary.
 """
 
 from __future__ import annotations
@@ -101,6 +103,30 @@ class ReadReplica:
         self.replica_reads = 0
         self.primary_reads = 0
         self.caught_up_waits = 0  # routed reads that first waited for their caller's write to replay
+        # The primary's WAL position when the store opened (hold_until_replayed): until the replica has
+        # replayed that far (the schema this server runs on, a migration just made), every routed read
+        # runs on the primary; once it has, never again.
+        self._barrier: str | None = None
+
+    def hold_until_replayed(self, primary: Engine) -> None:
+        """Route every read to the primary until the replica has replayed the primary's WAL as of now:
+        a standby behind the schema (a migration it has not replayed yet) must not answer anyone."""
+        try:
+            with primary.connect() as connection:
+                [(self._barrier,)] = executor.fetch(connection, ("replica", "primary_lsn"), _primary_lsn, {})
+        except Exception:  # noqa: BLE001 - the primary does not answer: its own reads will say so
+            self._barrier = None
+
+    def replayed_open(self) -> bool:
+        """Whether the replica has replayed the primary's WAL as of the store's opening (waits up to
+        ``wait_s``); True once it has, and when there is nothing to wait for."""
+        barrier = self._barrier
+        if barrier is None:
+            return True
+        if self._wait_for(barrier):
+            self._barrier = None
+            return True
+        return False
 
     def note_write(self, primary: Engine) -> None:
         """Record the primary's WAL position right after a committed write of the current caller."""
@@ -125,6 +151,9 @@ class ReadReplica:
 
     def choose(self, primary: Engine) -> Engine:
         """The engine a routed read of the current caller runs on: the replica, or ``primary``."""
+        if self._barrier is not None and not self.replayed_open():
+            self.primary_reads += 1
+            return primary
         key = caller_key() or _ANYONE
         with self._lock:
             pending = self._pending.get(key)

@@ -186,6 +186,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
             raise InvalidArgumentError("a read replica needs a PostgreSQL primary (--db postgresql://…)")
         options = {"window_s": window_s, "wait_s": wait_s}
         replica = ReadReplica(url, **{k: v for k, v in options.items() if v is not None})
+        replica.hold_until_replayed(self._read_engine)  # not before it has this store's schema
         if self._replica is not None:
             self._replica.close()
         self._replica = replica

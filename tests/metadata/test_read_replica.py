@@ -101,6 +101,9 @@ def cluster() -> Iterator[Cluster]:
 @pytest.fixture
 def store(cluster: Cluster) -> Iterator[Store]:
     opened = Store(cluster.url(cluster.primary_port), read_db=cluster.url(cluster.standby_port))
+    deadline = time.monotonic() + 30
+    while not opened.replica.replayed_open():  # type: ignore[union-attr]  # the standby has the schema
+        assert time.monotonic() < deadline, "the standby did not replay the store's schema"
     yield opened
     opened.close()
 
@@ -152,6 +155,34 @@ def test_lists_and_lineage_read_the_standby_and_by_id_gets_the_primary(store: St
                 filter_query=f"id = {artifact_id}"), max_num_hops=1))
         assert [a.name for a in graph.artifacts] == ["on-both"]
         assert store.replica.replica_reads >= before + 2  # type: ignore[union-attr]
+
+
+def test_a_store_opened_ahead_of_the_standby_reads_the_primary_until_it_catches_up(
+    store: Store, cluster: Cluster
+) -> None:
+    # A standby behind what the primary had when a server opened (e.g. a migration it has not
+    # replayed) answers no one, not even a caller that never wrote: its reads run on the primary.
+    type_id = _artifact_type(store)
+    _standby_sql(cluster, "SELECT pg_wal_replay_pause()")
+    _wait_until_paused(cluster)
+    opened = None
+    try:
+        store.put_artifacts([pb.Artifact(type_id=type_id, name="before-open", uri="/b")])
+        opened = Store(cluster.url(cluster.primary_port), read_db=cluster.url(cluster.standby_port))
+        with history.calling_as("grpc", peer="reader:3"):  # never wrote through `opened`
+            assert "before-open" in _names(opened)
+            assert (opened.replica.primary_reads, opened.replica.replica_reads) == (1, 0)  # type: ignore[union-attr]
+            with history.calling_as("grpc", peer="reader:4"):
+                assert "before-open" not in _names(store)  # the lagging standby, for a store opened before
+    finally:
+        _standby_sql(cluster, "SELECT pg_wal_replay_resume()")
+    with history.calling_as("grpc", peer="reader:3"):
+        deadline = time.monotonic() + 30
+        while not opened.replica.replayed_open():  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the standby did not catch up"
+        assert "before-open" in _names(opened)
+        assert opened.replica.replica_reads == 1  # type: ignore[union-attr]  # caught up: the standby again
+    opened.close()
 
 
 def test_the_writer_reads_its_write_while_the_standby_lags(store: Store, cluster: Cluster) -> None:
