@@ -64,6 +64,11 @@ def _span(connection: AnyConnection, sql: str, key: Any = None):
     return _TRACER.start_as_current_span(operation, kind=SpanKind.CLIENT, attributes=attributes)
 
 
+def _traced(connection: AnyConnection, sql: str, key: Any = None):
+    """The statement's span while tracing is on; a context that does nothing otherwise."""
+    return _span(connection, sql, key) if _TRACER is not None else _NO_SPAN
+
+
 class Rewrite:
     """A change applied to every statement built while it is active (see :func:`rewriting`)."""
 
@@ -194,7 +199,7 @@ def fetch(connection: AnyConnection, key: Any, build: _Builder, params: Mapping[
         params = {**defaults, **params}
     cursor = _cursor(connection)
     try:
-        with _span(connection, sql, key) if _TRACER is not None else _NO_SPAN:
+        with _traced(connection, sql, key):
             cursor.execute(sql, _bind(positions, params))
             return cursor.fetchall() if cursor.description is not None else []
     except connection.dialect.loaded_dbapi.Error as exc:
@@ -230,7 +235,7 @@ class Reads:
             params = {**defaults, **params}
         cursor = self._cursor
         try:
-            with _span(self._connection, sql, key) if _TRACER is not None else _NO_SPAN:
+            with _traced(self._connection, sql, key):
                 cursor.execute(sql, _bind(positions, params))
                 return cursor.fetchall()
         except self._error as exc:
@@ -249,7 +254,7 @@ def execute_many(
     sql, positions, _ = _compiled(connection, key, build)
     cursor = _cursor(connection)
     try:
-        with wrapped_errors(connection, sql), _span(connection, sql, key) if _TRACER is not None else _NO_SPAN:
+        with wrapped_errors(connection, sql), _traced(connection, sql, key):
             if len(rows) == 1:
                 cursor.execute(sql, _bind(positions, rows[0]))
             else:
@@ -266,7 +271,7 @@ def insert_returning_ids(
     cursor = _cursor(connection)
     try:
         ids = []
-        with wrapped_errors(connection, sql), _span(connection, sql, key) if _TRACER is not None else _NO_SPAN:
+        with wrapped_errors(connection, sql), _traced(connection, sql, key):
             for row in rows:
                 cursor.execute(sql, _bind(positions, row))
                 ids.append(cursor.fetchone()[0])
@@ -313,7 +318,7 @@ def fetch_text(connection: AnyConnection, sql: str, params: Mapping[str, Any]) -
         raise RuntimeError("SQL text cannot be rewritten: run the statement's SQLAlchemy form instead")
     cursor = _cursor(connection)
     try:
-        with wrapped_errors(connection, sql), _span(connection, sql) if _TRACER is not None else _NO_SPAN:
+        with wrapped_errors(connection, sql), _traced(connection, sql):
             cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else []
     finally:

@@ -84,6 +84,16 @@ def caller_key() -> str | None:
     return _identity() or caller.actor or caller.peer
 
 
+def _primary_position(primary: Engine) -> str | None:
+    """The primary's WAL position now (``pg_current_wal_lsn()``); None when it does not answer."""
+    try:
+        with primary.connect() as connection:
+            [(lsn,)] = executor.fetch(connection, ("replica", "primary_lsn"), _primary_lsn, {})
+        return lsn
+    except Exception:  # noqa: BLE001 - the callers fall back to the primary
+        return None
+
+
 class ReadReplica:
     """Routes reads to a streaming replica, keeping each writer's reads consistent with its writes."""
 
@@ -111,11 +121,7 @@ class ReadReplica:
     def hold_until_replayed(self, primary: Engine) -> None:
         """Route every read to the primary until the replica has replayed the primary's WAL as of now:
         a standby behind the schema (a migration it has not replayed yet) must not answer anyone."""
-        try:
-            with primary.connect() as connection:
-                [(self._barrier,)] = executor.fetch(connection, ("replica", "primary_lsn"), _primary_lsn, {})
-        except Exception:  # noqa: BLE001 - the primary does not answer: its own reads will say so
-            self._barrier = None
+        self._barrier = _primary_position(primary)  # None: the primary does not answer; its reads will say so
 
     def replayed_open(self) -> bool:
         """Whether the replica has replayed the primary's WAL as of the store's opening (waits up to
@@ -130,13 +136,8 @@ class ReadReplica:
 
     def note_write(self, primary: Engine) -> None:
         """Record the primary's WAL position right after a committed write of the current caller."""
-        lsn: str | None
-        try:
-            with primary.connect() as connection:
-                [(lsn,)] = executor.fetch(connection, ("replica", "primary_lsn"), _primary_lsn, {})
-        except Exception:  # noqa: BLE001 - the write is committed; its reads go to the primary instead
-            lsn = None
-        pending = _Pending(lsn, time.monotonic())
+        # None when the primary does not answer: the write is committed; its reads go to the primary instead.
+        pending = _Pending(_primary_position(primary), time.monotonic())
         with self._lock:
             self._pending[_ANYONE] = pending
             key = caller_key()
