@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Table,
@@ -48,10 +49,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.util import ClauseAdapter
 
-from mlineage.errors import InvalidArgumentError
+from mlineage.errors import AbortedError, InvalidArgumentError
 from mlineage.metadata import executor
 from mlineage.metadata.kinds import NodeKind
 from mlineage.schema import tables as t
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 # Surfaces a change can come from (``changes.surface``).
 SURFACES = ("python", "grpc", "rest", "openlineage", "mlflow", "import", "cli", "migration")
@@ -128,12 +131,13 @@ class _Pending:
     """The change of an open write transaction: recorded at its first write (a transaction that writes
     nothing records none)."""
 
-    __slots__ = ("namespace", "change_id", "keep")
+    __slots__ = ("namespace", "change_id", "keep", "locked")
 
     def __init__(self, namespace: str, keep: bool) -> None:
         self.namespace = namespace
         self.change_id: int | None = None if keep else 0
         self.keep = keep
+        self.locked: dict[str, set[int]] = {}  # table name -> ids this transaction holds (lock_versions)
 
 
 @contextlib.contextmanager
@@ -188,19 +192,83 @@ def _copy_rows(live: Table, where_column: str, *, with_revision_of: Table | None
     return build
 
 
-def _lock_rows(connection: executor.AnyConnection, table: Table, params: dict[str, Any]) -> None:
-    """PostgreSQL and MySQL: lock the rows about to be versioned, so concurrent writers of one row take
-    turns (each then copies the version the one before it committed). SQLite has one writer at a time."""
-    if connection.dialect.name == "sqlite":
+class OutOfOrderWrite(AbortedError):
+    """A row this transaction is about to version was changed by a change newer than its own.
+
+    Change ids are handed out in order, and each version of a row must be closed by a
+    later change than the one that wrote it (``change_id <= c < closed_by``). A
+    transaction that recorded its change, then waited for a row another writer
+    changed and committed meanwhile with a newer change id, cannot version that row
+    without breaking the order: it rolls back instead. The store runs a single write
+    call again (it then records a newer change); a unit of work of several calls
+    (``store.transaction()``) answers ABORTED, as for a deadlock, to be retried.
+    """
+
+
+_IN_ORDER_TRIES = 5
+
+
+def in_order(method: _Method) -> _Method:
+    """Decorate a store's single write call: run it again (recording a newer change) when it rolled
+    back with :class:`OutOfOrderWrite`, up to five times. Inside a unit of work the whole unit must
+    be retried, by its caller: the error goes up as is (ABORTED)."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(_IN_ORDER_TRIES):
+            try:
+                return method(self, *args, **kwargs)
+            except OutOfOrderWrite:
+                joined = getattr(getattr(self, "_in_transaction", None), "tx", None)
+                if joined is not None or attempt == _IN_ORDER_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return run  # type: ignore[return-value]
+
+
+def locks_rows(connection: executor.AnyConnection) -> bool:
+    """Whether writers of one row must lock it (PostgreSQL, MySQL); SQLite has one writer at a time."""
+    return connection.dialect.name != "sqlite"
+
+
+def lock_versions(connection: executor.AnyConnection, table: Table, ids: Sequence[int]) -> None:
+    """Lock rows ``ids`` of the versioned ``table`` until this write transaction ends.
+
+    Call it before reading what an update or a deletion will change: concurrent
+    writers of one row then take turns, each reading (and versioning) what the one
+    before it committed. Rows already held are not locked again. Locking before the
+    transaction records its change (the first write, :func:`change_id`) gives it a
+    change newer than every version it replaces; a lock taken after that fails with
+    :class:`OutOfOrderWrite` when a row it waited for was changed by a newer change.
+    SQLite has one writer at a time: nothing to do.
+    """
+    if not ids or not locks_rows(connection):
         return
-    executor.fetch(
+    pending: _Pending | None = getattr(connection, "info", {}).get(_PENDING)
+    held = pending.locked.setdefault(table.name, set()) if pending is not None else set()
+    wanted = sorted({int(i) for i in ids} - held)
+    if not wanted:
+        return
+    rows = executor.fetch(
         connection,
-        ("history.lock", table.name),
+        ("history.lock_versions", table.name),
         lambda d: (
-            select(table.c.id).where(executor.ids_match(d, table.c.id)).order_by(table.c.id).with_for_update()
+            select(table.c.id, table.c.change_id)
+            .where(executor.ids_match(d, table.c.id))
+            .order_by(table.c.id)
+            .with_for_update()
         ),
-        {"ids": params["ids"]},
+        {"ids": executor.ids_param(connection, wanted)},
     )
+    held.update(wanted)
+    if pending is not None and pending.keep and pending.change_id:
+        newer = sorted(row_id for row_id, row_change in rows if row_change > pending.change_id)
+        if newer:
+            raise OutOfOrderWrite(
+                f"a concurrent write changed {table.name} row {newer[0]} while this transaction was "
+                "writing; nothing was written: retry the transaction"
+            )
 
 
 def close_node_versions(
@@ -213,7 +281,7 @@ def close_node_versions(
     if not ids or not _keeping(connection):
         return
     params = {"ids": executor.ids_param(connection, ids), "closed_by": closed_by}
-    _lock_rows(connection, kind.table, params)
+    lock_versions(connection, kind.table, ids)
     executor.fetch(connection, ("history.close", kind.name), _copy_rows(kind.table, "id"), params)
     executor.fetch(
         connection,
@@ -228,7 +296,7 @@ def close_type_versions(connection: executor.AnyConnection, type_ids: Sequence[i
     if not type_ids or not _keeping(connection):
         return
     params = {"ids": executor.ids_param(connection, type_ids), "closed_by": closed_by}
-    _lock_rows(connection, t.types, params)
+    lock_versions(connection, t.types, type_ids)
     executor.fetch(connection, ("history.close_types",), _copy_rows(t.types, "id"), params)
     executor.fetch(
         connection,

@@ -408,6 +408,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
     ) -> int:
         return self._put_type(CONTEXT, context_type, can_add_fields, can_omit_fields or can_delete_fields)
 
+    @history.in_order
     def put_types(
         self,
         artifact_types: Sequence[pb.ArtifactType] = (),
@@ -446,8 +447,25 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         self._types.clear()
         return results[0], results[1], results[2]
 
+    @staticmethod
+    def _evolves(message, stored) -> bool:
+        """Whether an upsert of ``message`` may change the ``stored`` type (new properties, a base type,
+        an external_id): what :meth:`_upsert_type` writes, before its checks."""
+        return (
+            any(name not in stored.properties for name in message.properties)
+            or (message.HasField("base_type") and not stored.base_type)
+            or bool(message.external_id and message.external_id != stored.external_id)
+        )
+
     def _upsert_type(
-        self, connection: Connection, kind: NodeKind, message, *, can_add_fields: bool, can_omit_fields: bool
+        self,
+        connection: Connection,
+        kind: NodeKind,
+        message,
+        *,
+        can_add_fields: bool,
+        can_omit_fields: bool,
+        locked: bool = False,
     ) -> tuple[int, bool]:
         """Insert or evolve a type keyed by (name, version) with MLMD's evolution rules; returns (id, changed)."""
         _check_type_message(kind, message)
@@ -455,6 +473,13 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         stored = type_access.find_type(connection, kind, message.name, version, self.namespace)
         if stored is None:
             return type_access.insert_type(connection, kind, message, version, self.namespace), True
+        if not locked and history.locks_rows(connection) and self._evolves(message, stored):
+            # Lock the type, then decide from what is stored now (another writer may have evolved it).
+            type_access.lock_type(connection, stored.id)
+            return self._upsert_type(
+                connection, kind, message, can_add_fields=can_add_fields, can_omit_fields=can_omit_fields,
+                locked=True,
+            )
 
         given = dict(message.properties.items())
         for name, data_type in given.items():
@@ -665,40 +690,26 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                         )
                     external_ids.add(message.external_id)
         if updates:
-            grown: list[int] = []
-            changed: list[tuple] = []  # (stored, message, changes) of the nodes an update changes
-            stored = {
-                node.id: node
-                for node in node_access.read_nodes(connection, kind, [messages[p].id for p in updates])
-            }
+            update_ids = [messages[p].id for p in updates]
+            stored = {node.id: node for node in node_access.read_nodes(connection, kind, update_ids)}
+            changed, grown = self._plan_updates(
+                connection, kind, messages, updates, stored, mask, force_update_time, check_update_time
+            )
+            if changed and history.locks_rows(connection):
+                # Lock what changes, then plan again from what is stored now: a writer that changed
+                # these nodes between the read above and the lock is merged with (a masked update),
+                # and the version it wrote is the one kept in history.
+                locked = [current.id for current, _, _ in changed]
+                history.lock_versions(connection, kind.table, locked)
+                for node_id in locked:
+                    stored.pop(node_id, None)
+                for node in node_access.read_nodes(connection, kind, locked):
+                    stored[node.id] = node
+                changed, grown = self._plan_updates(
+                    connection, kind, messages, updates, stored, mask, force_update_time, check_update_time
+                )
             for position in updates:
-                message = messages[position]
-                current = stored.get(message.id)
-                if current is None:
-                    raise InvalidArgumentError(f"Cannot find the given id {message.id}: no such {kind.name}")
-                if message.type_id and message.type_id != current.type_id:
-                    raise InvalidArgumentError(
-                        f"Given type_id {message.type_id} is different from the one known before: "
-                        f"{current.type_id}"
-                    )
-                if (
-                    check_update_time
-                    and message.last_update_time_since_epoch != current.last_update_time_since_epoch
-                ):
-                    raise AbortedError(
-                        f"{kind.title} {message.id} was updated at {current.last_update_time_since_epoch}, after the "
-                        f"given last_update_time_since_epoch {message.last_update_time_since_epoch}; read it again"
-                    )
-                checked = kind.message()
-                checked.CopyFrom(message)
-                checked.type_id = current.type_id
-                self._validate_update(connection, kind, checked, mask)
-                changes = update_masks.node_changes(kind, current, checked, mask)
-                if changes or force_update_time:  # the update time moves only then
-                    changed.append((current, checked, changes))
-                ids[position] = message.id
-                if mask and current.ByteSize() + checked.ByteSize() > self._max_node_bytes:
-                    grown.append(message.id)  # a masked update may make a node larger than either part
+                ids[position] = messages[position].id
             node_access.update_nodes(connection, kind, changed, now=now)
             if grown:
                 for node in node_access.read_nodes(connection, kind, grown):
@@ -711,6 +722,48 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                 ids[position] = node_id
         return ids  # type: ignore[return-value]
 
+    def _plan_updates(
+        self,
+        connection: Connection,
+        kind: NodeKind,
+        messages: Sequence,
+        updates: Sequence[int],
+        stored: dict,
+        mask: Sequence[str],
+        force_update_time: bool,
+        check_update_time: bool,
+    ) -> tuple[list[tuple], list[int]]:
+        """What the updates at positions ``updates`` of ``messages`` change in the ``stored`` nodes:
+        ``(stored, message, changes)`` of each node that changes, and the ids of the nodes a masked
+        update may have made larger than the size limit (checked once written)."""
+        changed: list[tuple] = []
+        grown: list[int] = []
+        for position in updates:
+            message = messages[position]
+            current = stored.get(message.id)
+            if current is None:
+                raise InvalidArgumentError(f"Cannot find the given id {message.id}: no such {kind.name}")
+            if message.type_id and message.type_id != current.type_id:
+                raise InvalidArgumentError(
+                    f"Given type_id {message.type_id} is different from the one known before: "
+                    f"{current.type_id}"
+                )
+            if check_update_time and message.last_update_time_since_epoch != current.last_update_time_since_epoch:
+                raise AbortedError(
+                    f"{kind.title} {message.id} was updated at {current.last_update_time_since_epoch}, after the "
+                    f"given last_update_time_since_epoch {message.last_update_time_since_epoch}; read it again"
+                )
+            checked = kind.message()
+            checked.CopyFrom(message)
+            checked.type_id = current.type_id
+            self._validate_update(connection, kind, checked, mask)
+            changes = update_masks.node_changes(kind, current, checked, mask)
+            if changes or force_update_time:  # the update time moves only then
+                changed.append((current, checked, changes))
+            if mask and current.ByteSize() + checked.ByteSize() > self._max_node_bytes:
+                grown.append(message.id)  # a masked update may make a node larger than either part
+        return changed, grown
+
     def _validate_update(self, connection: Connection, kind: NodeKind, message, mask: Sequence[str]) -> None:
         info = self._node_type(connection, kind, message.type_id)
         if kind.name_required and not message.name and (not mask or "name" in mask):
@@ -718,6 +771,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         self._check_declared_properties(connection, kind, message, info, mask)
         self._check_values_set(kind, message)
 
+    @history.in_order
     def put_artifacts(
         self,
         artifacts: Sequence[pb.Artifact],
@@ -740,6 +794,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                 check_update_time=abort_if_latest_updated_time_changed,
             )
 
+    @history.in_order
     def put_executions(
         self, executions: Sequence[pb.Execution], field_mask_paths: Sequence[str] | None = None
     ) -> list[int]:
@@ -747,6 +802,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         with self._write() as connection:
             return self._upsert_nodes(connection, EXECUTION, executions, field_mask_paths or ())
 
+    @history.in_order
     def put_contexts(
         self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None
     ) -> list[int]:
@@ -938,6 +994,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                 result.append(artifact)
         return result
 
+    @history.in_order
     def put_execution(
         self,
         execution: pb.Execution,
@@ -1015,6 +1072,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         bound.execution_id = execution_id
         return bound
 
+    @history.in_order
     def put_lineage_subgraph(
         self,
         executions: Sequence[pb.Execution],
@@ -1318,6 +1376,13 @@ class WriteTransaction:
         if not self._open:
             raise FailedPreconditionError("the transaction is over: use it inside its `with` block")
 
+    def _locked_read(self, kind: NodeKind, ids: Sequence[int]) -> list:
+        """The nodes ``ids`` as this unit of work sees them, held until it ends (PostgreSQL, MySQL): a
+        unit of work reads what it is about to change, and no other writer may change it in between."""
+        wanted = sorted({int(i) for i in ids})
+        history.lock_versions(self._connection, kind.table, wanted)
+        return node_access.read_nodes(self._connection, kind, wanted)
+
     def put_artifact_type(
         self,
         artifact_type: pb.ArtifactType,
@@ -1458,15 +1523,15 @@ class WriteTransaction:
 
     def get_artifacts_by_id(self, artifact_ids: Sequence[int]) -> list[pb.Artifact]:
         self._check_open()
-        return node_access.read_nodes(self._connection, ARTIFACT, sorted({int(i) for i in artifact_ids}))
+        return self._locked_read(ARTIFACT, artifact_ids)
 
     def get_executions_by_id(self, execution_ids: Sequence[int]) -> list[pb.Execution]:
         self._check_open()
-        return node_access.read_nodes(self._connection, EXECUTION, sorted({int(i) for i in execution_ids}))
+        return self._locked_read(EXECUTION, execution_ids)
 
     def get_contexts_by_id(self, context_ids: Sequence[int]) -> list[pb.Context]:
         self._check_open()
-        return node_access.read_nodes(self._connection, CONTEXT, sorted({int(i) for i in context_ids}))
+        return self._locked_read(CONTEXT, context_ids)
 
 
 def _read_error(exc: Exception) -> Exception:

@@ -140,6 +140,7 @@ class HistoryMethods:
 
     # --- deletion ------------------------------------------------------------------------------
 
+    @history.in_order
     def delete_nodes(self, kind: NodeKind, ids: Sequence[int]) -> int:
         """Delete nodes of ``kind`` (see :meth:`delete_artifacts`); how many were deleted."""
         wanted: list[int] = []
@@ -151,6 +152,7 @@ class HistoryMethods:
         if not wanted:
             return 0
         with self._write() as connection:
+            history.lock_versions(connection, kind.table, wanted)  # before its change is recorded
             found = node_access.existing_ids(connection, kind, set(wanted))
             missing = [i for i in wanted if i not in found]
             if missing:

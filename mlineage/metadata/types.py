@@ -232,6 +232,12 @@ def get_type(connection: Connection, kind: NodeKind, name: str, version: str | N
     return info  # type: ignore[return-value]
 
 
+def lock_type(connection: Connection, type_id: int) -> None:
+    """Hold the stored type ``type_id`` until the write transaction ends (before reading what an
+    evolution changes; see ``history.lock_versions``)."""
+    history.lock_versions(connection, t.types, [type_id])
+
+
 def evolve_type(
     connection: Connection, type_id: int, added: dict[str, int], updates: dict[str, object]
 ) -> None:

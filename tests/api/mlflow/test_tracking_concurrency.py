@@ -46,3 +46,38 @@ def test_concurrent_servers_lose_no_metric_point(store_url):
     finally:
         for opened in stores:
             opened.close()
+
+
+def test_concurrent_servers_lose_no_param_or_tag(store_url):
+    """log-param and set-tag read the run and write it back whole: two servers writing one run at once
+    must each see what the other committed (the unit of work holds the run it read)."""
+    stores = [mlineage.connect(store_url), mlineage.connect(store_url)]
+    try:
+        clients = [TestClient(create_app(s)) for s in stores]
+        run_id = clients[0].post(f"{API}/runs/create", json={"start_time": 1}).json()["run"]["info"]["run_id"]
+        failures: list[str] = []
+
+        def log(server: int) -> None:
+            for i in range(POINTS_PER_SERVER):
+                for path, body in (
+                    ("log-parameter", {"run_id": run_id, "key": f"p{server}_{i}", "value": str(i)}),
+                    ("set-tag", {"run_id": run_id, "key": f"t{server}_{i}", "value": str(i)}),
+                ):
+                    answer = clients[server].post(f"{API}/runs/{path}", json=body)
+                    if answer.status_code != 200:
+                        failures.append(answer.text)
+
+        threads = [threading.Thread(target=log, args=(server,)) for server in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        data = clients[1].get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]
+        wanted = {f"{s}_{i}": str(i) for s in (0, 1) for i in range(POINTS_PER_SERVER)}
+        assert {p["key"][1:]: p["value"] for p in data["params"]} == wanted
+        tags = {t["key"][1:]: t["value"] for t in data["tags"] if t["key"].startswith("t")}
+        assert tags == wanted
+    finally:
+        for opened in stores:
+            opened.close()
