@@ -56,7 +56,7 @@ from mlineage.errors import (
 from mlineage.metadata import page_tokens
 from mlineage.metadata.kinds import EXECUTION
 from mlineage.metadata.openlineage_events import RawEvent
-from mlineage.metadata.store import Store
+from mlineage.metadata.store import Store, WriteTransaction
 from mlineage.proto import metadata_store_pb2 as pb
 from mlineage.proto import metadata_store_service_pb2 as svc
 from mlineage.schema import tables as t
@@ -393,10 +393,15 @@ def record_event(store: Store, raw: Any) -> svc.PutExecutionResponse:
     raise AbortedError("unreachable")  # pragma: no cover
 
 
-def _job_context(store: Store, ids: TypeIds, event: Event) -> tuple[pb.Context, bool]:
-    """The job's context (stored, or new) and whether it needs writing."""
+def _job_context(
+    store: Store, ids: TypeIds, event: Event, tx: WriteTransaction | None = None
+) -> tuple[pb.Context, bool]:
+    """The job's context (stored, or new) and whether it needs writing; read again through ``tx``
+    when given, which then holds it until it commits (another server cannot change it in between)."""
     key = entity_key(event.job_namespace or "", event.job_name or "")
     context = store.get_context_by_type_and_name(JOB_TYPE, key)
+    if context is not None and tx is not None:
+        context = next(iter(tx.get_contexts_by_id([context.id])), None)
     if context is None:
         context = pb.Context(type_id=ids.job, name=key, external_id=key)
         context.properties["namespace"].string_value = event.job_namespace or ""
@@ -406,8 +411,11 @@ def _job_context(store: Store, ids: TypeIds, event: Event) -> tuple[pb.Context, 
     return context, _set_facets(context, event.job_facets, "job")
 
 
-def _dataset_artifacts(store: Store, ids: TypeIds, datasets: Iterable[Dataset]) -> dict[str, tuple[pb.Artifact, bool]]:
-    """Artifact for each dataset key (stored, or new), and whether it needs writing."""
+def _dataset_artifacts(
+    store: Store, ids: TypeIds, datasets: Iterable[Dataset], tx: WriteTransaction | None = None
+) -> dict[str, tuple[pb.Artifact, bool]]:
+    """Artifact for each dataset key (stored, or new), and whether it needs writing; the stored ones
+    read again through ``tx`` when given, which then holds them until it commits."""
     wanted: dict[str, Dataset] = {}
     for dataset in datasets:
         key = entity_key(dataset.namespace, dataset.name)
@@ -416,6 +424,8 @@ def _dataset_artifacts(store: Store, ids: TypeIds, datasets: Iterable[Dataset]) 
         else:
             wanted[key] = Dataset(dataset.namespace, dataset.name, dict(dataset.facets))
     stored = {a.external_id: a for a in _found(store.get_artifacts_by_external_ids, list(wanted))}
+    if stored and tx is not None:
+        stored = {a.external_id: a for a in tx.get_artifacts_by_id([a.id for a in stored.values()])}
     result = {}
     for key, dataset in wanted.items():
         artifact = stored.get(key)
@@ -470,8 +480,18 @@ def _merge_state(execution: pb.Execution, event: Event) -> None:
 
 
 def _record_run(store: Store, ids: TypeIds, event: Event) -> svc.PutExecutionResponse:
+    # One unit of work, whose reads hold what they read (PostgreSQL, MySQL): an event for the same
+    # run, dataset or job through another server waits, then merges onto what this one wrote. Held
+    # in one order (the run, its datasets, its job), as the store's own writes take them.
+    with store.transaction() as tx:
+        return _record_run_in(tx, store, ids, event)
+
+
+def _record_run_in(tx: WriteTransaction, store: Store, ids: TypeIds, event: Event) -> svc.PutExecutionResponse:
     run_id = event.run_id or ""
     found = _found(store.get_executions_by_external_ids, [run_id])
+    if found:
+        found = tx.get_executions_by_id([found[0].id])
     if found:
         execution = found[0]
         existing_events = {(e.artifact_id, e.type) for e in store.get_events_by_execution_ids([execution.id])}
@@ -488,8 +508,8 @@ def _record_run(store: Store, ids: TypeIds, event: Event) -> svc.PutExecutionRes
         if additions:
             _merge_struct(execution, key, additions, key)
 
-    context, context_changed = _job_context(store, ids, event)
-    artifacts = _dataset_artifacts(store, ids, [*event.inputs, *event.outputs])
+    artifacts = _dataset_artifacts(store, ids, [*event.inputs, *event.outputs], tx)
+    context, context_changed = _job_context(store, ids, event, tx)
     pairs: list[tuple[pb.Artifact | None, pb.Event | None]] = []
     for datasets, event_type in ((event.inputs, pb.Event.INPUT), (event.outputs, pb.Event.OUTPUT)):
         for key in dict.fromkeys(entity_key(d.namespace, d.name) for d in datasets):
@@ -506,7 +526,7 @@ def _record_run(store: Store, ids: TypeIds, event: Event) -> svc.PutExecutionRes
                 pairs.append((artifact, link))
             if artifact.HasField("id"):
                 existing_events.add((artifact.id, event_type))
-    execution_id, artifact_ids, context_ids = store.put_execution(
+    execution_id, artifact_ids, context_ids = tx.put_execution(
         execution,
         pairs,
         [context],
@@ -544,18 +564,20 @@ def _link_parent(store: Store, ids: TypeIds, event: Event, child_context_id: int
 
 
 def _record_job(store: Store, ids: TypeIds, event: Event) -> svc.PutExecutionResponse:
-    context, _ = _job_context(store, ids, event)
-    artifacts = _dataset_artifacts(store, ids, [*event.inputs, *event.outputs])
-    _, artifact_ids, context_ids = store.put_lineage_subgraph(
-        [], [artifact for artifact, _ in artifacts.values()], [context],
-        [], reuse_context_if_already_exist=True, reuse_artifact_if_already_exist_by_external_id=True,
-    )
+    with store.transaction() as tx:  # as _record_run: what it merges onto is read fresh and held
+        artifacts = _dataset_artifacts(store, ids, [*event.inputs, *event.outputs], tx)
+        context, _ = _job_context(store, ids, event, tx)
+        _, artifact_ids, context_ids = tx.put_lineage_subgraph(
+            [], [artifact for artifact, _ in artifacts.values()], [context],
+            [], reuse_context_if_already_exist=True, reuse_artifact_if_already_exist_by_external_id=True,
+        )
     return svc.PutExecutionResponse(artifact_ids=artifact_ids, context_ids=context_ids)
 
 
 def _record_datasets(store: Store, ids: TypeIds, event: Event) -> svc.PutExecutionResponse:
-    artifacts = _dataset_artifacts(store, ids, event.outputs)
-    artifact_ids = store.put_artifacts([artifact for artifact, _ in artifacts.values()])
+    with store.transaction() as tx:
+        artifacts = _dataset_artifacts(store, ids, event.outputs, tx)
+        artifact_ids = tx.put_artifacts([artifact for artifact, _ in artifacts.values()])
     return svc.PutExecutionResponse(artifact_ids=artifact_ids)
 
 

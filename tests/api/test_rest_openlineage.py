@@ -372,3 +372,37 @@ def test_concurrent_events_of_one_run_make_one_execution(api):
     events = api.get(f"/api/v1/executions/{execution['id']}/events").json()["events"]
     assert sorted(e["type"] for e in events) == ["INPUT", "OUTPUT"]
     assert len(api.get("/api/v1/artifacts", params={"type_name": "openlineage.Dataset"}).json()["artifacts"]) == 2
+
+
+def test_events_through_two_servers_lose_no_facet(store, store_url):
+    """Events of one run, writing the same dataset, through two server processes at once: each event
+    merges its facets onto the run and the dataset as the other server left them (none read stale,
+    none lost). The second server is a process of its own, as a replica is: no lock of this one's."""
+    import concurrent.futures
+
+    from client_server import Server, free_port
+
+    run_id = str(uuid.uuid4())
+    per_server = 12
+    with Server(store_url, http_port=free_port(), create=False) as replica, \
+            httpx.Client(base_url=f"http://127.0.0.1:{replica.http_port}", timeout=30) as second, \
+            http_client(store) as first:
+        clients = (first, second)
+
+        def send(item: tuple[int, int]) -> int:
+            server, i = item
+            event = run_event(
+                "RUNNING", "2024-05-01T12:05:00Z", run_id,
+                run_facets={f"f{server}_{i}": facet(n=i)},
+                outputs=[{"namespace": "s3://models", "name": "shared", "facets": {f"d{server}_{i}": facet(n=i)}}],
+            )
+            return clients[server].post("/api/v1/lineage", json=event).status_code
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(send, [(s, i) for i in range(per_server) for s in (0, 1)]))
+    assert codes == [201] * (2 * per_server)
+    [execution] = store.get_executions_by_external_ids([run_id])
+    wanted = {f"{s}_{i}" for s in (0, 1) for i in range(per_server)}
+    assert {k[len("facet.f"):] for k in execution.custom_properties if k.startswith("facet.f")} == wanted
+    [dataset] = store.get_artifacts_by_external_ids(["s3://models/shared"])
+    assert {k[len("facet.d"):] for k in dataset.custom_properties if k.startswith("facet.d")} == wanted
