@@ -11,7 +11,7 @@ from mlineage.api.mlflow.errors import MlflowError
 from mlineage.api.mlflow.fields import Fields, page_offset, page_token
 from mlineage.api.mlflow.validation import check_tag_key, check_view_type
 from mlineage.errors import AlreadyExistsError
-from mlineage.metadata.store import Store
+from mlineage.metadata.store import Store, WriteTransaction
 from mlineage.proto import metadata_store_pb2 as pb
 
 MAX_EXPERIMENT_NAME_LENGTH = 500
@@ -83,14 +83,24 @@ def get_experiment_by_name(store: Store, fields: Fields) -> dict:
     return {"experiment": mapping.experiment_json(context)}
 
 
+def _held(tx: WriteTransaction, context: pb.Context) -> pb.Context:
+    """The experiment as the unit of work reads it: fresh, and held until it commits (PostgreSQL,
+    MySQL), so that a change made through another server in between is not overwritten."""
+    found = tx.get_contexts_by_id([context.id])
+    if not found:
+        raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"No Experiment with id={mapping.experiment_id(context)} exists")
+    return found[0]
+
+
 def _touch(context: pb.Context) -> None:
     context.properties["last_update_time"].int_value = mapping.now_ms()
 
 
-def _set_runs_stage(store: Store, context: pb.Context, stage: str) -> None:
+def _set_runs_stage(tx: WriteTransaction, store: Store, context: pb.Context, stage: str) -> None:
     """Delete or restore every run of an experiment with it, as MLflow does."""
     types = mapping.ensure_types(store)
     runs, _ = store.list_nodes("execution", type_name=mapping.RUN_TYPE, context_id=context.id)
+    runs = tx.get_executions_by_id([run.id for run in runs]) if runs else []  # fresh, and held
     changed = []
     for run in runs:
         if run.type_id == types.run and mapping.string(run, "lifecycle_stage", mapping.ACTIVE) != stage:
@@ -101,26 +111,26 @@ def _set_runs_stage(store: Store, context: pb.Context, stage: str) -> None:
 
 
 def delete_experiment(store: Store, fields: Fields) -> dict:
-    with store.transaction():
-        context = mapping.get_experiment(store, _experiment_id(fields))
+    with store.transaction() as tx:
+        context = _held(tx, mapping.get_experiment(store, _experiment_id(fields)))
         if not mapping.is_active(context):
             raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"No Experiment with id={mapping.experiment_id(context)} exists")
         mapping.set_string(context, "lifecycle_stage", mapping.DELETED)
         _touch(context)
         store.put_contexts([context])
-        _set_runs_stage(store, context, mapping.DELETED)
+        _set_runs_stage(tx, store, context, mapping.DELETED)
     return {}
 
 
 def restore_experiment(store: Store, fields: Fields) -> dict:
-    with store.transaction():
-        context = mapping.get_experiment(store, _experiment_id(fields))
+    with store.transaction() as tx:
+        context = _held(tx, mapping.get_experiment(store, _experiment_id(fields)))
         if mapping.is_active(context):
             raise MlflowError("RESOURCE_DOES_NOT_EXIST", f"No Experiment with id={mapping.experiment_id(context)} exists")
         mapping.set_string(context, "lifecycle_stage", mapping.ACTIVE)
         _touch(context)
         store.put_contexts([context])
-        _set_runs_stage(store, context, mapping.ACTIVE)
+        _set_runs_stage(tx, store, context, mapping.ACTIVE)
     return {}
 
 
@@ -130,8 +140,8 @@ def update_experiment(store: Store, fields: Fields) -> dict:
     if new_name is None:
         return {}
     _check_name(new_name)
-    with store.transaction():
-        context = mapping.get_experiment(store, experiment_id)
+    with store.transaction() as tx:
+        context = _held(tx, mapping.get_experiment(store, experiment_id))
         if not mapping.is_active(context):
             raise MlflowError("INVALID_STATE", "Cannot rename a non-active experiment.")
         context.name = new_name
@@ -146,8 +156,8 @@ def update_experiment(store: Store, fields: Fields) -> dict:
 def set_experiment_tag(store: Store, fields: Fields) -> dict:
     experiment_id = _experiment_id(fields)
     key, value = _check_experiment_tag(fields.string("key", required=True), fields.string("value", default=""))
-    with store.transaction():
-        context = mapping.get_experiment(store, experiment_id)
+    with store.transaction() as tx:
+        context = _held(tx, mapping.get_experiment(store, experiment_id))
         if not mapping.is_active(context):
             raise MlflowError("INVALID_PARAMETER_VALUE",
                               f"The experiment {experiment_id} must be in the 'active' state. "
@@ -160,8 +170,8 @@ def set_experiment_tag(store: Store, fields: Fields) -> dict:
 def delete_experiment_tag(store: Store, fields: Fields) -> dict:
     experiment_id = _experiment_id(fields)
     key = fields.required_string("key")
-    with store.transaction():
-        context = mapping.get_experiment(store, experiment_id)
+    with store.transaction() as tx:
+        context = _held(tx, mapping.get_experiment(store, experiment_id))
         if not mapping.is_active(context):
             raise MlflowError("INVALID_PARAMETER_VALUE",
                               f"The experiment {experiment_id} must be in the 'active' state. "

@@ -81,3 +81,32 @@ def test_concurrent_servers_lose_no_param_or_tag(store_url):
     finally:
         for opened in stores:
             opened.close()
+
+
+def test_concurrent_servers_lose_no_experiment_tag(store_url):
+    stores = [mlineage.connect(store_url), mlineage.connect(store_url)]
+    try:
+        clients = [TestClient(create_app(s)) for s in stores]
+        answer = clients[0].post(f"{API}/experiments/create", json={"name": "shared-tags"})
+        experiment_id = answer.json()["experiment_id"]
+        failures: list[str] = []
+
+        def tag(server: int) -> None:
+            for i in range(POINTS_PER_SERVER):
+                body = {"experiment_id": experiment_id, "key": f"k{server}_{i}", "value": str(i)}
+                answer = clients[server].post(f"{API}/experiments/set-experiment-tag", json=body)
+                if answer.status_code != 200:
+                    failures.append(answer.text)
+
+        threads = [threading.Thread(target=tag, args=(server,)) for server in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        got = clients[1].get(f"{API}/experiments/get", params={"experiment_id": experiment_id}).json()
+        tags = {t["key"]: t["value"] for t in got["experiment"].get("tags", [])}
+        assert tags == {f"k{s}_{i}": str(i) for s in (0, 1) for i in range(POINTS_PER_SERVER)}
+    finally:
+        for opened in stores:
+            opened.close()
