@@ -134,8 +134,8 @@ def log_inputs(store: Store, body: dict[str, Any]) -> None:
         raise MlflowError("INVALID_PARAMETER_VALUE",
                           f"The run {run_id} must be in the 'active' state. Current state is deleted.")
     experiment_id = mapping.string(execution, "experiment_id", mapping.DEFAULT_EXPERIMENT_ID)
-    with store.transaction():
-        context = store.get_contexts_by_id([run_context.id])[0]
+    with store.transaction() as tx:
+        context = tx.get_contexts_by_id([run_context.id])[0]  # fresh, and held until it commits
         for dataset, tags in checked:
             artifact_id = _dataset_artifact(store, experiment_id, dataset)
             _link_input(store, execution, [context], artifact_id, dataset["name"])

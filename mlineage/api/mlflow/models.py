@@ -271,8 +271,10 @@ def create_model(store: Store, body: dict[str, Any]) -> pb.Artifact:
 def update_model(store: Store, model_id: str, change: Callable[[pb.Artifact], None], *,
                  allow_deleted: bool = False) -> pb.Artifact:
     """Read, change and write one model in one unit of work (its last-updated time moves on)."""
-    with store.transaction():
-        artifact = get_model(store, model_id, allow_deleted=allow_deleted)
+    with store.transaction() as tx:
+        found = get_model(store, model_id, allow_deleted=allow_deleted)
+        # Read again through the unit of work: fresh, and held until it commits (PostgreSQL, MySQL).
+        artifact = next(iter(tx.get_artifacts_by_id([found.id])), found)
         change(artifact)
         _set(artifact, "last_updated_timestamp_ms", mapping.now_ms())
         store.put_artifacts([artifact])

@@ -110,3 +110,33 @@ def test_concurrent_servers_lose_no_experiment_tag(store_url):
     finally:
         for opened in stores:
             opened.close()
+
+
+def test_concurrent_servers_lose_no_logged_model_tag(store_url):
+    stores = [mlineage.connect(store_url), mlineage.connect(store_url)]
+    try:
+        clients = [TestClient(create_app(s)) for s in stores]
+        answer = clients[0].post(f"{API}/logged-models", json={"experiment_id": "0", "name": "m"})
+        assert answer.status_code == 200, answer.text
+        model_id = answer.json()["model"]["info"]["model_id"]
+        failures: list[str] = []
+
+        def tag(server: int) -> None:
+            for i in range(POINTS_PER_SERVER):
+                body = {"tags": [{"key": f"k{server}_{i}", "value": str(i)}]}
+                answer = clients[server].patch(f"{API}/logged-models/{model_id}/tags", json=body)
+                if answer.status_code != 200:
+                    failures.append(answer.text)
+
+        threads = [threading.Thread(target=tag, args=(server,)) for server in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert failures == []
+        got = clients[1].get(f"{API}/logged-models/{model_id}").json()["model"]["info"]
+        tags = {t["key"]: t["value"] for t in got.get("tags", []) if t["key"].startswith("k")}
+        assert tags == {f"k{s}_{i}": str(i) for s in (0, 1) for i in range(POINTS_PER_SERVER)}
+    finally:
+        for opened in stores:
+            opened.close()
