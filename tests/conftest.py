@@ -177,4 +177,7 @@ def pytest_generate_tests(metafunc):
         path = Path(metafunc.definition.fspath).resolve()
         relative = path.relative_to(Path(__file__).resolve().parent.parent).as_posix()
         backends = [b for b in STORE_BACKENDS if b != "mysql" or relative in MYSQL_FILES or MYSQL_EVERY_FILE]
+        chosen = metafunc.definition.get_closest_marker("backends")
+        if chosen is not None:  # @pytest.mark.backends("postgresql", "mysql"): those only
+            backends = [b for b in STORE_BACKENDS if b in chosen.args]
         metafunc.parametrize("store_url", backends, indirect=True)

@@ -14,12 +14,11 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import text
 
-import mlineage
 from mlineage import metadata_store_pb2 as pb
 from mlineage.errors import AbortedError
 from mlineage.metadata import history
@@ -29,6 +28,9 @@ from mlineage.schema import tables as t
 
 WORKERS = 8
 UPDATES = 8
+
+# SQLite has one writer at a time: nothing to race there.
+pytestmark = pytest.mark.backends("postgresql", "mysql")
 
 
 def _chain(store, table, row_id: int) -> list[history.VersionRow]:
@@ -67,25 +69,16 @@ def _counters(node) -> dict[str, int]:
     return {key: value.int_value for key, value in node.custom_properties.items()}
 
 
-@pytest.fixture(params=["postgresql", "mysql"])
-def locking_url(request) -> str:
-    """A store database whose writers of one row take turns by locking it (not SQLite's one writer)."""
-    from tests.conftest import _reset_postgres, reset_mysql
+def _masked_writer(store, artifact_id: int, type_id: int) -> Callable[[int], None]:
+    """Worker w sets its own counter custom_properties.w<w> to 1, 2, … UPDATES, one masked update each."""
 
-    if request.param == "mysql":
-        url = request.getfixturevalue("mysql_store_url")
-        reset_mysql(url)
-        return url
-    url = request.getfixturevalue("postgres_store_url")
-    _reset_postgres(url)
-    return url
+    def writer(worker: int) -> None:
+        for i in range(1, UPDATES + 1):
+            artifact = pb.Artifact(id=artifact_id, type_id=type_id)
+            artifact.custom_properties[f"w{worker}"].int_value = i
+            store.put_artifacts([artifact], field_mask_paths=[f"custom_properties.w{worker}"])
 
-
-@pytest.fixture
-def store(locking_url) -> Iterator[Store]:
-    opened = mlineage.connect(locking_url)
-    yield opened
-    opened.close()
+    return writer
 
 
 def _model(store) -> int:
@@ -96,13 +89,7 @@ def test_masked_updates_of_one_artifact_form_one_chain_of_revisions(store):
     type_id = _model(store)
     [artifact_id] = store.put_artifacts([pb.Artifact(type_id=type_id, uri="/m")])
 
-    def writer(worker: int) -> None:
-        for i in range(1, UPDATES + 1):
-            artifact = pb.Artifact(id=artifact_id, type_id=type_id)
-            artifact.custom_properties[f"w{worker}"].int_value = i
-            store.put_artifacts([artifact], field_mask_paths=[f"custom_properties.w{worker}"])
-
-    _race(writer)
+    _race(_masked_writer(store, artifact_id, type_id))
     versions = _chain(store, t.artifacts, artifact_id)
     assert len(versions) == 1 + WORKERS * UPDATES
     revisions = store.get_artifact_history(artifact_id)
@@ -278,19 +265,13 @@ def test_reads_in_a_unit_of_work_hold_what_they_read(store):
     assert len(_chain(store, t.artifacts, artifact_id)) == 1 + WORKERS * UPDATES
 
 
-def test_a_store_without_history_still_takes_turns(locking_url):
-    store = Store(locking_url, keep_history=False)
+def test_a_store_without_history_still_takes_turns(store_url):
+    store = Store(store_url, keep_history=False)
     try:
         type_id = _model(store)
         [artifact_id] = store.put_artifacts([pb.Artifact(type_id=type_id, uri="/nohistory")])
 
-        def writer(worker: int) -> None:
-            for i in range(1, UPDATES + 1):
-                artifact = pb.Artifact(id=artifact_id, type_id=type_id)
-                artifact.custom_properties[f"w{worker}"].int_value = i
-                store.put_artifacts([artifact], field_mask_paths=[f"custom_properties.w{worker}"])
-
-        _race(writer)
+        _race(_masked_writer(store, artifact_id, type_id))
         live = store.get_artifacts_by_id([artifact_id])[0]
         assert _counters(live) == {f"w{w}": UPDATES for w in range(WORKERS)}
     finally:
