@@ -21,7 +21,7 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -210,6 +210,64 @@ def link_output(store: Store, execution: pb.Execution, run_context: pb.Context, 
     store.put_attributions_and_associations(
         [pb.Attribution(artifact_id=artifact_id, context_id=run_context.id)], []
     )
+
+
+#: The run context's record of each model a run logged as an output (``runs/outputs``), by model id and step.
+OUTPUT_PREFIX = "output."
+
+
+def _step(output: dict[str, Any]) -> int:
+    step = output.get("step")
+    if step is None:
+        return 0
+    if isinstance(step, bool) or not isinstance(step, int | str) or not str(step).lstrip("-").isdigit():
+        raise MlflowError("INVALID_PARAMETER_VALUE", f"Invalid value {step!r} for parameter 'step': an integer")
+    return int(step)
+
+
+def record_outputs(store: Store, run_id: str, outputs: list[dict[str, Any]]) -> None:
+    """``runs/outputs``: each model an output of the run (an OUTPUT event, for lineage) and recorded, with its
+    step, on the run's context, which ``runs/get`` answers as the run's ``outputs.model_outputs``."""
+    steps = [_step(output) for output in outputs]
+    execution, context = mapping.get_run(store, run_id)
+    if not mapping.is_active(execution):
+        raise MlflowError("INVALID_PARAMETER_VALUE",
+                          f"The run {run_id} must be in the 'active' state. Current state is deleted.")
+    with store.transaction() as tx:
+        [context] = tx.get_contexts_by_id([context.id])  # fresh, and held until it commits
+        for output, step in zip(outputs, steps, strict=True):
+            artifact = get_model(store, str(output.get("model_id", "")))
+            link_output(store, execution, context, artifact.id, step)
+            model_id = _get(artifact, "model_id")
+            record = {"model_id": model_id, "step": step}
+            context.custom_properties[f"{OUTPUT_PREFIX}{model_id}@{step}"].string_value = json.dumps(record)
+        if outputs:
+            tx.put_contexts([context])
+
+
+def read_run_outputs(store: Store, executions: Sequence[pb.Execution]) -> dict[int, dict[str, Any]]:
+    """Runs' ``outputs`` in MLflow's JSON (``RunOutputs``: ``model_outputs``) by execution id, from what
+    ``runs/outputs`` recorded on each run's context (registered in ``mapping.RUN_OUTPUT_READERS``)."""
+    answer: dict[int, dict[str, Any]] = {}
+    if not executions:
+        return answer
+    # Only runs with an OUTPUT event can have logged one (one events query for all of them).
+    wrote = {e.execution_id for e in store.get_events_by_execution_ids([e.id for e in executions])
+             if e.type == pb.Event.OUTPUT}
+    for execution in executions:
+        if execution.id not in wrote:
+            continue
+        context = store.get_context_by_type_and_name(mapping.RUN_TYPE, execution.name)
+        if context is None:
+            continue
+        records = [json.loads(context.custom_properties[name].string_value)
+                   for name in sorted(context.custom_properties) if name.startswith(OUTPUT_PREFIX)]
+        if records:
+            answer[execution.id] = {"model_outputs": sorted(records, key=lambda r: (r["step"], r["model_id"]))}
+    return answer
+
+
+mapping.RUN_OUTPUT_READERS.append(read_run_outputs)
 
 
 def create_model(store: Store, body: dict[str, Any]) -> pb.Artifact:
@@ -506,12 +564,7 @@ def router(store: Store) -> APIRouter:
             raise MlflowError("INVALID_PARAMETER_VALUE", "Invalid value for parameter 'models': a list")
 
         def write() -> dict[str, Any]:
-            execution, context = mapping.get_run(store, run_id)
-            with store.transaction():
-                for output in outputs:
-                    artifact = get_model(store, str(output.get("model_id", "")))
-                    step = output.get("step")
-                    link_output(store, execution, context, artifact.id, int(step) if step is not None else None)
+            record_outputs(store, run_id, outputs)
             return {}
 
         return await answer(write)

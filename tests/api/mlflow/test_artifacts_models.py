@@ -161,6 +161,7 @@ def test_a_run_logs_artifacts_and_a_scikit_learn_model_and_loads_it_back(mlflow_
     assert seen["model_uri"] == f"models:/{seen['model_id']}"
     assert seen["model_status"] == "READY" and seen["source_run_id"] == run_id
     assert seen["same_predictions"] is True
+    assert seen["outputs"] == [seen["model_id"]]  # runs/get's outputs.model_outputs, as the client reads it
     store = mlineage.connect(url)
     try:
         execution = store.get_execution_by_type_and_name("mlflow.Run", run_id)

@@ -231,3 +231,32 @@ def test_an_unknown_mlflow_endpoint_is_endpoint_not_found(http):
     _error(http.get(f"{API}/no-such-call"), 404, "ENDPOINT_NOT_FOUND")
     _error(http.post("/ajax-api/2.0/mlflow/runs/no-such-call", json={}), 404, "ENDPOINT_NOT_FOUND")
     assert http.get("/api/v1/no-such-thing").json()["code"] == "NOT_FOUND"  # mlineage's own API keeps its shape
+
+
+def test_runs_outputs_are_the_runs_model_outputs_with_their_steps(http):
+    run_id = _run(http)
+    model_ids = [
+        _ok(http.post(f"{API}/logged-models", json={"experiment_id": "0", "name": name}))["model"]["info"]["model_id"]
+        for name in ("a", "b")
+    ]
+    # Created from the run (source_run_id) is not yet an output: runs/outputs makes it one.
+    _ok(http.post(f"{API}/logged-models", json={"experiment_id": "0", "name": "c", "source_run_id": run_id}))
+    assert "outputs" not in _ok(http.get(f"{API}/runs/get", params={"run_id": run_id}))["run"]
+    _ok(http.post(f"{API}/runs/outputs", json={"run_id": run_id, "models": [
+        {"model_id": model_ids[1], "step": 3}, {"model_id": model_ids[0], "step": 0}]}))
+    _ok(http.post(f"{API}/runs/outputs", json={"run_id": run_id, "models": [{"model_id": model_ids[1], "step": 7}]}))
+    run = _ok(http.get(f"{API}/runs/get", params={"run_id": run_id}))["run"]
+    assert run["outputs"] == {"model_outputs": [
+        {"model_id": model_ids[0], "step": 0}, {"model_id": model_ids[1], "step": 3},
+        {"model_id": model_ids[1], "step": 7}]}
+    searched = _ok(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"]}))["runs"]
+    assert [r["outputs"] for r in searched if r["info"]["run_id"] == run_id] == [run["outputs"]]
+
+    _error(http.post(f"{API}/runs/outputs", json={"run_id": run_id, "models": [
+        {"model_id": model_ids[0], "step": "soon"}]}), 400, "INVALID_PARAMETER_VALUE")
+    _error(http.post(f"{API}/runs/outputs", json={"run_id": run_id, "models": [
+        {"model_id": "m-0123456789abcdef0123456789abcdef"}]}), 404, "RESOURCE_DOES_NOT_EXIST")
+    _ok(http.post(f"{API}/runs/delete", json={"run_id": run_id}))
+    _error(http.post(f"{API}/runs/outputs", json={"run_id": run_id, "models": [{"model_id": model_ids[0], "step": 1}]}),
+           400, "INVALID_PARAMETER_VALUE")
+    assert _ok(http.get(f"{API}/runs/get", params={"run_id": run_id}))["run"]["outputs"] == run["outputs"]
