@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     Table,
@@ -53,8 +52,6 @@ from mlineage.errors import AbortedError, InvalidArgumentError
 from mlineage.metadata import executor
 from mlineage.metadata.kinds import NodeKind
 from mlineage.schema import tables as t
-
-_Method = TypeVar("_Method", bound=Callable[..., Any])
 
 # Surfaces a change can come from (``changes.surface``).
 SURFACES = ("python", "grpc", "rest", "openlineage", "mlflow", "import", "cli", "migration")
@@ -200,31 +197,10 @@ class OutOfOrderWrite(AbortedError):
     transaction that recorded its change, then waited for a row another writer
     changed and committed meanwhile with a newer change id, cannot version that row
     without breaking the order: it rolls back instead. The store runs a single write
-    call again (it then records a newer change); a unit of work of several calls
-    (``store.transaction()``) answers ABORTED, as for a deadlock, to be retried.
+    call again (``store_history.in_order``: it then records a newer change); a unit of
+    work of several calls (``store.transaction()``) answers ABORTED, as for a deadlock,
+    to be retried.
     """
-
-
-_IN_ORDER_TRIES = 5
-
-
-def in_order(method: _Method) -> _Method:
-    """Decorate a store's single write call: run it again (recording a newer change) when it rolled
-    back with :class:`OutOfOrderWrite`, up to five times. Inside a unit of work the whole unit must
-    be retried, by its caller: the error goes up as is (ABORTED)."""
-
-    @functools.wraps(method)
-    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-        for attempt in range(_IN_ORDER_TRIES):
-            try:
-                return method(self, *args, **kwargs)
-            except OutOfOrderWrite:
-                joined = getattr(getattr(self, "_in_transaction", None), "tx", None)
-                if joined is not None or attempt == _IN_ORDER_TRIES - 1:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    return run  # type: ignore[return-value]
 
 
 def locks_rows(connection: executor.AnyConnection) -> bool:

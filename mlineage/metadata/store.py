@@ -48,7 +48,7 @@ from mlineage.metadata.kinds import ARTIFACT, CONTEXT, EXECUTION, KINDS, NodeKin
 from mlineage.metadata.listing import decode_options, encode_token, list_rows
 from mlineage.metadata.options import ListingMethods
 from mlineage.metadata.replica import ReadReplica
-from mlineage.metadata.store_history import HistoryMethods
+from mlineage.metadata.store_history import HistoryMethods, in_order
 from mlineage.metadata.store_purge import PurgeMethods
 from mlineage.metadata.values import TYPE_NAMES, UNKNOWN, value_type
 from mlineage.migrations import runner
@@ -408,7 +408,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
     ) -> int:
         return self._put_type(CONTEXT, context_type, can_add_fields, can_omit_fields or can_delete_fields)
 
-    @history.in_order
+    @in_order
     def put_types(
         self,
         artifact_types: Sequence[pb.ArtifactType] = (),
@@ -771,7 +771,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         self._check_declared_properties(connection, kind, message, info, mask)
         self._check_values_set(kind, message)
 
-    @history.in_order
+    @in_order
     def put_artifacts(
         self,
         artifacts: Sequence[pb.Artifact],
@@ -794,7 +794,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                 check_update_time=abort_if_latest_updated_time_changed,
             )
 
-    @history.in_order
+    @in_order
     def put_executions(
         self, executions: Sequence[pb.Execution], field_mask_paths: Sequence[str] | None = None
     ) -> list[int]:
@@ -802,7 +802,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         with self._write() as connection:
             return self._upsert_nodes(connection, EXECUTION, executions, field_mask_paths or ())
 
-    @history.in_order
+    @in_order
     def put_contexts(
         self, contexts: Sequence[pb.Context], field_mask_paths: Sequence[str] | None = None
     ) -> list[int]:
@@ -994,7 +994,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
                 result.append(artifact)
         return result
 
-    @history.in_order
+    @in_order
     def put_execution(
         self,
         execution: pb.Execution,
@@ -1072,7 +1072,7 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         bound.execution_id = execution_id
         return bound
 
-    @history.in_order
+    @in_order
     def put_lineage_subgraph(
         self,
         executions: Sequence[pb.Execution],

@@ -7,9 +7,10 @@ access functions (``history``, ``nodes``, ``types``), as the rest of the store d
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mlineage.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError
 from mlineage.metadata import history
@@ -24,6 +25,30 @@ if TYPE_CHECKING:
 
 # The most revisions one history read answers (a node changed more often is read in pages).
 MAX_REVISIONS = 10_000
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+_IN_ORDER_TRIES = 5
+
+
+def in_order(method: _Method) -> _Method:
+    """Decorate a store's single write call: run it again (recording a newer change) when it rolled
+    back with ``history.OutOfOrderWrite``, up to five times. Inside a unit of work the whole unit must
+    be retried, by its caller: the error goes up as is (ABORTED)."""
+
+    @functools.wraps(method)
+    def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+        for attempt in range(_IN_ORDER_TRIES):
+            try:
+                return method(self, *args, **kwargs)
+            except history.OutOfOrderWrite:
+                joined = getattr(getattr(self, "_in_transaction", None), "tx", None)
+                if joined is not None or attempt == _IN_ORDER_TRIES - 1:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return run  # type: ignore[return-value]
+
 
 
 class HistoryMethods:
@@ -140,7 +165,7 @@ class HistoryMethods:
 
     # --- deletion ------------------------------------------------------------------------------
 
-    @history.in_order
+    @in_order
     def delete_nodes(self, kind: NodeKind, ids: Sequence[int]) -> int:
         """Delete nodes of ``kind`` (see :meth:`delete_artifacts`); how many were deleted."""
         wanted: list[int] = []
