@@ -27,6 +27,7 @@ table. Results go to bench/results/lineage_bench.json.
 
     python bench/lineage_bench.py [--sizes 10000,1000000] [--postgres URL] [--rounds 3] [--repeat 20]
                                   [--backends mlmd,grpc_sqlite,...] [--queries up10,chain40,...]
+                                  [--serve-cpus auto|all|LIST]
 
 Exit status: 0 all goals met, 1 a goal missed, 2 a store failed or two stores disagreed.
 """
@@ -176,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default=",".join(ALL_BACKENDS),
                         help=f"which of {','.join(ALL_BACKENDS)} to run (default all; PG ones need --postgres)")
     parser.add_argument("--queries", help="only these query names (comma-separated; default all)")
+    parser.add_argument("--serve-cpus", metavar="auto|all|LIST",
+                        help="the servers' --cpus (default: serve's own, auto; all: the OS places their threads)")
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     chosen = [b for b in args.backends.split(",") if b and (args.postgres or "postgresql" not in b)]
@@ -209,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
                 if name.endswith("_uncached"):
                     os.environ["MLINEAGE_GRPC_BY_ID_CACHE"] = "0"
                 try:
-                    servers[(name, size)] = serve.start(stores[size]["stores"][GRPC_STORES[name]])
+                    servers[(name, size)] = serve.start(
+                        stores[size]["stores"][GRPC_STORES[name]],
+                        extra_args=("--cpus", args.serve_cpus) if args.serve_cpus else (),
+                    )
                 finally:
                     os.environ.pop("MLINEAGE_GRPC_BY_ID_CACHE", None)
                 targets.setdefault(name, {})[size] = servers[(name, size)].target
@@ -383,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": sys.version.split()[0]},
                 "rounds": args.rounds,
                 "repeat": args.repeat,
+                "serve_cpus": args.serve_cpus or "auto",
                 "stores": {str(size): {k: v for k, v in meta.items() if k != "types"} for size, meta in stores.items()},
                 "rows": rows,
                 "goals": [{"goal": label, "met": ok, "value": value} for label, ok, value in goals],

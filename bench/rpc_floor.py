@@ -1,6 +1,7 @@
 """Where the time of a lineage query over gRPC goes: mlineage serve against a server that only replays answers.
 
     python bench/rpc_floor.py [--store-dir bench/results/lineage_10000] [--repeat 200] [--db URL] [--no-cache]
+                              [--cpus auto|all|LIST]
 
 ml-metadata's ``get_lineage_subgraph`` is six RPCs (the walk, then the nodes and types by id).
 This starts ``mlineage serve`` on a copy of the bench store and, beside it, a *replay* server:
@@ -9,6 +10,9 @@ back. The same ml-metadata client (``$MLINEAGE_MLMD_PYTHON``) times every RPC of
 queries against both, and MLMD in-process on the bench's MLMD file. The replay column is the
 floor a Python gRPC server cannot go under; the difference to it is mlineage's own time per RPC.
 Stores come from ``bench/gen_store.py`` (``bench/lineage_bench.py`` builds them).
+Both servers place their threads as ``--cpus`` says (serve's option; default auto, one CPU that
+follows the load; ``all`` lets the OS place them): the replay server runs in a process of its own
+for that.
 """
 
 from __future__ import annotations
@@ -115,7 +119,21 @@ def _replay_server(upstream: str, port: int):
     return server
 
 
+def _serve_replay(upstream: str, port: int, cpus: str) -> int:
+    """The replay server in a process of its own, its threads placed as ``mlineage serve --cpus`` would."""
+    from mlineage.api import cpu_placement
+
+    placement = cpu_placement.Placement(cpu_placement.parse(cpus, cpu_placement.available()))
+    print(f"replay: {placement.start()}", file=sys.stderr, flush=True)
+    server = _replay_server(upstream, port)
+    print("replay ready", flush=True)
+    server.wait_for_termination()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) == 5 and sys.argv[1] == "--replay-serve":
+        return _serve_replay(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--store-dir", default=str(REPO_ROOT / "bench" / "results" / "lineage_10000"),
                         help="a store directory written by bench/gen_store.py (mlineage.db, mlmd.db, meta.json)")
@@ -123,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", help="the database mlineage serve uses (e.g. the bench's PostgreSQL store, "
                         "postgresql+psycopg://…/mlineage_bench_10000); default: a copy of the store's SQLite file")
     parser.add_argument("--no-cache", action="store_true", help="serve with MLINEAGE_GRPC_BY_ID_CACHE=0")
+    parser.add_argument("--cpus", default="auto", help="both servers' thread placement (mlineage serve --cpus)")
     parser.add_argument("--mlmd-python", default=os.environ.get("MLINEAGE_MLMD_PYTHON")
                         or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python"))
     args = parser.parse_args(argv)
@@ -139,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, **({"MLINEAGE_GRPC_BY_ID_CACHE": "0"} if args.no_cache else {}))
     serve = subprocess.Popen(
         [sys.executable, "-m", "mlineage.cli", "serve", "--db", args.db or f"sqlite:///{workdir / 'mlineage.db'}",
-         "--host", "127.0.0.1", "--grpc-port", str(grpc_port), "--http-port", "0"],
+         "--host", "127.0.0.1", "--grpc-port", str(grpc_port), "--http-port", "0", "--cpus", args.cpus],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO_ROOT, env=env,
     )
     replay = None
@@ -147,7 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         while "gRPC on" not in (serve.stdout.readline() or "gRPC on"):
             pass
         time.sleep(0.3)
-        replay = _replay_server(f"127.0.0.1:{grpc_port}", replay_port)
+        replay = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--replay-serve", f"127.0.0.1:{grpc_port}",
+             str(replay_port), args.cpus],
+            stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+        )
+        while "replay ready" not in (replay.stdout.readline() or "replay ready"):
+            pass
         targets = ",".join(["mlmd", f"127.0.0.1:{grpc_port}", f"127.0.0.1:{replay_port}"])
         done = subprocess.run(
             [args.mlmd_python, "-c", CLIENT, targets, str(store_dir / "mlmd.db"), json.dumps(queries),
@@ -157,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads(done.stdout)
     finally:
         if replay is not None:
-            replay.stop(0)
+            replay.terminate()
+            replay.wait(timeout=30)
         serve.terminate()
         serve.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)

@@ -51,10 +51,12 @@ def start(
     python: str = sys.executable,
     grpc_port: int | None = None,
     http_port: int = 0,
+    extra_args: tuple[str, ...] = (),
 ) -> Server:
     """`mlineage serve --db URL` from this checkout on 127.0.0.1; returns once it serves.
 
-    gRPC on ``grpc_port`` (default: a free one); HTTP on ``http_port`` (default 0: no HTTP).
+    gRPC on ``grpc_port`` (default: a free one); HTTP on ``http_port`` (default 0: no HTTP);
+    ``extra_args``: more of serve's options (``--cpus all``).
     """
     port = grpc_port or free_port()
     command = [python, "-m", "mlineage.cli", "serve", "--db", db_url, "--create", "--upgrade",
@@ -62,6 +64,7 @@ def start(
     command += ["--grpc-port", str(port), "--http-port", str(http_port)]
     if workers:
         command += ["--workers", str(workers)]
+    command += list(extra_args)
     env = {**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING"}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     began = time.perf_counter()

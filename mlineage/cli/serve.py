@@ -74,6 +74,10 @@ def add_parser(commands) -> None:
     serve.add_argument("--pgbouncer", action="store_true",
                        help="no server-side prepared statements, for PgBouncer in transaction mode")
     serve.add_argument("--workers", type=int, default=32, help="gRPC worker threads (default 32)")
+    serve.add_argument("--cpus", default="auto", metavar="auto|all|LIST",
+                       help="where the server's threads run: auto (default) keeps them together on one CPU "
+                            "and moves them to an idler one; all leaves them to the OS; a list (0,2 or 4-7) "
+                            "fixes them there")
     serve.add_argument("--grace", type=float, default=15.0, help="seconds to drain in-flight calls on SIGTERM")
     serve.add_argument("--otel", action="store_true",
                        help="OpenTelemetry traces (needs mlineage[otel]); the standard OTEL_* variables turn them "
@@ -176,6 +180,13 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
+    from mlineage.api import cpu_placement
+
+    try:
+        cpu_choice = cpu_placement.parse(args.cpus, cpu_placement.available())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     traces = _start_tracing(args.otel)
     if traces is not None:
         return traces
@@ -211,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
     watch_store(store)  # its database pools (and read replica) on /metrics
     lock = _claim_sqlite(store)
     authenticator = _authenticator(auth, store)
-    http_socket = server = None
+    http_socket = server = placement = None
     try:
         if args.http_port:
             try:
@@ -221,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
         busy = _port_free(args.host, args.grpc_port)
         if busy is not None:
             return _fail(f"cannot listen for gRPC on {args.host}:{args.grpc_port}: {busy.strerror or busy}")
+        placement = cpu_placement.Placement(cpu_choice)
+        print(f"mlineage: {placement.start()}", flush=True)
         try:
             server, grpc_port = build_server(
                 store, host=args.host, port=args.grpc_port, tls=tls, max_workers=args.workers,
@@ -267,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
         _exit_soon_after_drain()
         return 0
     finally:
+        if placement is not None:
+            placement.stop()
         if http_socket is not None:
             http_socket.close()
         store.close()
