@@ -194,7 +194,8 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     clients: list[subprocess.Popen] = []
     server = None
     try:
-        server = serve.start(database.url, workers=args.workers)
+        server = serve.start(database.url, workers=args.workers,
+                             extra_args=("--cpus", args.serve_cpus) if args.serve_cpus else ())
         setup = subprocess.run(
             [python, str(WORKER), "--target", server.target, "--setup", "--seed", str(args.seed)],
             capture_output=True, text=True, timeout=600,
@@ -258,6 +259,7 @@ def run_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "analyzed_after_seeding": bool(args.analyze and kind == "postgresql"),
         "server_workers": args.workers,
+        "server_cpus": args.serve_cpus or "auto",
         "server_cpu_s": None if cpu_before is None or cpu_after is None else cpu_after - cpu_before,
         "loadavg_before": load_before,
         "loadavg_after": load_after,
@@ -276,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
     parser.add_argument("--seed", type=int, default=1000, help="seed Dataset artifacts")
     parser.add_argument("--workers", type=int, default=None, help="server's --workers (default: its own)")
+    parser.add_argument("--serve-cpus", metavar="auto|all|LIST", help="server's --cpus (default: its own, auto)")
     parser.add_argument("--pg-url", help="PostgreSQL server URL (default $MLINEAGE_TEST_POSTGRES_URL)")
     parser.add_argument(
         "--no-analyze", dest="analyze", action="store_false", help="PostgreSQL: skip ANALYZE after seeding"

@@ -61,17 +61,13 @@ def available() -> frozenset[int] | None:
 
 def describe(cpus: frozenset[int] | set[int]) -> str:
     """CPU numbers as a list with ranges: {0, 1, 2, 5} -> "0-2,5"."""
-    parts: list[str] = []
-    ordered = sorted(cpus)
-    start = previous = None
-    for cpu in [*ordered, None]:
-        if start is not None and (cpu is None or cpu != previous + 1):
-            parts.append(str(start) if start == previous else f"{start}-{previous}")
-            start = None
-        if cpu is not None and start is None:
-            start = cpu
-        previous = cpu
-    return ",".join(parts)
+    runs: list[list[int]] = []
+    for cpu in sorted(cpus):
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(str(low) if low == high else f"{low}-{high}" for low, high in runs)
 
 
 def parse(spec: str, allowed: frozenset[int] | None = None) -> CpuChoice:
