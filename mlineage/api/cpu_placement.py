@@ -5,9 +5,10 @@ interpreter lock, so they never run Python on two CPUs at once. Spread over seve
 CPUs, every hand-over between them (the poller passing a call to a worker, the
 worker waiting for the request's bytes, a thread waiting for the lock) wakes a
 sleeping CPU, which costs more than the work handed over: on a 2-CPU machine
-an empty gRPC call took 0.41-0.48 ms with the threads spread and 0.27-0.33 ms with
-them on one CPU, and 16 clients on SQLite got 1,187 calls/s spread against 1,705
-on one CPU (``bench/rpc_floor.py``, ``bench/concurrency_bench.py``).
+a gRPC call that only replays an answer took 0.53-0.67 ms with the threads spread
+and 0.38-0.43 ms with them on one CPU, and 16 clients got 1,052 calls/s spread
+against 1,630 on one CPU on SQLite, 636 against 800 on PostgreSQL
+(``bench/rpc_floor.py --cpus``, ``bench/concurrency_bench.py --serve-cpus``).
 
 ``--cpus`` decides:
 
