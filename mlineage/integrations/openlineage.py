@@ -412,10 +412,10 @@ def _job_context(
 
 
 def _dataset_artifacts(
-    store: Store, ids: TypeIds, datasets: Iterable[Dataset], tx: WriteTransaction | None = None
+    store: Store, ids: TypeIds, datasets: Iterable[Dataset], tx: WriteTransaction
 ) -> dict[str, tuple[pb.Artifact, bool]]:
     """Artifact for each dataset key (stored, or new), and whether it needs writing; the stored ones
-    read again through ``tx`` when given, which then holds them until it commits."""
+    read again through ``tx``, which holds them until it commits."""
     wanted: dict[str, Dataset] = {}
     for dataset in datasets:
         key = entity_key(dataset.namespace, dataset.name)
@@ -424,7 +424,7 @@ def _dataset_artifacts(
         else:
             wanted[key] = Dataset(dataset.namespace, dataset.name, dict(dataset.facets))
     stored = {a.external_id: a for a in _found(store.get_artifacts_by_external_ids, list(wanted))}
-    if stored and tx is not None:
+    if stored:
         stored = {a.external_id: a for a in tx.get_artifacts_by_id([a.id for a in stored.values()])}
     result = {}
     for key, dataset in wanted.items():
