@@ -11,8 +11,8 @@ queries against both, and MLMD in-process on the bench's MLMD file. The replay c
 floor a Python gRPC server cannot go under; the difference to it is mlineage's own time per RPC.
 Stores come from ``bench/gen_store.py`` (``bench/lineage_bench.py`` builds them).
 Both servers place their threads as ``--cpus`` says (serve's option; default auto, one CPU that
-follows the load; ``all`` lets the OS place them): the replay server runs in a process of its own
-for that.
+follows the load, its socket I/O on gRPC's polling thread; ``all`` lets the OS place them): the
+replay server runs in a process of its own for that.
 """
 
 from __future__ import annotations
@@ -123,6 +123,7 @@ def _serve_replay(upstream: str, port: int, cpus: str) -> int:
     """The replay server in a process of its own, its threads placed as ``mlineage serve --cpus`` would."""
     from mlineage.api import cpu_placement
 
+    cpu_placement.poller_io(cpus)  # the socket I/O on gRPC's polling thread, as serve does (before grpc loads)
     placement = cpu_placement.Placement(cpu_placement.parse(cpus, cpu_placement.available()))
     print(f"replay: {placement.start()}", file=sys.stderr, flush=True)
     server = _replay_server(upstream, port)

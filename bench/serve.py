@@ -52,11 +52,12 @@ def start(
     grpc_port: int | None = None,
     http_port: int = 0,
     extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Server:
     """`mlineage serve --db URL` from this checkout on 127.0.0.1; returns once it serves.
 
     gRPC on ``grpc_port`` (default: a free one); HTTP on ``http_port`` (default 0: no HTTP);
-    ``extra_args``: more of serve's options (``--cpus all``).
+    ``extra_args``: more of serve's options (``--cpus all``); ``env``: more environment variables.
     """
     port = grpc_port or free_port()
     command = [python, "-m", "mlineage.cli", "serve", "--db", db_url, "--create", "--upgrade",
@@ -65,7 +66,8 @@ def start(
     if workers:
         command += ["--workers", str(workers)]
     command += list(extra_args)
-    env = {**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING"}
+    extra_env = env or {}
+    env = {**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING", **extra_env}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     began = time.perf_counter()
     process = subprocess.Popen(

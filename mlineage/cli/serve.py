@@ -155,6 +155,9 @@ def _configure_logging(access_log: bool, log_format: str = "text") -> None:
 def run(args: argparse.Namespace) -> int:
     import signal
 
+    from mlineage.api import cpu_placement
+
+    cpu_placement.poller_io(args.cpus)  # before gRPC is imported: it reads its settings then
     from mlineage.api.grpc.server import TLSConfig, build_server, mark_not_serving
 
     tls = None
@@ -180,8 +183,6 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         print(f"error: {refused}", file=sys.stderr)
         return 2
-    from mlineage.api import cpu_placement
-
     try:
         cpu_choice = cpu_placement.parse(args.cpus, cpu_placement.available())
     except ValueError as exc:
