@@ -28,7 +28,7 @@ callers' sockets on gRPC's polling thread (``poller_io``): gRPC's EventEngine
 otherwise does that I/O on threads of its own, one more hand-over per message
 that buys nothing when every thread shares one CPU. A lineage query of
 ml-metadata's client (six calls) took 0.2-0.8 ms less of the server's CPU
-(bench/README.md, rpc_floor). ``GRPC_EXPERIMENTS`` set by the operator is left alone.
+(``bench/poller_io_bench.py``). ``GRPC_EXPERIMENTS`` set by the operator is left alone.
 """
 
 from __future__ import annotations
