@@ -73,15 +73,22 @@ _EXPERIMENTS = "GRPC_EXPERIMENTS"
 _LISTENER_OFF = "-event_engine_listener"
 
 
-def poller_io(spec: str, environ: MutableMapping[str, str] | None = None, loaded: Mapping[str, object] | None = None) -> bool:
-    """Before gRPC is imported: unless ``--cpus`` is ``all``, let the thread that polls gRPC's completion
-    queue read and write the server's sockets itself (the listener without EventEngine's threads).
+def poller_io(
+    spec: str,
+    environ: MutableMapping[str, str] | None = None,
+    loaded: Mapping[str, object] | None = None,
+    placed: bool | None = None,
+) -> bool:
+    """Before gRPC is imported: when ``--cpus`` keeps the threads on one CPU (not ``all``, and a platform
+    with thread affinity: ``placed``), let the thread that polls gRPC's completion queue read and write
+    the server's sockets itself (the listener without EventEngine's threads).
 
     Leaves ``GRPC_EXPERIMENTS`` alone when the operator set it, and does nothing once gRPC is loaded
     (it reads the variable when it is imported). True when it set the variable."""
     environ = os.environ if environ is None else environ
     loaded = sys.modules if loaded is None else loaded
-    if spec.strip().lower() == ALL or environ.get(_EXPERIMENTS) or "grpc" in loaded:
+    placed = available() is not None if placed is None else placed
+    if not placed or spec.strip().lower() == ALL or environ.get(_EXPERIMENTS) or "grpc" in loaded:
         return False
     environ[_EXPERIMENTS] = _LISTENER_OFF
     return True

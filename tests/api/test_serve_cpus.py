@@ -131,16 +131,19 @@ def _call_many(port: int, calls: int = 40) -> None:
 def test_poller_io_unless_all_or_the_operator_chose():
     for spec in ("auto", "3", "0-1"):
         environ: dict[str, str] = {}
-        assert cpu_placement.poller_io(spec, environ, loaded={}) is True
+        assert cpu_placement.poller_io(spec, environ, loaded={}, placed=True) is True
         assert environ == {"GRPC_EXPERIMENTS": "-event_engine_listener"}
     environ = {}
-    assert cpu_placement.poller_io(" ALL", environ, loaded={}) is False and environ == {}
+    assert cpu_placement.poller_io(" ALL", environ, loaded={}, placed=True) is False and environ == {}
+    # Without thread affinity auto leaves the threads to the OS: gRPC's own I/O threads stay too.
+    assert cpu_placement.poller_io("auto", environ, loaded={}, placed=False) is False and environ == {}
     environ = {"GRPC_EXPERIMENTS": "event_engine_listener"}
-    assert cpu_placement.poller_io("auto", environ, loaded={}) is False
+    assert cpu_placement.poller_io("auto", environ, loaded={}, placed=True) is False
     assert environ == {"GRPC_EXPERIMENTS": "event_engine_listener"}
     # gRPC reads the variable when it is imported: too late then, so it is not set.
     environ = {}
-    assert cpu_placement.poller_io("auto", environ, loaded={"grpc": object()}) is False and environ == {}
+    assert cpu_placement.poller_io("auto", environ, loaded={"grpc": object()}, placed=True) is False
+    assert environ == {}
 
 
 def _thread_cpu_ns(pid: int) -> dict[str, int]:
