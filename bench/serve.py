@@ -66,12 +66,11 @@ def start(
     if workers:
         command += ["--workers", str(workers)]
     command += list(extra_args)
-    extra_env = env or {}
-    env = {**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING", **extra_env}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    environment = {**os.environ, "MLINEAGE_LOG_LEVEL": "WARNING", **(env or {})}
+    environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), environment.get("PYTHONPATH")]))
     began = time.perf_counter()
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=environment
     )
     lines: list[str] = []
     ready = threading.Event()

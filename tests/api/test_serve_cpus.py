@@ -153,7 +153,7 @@ def _thread_cpu_ns(pid: int) -> dict[str, int]:
         try:
             name = (task / "comm").read_text().strip()
             found[name] = found.get(name, 0) + int((task / "schedstat").read_text().split()[0])
-        except (FileNotFoundError, ProcessLookupError, OSError):
+        except OSError:  # a thread that ended meanwhile
             pass
     return found
 
