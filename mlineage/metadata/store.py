@@ -317,6 +317,11 @@ class Store(ListingMethods, HistoryMethods, PurgeMethods):
         ``replica=True`` lets it run on the read replica (see _routed_engine)."""
         return self._read(replica)
 
+    def reads_primary(self, connection: Connection) -> bool:
+        """Whether ``connection`` (from ``reading``) reads the primary, the database ``change_token``
+        watches (not the read replica)."""
+        return connection.engine is self._read_engine
+
     def check_database(self) -> None:
         """Ask the database for one trivial answer; UNAVAILABLE when it does not answer."""
         with self._read() as connection:

@@ -132,3 +132,76 @@ def test_a_server_restart_is_survived_by_the_next_gets(populated, monkeypatch):
     # The next one reads the snapshot on a new connection (and hits the cache).
     assert _call(servicer, "GetExecutionsByID", request) == expected
     assert isinstance(servicer._cache.current(), str)
+
+
+# --- GetLineageSubgraph's types: the walk's statement reads the snapshot they are held at -------------
+
+
+@pytest.fixture
+def pipeline(populated):
+    url, store, ids = populated
+    raw, trained = ids["artifacts"][:2]
+    execution = ids["executions"][0]
+    store.put_events([
+        pb.Event(artifact_id=raw, execution_id=execution, type=pb.Event.INPUT),
+        pb.Event(artifact_id=trained, execution_id=execution, type=pb.Event.OUTPUT),
+    ])  # fmt: skip
+    store.put_attributions_and_associations(
+        [pb.Attribution(context_id=ids["contexts"][0], artifact_id=raw)],
+        [pb.Association(context_id=ids["contexts"][0], execution_id=execution)],
+    )
+    return url, store, raw
+
+
+def _lineage(servicer: MetadataStoreServicer, start: int, mask=()) -> svc.GetLineageSubgraphResponse:
+    q = pb.LineageSubgraphQueryOptions
+    request = svc.GetLineageSubgraphRequest(
+        lineage_subgraph_query_options=q(starting_artifacts=q.StartingNodes(filter_query=f"id = {start}"), max_num_hops=10)
+    )
+    request.read_mask.paths.extend(mask)
+    return _call(servicer, "GetLineageSubgraph", request)
+
+
+def test_lineage_answers_with_held_types_are_the_uncached_answers(pipeline):
+    _, store, raw = pipeline
+    cached, plain = MetadataStoreServicer(store, cache=True), MetadataStoreServicer(store, cache=False)
+    for _ in range(2):  # a miss, then a hit
+        for mask in ((), ("artifact_types",), ("events", "context_types"), ("artifacts", "execution_types")):
+            assert _lineage(cached, raw, mask) == _lineage(plain, raw, mask), mask
+    assert {t.name for t in _lineage(cached, raw).lineage_subgraph.artifact_types} >= {"Dataset", "Model"}
+
+
+def test_a_repeated_lineage_query_with_types_is_one_round_trip(pipeline, monkeypatch):
+    from mlineage.api.grpc import by_id_cache
+
+    url, store, raw = pipeline
+    servicer = MetadataStoreServicer(store, cache=True)
+    first = _lineage(servicer, raw)  # every field: the types too
+    assert first.lineage_subgraph.artifact_types and first.lineage_subgraph.events
+    reads = []
+    original = by_id_cache._SnapshotReader.read
+    monkeypatch.setattr(by_id_cache._SnapshotReader, "read", lambda self: reads.append(1) or original(self))
+    with psycopg.connect(_psycopg_url(url), autocommit=True) as watch:
+        for _attempt in range(20):
+            before = watch.execute("SELECT pg_current_snapshot()::text").fetchone()
+            assert _lineage(servicer, raw) == first  # the types held at this snapshot
+            reads.clear()
+            with traced(store) as wire:
+                assert _lineage(servicer, raw) == first
+            if watch.execute("SELECT pg_current_snapshot()::text").fetchone() == before:
+                break
+        else:
+            pytest.fail("the server's snapshot moved during every one of 20 calls")
+    # The walk's one statement, which also answered its snapshot: no look at it of its own.
+    assert reads == [] and wire[0].round_trips == 1, (reads, wire[0].round_trips)
+
+
+def test_a_type_committed_before_the_walk_is_in_the_answer(pipeline):
+    url, store, raw = pipeline
+    servicer = MetadataStoreServicer(store, cache=True)
+    assert "Schema" not in {t.name for t in _lineage(servicer, raw).lineage_subgraph.artifact_types}
+    with psycopg.connect(_psycopg_url(url)) as db:  # outside mlineage: only the snapshot can tell
+        db.execute("UPDATE types SET name = 'Schema' WHERE name = 'Model'")
+        db.commit()
+    names = {t.name for t in _lineage(servicer, raw).lineage_subgraph.artifact_types}
+    assert "Schema" in names and "Model" not in names

@@ -121,8 +121,8 @@ def test_a_type_committed_while_the_walk_runs_is_not_answered_from_before(pipeli
     _subgraph(servicer, raw)  # the types are held
     walk = servicer._lineage_subgraph
 
-    def walk_then_commit(request, paths, *, with_types=True):
-        response = walk(request, paths, with_types=with_types)
+    def walk_then_commit(request, paths, *, with_types=True, **options):
+        response = walk(request, paths, with_types=with_types, **options)
         if not with_types:  # the answer from held types: another writer commits right after the walk
             other = mlineage.connect(url)
             other.put_artifact_type(pb.ArtifactType(name="Data", properties={"span": pb.INT, "split": pb.STRING}),

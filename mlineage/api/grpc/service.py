@@ -487,12 +487,15 @@ class MetadataStoreServicer:
         # The answer's *_types fields hold every type of the store, the same for every query while
         # the database is unchanged: kept as their wire form, beside the by-id cache's entries.
         # Held at the version last seen, they are the walk's types if the database is still at that
-        # version after the walk (nothing committed in between): one version read per answer.
+        # version after the walk (nothing committed in between): one version read per answer. On
+        # PostgreSQL the walk's one statement reads that version itself (its own snapshot), so the
+        # answer is one round trip, not two.
         version = self._cache.last_seen()
         held = [self._cache.peek("lineage_types", _GRAPH_TYPE_FIELDS[name], version) for name in typed]
         if None not in held:
-            response = self._lineage_subgraph(request, paths, with_types=False)
-            now = self._cache.current()
+            read_at: list[str] = []
+            response = self._lineage_subgraph(request, paths, with_types=False, read_at=read_at)
+            now = read_at[0] if read_at else self._cache.current()
             if now == version:
                 graph = response.lineage_subgraph.SerializeToString() + b"".join(held)
                 return repeated_field(1, [graph]) if graph else b""
@@ -507,7 +510,7 @@ class MetadataStoreServicer:
                 self._cache.keep("lineage_types", _GRAPH_TYPE_FIELDS[name], wire, version)
         return response
 
-    def _lineage_subgraph(self, request, paths: list[str], *, with_types: bool = True):
+    def _lineage_subgraph(self, request, paths: list[str], *, with_types: bool = True, read_at: list[str] | None = None):
         from mlineage.metadata.lineage_engine.mlmd import lineage_subgraph
 
         response = svc.GetLineageSubgraphResponse()
@@ -518,6 +521,7 @@ class MetadataStoreServicer:
             dehydrated=True,
             into=response.lineage_subgraph,
             with_types=with_types,
+            read_at=read_at,
         )
         return response
 

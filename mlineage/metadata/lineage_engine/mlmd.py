@@ -129,6 +129,7 @@ def subgraph_walk(
     namespace: str,
     *,
     with_memberships: bool = False,
+    with_snapshot: bool = False,
 ) -> Traversal:
     """The walk GetLineageSubgraph asks for, with MLMD's checks and error messages.
 
@@ -157,6 +158,7 @@ def subgraph_walk(
             direction=direction,
             max_hops=hops,
             with_memberships=with_memberships,
+            with_snapshot=with_snapshot,
         )
         if not walk.started:
             raise NotFoundError("Cannot find qualified nodes to start the traversal.")
@@ -201,19 +203,27 @@ def lineage_subgraph(
     dehydrated: bool = False,
     into: pb.LineageGraph | None = None,
     with_types: bool = True,
+    read_at: list[str] | None = None,
 ) -> pb.LineageGraph:
     """GetLineageSubgraph as MLMD's server answers it (``dehydrated=True``: nodes are ids only), filled
     into ``into`` when given (e.g. a response's field, so that the answer is not copied).
     ``with_types=False`` leaves out the ``*_types`` fields (every type of the store), for a caller
-    that answers them from what it already holds (the gRPC service's by-id cache)."""
+    that answers them from what it already holds (the gRPC service's by-id cache). ``read_at``: when
+    the answer was read in one statement on the primary (PostgreSQL), the snapshot it read in is
+    appended, as ``Store.change_token()`` reads it (the caller is spared a round trip for it)."""
     fields = _mask(read_mask)
     if not with_types:
         fields -= TYPE_FIELDS
     with store.reading(replica=True) as connection:
-        walk = subgraph_walk(connection, options, store.namespace, with_memberships=bool(_MEMBERSHIP_FIELDS & fields))
+        # Only a dehydrated answer is the statement's alone (full nodes take reads of their own).
+        snapshot = read_at is not None and dehydrated and store.reads_primary(connection)
+        memberships = bool(_MEMBERSHIP_FIELDS & fields)
+        walk = subgraph_walk(connection, options, store.namespace, with_memberships=memberships, with_snapshot=snapshot)
         found_memberships = None
         if isinstance(walk, one_statement.StatementWalk):
             found_memberships = (walk.attributions, walk.associations)
+            if read_at is not None and walk.snapshot is not None:
+                read_at.append(walk.snapshot)
         return fill_graph(
             connection,
             pb.LineageGraph() if into is None else into,

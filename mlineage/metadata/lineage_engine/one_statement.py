@@ -8,7 +8,9 @@ arrays, so a node is expanded once, at the hop that first reached it, as in
 the breadth-first walk (each hop's candidates are checked against the seen
 arrays). The same statement then returns each hop's frontiers (arrays), the
 walked events (full rows) and, when asked, the nodes' attributions and
-associations (arrays): one round trip for the whole answer.
+associations (arrays) and the snapshot it read them in (``pg_current_snapshot()``, the
+statement's own: the change token of the gRPC service's cache, read without a round trip of its
+own): one round trip for the whole answer.
 
 The answer is the frontier walk's exactly, for the walks it covers (no ending
 nodes, no keep test, no node cap): nodes reached within ``max_hops``, each
@@ -36,7 +38,7 @@ from mlineage.metadata.lineage_engine.traversal import Direction, Traversal, ste
 #: measured faster than the same CTE over JSON arrays (0.68 vs 0.80 ms, 10 hops; 1.2 vs 1.6 ms, 80 hops).
 DIALECTS = frozenset({"postgresql"})
 
-_HOP, _EVENT, _ATTRIBUTION, _ASSOCIATION, _START = range(5)
+_HOP, _EVENT, _ATTRIBUTION, _ASSOCIATION, _START, _SNAPSHOT = range(6)
 #: The answer's columns after the tag: hop, two id arrays, then an event's columns (NULL where unused).
 _NO_EVENT = "NULL, NULL, NULL, NULL, NULL, NULL, NULL"
 
@@ -49,6 +51,7 @@ class StatementWalk(Traversal):
     attributions: list[tuple[int, int]] = field(default_factory=list)  # (context_id, artifact_id), sorted
     associations: list[tuple[int, int]] = field(default_factory=list)  # (context_id, execution_id), sorted
     started: list[int] = field(default_factory=list)  # the starting nodes a StartingQuery selected, in order
+    snapshot: str | None = None  # with_snapshot: the statement's snapshot, as pg_current_snapshot()::text
 
 
 @dataclass(frozen=True)
@@ -106,11 +109,23 @@ SELECT {_EVENT}, NULL, NULL, NULL, v.id, v.artifact_id, v.execution_id, v.type, 
  WHERE true{from_executions}{_memberships(with_memberships)}"""
 
 
+#: The statement's snapshot as a row of the answer: pg_current_snapshot() is the active snapshot,
+#: the one every part of the statement reads with (READ COMMITTED: taken as the statement starts).
+_SNAPSHOT_ROW = f"""
+UNION ALL
+SELECT {_SNAPSHOT}, NULL, NULL, NULL, NULL, NULL, NULL, NULL, CAST(pg_current_snapshot() AS text), NULL, NULL"""
+
+
 @functools.lru_cache(maxsize=256)
-def _statement(direction: Direction, with_memberships: bool, start: tuple[NodeKind, str] | None = None) -> str:
+def _statement(
+    direction: Direction,
+    with_memberships: bool,
+    start: tuple[NodeKind, str] | None = None,
+    with_snapshot: bool = False,
+) -> str:
     """The walk; ``start`` = (kind of the starting nodes, a SELECT of their ids in order) puts the
     starting nodes' query in the same statement, the starting ids then coming back as one array row
-    tagged _START."""
+    tagged _START; ``with_snapshot`` adds the statement's snapshot as a row tagged _SNAPSHOT."""
     from_artifacts = _types_clause(step_event_types(direction, ARTIFACT))
     from_executions = _types_clause(step_event_types(direction, EXECUTION))
     empty = "CAST(ARRAY[] AS bigint[])"
@@ -144,7 +159,7 @@ WITH RECURSIVE {head}walk(hop, fa, fe, sa, se) AS (
       OFFSET 0
     ) step
    WHERE w.hop < %(walk_hops)s AND (cardinality(w.fa) > 0 OR cardinality(w.fe) > 0)
-),{_answer(from_artifacts, from_executions, "%(walk_hops)s", with_memberships)}{start_rows}"""
+),{_answer(from_artifacts, from_executions, "%(walk_hops)s", with_memberships)}{start_rows}{_SNAPSHOT_ROW if with_snapshot else ""}"""
 
 
 def walk(
@@ -156,19 +171,21 @@ def walk(
     direction: Direction = Direction.BOTH,
     max_hops: int,
     with_memberships: bool = False,
+    with_snapshot: bool = False,
 ) -> StatementWalk:
     """The frontier walk's answer (no ending nodes, no keep test, no cap) in one statement.
 
     With ``start`` the starting nodes are those its query selects, read by the same statement
-    (``StatementWalk.started`` lists them; none: an empty walk)."""
+    (``StatementWalk.started`` lists them; none: an empty walk). ``with_snapshot``: the statement
+    also answers the snapshot it read in (``StatementWalk.snapshot``)."""
     artifacts = list(dict.fromkeys(int(i) for i in artifact_ids))
     executions = list(dict.fromkeys(int(i) for i in execution_ids))
     # No transaction: one statement is its own snapshot (PostgreSQL reads run in autocommit).
     if start is None:
-        sql = _statement(direction, with_memberships)
+        sql = _statement(direction, with_memberships, None, with_snapshot)
         params: dict[str, Any] = {"walk_a": artifacts, "walk_e": executions, "walk_hops": max_hops}
     else:
-        sql = _statement(direction, with_memberships, (start.kind, start.sql))
+        sql = _statement(direction, with_memberships, (start.kind, start.sql), with_snapshot)
         params = {**start.params, "walk_hops": max_hops}
     # Database errors come back as SQLAlchemy's, which the store's read maps (UNAVAILABLE, INVALID_ARGUMENT, …).
     rows = executor.fetch_text(connection, sql, params)
@@ -187,8 +204,10 @@ def walk(
             attributions = zip(row[2] or (), row[3] or (), strict=True)
         elif tag == _ASSOCIATION:
             associations = zip(row[2] or (), row[3] or (), strict=True)
-        else:  # _START
+        elif tag == _START:
             result.started = list(row[2])
+        else:  # _SNAPSHOT
+            result.snapshot = row[8]
     if start is not None:
         if start.kind is ARTIFACT:
             artifacts = result.started
