@@ -63,30 +63,37 @@ def test_cached_answers_are_the_uncached_answers(populated):
             assert _call(cached, name, request) == _call(plain, name, request), (name, request)
 
 
-def test_a_repeated_get_is_one_snapshot_read_and_reads_no_node(populated, monkeypatch):
+def _repeated_at_one_snapshot(url: str, store: Store, call, first, monkeypatch) -> tuple[list[int], list]:
+    """Repeat ``call`` (cached: it answers ``first``) once more with the wire traced; the cache's
+    snapshot reads during that repetition, and the store's traced wire.
+
+    The snapshot is the whole server's: a write in any database of it (another test process, a
+    background job) moves it and the call rightly reads again. Measure a call the snapshot did not
+    move across, as seen from a connection of the test's own."""
     from mlineage.api.grpc import by_id_cache
 
+    reads: list[int] = []
+    original = by_id_cache._SnapshotReader.read
+    monkeypatch.setattr(by_id_cache._SnapshotReader, "read", lambda self: reads.append(1) or original(self))
+    with psycopg.connect(_psycopg_url(url), autocommit=True) as watch:
+        for _attempt in range(20):
+            before = watch.execute("SELECT pg_current_snapshot()::text").fetchone()
+            assert call() == first  # cached at this snapshot
+            reads.clear()
+            with traced(store) as wire:
+                assert call() == first
+            if watch.execute("SELECT pg_current_snapshot()::text").fetchone() == before:
+                return reads, wire
+    pytest.fail("the server's snapshot moved during every one of 20 calls")
+
+
+def test_a_repeated_get_is_one_snapshot_read_and_reads_no_node(populated, monkeypatch):
     url, store, ids = populated
     servicer = MetadataStoreServicer(store, cache=True)
     request = svc.GetArtifactsByIDRequest(artifact_ids=ids["artifacts"], populate_artifact_types=True)
     first = _call(servicer, "GetArtifactsByID", request)
-    reads = []
-    original = by_id_cache._SnapshotReader.read
-    monkeypatch.setattr(by_id_cache._SnapshotReader, "read", lambda self: reads.append(1) or original(self))
-    # The snapshot is the whole server's: a write in any database of it (another test process, a
-    # background job) moves it and the get rightly reads again. Measure a call the snapshot did not
-    # move across, as seen from a connection of the test's own.
-    with psycopg.connect(_psycopg_url(url), autocommit=True) as watch:
-        for _attempt in range(20):
-            before = watch.execute("SELECT pg_current_snapshot()::text").fetchone()
-            assert _call(servicer, "GetArtifactsByID", request) == first  # cached at this snapshot
-            reads.clear()
-            with traced(store) as wire:
-                assert _call(servicer, "GetArtifactsByID", request) == first
-            if watch.execute("SELECT pg_current_snapshot()::text").fetchone() == before:
-                break
-        else:
-            pytest.fail("the server's snapshot moved during every one of 20 calls")
+    reads, wire = _repeated_at_one_snapshot(url, store, lambda: _call(servicer, "GetArtifactsByID", request), first,
+                                            monkeypatch)
     # One look at the snapshot (on the cache's own connection) for the artifacts and their types;
     # nothing through the store's pool.
     assert reads == [1] and wire[0].round_trips == 0
@@ -172,26 +179,11 @@ def test_lineage_answers_with_held_types_are_the_uncached_answers(pipeline):
 
 
 def test_a_repeated_lineage_query_with_types_is_one_round_trip(pipeline, monkeypatch):
-    from mlineage.api.grpc import by_id_cache
-
     url, store, raw = pipeline
     servicer = MetadataStoreServicer(store, cache=True)
     first = _lineage(servicer, raw)  # every field: the types too
     assert first.lineage_subgraph.artifact_types and first.lineage_subgraph.events
-    reads = []
-    original = by_id_cache._SnapshotReader.read
-    monkeypatch.setattr(by_id_cache._SnapshotReader, "read", lambda self: reads.append(1) or original(self))
-    with psycopg.connect(_psycopg_url(url), autocommit=True) as watch:
-        for _attempt in range(20):
-            before = watch.execute("SELECT pg_current_snapshot()::text").fetchone()
-            assert _lineage(servicer, raw) == first  # the types held at this snapshot
-            reads.clear()
-            with traced(store) as wire:
-                assert _lineage(servicer, raw) == first
-            if watch.execute("SELECT pg_current_snapshot()::text").fetchone() == before:
-                break
-        else:
-            pytest.fail("the server's snapshot moved during every one of 20 calls")
+    reads, wire = _repeated_at_one_snapshot(url, store, lambda: _lineage(servicer, raw), first, monkeypatch)
     # The walk's one statement, which also answered its snapshot: no look at it of its own.
     assert reads == [] and wire[0].round_trips == 1, (reads, wire[0].round_trips)
 
