@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 
 from mlineage import errors as codes
+from mlineage.api.grpc.inline import carry_mark
 from mlineage.auth.authenticator import REALM, Authenticator, Refused
 from mlineage.auth.identity import Identity, acting_as
 from mlineage.auth.policy import GRPC_ESCALATIONS, grpc_needed
@@ -44,6 +45,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
     def __init__(self, authenticator: Authenticator) -> None:
         self._auth = authenticator
         self._wrapped: dict[str, tuple[Any, Any]] = {}
+        # A quick call stays quick (api/grpc/inline.py) unless identifying it may wait on the network:
+        # an OIDC issuer's keys are fetched (and refreshed) over HTTP, which must not hold up gRPC's poller.
+        self._keeps_quick = authenticator.config.oidc is None
 
     def _identify(self, method: str, request: Any, context: grpc.ServicerContext) -> Identity:
         authorization = namespace = None
@@ -84,6 +88,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def _wrap(self, method: str, handler: Any) -> Any:
         identify = self._identify
+        keeps_quick = self._keeps_quick
 
         if handler.unary_unary is not None:
             inner = handler.unary_unary
@@ -92,8 +97,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 with _running_as(identify(method, request, context)):
                     return inner(request, context)
 
+            behavior = carry_mark(inner, unary_unary) if keeps_quick else unary_unary
             return grpc.unary_unary_rpc_method_handler(
-                unary_unary, request_deserializer=handler.request_deserializer,
+                behavior, request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )  # fmt: skip
         if handler.unary_stream is not None:

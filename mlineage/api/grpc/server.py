@@ -13,10 +13,10 @@ import grpc
 
 from mlineage.api import tracing
 from mlineage.api.grpc.history import HISTORY_SERVICE, history_handlers
+from mlineage.api.grpc.inline import InlineFirstPool, carry_mark, enabled_by_environment
 from mlineage.api.grpc.metrics import METRIC_SERVICE, metric_handlers
 from mlineage.api.grpc.service import MLMD_SERVICE, OUR_SERVICE, MetadataStoreServicer, generic_handlers
 from mlineage.api.logging_requests import bind_grpc_request_id, release_request_id
-from mlineage.api.metrics import QueueingThreadPool
 from mlineage.auth.authenticator import Authenticator
 from mlineage.auth.grpc_auth import AuthInterceptor
 from mlineage.metadata.store import Store
@@ -54,14 +54,18 @@ def build_server(
     max_workers: int = 32,
     access_log: bool = False,
     auth: Authenticator | None = None,
+    inline: bool | None = None,
 ) -> tuple[grpc.Server, int]:
     """A started-ready (not started) server and the port it bound (useful with port 0).
 
     ``access_log`` logs each call (method, status, milliseconds, peer) to the
     ``mlineage.access`` logger. ``auth`` identifies and authorizes every call
     (mlineage.auth.grpc_auth) before its handler runs. Raises OSError (or grpc's RuntimeError) when the
-    address cannot be bound.
+    address cannot be bound. ``inline``: answer quick calls on gRPC's polling thread (api/grpc/inline.py);
+    None (the default) unless ``MLINEAGE_GRPC_INLINE=0``.
     """
+    if inline is None:
+        inline = enabled_by_environment()
     # Requests and latency per method and status code (on /metrics of the HTTP port) are counted in
     # the handlers themselves (api/metrics.timed_unary): an interceptor costs every call a new handler.
     interceptors: list[grpc.ServerInterceptor] = []
@@ -71,8 +75,10 @@ def build_server(
         interceptors.append(AuthInterceptor(auth))
     if tracing.ACTIVE:  # outermost: a refused call is traced too
         interceptors.insert(0, tracing.grpc_server_interceptor())
+    # Counts waiting calls; quick calls are answered on the polling thread while no worker is busy.
+    pool = InlineFirstPool(max_workers=max_workers, thread_name_prefix="mlineage-grpc", inline=inline)
     server = grpc.server(
-        QueueingThreadPool(max_workers=max_workers, thread_name_prefix="mlineage-grpc"),  # counts waiting calls
+        pool,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -80,6 +86,7 @@ def build_server(
         ],
         interceptors=interceptors,
     )
+    server._mlineage_pool = pool  # type: ignore[attr-defined]  # for the tests: what was answered inline
     server.add_generic_rpc_handlers(generic_handlers(MetadataStoreServicer(store)))
     server.add_generic_rpc_handlers([metric_handlers(store), history_handlers(store)])
     _add_health(server)
@@ -118,7 +125,7 @@ class AccessLogInterceptor(grpc.ServerInterceptor):
                 release_request_id(request_id)
 
         return grpc.unary_unary_rpc_method_handler(
-            logged,
+            carry_mark(inner, logged),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )

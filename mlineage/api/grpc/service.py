@@ -17,6 +17,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from mlineage.api import requests
+from mlineage.api.grpc import inline
 from mlineage.api.grpc.by_id_cache import ByIdCache, repeated_field
 from mlineage.api.metrics import timed_unary
 from mlineage.auth import identity
@@ -577,6 +578,14 @@ def _method_names() -> list[str]:
     return [method.name for method in svc.DESCRIPTOR.services_by_name["MetadataStoreService"].methods]
 
 
+#: Bounded reads that take no lock and write nothing: answered on gRPC's polling thread while no worker
+#: is busy (api/grpc/inline.py). The gets by id that ml-metadata's client sends after every lineage answer.
+QUICK_METHODS = frozenset({
+    "GetArtifactsByID", "GetExecutionsByID", "GetContextsByID",
+    "GetArtifactTypesByID", "GetExecutionTypesByID", "GetContextTypesByID",
+})  # fmt: skip
+
+
 def generic_handlers(servicer: MetadataStoreServicer) -> list[grpc.GenericRpcHandler]:
     """Handlers for both service names, decoding with our messages (the wire format is MLMD's)."""
     service = svc.DESCRIPTOR.services_by_name["MetadataStoreService"]
@@ -585,8 +594,11 @@ def generic_handlers(servicer: MetadataStoreServicer) -> list[grpc.GenericRpcHan
         handlers = {}
         for method in service.methods:
             request_class = getattr(svc, method.input_type.name)
+            behavior = timed_unary(f"/{service_name}/{method.name}", getattr(servicer, method.name))
+            if method.name in QUICK_METHODS:
+                inline.quick(behavior)
             handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                timed_unary(f"/{service_name}/{method.name}", getattr(servicer, method.name)),
+                behavior,
                 request_deserializer=_decoder(request_class),
                 response_serializer=_serialize,
             )
