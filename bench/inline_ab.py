@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import sys
@@ -29,7 +28,7 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import gen_store  # noqa: E402
 import serve  # noqa: E402
-from lineage_bench import queries, run_worker  # noqa: E402
+from lineage_bench import add_run_arguments, queries, run_worker  # noqa: E402
 
 REPO_ROOT = BENCH_DIR.parent
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "inline_ab.json"
@@ -102,14 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both (default both)")
     parser.add_argument("--size", type=int, default=10000, help="store size in nodes (lineage_bench's stores)")
-    parser.add_argument("--postgres", default=os.environ.get("MLINEAGE_TEST_POSTGRES_URL"),
-                        help="PostgreSQL server URL (default $MLINEAGE_TEST_POSTGRES_URL; none: SQLite only)")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeat", type=int, default=20, help="timed calls per query per round")
-    parser.add_argument("--mlmd-python", default=os.environ.get("MLINEAGE_MLMD_PYTHON")
-                        or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python"))
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
-    args = parser.parse_args(argv)  # fmt: skip
+    add_run_arguments(parser, rounds=5, output=DEFAULT_OUTPUT)
+    args = parser.parse_args(argv)
     wanted = [db for db in args.db.split(",") if db]
     if unknown := set(wanted) - set(DATABASES):
         parser.error(f"--db: unknown {sorted(unknown)}; choose from {', '.join(DATABASES)}")

@@ -164,16 +164,21 @@ def plans(meta: dict[str, Any], backends: tuple[str, ...] = ("sqlite", "postgres
 # --- driver -------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10000,1000000", help="store sizes in nodes (default 10000,1000000)")
+def add_run_arguments(parser: argparse.ArgumentParser, *, rounds: int, output: Path) -> None:
+    """The options of a run over lineage stores: PostgreSQL, rounds, repetitions, MLMD's interpreter, output."""
     parser.add_argument("--postgres", default=os.environ.get("MLINEAGE_TEST_POSTGRES_URL"),
                         help="PostgreSQL server URL (default $MLINEAGE_TEST_POSTGRES_URL; none: SQLite only)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per query per round")
     parser.add_argument("--mlmd-python", default=os.environ.get("MLINEAGE_MLMD_PYTHON")
                         or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python"))
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--output", type=Path, default=output)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10000,1000000", help="store sizes in nodes (default 10000,1000000)")
+    add_run_arguments(parser, rounds=3, output=DEFAULT_OUTPUT)
     parser.add_argument("--backends", default=",".join(ALL_BACKENDS),
                         help=f"which of {','.join(ALL_BACKENDS)} to run (default all; PG ones need --postgres)")
     parser.add_argument("--queries", help="only these query names (comma-separated; default all)")
