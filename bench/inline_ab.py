@@ -30,7 +30,6 @@ import gen_store  # noqa: E402
 import serve  # noqa: E402
 from lineage_bench import add_run_arguments, queries, run_worker  # noqa: E402
 
-REPO_ROOT = BENCH_DIR.parent
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "inline_ab.json"
 DATABASES = ("sqlite", "postgresql")
 
