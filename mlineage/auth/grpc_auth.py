@@ -11,13 +11,13 @@ never runs. Methods the policy marks public (health) pass untouched.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
 
 from mlineage import errors as codes
-from mlineage.api.grpc.inline import carry_mark
 from mlineage.auth.authenticator import REALM, Authenticator, Refused
 from mlineage.auth.identity import Identity, acting_as
 from mlineage.auth.policy import GRPC_ESCALATIONS, grpc_needed
@@ -45,8 +45,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
     def __init__(self, authenticator: Authenticator) -> None:
         self._auth = authenticator
         self._wrapped: dict[str, tuple[Any, Any]] = {}
-        # A quick call stays quick (api/grpc/inline.py) unless identifying it may wait on the network:
-        # an OIDC issuer's keys are fetched (and refreshed) over HTTP, which must not hold up gRPC's poller.
+        # A wrapper takes its handler's attributes (functools.wraps), so a call marked quick stays quick
+        # (api/grpc/inline.py), unless identifying it may wait on the network: an OIDC issuer's keys are
+        # fetched (and refreshed) over HTTP, which must not hold up gRPC's polling thread.
         self._keeps_quick = authenticator.config.oidc is None
 
     def _identify(self, method: str, request: Any, context: grpc.ServicerContext) -> Identity:
@@ -97,7 +98,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 with _running_as(identify(method, request, context)):
                     return inner(request, context)
 
-            behavior = carry_mark(inner, unary_unary) if keeps_quick else unary_unary
+            behavior = functools.update_wrapper(unary_unary, inner) if keeps_quick else unary_unary
             return grpc.unary_unary_rpc_method_handler(
                 behavior, request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,

@@ -56,7 +56,11 @@ def is_quick(handler: Any) -> bool:
 
 
 def carry_mark(inner: Callable, outer: Callable) -> Callable:
-    """``outer`` (a wrapper of ``inner``, as an interceptor builds) is quick when ``inner`` is."""
+    """``outer`` (a wrapper of ``inner``, as an interceptor builds) is quick when ``inner`` is.
+
+    The mark is an attribute of the function, so a wrapper that takes its handler's attributes
+    (``functools.wraps``, as the authentication interceptor does, a layer below this one) keeps it too.
+    """
     if is_quick(inner):
         quick(outer)
     return outer
