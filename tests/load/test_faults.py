@@ -91,7 +91,10 @@ def test_a_replica_killed_and_restarted_loses_no_acknowledged_write(results) -> 
     # The fault was felt: REST readers of the killed replica found nobody, gRPC writers were told UNAVAILABLE.
     assert result.http_statuses.get("refused", 0) > 0 and result.grpc_codes.get("UNAVAILABLE", 0) > 0, result
     assert result.http_statuses.get("200", 0) > 0
-    _assert_recovered(result)
+    # Served again within the limit of the restarted replica listening: its own start-up (the interpreter,
+    # the imports, the schema check) is the machine's to decide, 2-3 s on an idle one and over 5 s on one
+    # running the rest of the suite beside it (bench/startup_bench.py measures it).
+    _assert_recovered(result, limit_s=RECOVERY_LIMIT_S + result.notes["restart_to_listening_s"])
 
 
 def test_a_postgres_restart_answers_503_meanwhile_and_the_journal_holds(results) -> None:
