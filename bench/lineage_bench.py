@@ -52,6 +52,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import gen_store  # noqa: E402
 import serve  # noqa: E402
+from store_bench import default_mlmd_python  # noqa: E402
 
 WORKER = BENCH_DIR / "lineage_worker.py"
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "lineage_bench.json"
@@ -170,8 +171,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, rounds: int, output: P
                         help="PostgreSQL server URL (default $MLINEAGE_TEST_POSTGRES_URL; none: SQLite only)")
     parser.add_argument("--rounds", type=int, default=rounds)
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per query per round")
-    parser.add_argument("--mlmd-python", default=os.environ.get("MLINEAGE_MLMD_PYTHON")
-                        or str(REPO_ROOT / ".venvs" / "mlmd" / "bin" / "python"))
+    parser.add_argument("--mlmd-python", default=default_mlmd_python(), help="interpreter with ml-metadata")
     parser.add_argument("--output", type=Path, default=output)  # fmt: skip
 
 

@@ -28,7 +28,6 @@ and sends the answer. ``MLINEAGE_GRPC_INLINE=0`` turns this off.
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import threading
 from collections.abc import Callable
@@ -36,8 +35,6 @@ from concurrent.futures import Future
 from typing import Any
 
 from mlineage.api.metrics import QueueingThreadPool
-
-log = logging.getLogger("mlineage.grpc")
 
 #: The attribute that marks a handler as quick (see :func:`quick`).
 QUICK_MARK = "_mlineage_quick"
@@ -95,8 +92,9 @@ _INTERNALS = _internals()
 SUPPORTED = _INTERNALS is not None
 
 
-def enabled_by_environment(environ: dict[str, str] | None = None) -> bool:
-    value = (os.environ if environ is None else environ).get(ENV, "1")
+def enabled_by_environment(environ: dict[str, str] | None = None, name: str = ENV) -> bool:
+    """A server switch that is on unless the variable ``name`` says "0", "false", "no" or "off"."""
+    value = (os.environ if environ is None else environ).get(name, "1")
     return value.strip().lower() not in ("0", "false", "no", "off")
 
 

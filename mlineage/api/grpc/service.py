@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable
 
 import grpc
@@ -107,7 +106,7 @@ class MetadataStoreServicer:
         # Gets by id answer from serialized messages while the database is unchanged (SQLite's
         # data_version, PostgreSQL's snapshot); MLINEAGE_GRPC_BY_ID_CACHE=0 turns that off.
         if cache is None:
-            cache = os.environ.get("MLINEAGE_GRPC_BY_ID_CACHE", "1").strip().lower() not in ("0", "false", "no", "off")
+            cache = inline.enabled_by_environment(name="MLINEAGE_GRPC_BY_ID_CACHE")
         self._cache = ByIdCache.for_store(store) if cache else None
 
     def _cached_types(self, what: str, type_ids, read, field_number: int = 1, version=None) -> bytes | None:
